@@ -1,0 +1,60 @@
+"""Timing cnnkit against PyTorch in one run.
+
+Both frameworks run on 2 threads. Each case is timed A, B, A, B, ... (cnnkit, torch alternated) so that
+the machine's slow phases hit both; the reported figure is the median of the pairwise ratios
+cnnkit_time / torch_time (below 1 means cnnkit is faster). Absolute medians are printed for context only.
+Benchmarks print; they never assert.
+"""
+from __future__ import annotations
+
+import os
+
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = str(THREADS)
+
+import math  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+
+torch.set_num_threads(THREADS)
+
+
+def time_once(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def compare(name: str, ck_fn, torch_fn, repeats: int = 15, warmup: int = 2, min_time: float = 0.0) -> dict:
+    """Time ``ck_fn`` and ``torch_fn`` alternately; return the median pairwise ratio and both medians."""
+    for _ in range(warmup):
+        ck_fn()
+        torch_fn()
+    ratios, a_times, b_times = [], [], []
+    for _ in range(repeats):
+        a = time_once(ck_fn)
+        b = time_once(torch_fn)
+        a_times.append(a)
+        b_times.append(b)
+        ratios.append(a / b)
+    return {"name": name, "ratio": statistics.median(ratios), "cnnkit_ms": 1e3 * statistics.median(a_times),
+            "torch_ms": 1e3 * statistics.median(b_times)}
+
+
+def geomean(values) -> float:
+    values = list(values)
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
+
+
+def print_table(title: str, rows: list, summary_label: str = "geometric mean") -> None:
+    """The ratio table every benchmark prints (markdown, so it pastes into a note)."""
+    width = max([len(r["name"]) for r in rows] + [10])
+    print(f"\n### {title}  ({THREADS} threads each; ratio = cnnkit / torch, median of pairwise ratios)\n")
+    print(f"| {'case'.ljust(width)} | cnnkit ms | torch ms | ratio |")
+    print(f"|{'-' * (width + 2)}|----------:|---------:|------:|")
+    for r in rows:
+        print(f"| {r['name'].ljust(width)} | {r['cnnkit_ms']:9.3f} | {r['torch_ms']:8.3f} | {r['ratio']:5.2f} |")
+    print(f"| {summary_label.ljust(width)} |           |          | {geomean(r['ratio'] for r in rows):5.2f} |")

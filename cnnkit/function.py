@@ -1,0 +1,68 @@
+"""Function: the base of every differentiable op.
+
+A subclass implements two methods on raw ``numpy.ndarray`` values:
+
+``forward(*xs) -> y | (y1, y2, ...)``
+    computes the outputs and saves on ``self`` whatever backward will need.
+``backward(*gys) -> gx | (gx1, gx2, ...)``
+    receives dL/dy for every output (zeros for outputs nobody used) and returns
+    dL/dx for every input, each of that input's shape (``None`` where no
+    gradient is needed). It must not modify the arrays it receives.
+
+Non-tensor arguments (stride, dim, ...) go to ``__init__``. Calling the
+instance on tensors runs forward and, when gradients are being recorded,
+links the outputs into the graph. ``self.needs_input_grad`` (one bool per
+input, set before forward) lets an op skip saving or computing what no one
+will ask for, e.g. the input gradient of a network's first convolution.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import tensor as _tensor
+from .backend import is_floating
+from .tensor import Tensor
+
+
+class Function:
+    inputs = None
+    generation = 0
+
+    def __call__(self, *inputs: Tensor):
+        record = _tensor._grad_enabled and any(x.requires_grad for x in inputs)
+        self.needs_input_grad = tuple(x.requires_grad for x in inputs) if record else (False,) * len(inputs)
+        ys = self.forward(*[x.data for x in inputs])
+        single = not isinstance(ys, tuple)
+        if single:
+            ys = (ys,)
+        outputs = tuple(Tensor._wrap(y) for y in ys)
+        if record:
+            gen = max(x.generation for x in inputs)
+            self.generation = gen
+            self.inputs = inputs
+            self._out_grads = [None] * len(ys)
+            self._out_meta = [(y.shape, y.dtype) for y in ys]
+            self._retained = {}
+            for i, out in enumerate(outputs):
+                if is_floating(out.data.dtype):
+                    out.requires_grad = True
+                    out.creator = self
+                    out.generation = gen + 1
+                    out._output_index = i
+        return outputs[0] if single else outputs
+
+    def forward(self, *xs: np.ndarray):
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, *gys: np.ndarray):
+        raise NotImplementedError(f"{type(self).__name__} has no backward")
+
+    def release(self) -> None:
+        """Drop the inputs and everything saved for backward (the graph is freed)."""
+        generation = self.generation
+        self.__dict__.clear()
+        self.generation = generation
+        self.inputs = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}Backward>"

@@ -1,0 +1,426 @@
+"""Element-wise arithmetic and math, with NumPy broadcasting.
+
+Each binary op's backward sums the gradient back to each input's own shape
+(``sum_to``), which is the chain rule through broadcasting.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..function import Function
+from ..tensor import Tensor
+from ._util import as_operand, binary_operands, sum_to
+from .dtype import cast
+
+
+class _Binary(Function):
+    def forward(self, a, b):
+        self.a_shape, self.b_shape = a.shape, b.shape
+        return self.compute(a, b)
+
+    def reduce(self, ga, gb):
+        na, nb = self.needs_input_grad
+        return (sum_to(ga, self.a_shape) if na and ga is not None else None,
+                sum_to(gb, self.b_shape) if nb and gb is not None else None)
+
+
+class Add(_Binary):
+    """y = a + b;  da = dy, db = dy."""
+
+    def compute(self, a, b):
+        return a + b
+
+    def backward(self, gy):
+        return self.reduce(gy, gy)
+
+
+class Sub(_Binary):
+    """y = a - b;  da = dy, db = -dy."""
+
+    def compute(self, a, b):
+        return a - b
+
+    def backward(self, gy):
+        return self.reduce(gy, -gy if self.needs_input_grad[1] else None)
+
+
+class Mul(_Binary):
+    """y = a * b;  da = dy * b, db = dy * a."""
+
+    def compute(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, gy):
+        na, nb = self.needs_input_grad
+        return self.reduce(gy * self.b if na else None, gy * self.a if nb else None)
+
+
+class Div(_Binary):
+    """y = a / b;  da = dy / b, db = -dy * a / b²."""
+
+    def compute(self, a, b):
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, gy):
+        na, nb = self.needs_input_grad
+        ga = gy / self.b if na else None
+        gb = -gy * self.a / (self.b * self.b) if nb else None
+        return self.reduce(ga, gb)
+
+
+class Pow(_Binary):
+    """y = a ** b;  da = dy * b * a^(b-1), db = dy * y * ln a (0 where a = 0 and b >= 0, as in PyTorch)."""
+
+    def compute(self, a, b):
+        self.a, self.b = a, b
+        self.y = a ** b
+        return self.y
+
+    def backward(self, gy):
+        na, nb = self.needs_input_grad
+        a, b = self.a, self.b
+        ga = gy * b * a ** (b - 1) if na else None
+        gb = None
+        if nb:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = gy * self.y * np.log(a)
+            gb = np.where((a == 0) & (b >= 0), 0, gb).astype(gy.dtype, copy=False)
+        return self.reduce(ga, gb)
+
+
+class Maximum(_Binary):
+    """y = max(a, b); the gradient goes to the larger input, split in half on ties (PyTorch's rule)."""
+
+    def compute(self, a, b):
+        self.a, self.b = a, b
+        return np.maximum(a, b)
+
+    def backward(self, gy):
+        return self.reduce(*_split_by_winner(gy, self.a, self.b, self.needs_input_grad))
+
+
+class Minimum(_Binary):
+    """y = min(a, b); the gradient goes to the smaller input, split in half on ties."""
+
+    def compute(self, a, b):
+        self.a, self.b = a, b
+        return np.minimum(a, b)
+
+    def backward(self, gy):
+        return self.reduce(*_split_by_winner(gy, self.b, self.a, self.needs_input_grad))
+
+
+def _split_by_winner(gy, a, b, needs):
+    """Gradients of max(a, b): all of dy to the strictly larger side, half to each on a tie."""
+    weight_a = np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0)).astype(gy.dtype)
+    ga = gy * weight_a if needs[0] else None
+    gb = gy * (1 - weight_a) if needs[1] else None
+    return ga, gb
+
+
+class PowScalar(Function):
+    """y = x ** c for a number c;  dx = dy * c * x^(c-1)."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        self.x = x
+        return x ** self.c
+
+    def backward(self, gy):
+        c = self.c
+        if c == 0:
+            return np.zeros_like(gy)
+        if c == 2:
+            return gy * (2 * self.x)
+        return gy * (c * self.x ** (c - 1))
+
+
+class RPowScalar(Function):
+    """y = c ** x for a number c;  dx = dy * y * ln c."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        self.y = np.asarray(self.c, dtype=x.dtype) ** x
+        return self.y
+
+    def backward(self, gy):
+        return gy * self.y * np.log(np.asarray(self.c, dtype=gy.dtype))
+
+
+class Neg(Function):
+    """y = -x."""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class Exp(Function):
+    """y = e^x;  dx = dy * y."""
+
+    def forward(self, x):
+        self.y = np.exp(x)
+        return self.y
+
+    def backward(self, gy):
+        return gy * self.y
+
+
+class Log(Function):
+    """y = ln x;  dx = dy / x."""
+
+    def forward(self, x):
+        self.x = x
+        return np.log(x)
+
+    def backward(self, gy):
+        return gy / self.x
+
+
+class Sqrt(Function):
+    """y = √x;  dx = dy / (2y)."""
+
+    def forward(self, x):
+        self.y = np.sqrt(x)
+        return self.y
+
+    def backward(self, gy):
+        return gy / (2 * self.y)
+
+
+class Abs(Function):
+    """y = |x|;  dx = dy * sign(x) (0 at 0)."""
+
+    def forward(self, x):
+        self.x = x
+        return np.abs(x)
+
+    def backward(self, gy):
+        return gy * np.sign(self.x)
+
+
+class Sign(Function):
+    """y = sign(x); its gradient is zero everywhere (defined as 0 at the jump)."""
+
+    def forward(self, x):
+        self.shape, self.dtype = x.shape, x.dtype
+        return np.sign(x)
+
+    def backward(self, gy):
+        return np.zeros(self.shape, self.dtype)
+
+
+class Clamp(Function):
+    """y = min(max(x, lo), hi);  dx = dy where lo <= x <= hi, else 0."""
+
+    def __init__(self, lo, hi):
+        self.lo, self.hi = lo, hi
+
+    def forward(self, x):
+        self.x = x
+        return np.clip(x, self.lo, self.hi)
+
+    def backward(self, gy):
+        mask = np.ones(self.x.shape, dtype=bool)
+        if self.lo is not None:
+            mask &= self.x >= self.lo
+        if self.hi is not None:
+            mask &= self.x <= self.hi
+        return gy * mask
+
+
+class Where(Function):
+    """y = x where cond else other;  dx = dy where cond (summed to x's shape), d(other) = dy elsewhere."""
+
+    def __init__(self, cond: np.ndarray):
+        self.cond = cond
+
+    def forward(self, x, other):
+        self.x_shape, self.o_shape = x.shape, other.shape
+        return np.where(self.cond, x, other)
+
+    def backward(self, gy):
+        nx, no = self.needs_input_grad
+        zero = np.zeros((), gy.dtype)
+        gx = sum_to(np.where(self.cond, gy, zero), self.x_shape) if nx else None
+        go = sum_to(np.where(self.cond, zero, gy), self.o_shape) if no else None
+        return gx, go
+
+
+class Copy(Function):
+    """y = a copy of x (``clone``);  dx = dy."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        return gy
+
+
+# ----- public functions -------------------------------------------------------------------------
+
+def add(a, b) -> Tensor:
+    return Add()(*binary_operands(a, b, "add"))
+
+
+def sub(a, b) -> Tensor:
+    return Sub()(*binary_operands(a, b, "sub"))
+
+
+def mul(a, b) -> Tensor:
+    return Mul()(*binary_operands(a, b, "mul"))
+
+
+def div(a, b) -> Tensor:
+    return Div()(*binary_operands(a, b, "div", float_result=True))
+
+
+def pow(a, b) -> Tensor:  # noqa: A001 - PyTorch's name
+    """``a ** b``: a number exponent (or base) is a constant; two tensors differentiate both."""
+    if isinstance(a, Tensor) and not isinstance(b, Tensor) and isinstance(b, (int, float, np.generic)):
+        if not backend.is_floating(a.dtype) and (isinstance(b, float) or b < 0):
+            a = cast(a, backend.get_default_dtype())
+        return PowScalar(b)(a)
+    if isinstance(b, Tensor) and not isinstance(a, Tensor) and isinstance(a, (int, float, np.generic)):
+        if not backend.is_floating(b.dtype):
+            b = cast(b, backend.get_default_dtype())
+        return RPowScalar(a)(b)
+    return Pow()(*binary_operands(a, b, "pow"))
+
+
+def maximum(a, b) -> Tensor:
+    return Maximum()(*binary_operands(a, b, "maximum"))
+
+
+def minimum(a, b) -> Tensor:
+    return Minimum()(*binary_operands(a, b, "minimum"))
+
+
+def neg(x) -> Tensor:
+    return Neg()(as_operand(x, "neg"))
+
+
+def _float_unary(fn_cls, x, name):
+    x = as_operand(x, name)
+    if not backend.is_floating(x.dtype):
+        x = cast(x, backend.get_default_dtype())
+    return fn_cls()(x)
+
+
+def exp(x) -> Tensor:
+    return _float_unary(Exp, x, "exp")
+
+
+def log(x) -> Tensor:
+    return _float_unary(Log, x, "log")
+
+
+def sqrt(x) -> Tensor:
+    return _float_unary(Sqrt, x, "sqrt")
+
+
+def abs(x) -> Tensor:  # noqa: A001 - PyTorch's name
+    return Abs()(as_operand(x, "abs"))
+
+
+def sign(x) -> Tensor:
+    return Sign()(as_operand(x, "sign"))
+
+
+def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's argument names
+    """Limit ``x`` to [min, max] (either bound may be None)."""
+    x = as_operand(x, "clamp")
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    for v in (min, max):
+        if v is not None and not isinstance(v, (int, float, np.generic)):
+            raise TypeError(f"clamp: min and max must be numbers, got {type(v).__name__}")
+    return Clamp(min, max)(x)
+
+
+clip = clamp
+
+
+def where(condition, x, other) -> Tensor:
+    """Elements of ``x`` where ``condition`` is true, else of ``other`` (all three broadcast)."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
+    x, other = binary_operands(x, other, "where")
+    try:
+        np.broadcast_shapes(cond.shape, x.shape, other.shape)
+    except ValueError:
+        raise ValueError(f"where: shapes {cond.shape}, {x.shape} and {other.shape} do not broadcast") from None
+    return Where(cond)(x, other)
+
+
+def clone(x: Tensor) -> Tensor:
+    return Copy()(x)
+
+
+# ----- comparisons and logic (no gradient) ------------------------------------------------------
+
+def _compare(np_fn, a, b, name) -> Tensor:
+    a, b = binary_operands(a, b, name)
+    return Tensor._wrap(np_fn(a.data, b.data))
+
+
+def eq(a, b) -> Tensor:
+    return _compare(np.equal, a, b, "eq")
+
+
+def ne(a, b) -> Tensor:
+    return _compare(np.not_equal, a, b, "ne")
+
+
+def lt(a, b) -> Tensor:
+    return _compare(np.less, a, b, "lt")
+
+
+def le(a, b) -> Tensor:
+    return _compare(np.less_equal, a, b, "le")
+
+
+def gt(a, b) -> Tensor:
+    return _compare(np.greater, a, b, "gt")
+
+
+def ge(a, b) -> Tensor:
+    return _compare(np.greater_equal, a, b, "ge")
+
+
+def logical_and(a, b) -> Tensor:
+    return _compare(np.logical_and, a, b, "logical_and")
+
+
+def logical_or(a, b) -> Tensor:
+    return _compare(np.logical_or, a, b, "logical_or")
+
+
+def logical_xor(a, b) -> Tensor:
+    return _compare(np.logical_xor, a, b, "logical_xor")
+
+
+def logical_not(x) -> Tensor:
+    return Tensor._wrap(np.logical_not(as_operand(x, "logical_not").data))
+
+
+def isfinite(x) -> Tensor:
+    return Tensor._wrap(np.isfinite(as_operand(x, "isfinite").data))
+
+
+def isnan(x) -> Tensor:
+    return Tensor._wrap(np.isnan(as_operand(x, "isnan").data))
+
+
+def allclose(a, b, rtol=1e-5, atol=1e-8) -> bool:
+    return bool(np.allclose(as_operand(a, "allclose").data, as_operand(b, "allclose").data, rtol=rtol, atol=atol))

@@ -1,0 +1,92 @@
+"""Matrix products: ``matmul`` (with batched and broadcast batch dims) and ``linear``.
+
+For Y = A B:  dA = dY Bᵀ and dB = Aᵀ dY, each summed over the batch dims that
+were broadcast. A 1-d operand is treated as a row (left) or column (right)
+vector and that dim is removed from the result, as in NumPy and PyTorch.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..function import Function
+from ..tensor import Tensor
+from ._util import binary_operands, sum_to
+from .shape import reshape
+
+
+class MatMul(Function):
+    """Y = A @ B on operands of rank >= 2 (1-d operands are reshaped by :func:`matmul`)."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return np.matmul(a, b)
+
+    def backward(self, gy):
+        na, nb = self.needs_input_grad
+        a, b = self.a, self.b
+        ga = sum_to(np.matmul(gy, np.swapaxes(b, -1, -2)), a.shape) if na else None
+        gb = sum_to(np.matmul(np.swapaxes(a, -1, -2), gy), b.shape) if nb else None
+        return ga, gb
+
+
+class Linear(Function):
+    """y = x Wᵀ + b for x of shape (..., in), W (out, in), b (out,).
+
+    dx = dy W,  dW = dyᵀ x (summed over all leading dims),  db = Σ dy.
+    """
+
+    def forward(self, x, w, b=None):
+        self.x, self.w = x, w
+        y = np.matmul(x, w.T)
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, gy):
+        need = self.needs_input_grad
+        gx = np.matmul(gy, self.w) if need[0] else None
+        g2 = gy.reshape(-1, gy.shape[-1])
+        gw = np.matmul(g2.T, self.x.reshape(-1, self.x.shape[-1])) if need[1] else None
+        if len(need) == 3:
+            return gx, gw, (g2.sum(axis=0) if need[2] else None)
+        return gx, gw
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product with NumPy/PyTorch semantics (1-d vectors, batched and broadcast batch dims)."""
+    a, b = binary_operands(a, b, "matmul")
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least one dim, got shapes {a.shape} and {b.shape}")
+    k_a = a.shape[-1]
+    k_b = b.shape[-2] if b.ndim >= 2 else b.shape[0]
+    if k_a != k_b:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned "
+                         f"({k_a} (dim {a.ndim - 1}) != {k_b} (dim {max(b.ndim - 2, 0)}))")
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: batch dims of shapes {a.shape} and {b.shape} do not broadcast") from None
+    squeeze_front = a.ndim == 1
+    squeeze_back = b.ndim == 1
+    if squeeze_front:
+        a = reshape(a, 1, -1)
+    if squeeze_back:
+        b = reshape(b, -1, 1)
+    y = MatMul()(a, b)
+    if squeeze_front:
+        y = reshape(y, y.shape[:-2] + y.shape[-1:])
+    if squeeze_back:
+        y = reshape(y, y.shape[:-1])
+    return y
+
+
+def linear(x, weight, bias=None) -> Tensor:
+    """y = x Wᵀ + b (the fully connected layer); x (..., in), W (out, in), b (out,)."""
+    if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
+        raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape {weight.shape}: "
+                         f"expected the last dim to be {weight.shape[-1]}")
+    args = (x, weight) if bias is None else (x, weight, bias)
+    dt = {a.dtype for a in args}
+    if len(dt) > 1:
+        raise TypeError(f"linear: input, weight and bias must have one dtype, got {sorted(str(d) for d in dt)}")
+    return Linear()(*args)

@@ -1,0 +1,27 @@
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+import cnnkit as ck  # noqa: E402
+
+torch.set_num_threads(2)
+
+# Keep the whole suite within a few minutes on 2 cores: hypothesis draws a bounded number of cases.
+settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("thorough", max_examples=300, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same cnnkit and NumPy seeds and with gradients enabled."""
+    ck.manual_seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    yield
