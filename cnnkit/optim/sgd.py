@@ -1,0 +1,57 @@
+"""Stochastic gradient descent, with momentum, Nesterov momentum and L2 weight decay."""
+from __future__ import annotations
+
+from .optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent (PyTorch's ``torch.optim.SGD``).
+
+    For each parameter :math:`\theta` with gradient :math:`g` (lr :math:`\gamma`, momentum :math:`\mu`,
+    dampening :math:`\tau`, weight decay :math:`\lambda`)::
+
+        g <- -g                          if maximize
+        g <- g + lambda * theta          if weight_decay != 0   (L2 regularization)
+        b <- g                           at the first step,
+        b <- mu * b + (1 - tau) * g      afterwards             if momentum != 0
+        g <- g + mu * b  (nesterov)  or  g <- b
+        theta <- theta - gamma * g
+
+    The momentum buffer ``b`` is ``state[p]['momentum_buffer']``.
+    """
+
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False):
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group: dict) -> None:
+        self._check_number(group, "lr", label="learning rate lr")
+        self._check_number(group, "momentum")
+        self._check_number(group, "dampening", low=None)
+        self._check_number(group, "weight_decay")
+        self._check_bool(group, "nesterov")
+        self._check_bool(group, "maximize")
+        if group.get("nesterov") and (group.get("momentum", 0) <= 0 or group.get("dampening", 0) != 0):
+            raise ValueError(f"SGD: Nesterov momentum requires momentum > 0 and dampening = 0, got momentum="
+                             f"{group.get('momentum', 0)!r}, dampening={group.get('dampening', 0)!r}")
+
+    def _step_group(self, group: dict) -> None:
+        lr, momentum, dampening = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
+        weight_decay, nesterov, maximize = float(group["weight_decay"]), group["nesterov"], group["maximize"]
+        for p, grad in self._params_with_grad(group):
+            theta = p.data
+            g = -grad if maximize else grad
+            if weight_decay != 0:
+                g = g + weight_decay * theta
+            if momentum != 0:
+                state = self.state[p]
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = g.copy()
+                else:
+                    buf *= momentum
+                    buf += (1 - dampening) * g
+                g = g + momentum * buf if nesterov else buf
+            theta += -lr * g
