@@ -51,9 +51,10 @@ def _analytic(fn, inputs, checked, vs) -> list:
 
 
 def _fail(kind, i, idx, analytic, numerical, atol, rtol, extra=""):
+    where = idx if isinstance(idx, str) else f"worst element {idx}"
     raise GradcheckError(
-        f"gradcheck: {kind} gradient of input {i} disagrees with finite differences{extra}: worst element "
-        f"{idx}: analytic {analytic:.10g} vs numerical {numerical:.10g} "
+        f"gradcheck: {kind} gradient of input {i} disagrees with finite differences{extra}: {where}: "
+        f"analytic {analytic:.10g} vs numerical {numerical:.10g} "
         f"(|diff| {abs(analytic - numerical):.3g} > atol {atol} + rtol {rtol} * |numerical|)")
 
 
@@ -91,10 +92,12 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     try:
         for pos, i in enumerate(checked):
             x = inputs[i]
+            if x.data.size == 0:
+                continue  # nothing to differentiate
             flat = x.data.reshape(-1)
             if not np.shares_memory(flat, x.data):
                 raise ValueError(f"gradcheck: input {i} must be a contiguous array")
-            index_of = (lambda k, shape=x.shape: np.unravel_index(k, shape) if shape else ())
+            index_of = (lambda k, shape=x.shape: tuple(int(j) for j in np.unravel_index(k, shape)))
             if x.data.size <= full_jacobian_max and n_out <= full_jacobian_max:
                 _check_full_jacobian(fn, inputs, i, flat, outs, eps, atol, rtol, index_of)
             elif x.data.size <= elementwise_max:
@@ -119,7 +122,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
                     num = (plus - minus) / (2 * eps)
                     ana = float(np.vdot(analytic, direction))
                     _compare("directional", i, np.array([ana]), np.array([num]), atol, rtol,
-                             lambda k, d=d: f"direction {d}")
+                             lambda k, d=d: f"along random direction {d}")
     finally:
         for i, g in zip(checked, saved_grads):
             inputs[i].grad = g

@@ -68,7 +68,14 @@ def to_array(data, dtype=None) -> np.ndarray:
         return data if dtype is None or data.dtype == dtype else data.astype(dtype)
     if isinstance(data, np.generic):
         return np.asarray(data, dtype=dtype)
-    arr = np.asarray(data)
+    try:
+        arr = np.asarray(data)
+    except ValueError:
+        raise ValueError(f"tensor: cannot make a tensor from ragged {type(data).__name__} data (nested sequences "
+                         f"of different lengths)") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data with elements of dtype "
+                        f"{arr.dtype} (expected numbers or bools)")
     if dtype is not None:
         return arr.astype(dtype, copy=False)
     if arr.dtype == np.float64 or arr.dtype == np.float16:
@@ -76,6 +83,4 @@ def to_array(data, dtype=None) -> np.ndarray:
         return arr.astype(_default_float)
     if arr.dtype.kind in "iu" and arr.dtype != int64 and not isinstance(data, np.ndarray):
         return arr.astype(int64)
-    if arr.dtype.kind == "O":
-        raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data with mixed/object elements")
     return arr

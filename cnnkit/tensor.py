@@ -83,9 +83,9 @@ class Tensor:
 
     @classmethod
     def _wrap(cls, array: np.ndarray) -> "Tensor":
-        """Fast constructor for op outputs (no conversion, no checks)."""
+        """Fast constructor for op outputs (no copy, no checks; a NumPy scalar becomes a 0-d array)."""
         t = cls.__new__(cls)
-        t.data = array
+        t.data = array if isinstance(array, np.ndarray) else np.asarray(array)
         t.grad = None
         t.requires_grad = False
         t.creator = None
@@ -236,15 +236,23 @@ class Tensor:
 
 # ===== the backward walk ===========================================================================
 
-def _accumulate_leaf(x: Tensor, g: np.ndarray, handed_out: set) -> None:
-    """Add ``g`` into ``x.grad``. A leaf's gradient array is never shared with another tensor."""
+def _accumulate_leaf(x: Tensor, g: np.ndarray, handed_out: set, borrowed: set) -> None:
+    """Add ``g`` into ``x.grad``. A leaf's gradient array is never shared with another tensor.
+
+    A gradient taken without a copy (``borrowed``) may still be waiting as another function's output
+    gradient in this walk, so the first accumulation into it makes a new array instead of adding in place.
+    """
     if g.dtype != x.data.dtype:
         g = g.astype(x.data.dtype)
     if x.grad is None:
         if g.base is not None or id(g) in handed_out or not g.flags.writeable:
             g = g.copy()
+        else:
+            borrowed.add(id(g))
         handed_out.add(id(g))
         x.grad = Tensor._wrap(g)
+    elif id(x.grad.data) in borrowed:
+        x.grad.data = x.grad.data + g
     else:
         np.add(x.grad.data, g, out=x.grad.data, casting="unsafe")
 
@@ -267,9 +275,10 @@ def run_backward(root: Tensor, gradient=None, retain_graph: bool = False) -> Non
                              f"{root.data.shape}")
         seed = seed.astype(root.data.dtype, copy=True)
     handed_out = {id(seed)}
+    borrowed = set()
     f = root.creator
     if f is None:
-        _accumulate_leaf(root, seed, handed_out)
+        _accumulate_leaf(root, seed, handed_out, borrowed)
         return
     if f.inputs is None:
         _raise_freed(f)
@@ -290,7 +299,10 @@ def run_backward(root: Tensor, gradient=None, retain_graph: bool = False) -> Non
             for i, ref in f._retained.items():
                 t = ref()
                 if t is not None:
-                    t.grad = Tensor._wrap(gys[i].copy())
+                    if t.grad is None:
+                        t.grad = Tensor._wrap(gys[i].copy())
+                    else:  # retained gradients accumulate over backward calls, like a leaf's
+                        np.add(t.grad.data, gys[i], out=t.grad.data, casting="unsafe")
         gxs = f.backward(*gys)
         if not isinstance(gxs, tuple):
             gxs = (gxs,)
@@ -303,7 +315,7 @@ def run_backward(root: Tensor, gradient=None, retain_graph: bool = False) -> Non
                                    f"input of shape {x.data.shape} (a bug in that op)")
             c = x.creator
             if c is None:
-                _accumulate_leaf(x, gx, handed_out)
+                _accumulate_leaf(x, gx, handed_out, borrowed)
                 continue
             if c.inputs is None:
                 _raise_freed(c)

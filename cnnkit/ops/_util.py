@@ -77,11 +77,32 @@ def binary_operands(a, b, name: str, float_result: bool = False):
     return a, b
 
 
+def check_broadcast(name: str, *shapes) -> None:
+    """Raise ``ValueError`` naming ``name`` if ``shapes`` do not broadcast together."""
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ValueError(f"{name}: shapes {' and '.join(str(tuple(s)) for s in shapes)} do not broadcast") from None
+
+
 def normalize_dims(dim, ndim: int, name: str) -> tuple:
-    """``dim`` (None, int or tuple, negatives allowed) as a sorted tuple of axes; None means all."""
-    if dim is None:
+    """``dim`` (None, int or tuple, negatives allowed) as a sorted tuple of axes; None or () means all.
+
+    A 0-d tensor accepts dim 0 or -1 (as in PyTorch) and has no axis to reduce: the result is then ().
+    """
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    axes = _checked_dims(dim, ndim, name)
+    return tuple(sorted(axes)) if ndim else ()
+
+
+def _checked_dims(dim, ndim: int, name: str) -> list:
+    if isinstance(dim, (int, np.integer)):
+        dims = (dim,)
+    elif isinstance(dim, (tuple, list)):
+        dims = tuple(dim)
+    else:
+        raise TypeError(f"{name}: dim must be an int or a tuple of ints, got {dim!r}")
     out = []
     for d in dims:
         if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
@@ -93,10 +114,10 @@ def normalize_dims(dim, ndim: int, name: str) -> tuple:
         out.append(int(d) % max(ndim, 1) if ndim else 0)
     if len(set(out)) != len(out):
         raise ValueError(f"{name}: dim {dim!r} names the same dimension twice")
-    return tuple(sorted(out))
+    return out
 
 
 def normalize_dim(dim, ndim: int, name: str) -> int:
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
         raise TypeError(f"{name}: dim must be an int, got {dim!r}")
-    return normalize_dims(dim, ndim, name)[0]
+    return _checked_dims(dim, ndim, name)[0]

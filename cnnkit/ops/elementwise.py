@@ -10,14 +10,18 @@ import numpy as np
 from .. import backend
 from ..function import Function
 from ..tensor import Tensor
-from ._util import as_operand, binary_operands, sum_to
+from ._util import as_operand, binary_operands, check_broadcast, sum_to
 from .dtype import cast
 
 
 class _Binary(Function):
     def forward(self, a, b):
         self.a_shape, self.b_shape = a.shape, b.shape
-        return self.compute(a, b)
+        try:
+            return self.compute(a, b)
+        except ValueError:
+            check_broadcast(type(self).__name__.lower(), a.shape, b.shape)
+            raise
 
     def reduce(self, ga, gb):
         na, nb = self.needs_input_grad
@@ -286,12 +290,19 @@ def div(a, b) -> Tensor:
 
 def pow(a, b) -> Tensor:  # noqa: A001 - PyTorch's name
     """``a ** b``: a number exponent (or base) is a constant; two tensors differentiate both."""
-    if isinstance(a, Tensor) and not isinstance(b, Tensor) and isinstance(b, (int, float, np.generic)):
+    if isinstance(b, np.generic):
+        b = b.item()  # a NumPy scalar exponent must not promote float32 to float64
+    if isinstance(a, np.generic):
+        a = a.item()
+    if isinstance(a, Tensor) and not isinstance(b, Tensor) and isinstance(b, (int, float)):
         if not backend.is_floating(a.dtype) and (isinstance(b, float) or b < 0):
             a = cast(a, backend.get_default_dtype())
         return PowScalar(b)(a)
-    if isinstance(b, Tensor) and not isinstance(a, Tensor) and isinstance(a, (int, float, np.generic)):
+    if isinstance(b, Tensor) and not isinstance(a, Tensor) and isinstance(a, (int, float)):
         if not backend.is_floating(b.dtype):
+            if isinstance(a, int):  # int ** int tensor stays integer (no gradient), as in PyTorch
+                dt = b.dtype if b.dtype.kind in "iu" else backend.int64
+                return Tensor._wrap(np.power(np.asarray(a, dt), b.data.astype(dt, copy=False)))
             b = cast(b, backend.get_default_dtype())
         return RPowScalar(a)(b)
     return Pow()(*binary_operands(a, b, "pow"))
@@ -344,6 +355,9 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's argument n
     for v in (min, max):
         if v is not None and not isinstance(v, (int, float, np.generic)):
             raise TypeError(f"clamp: min and max must be numbers, got {type(v).__name__}")
+    min, max = (v.item() if isinstance(v, np.generic) else v for v in (min, max))  # no float64 promotion
+    if not backend.is_floating(x.dtype) and any(isinstance(v, float) for v in (min, max)):
+        x = cast(x, backend.get_default_dtype())
     return Clamp(min, max)(x)
 
 
@@ -371,7 +385,11 @@ def clone(x: Tensor) -> Tensor:
 
 def _compare(np_fn, a, b, name) -> Tensor:
     a, b = binary_operands(a, b, name)
-    return Tensor._wrap(np_fn(a.data, b.data))
+    try:
+        return Tensor._wrap(np_fn(a.data, b.data))
+    except ValueError:
+        check_broadcast(name, a.shape, b.shape)
+        raise
 
 
 def eq(a, b) -> Tensor:

@@ -6,6 +6,7 @@ dimensions: sum copies it, mean divides it by the count, var multiplies by
 """
 from __future__ import annotations
 
+import builtins
 from collections import namedtuple
 
 import numpy as np
@@ -66,7 +67,7 @@ class Var(Function):
     def forward(self, x):
         self.centered = x - x.mean(axis=self.axes, keepdims=True)
         n = int(np.prod([x.shape[a] for a in self.axes])) if self.axes else 1
-        self.denom = max(n - self.correction, 0)
+        self.denom = builtins.max(n - self.correction, 0)  # this module's max() is the tensor op
         with np.errstate(divide="ignore", invalid="ignore"):
             ss = np.square(self.centered).sum(axis=self.axes, keepdims=self.keepdim)
             return np.asarray(ss / x.dtype.type(self.denom))
@@ -103,6 +104,9 @@ class MaxDim(Function):
         self.axis, self.keepdim, self.minimum = axis, keepdim, minimum
 
     def forward(self, x):
+        if x.ndim == 0:  # a 0-d tensor is its own max, at index 0
+            self.in_shape, self.idx = (), None
+            return x.copy(), np.zeros((), np.int64)
         idx = (np.argmin if self.minimum else np.argmax)(x, axis=self.axis, keepdims=True)
         values = np.take_along_axis(x, idx, axis=self.axis)
         self.in_shape, self.idx = x.shape, idx
@@ -111,6 +115,8 @@ class MaxDim(Function):
         return values, idx.astype(np.int64)
 
     def backward(self, gy, _gidx):
+        if self.idx is None:
+            return gy
         g = gy if self.keepdim else np.expand_dims(gy, self.axis)
         gx = np.zeros(self.in_shape, gy.dtype)
         np.put_along_axis(gx, self.idx, g, axis=self.axis)
@@ -200,6 +206,8 @@ def _arg(fn, x, dim, keepdim, name):
         out = fn(x.data.reshape(-1))
         return Tensor._wrap(np.asarray(out, dtype=np.int64).reshape((1,) * x.ndim if keepdim else ()))
     axis = normalize_dim(dim, x.ndim, name)
+    if x.ndim == 0:
+        return Tensor._wrap(np.zeros((), np.int64))
     return Tensor._wrap(np.asarray(fn(x.data, axis=axis, keepdims=keepdim), dtype=np.int64))
 
 

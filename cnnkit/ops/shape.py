@@ -114,6 +114,8 @@ class Pad(Function):
             m = n + lo + hi
             if m < 0:
                 raise ValueError(f"pad: padding {(lo, hi)} leaves a negative size for a dimension of {n}")
+            if n + builtins.min(lo, 0) + builtins.min(hi, 0) < 0:
+                raise ValueError(f"pad: padding {(lo, hi)} crops more than the {n} elements of its dimension")
             out_shape.append(m)
             self.src.append(slice(builtins.max(-lo, 0), n - builtins.max(-hi, 0)))
             self.dst.append(slice(builtins.max(lo, 0), m - builtins.max(hi, 0)))
