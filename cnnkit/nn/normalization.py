@@ -1,0 +1,152 @@
+"""Normalization layers: ``BatchNorm1d``, ``BatchNorm2d`` and ``LocalResponseNorm`` (PyTorch's API).
+
+BatchNorm normalizes every channel with the statistics of the mini-batch while training,
+y = γ (x − μ_B)/√(σ²_B + ε) + β, and keeps running estimates of the mean and the (unbiased) variance
+for evaluation: r ← (1 − momentum)·r + momentum·s, or with ``momentum=None`` the cumulative average
+r ← r + (s − r)/t at the t-th batch (``num_batches_tracked``). The formulas and the backward pass are in
+``cnnkit/ops/norm.py``.
+
+Parameters and buffers follow PyTorch's names and shapes, so ``state_dict`` keys match:
+``weight`` (C,), ``bias`` (C,), ``running_mean`` (C,), ``running_var`` (C,), ``num_batches_tracked`` (int64 scalar).
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import backend
+from ..ops.norm import _batch_norm, _check_lrn_args, _local_response_norm
+from ..tensor import Tensor
+from . import init
+from .module import Module, Parameter
+
+
+class _BatchNorm(Module):
+    """The shared body of BatchNorm1d and BatchNorm2d; subclasses name the accepted input ranks."""
+
+    _ranks: tuple = ()
+    _layout: str = ""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, *, bias: bool = True):
+        super().__init__()
+        name = type(self).__name__
+        if not isinstance(num_features, numbers.Integral) or isinstance(num_features, bool) or num_features < 1:
+            raise ValueError(f"{name}: num_features must be a positive integer, got {num_features!r}")
+        if not isinstance(eps, numbers.Real) or isinstance(eps, bool) or eps < 0:
+            raise ValueError(f"{name}: eps must be a non-negative number, got {eps!r}")
+        if momentum is not None and (not isinstance(momentum, numbers.Real) or isinstance(momentum, bool)):
+            raise TypeError(f"{name}: momentum must be a number or None, got {momentum!r}")
+        self.num_features = int(num_features)
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = bool(affine)
+        self.track_running_stats = bool(track_running_stats)
+        dtype = backend.get_default_dtype()
+        if self.affine:
+            self.weight = Parameter(np.empty(self.num_features, dtype))
+            if bias:
+                self.bias = Parameter(np.empty(self.num_features, dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if self.track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(self.num_features, dtype)))
+            self.register_buffer("running_var", Tensor(np.ones(self.num_features, dtype)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=backend.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        """running_mean ← 0, running_var ← 1, num_batches_tracked ← 0 (when the statistics are tracked)."""
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self) -> None:
+        """Reset the running statistics, γ ← 1 and β ← 0."""
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+    def _check_input(self, input) -> None:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{self!r}: expected a Tensor input, got {type(input).__name__}")
+        if input.ndim not in self._ranks:
+            raise ValueError(f"{self!r}: expected {self._layout} input, got shape {tuple(input.shape)}")
+        if input.shape[1] != self.num_features:
+            raise ValueError(f"{self!r}: expected input with {self.num_features} channels, got shape "
+                             f"{tuple(input.shape)}")
+        state = self.weight if self.weight is not None else self.running_mean
+        if state is not None and input.dtype != state.dtype and backend.is_floating(input.dtype):
+            raise TypeError(f"{self!r}: the input has dtype {input.dtype} but the layer is {state.dtype}; convert "
+                            f"one of them (e.g. layer.double() or x.float())")
+
+    def forward(self, input) -> Tensor:
+        self._check_input(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        count = self.training and self.track_running_stats and self.num_batches_tracked is not None
+        if count and self.momentum is None:  # cumulative moving average over the batches so far
+            factor = 1.0 / float(self.num_batches_tracked.data + 1)
+        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        pass_stats = not self.training or self.track_running_stats
+        y = _batch_norm(input, self.running_mean if pass_stats else None, self.running_var if pass_stats else None,
+                        self.weight, self.bias, use_batch_stats, factor, self.eps, self)
+        if count:  # counted after the call succeeded: a rejected input does not count as a batch
+            self.num_batches_tracked.data += 1
+        return y
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization of (N, C) or (N, C, L) input; statistics over N (and L) per channel.
+
+    ``BatchNorm1d(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *, bias=True)``
+    """
+
+    _ranks = (2, 3)
+    _layout = "2-d (N, C) or 3-d (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization of (N, C, H, W) input; statistics over N, H and W per channel.
+
+    ``BatchNorm2d(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *, bias=True)``
+    """
+
+    _ranks = (4,)
+    _layout = "4-d (N, C, H, W)"
+
+
+class LocalResponseNorm(Module):
+    """Local response normalization across channels (AlexNet's LRN, PyTorch's semantics).
+
+    y_c = x_c / (k + (α/n) Σ_{c'} x_{c'}²)^β over the n = ``size`` channels c − ⌊n/2⌋ … c + ⌊(n−1)/2⌋.
+    Input (N, C, *) with at least 3 dims; output of the same shape.
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        _check_lrn_args(size, alpha, beta, k, "LocalResponseNorm")
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+    def forward(self, input) -> Tensor:
+        return _local_response_norm(input, self.size, self.alpha, self.beta, self.k, self)
