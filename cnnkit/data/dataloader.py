@@ -1,0 +1,101 @@
+"""DataLoader: batches of a dataset as Tensors, optionally shuffled each epoch.
+
+Shuffling is deterministic: with ``seed=None`` the permutation is drawn from
+cnnkit's project-wide generator (so ``ck.manual_seed`` reproduces it, and its
+state travels in checkpoints); with ``seed=s`` epoch *e* uses a generator seeded
+with (s, e), so any epoch can be replayed on its own (``set_epoch``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..random import get_generator
+from ..tensor import Tensor
+
+
+def _stack(values: list) -> np.ndarray:
+    arrays = [v.data if isinstance(v, Tensor) else np.asarray(v) for v in values]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise ValueError(f"default_collate: samples of one batch must have equal shapes, got {sorted(shapes)}")
+    return np.stack(arrays)
+
+
+def default_collate(samples: list):
+    """Stack a list of samples into batched arrays: (x, y, ...) tuples (or lists) give a tuple of arrays.
+
+    Each field is stacked along a new first dim and keeps its dtype (Python ints become int64 and Python
+    floats float64, as in PyTorch's ``default_collate``).
+    """
+    if not samples:
+        raise ValueError("default_collate: expected at least one sample")
+    first = samples[0]
+    if isinstance(first, (tuple, list)):
+        if any(not isinstance(s, (tuple, list)) or len(s) != len(first) for s in samples):
+            raise ValueError(f"default_collate: every sample must have {len(first)} fields like the first")
+        return tuple(_stack([s[i] for s in samples]) for i in range(len(first)))
+    return _stack(samples)
+
+
+def _to_tensor(x):
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (tuple, list)):
+        return type(x)(_to_tensor(v) for v in x)
+    arr = np.asarray(x)
+    if arr.dtype == np.float64 and not isinstance(x, np.ndarray):
+        arr = arr.astype(np.float32)
+    return Tensor._wrap(arr)
+
+
+class DataLoader:
+    """Iterate over ``dataset`` in batches of ``batch_size`` (the last may be smaller unless ``drop_last``).
+
+    ``len(loader)`` is ⌈N / batch_size⌉ (⌊N / batch_size⌋ with ``drop_last``). Each batch is a tuple of
+    Tensors (one per field of the samples) with the dataset's dtypes. A dataset with
+    ``supports_batch_indexing`` (``ArrayDataset``, ``TensorDataset`` and their ``Subset``s) is indexed with the
+    whole index array at once, so its transform sees the batch; any other dataset is read sample by sample
+    and stacked with ``collate_fn`` (``default_collate`` by default).
+    """
+
+    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
+                 seed: int | None = None, collate_fn=None):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"DataLoader: seed must be a non-negative int or None, got {seed!r}")
+        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+            raise TypeError(f"DataLoader: the dataset must have __len__ and __getitem__, got {type(dataset).__name__}")
+        self.dataset, self.batch_size = dataset, int(batch_size)
+        self.shuffle, self.drop_last, self.seed = bool(shuffle), bool(drop_last), seed
+        self.collate_fn = collate_fn
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch whose order the next iteration produces (with a fixed ``seed``)."""
+        self.epoch = int(epoch)
+
+    def _order(self) -> np.ndarray:
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n)
+        rng = np.random.default_rng([self.seed, self.epoch]) if self.seed is not None else get_generator()
+        return rng.permutation(n)
+
+    def __iter__(self):
+        order = self._order()
+        self.epoch += 1
+        batched = getattr(self.dataset, "supports_batch_indexing", False) and self.collate_fn is None
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            if self.drop_last and len(idx) < self.batch_size:
+                break
+            if batched:
+                batch = self.dataset[idx]
+            else:
+                batch = (self.collate_fn or default_collate)([self.dataset[int(i)] for i in idx])
+            yield _to_tensor(batch)
