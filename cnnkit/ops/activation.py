@@ -1,0 +1,405 @@
+"""Activation functions: the nonlinearities between layers, each with its hand-derived backward.
+
+    relu        y = max(x, 0)                     dx = dy · [x > 0]              (0 at the kink, as PyTorch)
+    leaky_relu  y = x if x > 0 else a·x           dx = dy · (1 if x > 0 else a)  (a at the kink)
+    elu         y = x if x > 0 else α(eˣ − 1)     dx = dy · (1 if x > 0 else α·eˣ)
+    sigmoid     y = 1 / (1 + e⁻ˣ)                 dx = dy · y(1 − y)
+    tanh        y = tanh x                        dx = dy · (1 − y²)
+    softmax     y = e^(x − m) / Σ e^(x − m)       dx = y ⊙ (dy − Σ dy ⊙ y)        (m = max over dim)
+    log_softmax y = x − m − log Σ e^(x − m)       dx = dy − eʸ · Σ dy
+    glu         y = a ⊙ σ(b), [a, b] = halves of x along dim
+                                                  da = dy ⊙ σ(b),  db = dy ⊙ a ⊙ σ(b)(1 − σ(b))
+    maxout      y_g = max_k x_(g·pieces + k)      dx = dy routed to the winner of each group
+                                                  (the first one on ties)
+
+Subtracting the maximum (the log-sum-exp trick) keeps softmax and log_softmax finite for any finite
+input; sigmoid evaluates e⁻ˣ with overflow to +inf allowed (1/(1 + inf) = 0 is the exact limit), so it is
+exact and silent at ±1e4. Every op keeps the input's float dtype.
+
+``inplace=True`` is accepted for PyTorch compatibility; the result is always computed out of place (the
+same values and gradients, the input tensor is left unchanged).
+"""
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+
+from .. import backend
+from ..function import Function
+from ..tensor import Tensor
+from ._util import normalize_dim
+from .dtype import cast
+from .shape import reshape
+
+# ----- Functions (raw arrays) --------------------------------------------------------------------
+
+
+class ReLU(Function):
+    """y = max(x, 0);  dx = dy · [x > 0]. Saves a 1-byte mask."""
+
+    def forward(self, x):
+        if self.needs_input_grad[0]:
+            self.mask = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, gy):
+        return gy * self.mask
+
+
+class LeakyReLU(Function):
+    """y = x if x > 0 else a·x;  dx = dy · (1 if x > 0 else a). Saves a 1-byte mask."""
+
+    def __init__(self, negative_slope: float):
+        self.slope = negative_slope
+
+    def forward(self, x):
+        a = self.slope
+        if self.needs_input_grad[0]:
+            self.mask = x > 0
+        if a == 0:                                     # x·0 (nan at ±inf, as in PyTorch) must not beat x = +inf
+            with np.errstate(invalid="ignore"):
+                return np.where(x > 0, x, x * x.dtype.type(0))
+        y = np.multiply(x, x.dtype.type(a))
+        # for a <= 1 the larger of (x, a·x) is x when x > 0 and a·x otherwise; for a > 1 the smaller one
+        (np.maximum if a <= 1 else np.minimum)(x, y, out=y)
+        return y
+
+    def backward(self, gy):
+        a = gy.dtype.type(self.slope)
+        if 0 <= a <= 1:
+            factor = self.mask.astype(gy.dtype)         # 1 where x > 0, else 0
+            np.maximum(factor, a, out=factor)           # 1 where x > 0, else a (exactly)
+        else:
+            factor = np.array([a, 1], gy.dtype)[self.mask.view(np.uint8)]
+        factor *= gy
+        return factor
+
+
+class ELU(Function):
+    """y = x if x > 0 else α(eˣ − 1);  dx = dy · (1 if x > 0 else α·eˣ)."""
+
+    def __init__(self, alpha: float):
+        self.alpha = alpha
+
+    def forward(self, x):
+        xn = np.minimum(x, 0)                          # e^min(x,0) never overflows
+        if self.needs_input_grad[0]:
+            self.mask, self.xn = x > 0, xn
+        y = np.expm1(xn)
+        y *= x.dtype.type(self.alpha)
+        y += np.maximum(x, 0)                          # exactly x where x > 0, exactly α(eˣ − 1) elsewhere
+        return y
+
+    def backward(self, gy):
+        d = np.exp(self.xn)
+        d *= gy.dtype.type(self.alpha)
+        d *= ~self.mask                                # α·eˣ where x <= 0, 0 elsewhere ...
+        d += self.mask                                 # ... and 1 where x > 0
+        d *= gy
+        return d
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + e⁻ˣ) in x's dtype; e⁻ˣ may overflow to inf, whose reciprocal gives the exact limit 0."""
+    with np.errstate(over="ignore"):
+        y = np.negative(x)
+        np.exp(y, out=y)
+    y += 1
+    return np.reciprocal(y, out=y)
+
+
+class Sigmoid(Function):
+    """y = σ(x) = 1 / (1 + e⁻ˣ);  dx = dy · y(1 − y)."""
+
+    def forward(self, x):
+        self.y = _sigmoid(x)
+        return self.y
+
+    def backward(self, gy):
+        g = 1 - self.y
+        g *= self.y
+        g *= gy
+        return g
+
+
+class Tanh(Function):
+    """y = tanh x;  dx = dy · (1 − y²)."""
+
+    def forward(self, x):
+        self.y = np.tanh(x)
+        return self.y
+
+    def backward(self, gy):
+        g = self.y * self.y
+        np.subtract(1, g, out=g)
+        g *= gy
+        return g
+
+
+class Softmax(Function):
+    """y = e^(x − m) / Σ e^(x − m) along ``axis``;  dx = y ⊙ (dy − Σ dy ⊙ y)."""
+
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        y = np.subtract(x, np.max(x, axis=self.axis, keepdims=True))
+        np.exp(y, out=y)
+        y /= np.sum(y, axis=self.axis, keepdims=True)
+        self.y = y
+        return y
+
+    def backward(self, gy):
+        g = gy * self.y
+        s = np.sum(g, axis=self.axis, keepdims=True)
+        np.subtract(gy, s, out=g)
+        g *= self.y
+        return g
+
+
+class LogSoftmax(Function):
+    """y = x − m − log Σ e^(x − m) along ``axis`` (log-sum-exp);  dx = dy − eʸ · Σ dy."""
+
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        y = np.subtract(x, np.max(x, axis=self.axis, keepdims=True))
+        e = np.exp(y)
+        y -= np.log(np.sum(e, axis=self.axis, keepdims=True))
+        self.y = y
+        return y
+
+    def backward(self, gy):
+        g = np.exp(self.y)
+        g *= np.sum(gy, axis=self.axis, keepdims=True)
+        np.subtract(gy, g, out=g)
+        return g
+
+
+class GLU(Function):
+    """y = a ⊙ σ(b) with [a, b] the two halves of x along ``axis``;
+    da = dy ⊙ σ(b),  db = dy ⊙ a ⊙ σ(b)(1 − σ(b))."""
+
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def _halves(self, shape):
+        h = shape[self.axis] // 2
+        lead = (slice(None),) * self.axis
+        return lead + (slice(0, h),), lead + (slice(h, None),)
+
+    def forward(self, x):
+        ia, ib = self._halves(x.shape)
+        s = _sigmoid(x[ib])
+        y = np.multiply(x[ia], s)
+        if self.needs_input_grad[0]:
+            self.y, self.s, self.shape = y, s, x.shape
+        return y
+
+    def backward(self, gy):
+        ia, ib = self._halves(self.shape)
+        gx = np.empty(self.shape, gy.dtype)
+        np.multiply(gy, self.s, out=gx[ia])             # da = dy ⊙ σ(b)
+        t = 1 - self.s
+        t *= self.y                                     # a ⊙ σ(b) ⊙ (1 − σ(b)) = y ⊙ (1 − σ(b))
+        np.multiply(t, gy, out=gx[ib])                  # db = dy ⊙ y ⊙ (1 − σ(b))
+        return gx
+
+
+class Maxout(Function):
+    """y_g = max over the ``pieces`` consecutive entries g·pieces … g·pieces + pieces − 1 along ``axis``.
+
+    Backward routes dy_g to the winning entry only (the first one on ties). The loop runs over the
+    pieces of a group (a pooling window), never over channels or pixels; the winner's index is kept in
+    one byte per output.
+    """
+
+    def __init__(self, pieces: int, axis: int):
+        self.pieces, self.axis = pieces, axis
+
+    def _grouped(self, shape):
+        ax, p = self.axis, self.pieces
+        return shape[:ax] + (shape[ax] // p, p) + shape[ax + 1:]
+
+    def _piece(self, k):
+        return (slice(None),) * (self.axis + 1) + (k,)
+
+    def forward(self, x):
+        xr = x.reshape(self._grouped(x.shape))
+        y = xr[self._piece(0)].copy()
+        need = self.needs_input_grad[0]
+        idx = np.zeros(y.shape, np.uint8 if self.pieces <= 256 else np.int64) if need else None
+        for k in range(1, self.pieces):
+            xk = xr[self._piece(k)]
+            if need:
+                wins = ~(xk <= y)                      # xk > y, or xk is NaN ...
+                wins &= y == y                         # ... unless the current winner is already NaN
+                np.maximum(idx, wins * idx.dtype.type(k), out=idx)   # k exceeds every earlier index
+            np.maximum(y, xk, out=y)                   # NaN propagates, as in PyTorch
+        if need:
+            self.idx, self.shape = idx, x.shape
+        return y
+
+    def backward(self, gy):
+        gx = np.empty(self._grouped(self.shape), gy.dtype)
+        for k in range(self.pieces):
+            np.multiply(gy, self.idx == k, out=gx[self._piece(k)])
+        return gx.reshape(self.shape)
+
+
+# ----- public functions --------------------------------------------------------------------------
+# ``who`` names the caller in error messages: a string, or a module whose repr is formatted only on error.
+
+def _tensor_arg(x, who) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, np.ndarray):
+        return Tensor._wrap(x)
+    raise TypeError(f"{who}: expected a Tensor, got {type(x).__name__}")
+
+
+def _float_arg(x, who, promote: bool = False) -> Tensor:
+    """``x`` as a floating tensor: integers are promoted (sigmoid, tanh) or rejected, as in PyTorch."""
+    x = _tensor_arg(x, who)
+    if not backend.is_floating(x.dtype):
+        if promote:
+            return cast(x, backend.get_default_dtype())
+        raise TypeError(f"{who}: expected a floating point tensor, got dtype {x.dtype}")
+    return x
+
+
+def _number(v, what: str, who) -> float:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{who}: {what} must be a number, got {v!r}")
+    return float(v)
+
+
+def _relu(x, who) -> Tensor:
+    x = _tensor_arg(x, who)
+    if x.dtype == np.bool_:
+        raise TypeError(f"{who}: expected a numeric tensor, got dtype bool")
+    return ReLU()(x)
+
+
+def relu(input, inplace: bool = False) -> Tensor:
+    """max(x, 0) element-wise (``inplace`` is accepted; the result is computed out of place)."""
+    return _relu(input, "relu")
+
+
+def relu_(input) -> Tensor:
+    """PyTorch's in-place name; here the same as ``relu`` (out of place)."""
+    return _relu(input, "relu_")
+
+
+def _leaky_relu(x, negative_slope, who) -> Tensor:
+    return LeakyReLU(_number(negative_slope, "negative_slope", who))(_float_arg(x, who))
+
+
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x if x > 0 else negative_slope · x (the gradient at 0 is negative_slope, as in PyTorch)."""
+    return _leaky_relu(input, negative_slope, "leaky_relu")
+
+
+def leaky_relu_(input, negative_slope: float = 0.01) -> Tensor:
+    return _leaky_relu(input, negative_slope, "leaky_relu_")
+
+
+def _elu(x, alpha, who) -> Tensor:
+    return ELU(_number(alpha, "alpha", who))(_float_arg(x, who))
+
+
+def elu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x if x > 0 else alpha · (eˣ − 1) (Clevert et al. 2015)."""
+    return _elu(input, alpha, "elu")
+
+
+def elu_(input, alpha: float = 1.0) -> Tensor:
+    return _elu(input, alpha, "elu_")
+
+
+def sigmoid(input) -> Tensor:
+    """1 / (1 + e⁻ˣ), stable for any input (integers become the default float dtype)."""
+    return Sigmoid()(_float_arg(input, "sigmoid", promote=True))
+
+
+def tanh(input) -> Tensor:
+    """Hyperbolic tangent (integers become the default float dtype)."""
+    return Tanh()(_float_arg(input, "tanh", promote=True))
+
+
+def implicit_softmax_dim(ndim: int, who, stacklevel: int = 2) -> int:
+    """PyTorch's legacy rule when no dim is given: dim 0 for 0-, 1- and 3-d input, else dim 1 (warns)."""
+    warnings.warn(f"Implicit dimension choice for {who} has been deprecated. "
+                  f"Change the call to include dim=X as an argument.", UserWarning, stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _softmax_like(fn_cls, x, dim, dtype, who, stacklevel: int) -> Tensor:
+    x = _tensor_arg(x, who)
+    if dtype is not None:
+        x = cast(x, dtype)
+    if not backend.is_floating(x.dtype):
+        raise TypeError(f"{who}: expected a floating point tensor, got dtype {x.dtype} (pass dtype=... to convert)")
+    if dim is None:
+        dim = implicit_softmax_dim(x.ndim, who, stacklevel + 1)
+    axis = normalize_dim(dim, x.ndim, who)
+    if x.ndim == 0:
+        return reshape(fn_cls(0)(reshape(x, 1)), ())
+    return fn_cls(axis)(x)
+
+
+def softmax(input, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """e^xᵢ / Σⱼ e^xⱼ along ``dim`` (computed as e^(x − max) for stability)."""
+    return _softmax_like(Softmax, input, dim, dtype, "softmax", _stacklevel)
+
+
+def log_softmax(input, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """log softmax along ``dim`` via log-sum-exp: x − m − log Σ e^(x − m)."""
+    return _softmax_like(LogSoftmax, input, dim, dtype, "log_softmax", _stacklevel)
+
+
+def _glu(x, dim, who) -> Tensor:
+    x = _float_arg(x, who)
+    if x.ndim == 0:
+        raise ValueError(f"{who}: expected a tensor with at least 1 dimension, got a 0-d tensor")
+    axis = normalize_dim(dim, x.ndim, who)
+    if x.shape[axis] % 2:
+        raise ValueError(f"{who}: halving dimension must be even, but dimension {dim} has size {x.shape[axis]} "
+                         f"(input shape {tuple(x.shape)})")
+    return GLU(axis)(x)
+
+
+def glu(input, dim: int = -1) -> Tensor:
+    """Gated linear unit (Dauphin et al. 2017): a ⊙ σ(b), with a, b the halves of the input along ``dim``."""
+    return _glu(input, dim, "glu")
+
+
+def _maxout(x, pieces, dim, who) -> Tensor:
+    x = _tensor_arg(x, who)
+    if x.dtype == np.bool_:
+        raise TypeError(f"{who}: expected a numeric tensor, got dtype bool")
+    if isinstance(pieces, bool) or not isinstance(pieces, (int, np.integer)) or pieces < 1:
+        raise ValueError(f"{who}: pieces must be a positive int, got {pieces!r}")
+    if x.ndim == 0:
+        raise ValueError(f"{who}: expected a tensor with at least 1 dimension, got a 0-d tensor")
+    axis = normalize_dim(dim, x.ndim, who)
+    if x.shape[axis] % pieces:
+        raise ValueError(f"{who}: the size {x.shape[axis]} of dimension {dim} is not divisible by "
+                         f"pieces={pieces} (input shape {tuple(x.shape)})")
+    return Maxout(int(pieces), axis)(x)
+
+
+def maxout(input, pieces: int, dim: int = 1) -> Tensor:
+    """Maxout (Goodfellow et al. 2013): the max over each group of ``pieces`` consecutive channels.
+
+    For input (N, C, ...) and dim=1 the output is (N, C / pieces, ...) with
+    y[:, g] = max(x[:, g·pieces], …, x[:, g·pieces + pieces − 1]); the gradient goes to the winner.
+    """
+    return _maxout(input, pieces, dim, "maxout")
+
+
+__all__ = ["relu", "relu_", "leaky_relu", "leaky_relu_", "elu", "elu_", "sigmoid", "tanh", "softmax",
+           "log_softmax", "glu", "maxout"]
