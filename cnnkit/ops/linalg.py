@@ -10,7 +10,7 @@ import numpy as np
 
 from ..function import Function
 from ..tensor import Tensor
-from ._util import binary_operands, sum_to
+from ._util import as_operand, binary_operands, sum_to
 from .shape import reshape
 
 
@@ -82,10 +82,18 @@ def matmul(a, b) -> Tensor:
 
 def linear(x, weight, bias=None) -> Tensor:
     """y = x Wᵀ + b (the fully connected layer); x (..., in), W (out, in), b (out,)."""
+    x, weight = as_operand(x, "linear"), as_operand(weight, "linear")
+    if weight.ndim != 2:
+        raise ValueError(f"linear: expected a weight of shape (out_features, in_features), got shape {weight.shape}")
     if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
         raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape {weight.shape}: "
                          f"expected the last dim to be {weight.shape[-1]}")
-    args = (x, weight) if bias is None else (x, weight, bias)
+    args = (x, weight)
+    if bias is not None:
+        bias = as_operand(bias, "linear")
+        if bias.shape != weight.shape[:1]:
+            raise ValueError(f"linear: expected a bias of shape ({weight.shape[0]},), got shape {bias.shape}")
+        args = (x, weight, bias)
     dt = {a.dtype for a in args}
     if len(dt) > 1:
         raise TypeError(f"linear: input, weight and bias must have one dtype, got {sorted(str(d) for d in dt)}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Tensor
+from . import activation as A
 from . import elementwise as E
 from . import linalg as L
 from . import reduce as R
@@ -58,6 +59,7 @@ _METHODS = {
     "eq": E.eq, "ne": E.ne, "lt": E.lt, "le": E.le, "gt": E.gt, "ge": E.ge,
     "isfinite": E.isfinite, "isnan": E.isnan,
     "matmul": L.matmul,
+    "relu": A.relu, "sigmoid": A.sigmoid, "tanh": A.tanh, "softmax": A.softmax, "log_softmax": A.log_softmax,
     "sum": R.sum, "mean": R.mean, "var": R.var, "std": R.std, "max": R.max, "min": R.min,
     "amax": R.amax, "amin": R.amin, "argmax": R.argmax, "argmin": R.argmin,
     "reshape": _size_method(S.reshape), "view": _size_method(S.reshape),
