@@ -201,15 +201,23 @@ class Sqrt(Function):
         return gy / (2 * self.y)
 
 
+def _sign(x: np.ndarray) -> np.ndarray:
+    """sign(x) with PyTorch's value 0 at NaN."""
+    s = np.sign(x)
+    if s.dtype.kind == "f":
+        s[np.isnan(s)] = 0
+    return s
+
+
 class Abs(Function):
-    """y = |x|;  dx = dy * sign(x) (0 at 0)."""
+    """y = |x|;  dx = dy * sign(x) (0 at 0 and at NaN, as in PyTorch)."""
 
     def forward(self, x):
         self.x = x
         return np.abs(x)
 
     def backward(self, gy):
-        return gy * np.sign(self.x)
+        return gy * _sign(self.x)
 
 
 class Sign(Function):
@@ -217,7 +225,7 @@ class Sign(Function):
 
     def forward(self, x):
         self.shape, self.dtype = x.shape, x.dtype
-        return np.sign(x)
+        return _sign(x)
 
     def backward(self, gy):
         return np.zeros(self.shape, self.dtype)

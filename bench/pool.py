@@ -1,0 +1,68 @@
+"""Pooling layers against PyTorch: forward + backward, float32, NCHW.
+
+Run: python bench/pool.py
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import compare, print_table  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as TF  # noqa: E402
+
+import cnnkit as ck  # noqa: E402
+import cnnkit.nn.functional as F  # noqa: E402
+
+CASES = [
+    ("max-pool 2x2/2 (32,64,56,56)", lambda x: F.max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2),
+     (32, 64, 56, 56)),
+    ("max-pool 3x3/2 AlexNet (8,96,55,55)", lambda x: F.max_pool2d(x, 3, 2), lambda x: TF.max_pool2d(x, 3, 2),
+     (8, 96, 55, 55)),
+    ("max-pool 3x3/2 pad 1 ResNet (8,64,112,112)", lambda x: F.max_pool2d(x, 3, 2, 1),
+     lambda x: TF.max_pool2d(x, 3, 2, 1), (8, 64, 112, 112)),
+    ("avg-pool 2x2/2 (32,64,56,56)", lambda x: F.avg_pool2d(x, 2), lambda x: TF.avg_pool2d(x, 2),
+     (32, 64, 56, 56)),
+    ("avg-pool 3x3/1 pad 1 Inception (8,192,28,28)", lambda x: F.avg_pool2d(x, 3, 1, 1),
+     lambda x: TF.avg_pool2d(x, 3, 1, 1), (8, 192, 28, 28)),
+    ("LP-pool p=2 2x2/2 (16,64,28,28)", lambda x: F.lp_pool2d(x, 2, 2), lambda x: TF.lp_pool2d(x, 2, 2),
+     (16, 64, 28, 28)),
+    ("global avg-pool (8,512,7,7)", lambda x: F.adaptive_avg_pool2d(x, 1),
+     lambda x: TF.adaptive_avg_pool2d(x, 1), (8, 512, 7, 7)),
+    ("adaptive avg-pool 7x7 from (8,256,13,13)", lambda x: F.adaptive_avg_pool2d(x, 7),
+     lambda x: TF.adaptive_avg_pool2d(x, 7), (8, 256, 13, 13)),
+]
+
+
+def fwd_bwd(ck_f, th_f, shape):
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    g = np.random.default_rng(1).standard_normal(tuple(ck_f(ck.tensor(x)).shape)).astype(np.float32)
+    g_th = torch.from_numpy(g)
+
+    def run_ck():
+        t = ck.tensor(x, requires_grad=True)
+        ck_f(t).backward(g)
+
+    def run_th():
+        t = torch.tensor(x, requires_grad=True)
+        th_f(t).backward(g_th)
+
+    return run_ck, run_th
+
+
+def main():
+    only = sys.argv[1:]
+    rows = []
+    for name, ck_f, th_f, shape in CASES:
+        if only and not any(o in name for o in only):
+            continue
+        run_ck, run_th = fwd_bwd(ck_f, th_f, shape)
+        rows.append(compare(name, run_ck, run_th))
+    print_table("pooling, forward + backward, float32", rows)
+
+
+if __name__ == "__main__":
+    main()
