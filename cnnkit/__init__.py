@@ -8,6 +8,7 @@
 from . import autograd, backend, ops
 from .backend import (bool_, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
                       set_default_dtype, uint8)
+from .ops.activation import log_softmax, relu, sigmoid, softmax, tanh
 from .ops.dtype import cast
 from .ops.elementwise import (abs, add, allclose, clamp, clip, clone, div, eq, exp, ge, gt, isfinite, isnan, le,
                               log, logical_and, logical_not, logical_or, lt, maximum, minimum, mul, ne, neg, pow,
@@ -25,5 +26,9 @@ bool = bool_  # noqa: A001 - PyTorch's name
 long = int64
 float = float32  # noqa: A001 - PyTorch's name
 double = float64
+
+from . import nn, optim  # noqa: E402  (layers, losses, optimizers)
+from . import data, models, train  # noqa: E402
+from .io.checkpoint import load, save  # noqa: E402
 
 __version__ = "0.1.0"

@@ -203,7 +203,7 @@ class Sqrt(Function):
 
 def _sign(x: np.ndarray) -> np.ndarray:
     """sign(x) with PyTorch's value 0 at NaN."""
-    s = np.sign(x)
+    s = np.asarray(np.sign(x))
     if s.dtype.kind == "f":
         s[np.isnan(s)] = 0
     return s
