@@ -30,5 +30,6 @@ double = float64
 from . import nn, optim  # noqa: E402  (layers, losses, optimizers)
 from . import data, models, train  # noqa: E402
 from .io.checkpoint import load, save  # noqa: E402
+from .insight.summary import summary  # noqa: E402
 
 __version__ = "0.1.0"
