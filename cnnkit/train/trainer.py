@@ -1,0 +1,392 @@
+"""The Trainer: the training loop of backpropagation, with validation, logging and checkpoints.
+
+One step of mini-batch training:
+
+    y = model(x)                 forward
+    L = loss(y, t) [+ λ Σ|w|]    e.g. cross-entropy, optionally with the L1 penalty over the weights
+    dL/dw by L.backward()        backpropagation through the graph
+    [clip ‖dL/dw‖ to grad_clip]
+    w ← optimizer(w, dL/dw)      SGD with momentum / weight decay (L2), Adam, ...
+
+``fit(train, epochs)`` trains until ``epochs`` epochs are complete (counting those of a
+resumed checkpoint), so a run stopped after 2 epochs and resumed with ``epochs=4``
+finishes with exactly the weights of 4 uninterrupted epochs: the checkpoint carries the
+model, optimizer and scheduler state, the epoch count and the random generator's state
+(which drives shuffling, dropout and augmentation).
+
+The non-finite guard: a NaN or infinite loss, gradient or updated weight stops training
+with :class:`NonFiniteLossError` naming the epoch and batch. The model (parameters and
+buffers) and the optimizer state are put back as they were before that batch, so NaN
+weights are never kept, and :meth:`Trainer.save_checkpoint` refuses non-finite weights.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ..data.dataloader import DataLoader
+from ..io.checkpoint import load, save
+from ..nn.utils import clip_grad_norm_, l1_penalty
+from ..optim.lr_scheduler import ReduceLROnPlateau
+from ..random import get_rng_state, set_rng_state
+from ..tensor import Tensor, no_grad
+from .metrics import RunningMean, confusion_matrix, topk_correct
+from .report import Progress, plot_history, write_log
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss, the gradients or the updated weights became NaN or infinite; training stopped and the
+    model and optimizer were restored to their state before the offending batch."""
+
+
+def _as_loader(data, batch_size: int, shuffle: bool, who: str):
+    if data is None or isinstance(data, DataLoader):
+        return data
+    if hasattr(data, "__len__") and hasattr(data, "__getitem__"):
+        return DataLoader(data, batch_size=batch_size, shuffle=shuffle)
+    raise TypeError(f"{who}: expected a DataLoader or a Dataset, got {type(data).__name__}")
+
+
+def _all_finite(arrays) -> bool:
+    """True if no array holds NaN or ±inf (one summation pass; an exact check only if the sum is not finite)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        for a in arrays:
+            if a.dtype.kind in "fc" and not math.isfinite(a.sum()) and not np.isfinite(a).all():
+                return False
+    return True
+
+
+def _class_targets(out, y) -> bool:
+    """True if (out, y) are logits (N, C) and class indices (N,), so accuracy is defined."""
+    return out.ndim == 2 and y.ndim == 1 and y.data.dtype.kind in "iu"
+
+
+def _deep_copy_state(obj):
+    """A copy of a state dict whose arrays no longer share memory with the live state."""
+    if isinstance(obj, Tensor):
+        return obj.data.copy()
+    if isinstance(obj, np.ndarray):
+        return obj.copy()
+    if isinstance(obj, dict):
+        return {k: _deep_copy_state(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_deep_copy_state(v) for v in obj)
+    return obj
+
+
+class _Snapshot:
+    """The model's parameters and buffers and the optimizer's per-parameter state, copied before a batch so that
+    a batch that produced non-finite values can be undone (one copy of the weights and optimizer state per step)."""
+
+    def __init__(self, model, optimizer):
+        self.model, self.optimizer = model, optimizer
+        self.copies: dict = {}
+        self.optimizer_state: dict = {}
+
+    def take(self) -> None:
+        for name, t in self.model.state_dict(keep_vars=True).items():
+            c = self.copies.get(name)
+            if c is None or c.shape != t.data.shape or c.dtype != t.data.dtype:
+                self.copies[name] = t.data.copy()
+            else:
+                np.copyto(c, t.data)
+        self.optimizer_state = {p: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+                                for p, s in self.optimizer.state.items()}
+
+    def restore(self) -> None:
+        for name, t in self.model.state_dict(keep_vars=True).items():
+            if name in self.copies:
+                np.copyto(t.data, self.copies[name])
+        self.optimizer.state.clear()
+        self.optimizer.state.update(self.optimizer_state)
+
+
+class Trainer:
+    """Train ``model`` with ``optimizer`` on ``loss(output, target)``.
+
+    Options:
+
+    - ``scheduler``: stepped once per epoch, after validation; ``ReduceLROnPlateau`` gets the validation
+      loss (the training loss without validation data).
+    - ``l1``: weight λ of the L1 penalty λ·Σ|w| added to the loss, over the parameters with ≥ 2 dims
+      (conv and linear weights; biases and normalization parameters are not penalized).
+    - ``grad_clip``: clip the total gradient norm to this value before each step.
+    - ``log``: metrics file (CSV, or JSON lines for a ``.jsonl`` path) and ``checkpoint``: checkpoint path, both
+      rewritten (atomically) after every epoch; ``plot``: training-curve PNG, redrawn when ``fit`` returns (or
+      stops on an error) and after an epoch when ``plot_interval`` (10) seconds have passed since the last one
+      (drawing costs a fraction of a second: not after every short epoch).
+    - ``quiet``: no progress bar, one line per epoch; ``stream``: where progress goes (default stderr).
+    - ``topk``: also report top-k accuracy in :meth:`evaluate`.
+    - ``batch_size``: used when ``fit``/``evaluate`` get a Dataset instead of a DataLoader.
+    - ``meta``: JSON-able facts stored in every checkpoint under ``'meta'`` (e.g. the model's name).
+    """
+
+    def __init__(self, model, optimizer, loss, scheduler=None, *, l1: float = 0.0, grad_clip: float | None = None,
+                 log=None, plot=None, checkpoint=None, quiet: bool = False, topk: int | None = None,
+                 batch_size: int = 64, stream=None, meta: dict | None = None):
+        if not callable(model) or not hasattr(model, "parameters"):
+            raise TypeError(f"Trainer: model must be a Module, got {type(model).__name__}")
+        if not hasattr(optimizer, "step") or not hasattr(optimizer, "param_groups"):
+            raise TypeError(f"Trainer: optimizer must be an Optimizer, got {type(optimizer).__name__}")
+        if not callable(loss):
+            raise TypeError(f"Trainer: loss must be callable (e.g. nn.CrossEntropyLoss()), got {type(loss).__name__}")
+        if isinstance(l1, bool) or not isinstance(l1, (int, float)) or not l1 >= 0:
+            raise ValueError(f"Trainer: l1 must be a non-negative number, got {l1!r}")
+        if grad_clip is not None and (isinstance(grad_clip, bool) or not isinstance(grad_clip, (int, float))
+                                      or not grad_clip > 0):
+            raise ValueError(f"Trainer: grad_clip must be a positive number or None, got {grad_clip!r}")
+        if topk is not None and (isinstance(topk, bool) or not isinstance(topk, int) or topk < 1):
+            raise ValueError(f"Trainer: topk must be a positive int or None, got {topk!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"Trainer: batch_size must be a positive int, got {batch_size!r}")
+        self.model, self.optimizer, self.loss, self.scheduler = model, optimizer, loss, scheduler
+        self.l1, self.grad_clip, self.topk = float(l1), grad_clip, topk
+        self.log, self.plot, self.checkpoint = log, plot, checkpoint
+        self.quiet, self.batch_size, self.stream = quiet, batch_size, stream
+        self.meta = dict(meta) if meta is not None else None
+        self.plot_interval = 10.0
+        self.epoch = 0
+        self.history: list = []
+        self._plotted, self._last_plot = 0, 0.0
+
+    # ----- one step, one epoch --------------------------------------------------------------------
+    def compute_loss(self, output, target):
+        """The training objective: ``loss(output, target) + l1 · Σ|w|`` (weights with ≥ 2 dims)."""
+        loss = self.loss(output, target)
+        if self.l1:
+            loss = loss + self.l1 * l1_penalty([p for p in self.model.parameters() if p.ndim >= 2])
+        return loss
+
+    def _train_epoch(self, loader, progress) -> dict:
+        self.model.train()
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(self.epoch)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        snapshot = _Snapshot(self.model, self.optimizer)
+        loss_mean, correct, scored, seen = RunningMean(), 0, 0, 0
+        start = time.perf_counter()
+        for batch_index, (x, y) in enumerate(loader, start=1):
+            snapshot.take()
+            where = f"epoch {self.epoch + 1}, batch {batch_index}"
+            out = self.model(x)
+            loss = self.compute_loss(out, y)
+            value = loss.item()
+            if not math.isfinite(value):
+                snapshot.restore()
+                raise NonFiniteLossError(f"Trainer: the loss is {value} at {where}; training stopped and the "
+                                         f"model was left as before that batch (lower the learning rate?)")
+            self.optimizer.zero_grad()
+            loss.backward()
+            if not _all_finite(p.grad.data for p in params if p.grad is not None):
+                snapshot.restore()
+                raise NonFiniteLossError(f"Trainer: non-finite gradients at {where}; training stopped and the "
+                                         f"model was left as before that batch (lower the learning rate?)")
+            if self.grad_clip is not None:
+                clip_grad_norm_(params, self.grad_clip)
+            self.optimizer.step()
+            if not _all_finite(p.data for p in params):
+                snapshot.restore()
+                raise NonFiniteLossError(f"Trainer: the update at {where} made weights non-finite; training "
+                                         f"stopped and the model was left as before that batch (lower the "
+                                         f"learning rate?)")
+            n = len(y)
+            loss_mean.update(value, n)
+            if _class_targets(out, y):
+                correct += topk_correct(out.data, y.data, 1)
+                scored += n
+            seen += n
+            progress.update(loss=loss_mean.mean, acc=correct / scored if scored else float("nan"))
+        seconds = time.perf_counter() - start
+        return {"train_loss": loss_mean.mean, "train_acc": correct / scored if scored else float("nan"),
+                "seconds": seconds, "images_per_s": seen / seconds if seconds > 0 else float("nan")}
+
+    # ----- public API -----------------------------------------------------------------------------
+    def fit(self, train, epochs: int, val=None) -> list:
+        """Train until ``epochs`` epochs are complete (a resumed Trainer continues from its epoch); after each
+        epoch: validate on ``val`` (if given), step the scheduler, write log/plot/checkpoint.
+
+        ``train``/``val`` are DataLoaders, or Datasets (then batched with ``batch_size``, ``train`` shuffled).
+        Returns the history: one dict per epoch (``epoch, train_loss, train_acc, val_loss, val_acc, lr,
+        seconds, images_per_s``; ``lr`` is the rate used during that epoch).
+        """
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"Trainer.fit: epochs must be a non-negative int, got {epochs!r}")
+        train_loader = _as_loader(train, self.batch_size, True, "Trainer.fit")
+        val_loader = _as_loader(val, self.batch_size, False, "Trainer.fit")
+        if train_loader is None:
+            raise TypeError("Trainer.fit: expected a DataLoader or a Dataset, got None")
+        self._last_plot = time.monotonic()
+        try:
+            while self.epoch < epochs:
+                self._fit_epoch(train_loader, val_loader, epochs)
+        finally:
+            if self.plot is not None and self.history and self._plotted != len(self.history):
+                self._plot()
+        return self.history
+
+    def _fit_epoch(self, train_loader, val_loader, epochs: int) -> None:
+        lr = self.optimizer.param_groups[0]["lr"]
+        progress = Progress(len(train_loader), f"epoch {self.epoch + 1}/{epochs}", self.quiet, self.stream)
+        try:
+            row = self._train_epoch(train_loader, progress)
+            if val_loader is not None:
+                metrics = self.evaluate(val_loader)
+                row["val_loss"], row["val_acc"] = metrics["loss"], metrics["accuracy"]
+        except BaseException:
+            progress.abort()
+            raise
+        self.epoch += 1
+        row = {"epoch": self.epoch, **row, "lr": lr}
+        summary = f"loss {row['train_loss']:.4f}, acc {row['train_acc']:.4f}"
+        if "val_loss" in row:
+            summary += f", val loss {row['val_loss']:.4f}, val acc {row['val_acc']:.4f}"
+        summary += f", lr {lr:.3g}, {row['seconds']:.1f} s ({row['images_per_s']:.0f} images/s)"
+        postfix = {"loss": f"{row['train_loss']:.4f}", "acc": f"{row['train_acc']:.4f}"}
+        if "val_loss" in row:
+            postfix.update(val_loss=f"{row['val_loss']:.4f}", val_acc=f"{row['val_acc']:.4f}")
+        progress.close(summary, postfix)
+        if self.scheduler is not None:
+            if isinstance(self.scheduler, ReduceLROnPlateau):
+                self.scheduler.step(row.get("val_loss", row["train_loss"]))
+            else:
+                self.scheduler.step()
+        self.history.append(row)
+        if self.log is not None:
+            write_log(self.log, self.history)
+        if self.checkpoint is not None:
+            self.save_checkpoint(self.checkpoint)
+        if self.plot is not None and time.monotonic() - self._last_plot >= self.plot_interval:
+            self._plot()
+
+    def _plot(self) -> None:
+        plot_history(self.history, self.plot)
+        self._plotted = len(self.history)
+        self._last_plot = time.monotonic()
+
+    def evaluate(self, data) -> dict:
+        """Mean loss, accuracy (and top-k with ``topk``), the confusion matrix (true class × predicted class) and
+        the number of samples ``n`` on ``data``; in eval mode, without a graph; the mode is restored after.
+        Accuracy and the confusion matrix need logits (N, C) and class-index targets (N,) (NaN / absent otherwise).
+
+        The loss is the plain ``loss`` (without the L1 penalty), averaged over samples.
+        """
+        loader = _as_loader(data, self.batch_size, False, "Trainer.evaluate")
+        if loader is None:
+            raise TypeError("Trainer.evaluate: expected a DataLoader or a Dataset, got None")
+        was_training = self.model.training
+        self.model.eval()
+        loss_mean, correct, correct_k, n = RunningMean(), 0, 0, 0
+        preds, targets, num_classes = [], [], 0
+        try:
+            with no_grad():
+                for x, y in loader:
+                    out = self.model(x)
+                    loss_mean.update(self.loss(out, y).item(), len(y))
+                    n += len(y)
+                    if not _class_targets(out, y):
+                        continue
+                    logits, t = out.data, y.data
+                    correct += topk_correct(logits, t, 1)
+                    if self.topk:
+                        correct_k += topk_correct(logits, t, min(self.topk, logits.shape[1]))
+                    preds.append(logits.argmax(axis=1))
+                    targets.append(t)
+                    num_classes = logits.shape[1]
+        finally:
+            self.model.train(was_training)
+        scored = sum(len(t) for t in targets)  # samples with class targets
+        result = {"loss": loss_mean.mean, "accuracy": correct / scored if scored else float("nan"), "n": n}
+        if self.topk:
+            result[f"top{self.topk}"] = correct_k / scored if scored else float("nan")
+        if preds:
+            result["confusion"] = confusion_matrix(np.concatenate(preds), np.concatenate(targets), num_classes)
+        return result
+
+    def predict(self, x, batch_size: int | None = None, return_logits: bool = False) -> np.ndarray:
+        """Predicted classes (int64, shape (N,)) for inputs ``x`` (N, ...), or the raw outputs (N, C) with
+        ``return_logits``; run in batches of ``batch_size`` (default the Trainer's) in eval mode without a graph.
+
+        ``x`` is a Tensor or an array; it is cast to the dtype of the model's parameters.
+        """
+        arr = x.data if isinstance(x, Tensor) else np.asarray(x)
+        if arr.ndim == 0 or len(arr) == 0:
+            raise ValueError(f"Trainer.predict: expected a non-empty batch of inputs (N, ...), got shape {arr.shape}")
+        bs = self.batch_size if batch_size is None else batch_size
+        if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1:
+            raise ValueError(f"Trainer.predict: batch_size must be a positive int, got {batch_size!r}")
+        dtype = next((p.data.dtype for p in self.model.parameters()), arr.dtype)
+        if arr.dtype != dtype:
+            arr = arr.astype(dtype)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with no_grad():
+                outs = [self.model(Tensor._wrap(arr[i:i + bs])).data for i in range(0, len(arr), bs)]
+        finally:
+            self.model.train(was_training)
+        logits = np.concatenate(outs)
+        return logits if return_logits else logits.argmax(axis=1)
+
+    # ----- checkpoints ----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything a resumed run needs: model, optimizer, scheduler, epoch, RNG state, history (and meta)."""
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+                 "epoch": self.epoch, "rng": get_rng_state(), "history": self.history}
+        if self.meta is not None:
+            state["meta"] = self.meta
+        return state
+
+    def save_checkpoint(self, path) -> None:
+        """Write :meth:`state_dict` to ``path`` with ``ck.save`` (safetensors, atomic); refuses non-finite weights."""
+        for name, p in self.model.state_dict().items():
+            if p.data.dtype.kind == "f" and not np.all(np.isfinite(p.data)):
+                raise NonFiniteLossError(f"Trainer: refusing to save a checkpoint to {path}: '{name}' holds "
+                                         f"non-finite values")
+        save(self.state_dict(), path)
+
+    def load_checkpoint(self, path):
+        """Restore a checkpoint written by :meth:`save_checkpoint`: model, optimizer, scheduler, epoch, RNG state
+        and history; returns the checkpoint's ``meta`` (None if it has none). A corrupt or mismatched checkpoint
+        raises ``ValueError`` and leaves the Trainer unchanged."""
+        state = load(path)
+        who = "Trainer.load_checkpoint"
+        if not isinstance(state, dict):
+            raise ValueError(f"{who}: {path} holds a {type(state).__name__}, not a Trainer checkpoint")
+        for key in ("model", "optimizer", "epoch", "rng"):
+            if key not in state:
+                raise ValueError(f"{who}: {path} has no '{key}' entry (not a Trainer checkpoint)")
+        epoch = state["epoch"]
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"{who}: {path} has an invalid epoch {epoch!r}")
+        history = state.get("history") or []
+        if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+            raise ValueError(f"{who}: {path} has an invalid history (expected a list of dicts)")
+        if (state.get("scheduler") is None) != (self.scheduler is None):
+            raise ValueError(f"{who}: {path} was written "
+                             f"{'without' if state.get('scheduler') is None else 'with'} a scheduler, this Trainer "
+                             f"has {'one' if self.scheduler is not None else 'none'}")
+        if not isinstance(state["model"], dict):
+            raise ValueError(f"{who}: {path} has no model state dict")
+        model_backup = {k: v.data.copy() for k, v in self.model.state_dict().items()}
+        optimizer_backup = _deep_copy_state(self.optimizer.state_dict())
+        scheduler_backup = _deep_copy_state(self.scheduler.state_dict()) if self.scheduler is not None else None
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+            set_rng_state(state["rng"])
+        except Exception as e:
+            self.model.load_state_dict(model_backup)  # leave the Trainer exactly as it was
+            self.optimizer.load_state_dict(optimizer_backup)
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(scheduler_backup)
+            if isinstance(e, (ValueError, TypeError, KeyError)):
+                raise ValueError(f"{who}: {path} does not fit this Trainer: {e}") from e
+            raise
+        self.epoch = epoch
+        self.history = [dict(h) for h in history]
+        return state.get("meta")
