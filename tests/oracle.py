@@ -39,7 +39,8 @@ def assert_close(actual, expected, rtol: float, what: str = "value") -> None:
         tol = rtol * (np.where(finite, np.abs(e), 0) + 1e-3 * scale + np.finfo(e.dtype).tiny)
         both_nan = np.isnan(a) & np.isnan(e)
         same_inf = np.isinf(a) & np.isinf(e) & (np.sign(a) == np.sign(e))
-        err = np.where(both_nan | same_inf, 0.0, np.abs(a.astype(np.float64) - e.astype(np.float64)))
+        with np.errstate(invalid="ignore"):
+            err = np.where(both_nan | same_inf, 0.0, np.abs(a.astype(np.float64) - e.astype(np.float64)))
         bad = ~(err <= tol) | (~finite & ~(both_nan | same_inf))  # inf/nan in torch's result must match exactly
         if np.any(bad):
             k = np.unravel_index(int(np.argmax(np.where(bad, err / np.maximum(tol, 1e-300), -1))), a.shape)
