@@ -83,7 +83,13 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> 
     _check_tensor(tensor, "uniform_", random=True)
     if not a <= b:
         raise ValueError(f"uniform_: expected a <= b, got a={a}, b={b}")
-    return _fill(tensor, _rng(generator).uniform(a, b, tensor.shape))
+    rng = _rng(generator)
+    if tensor.data.dtype == np.float32:  # draw in the tensor's precision: no float64 temporary of its size
+        values = rng.random(tensor.shape, dtype=np.float32)
+        values *= np.float32(b - a)
+        values += np.float32(a)
+        return _fill(tensor, values)
+    return _fill(tensor, rng.uniform(a, b, tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
@@ -91,7 +97,13 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
     _check_tensor(tensor, "normal_", random=True)
     if not std >= 0:
         raise ValueError(f"normal_: expected std >= 0, got {std}")
-    return _fill(tensor, _rng(generator).normal(mean, std, tensor.shape))
+    rng = _rng(generator)
+    if tensor.data.dtype == np.float32:  # draw in the tensor's precision: no float64 temporary of its size
+        values = rng.standard_normal(tensor.shape, dtype=np.float32)
+        values *= np.float32(std)
+        values += np.float32(mean)
+        return _fill(tensor, values)
+    return _fill(tensor, rng.normal(mean, std, tensor.shape))
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
