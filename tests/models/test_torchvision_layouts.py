@@ -33,32 +33,9 @@ recipe = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(recipe)
 
 
-def _pair(v):
-    return list(v) if isinstance(v, (tuple, list)) else [v, v]
-
-
 def leaf_info(m) -> dict:
     """cnnkit's counterpart of the fixture's leaf description (same keys, same value types)."""
-    if isinstance(m, nn.Conv2d):
-        return {"kernel_size": _pair(m.kernel_size), "stride": _pair(m.stride), "padding": _pair(m.padding),
-                "dilation": _pair(m.dilation), "groups": m.groups, "bias": m.bias is not None}
-    if isinstance(m, nn.MaxPool2d):
-        return {"kernel_size": _pair(m.kernel_size), "stride": _pair(m.stride), "padding": _pair(m.padding),
-                "ceil_mode": bool(m.ceil_mode)}
-    if isinstance(m, nn.AvgPool2d):
-        return {"kernel_size": _pair(m.kernel_size), "stride": _pair(m.stride), "padding": _pair(m.padding),
-                "ceil_mode": bool(m.ceil_mode), "count_include_pad": bool(m.count_include_pad)}
-    if isinstance(m, nn.AdaptiveAvgPool2d):
-        return {"output_size": _pair(m.output_size)}
-    if isinstance(m, nn.BatchNorm2d):
-        return {"eps": m.eps, "momentum": m.momentum}
-    if isinstance(m, nn.Dropout):
-        return {"p": m.p}
-    if isinstance(m, nn.Linear):
-        return {"bias": m.bias is not None}
-    if isinstance(m, nn.LocalResponseNorm):
-        return {"size": m.size, "alpha": m.alpha, "beta": m.beta, "k": m.k}
-    return {}
+    return recipe.leaf_info(m, nn)
 
 
 def build(entry):
