@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import compare, print_table  # noqa: E402
+from harness import compare, fwd_bwd, print_table  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -19,23 +19,6 @@ import cnnkit.nn as nn  # noqa: E402
 import cnnkit.nn.functional as F  # noqa: E402
 
 ACT = (32, 64, 56, 56)     # a VGG/ResNet-sized activation, 6.4M elements
-
-
-def fwd_bwd(ck_f, th_f, shape):
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal(shape).astype(np.float32)
-    g = rng.standard_normal(ck_f(ck.tensor(x)).shape).astype(np.float32)
-    gt = torch.from_numpy(g)
-
-    def run_ck():
-        xt = ck.tensor(x, requires_grad=True)
-        ck_f(xt).backward(g)
-
-    def run_th():
-        xt = torch.tensor(x, requires_grad=True)
-        th_f(xt).backward(gt)
-
-    return run_ck, run_th
 
 
 def torch_maxout(t, pieces):

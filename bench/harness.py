@@ -58,3 +58,30 @@ def print_table(title: str, rows: list, summary_label: str = "geometric mean") -
     for r in rows:
         print(f"| {r['name'].ljust(width)} | {r['cnnkit_ms']:9.3f} | {r['torch_ms']:8.3f} | {r['ratio']:5.2f} |")
     print(f"| {summary_label.ljust(width)} |           |          | {geomean(r['ratio'] for r in rows):5.2f} |")
+
+
+def fwd_bwd(ck_f, th_f, *shapes, requires_grad=None, seed: int = 0):
+    """Two closures running forward + backward of the same op in cnnkit and in torch on the same float32 data.
+
+    One random input per shape; the backward pass uses one random cotangent of the output's shape.
+    ``requires_grad`` (one bool per input, default all True) leaves out gradients nobody needs, e.g. the
+    input gradient of a network's first layer.
+    """
+    import numpy as np
+
+    import cnnkit as ck
+
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    flags = [True] * len(arrays) if requires_grad is None else list(requires_grad)
+    out_shape = tuple(ck_f(*[ck.tensor(a) for a in arrays]).shape)
+    g = rng.standard_normal(out_shape).astype(np.float32)
+    g_th = torch.from_numpy(g)
+
+    def run_ck():
+        ck_f(*[ck.tensor(a, requires_grad=f) for a, f in zip(arrays, flags)]).backward(g)
+
+    def run_th():
+        th_f(*[torch.tensor(a, requires_grad=f) for a, f in zip(arrays, flags)]).backward(g_th)
+
+    return run_ck, run_th

@@ -8,33 +8,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import compare, print_table  # noqa: E402
+from harness import compare, fwd_bwd, print_table  # noqa: E402
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import cnnkit as ck  # noqa: E402
 import cnnkit.nn as nn  # noqa: E402
-
-
-def fwd_bwd(ck_layer, th_layer, shape):
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal(shape).astype(np.float32)
-    g = rng.standard_normal(shape).astype(np.float32)
-    ck_layer.train()
-    th_layer.train()
-
-    def run_ck():
-        xt = ck.tensor(x, requires_grad=True)
-        ck_layer(xt).backward(g)
-
-    gt = torch.from_numpy(g)
-
-    def run_th():
-        xt = torch.tensor(x, requires_grad=True)
-        th_layer(xt).backward(gt)
-
-    return run_ck, run_th
 
 
 CASES = [

@@ -8,27 +8,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import compare, print_table  # noqa: E402
+from harness import compare, fwd_bwd, print_table  # noqa: E402
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import cnnkit as ck  # noqa: E402
-
-
-def fwd_bwd(ck_f, th_f, *shapes):
-    rng = np.random.default_rng(0)
-    arrays = [rng.standard_normal(s).astype(np.float32) + 2.0 for s in shapes]
-
-    def run_ck():
-        xs = [ck.tensor(a, requires_grad=True) for a in arrays]
-        ck_f(*xs).sum().backward()
-
-    def run_th():
-        xs = [torch.tensor(a, requires_grad=True) for a in arrays]
-        th_f(*xs).sum().backward()
-
-    return run_ck, run_th
 
 
 CASES = [

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import compare, print_table  # noqa: E402
+from harness import compare, fwd_bwd, print_table  # noqa: E402
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as TF  # noqa: E402
 
@@ -35,22 +34,6 @@ CASES = [
     ("adaptive avg-pool 7x7 from (8,256,13,13)", lambda x: F.adaptive_avg_pool2d(x, 7),
      lambda x: TF.adaptive_avg_pool2d(x, 7), (8, 256, 13, 13)),
 ]
-
-
-def fwd_bwd(ck_f, th_f, shape):
-    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    g = np.random.default_rng(1).standard_normal(tuple(ck_f(ck.tensor(x)).shape)).astype(np.float32)
-    g_th = torch.from_numpy(g)
-
-    def run_ck():
-        t = ck.tensor(x, requires_grad=True)
-        ck_f(t).backward(g)
-
-    def run_th():
-        t = torch.tensor(x, requires_grad=True)
-        th_f(t).backward(g_th)
-
-    return run_ck, run_th
 
 
 def main():
