@@ -1,0 +1,925 @@
+"""im2col / col2im and the three kernels of a 2-d convolution, on raw arrays.
+
+A convolution with weight W of shape (O, C/g, kH, kW) maps an input x of shape
+(N, C, H, W) to y of shape (N, O, Ho, Wo):
+
+    y[n, o, h, w] = Σ_{c, i, j} x_pad[n, c, h·sH + i·dH, w·sW + j·dW] · W[o, c, i, j]      (c within o's group)
+
+    Ho = ⌊(H + pad_top + pad_bottom − dH·(kH − 1) − 1) / sH⌋ + 1      (Wo alike)
+
+**im2col** lays every receptive field out as one row of a matrix (the
+*columns*), so the convolution becomes one matrix product (GEMM):
+
+    cols[(n, h, w), (i, j, c)] = x_pad[n, h·sH + i·dH, w·sW + j·dW, c]        Y = cols · W_mat
+
+The three kernels below are what a convolution layer needs:
+
+* ``conv_forward``      Y = cols · W_mat
+* ``conv_grad_weight``  dW_mat = colsᵀ · dY
+* ``conv_grad_input``   dx = col2im(dY · W_matᵀ): every row of dY · W_matᵀ is added back to the
+  receptive field it came from. With stride 1 this equals a "full" correlation of dY with the
+  flipped, transposed kernel, which is computed like the forward pass (no scatter-add at all).
+
+The backward-data pass of a convolution is the forward pass of a transposed convolution and vice versa,
+so ``cnnkit/ops/conv.py`` builds both ops from these three kernels.
+
+Memory layout. Arrays are NCHW-shaped at the boundary (PyTorch's convention),
+but the kernels compute channels-last (NHWC): a receptive field is then
+kW·C contiguous numbers, one GEMM covers many images, and its result *is*
+the output in NHWC memory, returned as an NCHW-shaped view (no transpose
+back). Inputs may arrive in either memory layout. Per layer shape:
+
+* 1×1 convolutions (no padding) skip im2col: a plain GEMM in whichever layout the input already has;
+* depthwise convolutions (one input channel per group) use ``einsum`` on strided views (no GEMM);
+* 3×3 stride-1 convolutions with ≥ 32 channels use Winograd's F(2×2, 3×3) (2.25× fewer multiplications);
+* everything else uses im2col + GEMM (a batched GEMM over the groups); layers with one or three input
+  channels build their columns transposed (see :func:`transposed_columns`).
+
+Threads and memory. Each kernel splits the batch into ``THREADS`` parts that
+run concurrently, each doing the whole pipeline (padding, im2col, GEMM with a
+single-threaded BLAS, col2im) for its images: NumPy releases the GIL while it
+copies and multiplies, so the copies around the GEMMs use every core too, and
+no BLAS call waits on another thread. Within a part, images are processed in
+chunks so that the columns never exceed ``COLUMN_BUDGET`` bytes in total.
+The only Python loops are over these parts and chunks, over the kH·kW kernel
+offsets (col2im) and over the 4 rows of a Winograd tile.
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+COLUMN_BUDGET = 256 * 2 ** 20
+"""Bytes of im2col columns built at once (over all threads); a larger layer is processed in chunks of images."""
+
+KEEP_COLUMNS = 64 * 2 ** 20
+"""Columns up to this many bytes are kept from the forward pass for the weight gradient (else rebuilt)."""
+
+
+def _default_threads() -> int:
+    for var in ("CNNKIT_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+THREADS = _default_threads()
+"""Parts the batch is split into (CNNKIT_NUM_THREADS, else OMP_/OPENBLAS_NUM_THREADS, else the usable cores)."""
+
+PARALLEL_MIN = 1 << 18
+"""Work (elements of columns or outputs) below which a kernel runs on the calling thread only."""
+
+CHUNKS_PER_THREAD = 2
+"""Pieces of the batch per thread (claimed dynamically, so that a slowed-down core does less)..."""
+
+PIECE_MIN = 1 << 20
+"""... as long as each piece keeps this much work (elements); smaller GEMMs would run less efficiently."""
+
+PIN_THREADS = True
+"""Pin each worker thread to its own core (the calling thread keeps the first). A sleeping worker woken on
+the caller's busy core otherwise waits for the scheduler's next balancing tick (~10 ms) before it moves."""
+
+
+# ----- threads ---------------------------------------------------------------------------------------------------
+
+_local = threading.local()   # per thread: scratch buffers, and whether it is running a part of a parallel kernel
+_all_buffers: list = []      # every thread's scratch buffers, for release_workspace
+_pool: ThreadPoolExecutor | None = None
+_blas_libs: list | None = None
+
+
+def _forget_pool() -> None:
+    global _pool
+    _pool = None
+
+
+_pinned = 0
+_pin_lock = threading.Lock()
+
+
+def _pin_worker() -> None:
+    """Initializer of a worker thread: bind it to the next allowed core after the first (if the OS lets us)."""
+    global _pinned
+    if not PIN_THREADS or not hasattr(os, "sched_setaffinity"):
+        return
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+        with _pin_lock:
+            _pinned += 1
+            cpu = cpus[_pinned % len(cpus)]
+        if len(cpus) > 1:
+            os.sched_setaffinity(0, {cpu})  # 0 = the calling thread
+    except OSError:
+        pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)  # a forked child has none of the parent's threads
+
+
+def _blas_controllers() -> list:
+    """threadpoolctl's handles on the loaded BLAS libraries (empty if threadpoolctl is missing)."""
+    global _blas_libs
+    if _blas_libs is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _blas_libs = [lc for lc in ThreadpoolController().lib_controllers if lc.user_api == "blas"]
+        except Exception:  # threadpoolctl missing or unable to inspect the process: leave BLAS alone
+            _blas_libs = []
+    return _blas_libs
+
+
+@contextmanager
+def _single_threaded_blas():
+    """BLAS runs on one thread inside (our threads already occupy the cores); restored afterwards."""
+    libs = _blas_controllers()
+    before = [lc.get_num_threads() for lc in libs]
+    for lc in libs:
+        lc.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lc, k in zip(libs, before):
+            lc.set_num_threads(k)
+
+
+def parts_for(n: int, work: int) -> int:
+    """How many parts a kernel over n images with ``work`` elements is split into."""
+    if work < PARALLEL_MIN or getattr(_local, "inside", False):
+        return 1
+    return max(1, min(THREADS, n))
+
+
+def over_batch(fn, n: int, work: int) -> list:
+    """Run ``fn(n0, n1)`` over the batch [0, n) on :func:`parts_for` threads, BLAS being single-threaded
+    meanwhile; returns the results in batch order.
+
+    The batch is cut into up to ``CHUNKS_PER_THREAD`` pieces per thread (of at least ``PIECE_MIN`` work),
+    which the threads claim as they become free (a core slowed down by something else then does less of the work). The worker threads
+    take pieces from the front, the calling thread from the back: it has usually just written the arrays
+    involved (an input copy, an incoming gradient), and their tail is still in its core's cache."""
+    global _pool
+    parts = parts_for(n, work)
+    if parts <= 1:
+        return [fn(0, n)]
+    if _pool is None or _pool._max_workers < parts - 1:
+        _pool = ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="cnnkit-conv", initializer=_pin_worker)
+    pieces = min(n, max(parts, min(parts * CHUNKS_PER_THREAD, work // PIECE_MIN)))
+    bounds = [n * i // pieces for i in range(pieces + 1)]
+    results = [None] * pieces
+    lock = threading.Lock()
+    ends = [0, pieces]                       # the next piece from the front, one past the next from the back
+
+    def run(front: bool) -> None:
+        _local.inside = True
+        try:
+            while True:
+                with lock:
+                    if ends[0] >= ends[1]:
+                        return
+                    if front:
+                        i = ends[0]
+                        ends[0] += 1
+                    else:
+                        ends[1] -= 1
+                        i = ends[1]
+                results[i] = fn(bounds[i], bounds[i + 1])
+        finally:
+            _local.inside = False
+
+    with _single_threaded_blas():
+        futures = [_pool.submit(run, True) for _ in range(parts - 1)]
+        try:
+            run(False)
+        finally:
+            wait(futures)  # the other threads write into shared arrays: never leave before they are done
+    for f in futures:
+        f.result()  # re-raises a worker's exception
+    return results
+
+
+def workspace(shape: tuple, dtype, slot: str = "cols") -> np.ndarray:
+    """A scratch array that is used up before the next request for the same ``slot`` (one buffer per slot
+    and thread, grown as needed): "cols" for columns, "pad" for a padded input.
+
+    A fresh buffer of megabytes costs more in page faults than filling it does; these stay mapped.
+    """
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    buffers = getattr(_local, "buffers", None)
+    if buffers is None:
+        buffers = _local.buffers = {}
+        _all_buffers.append(buffers)
+    buf = buffers.get(slot)
+    if buf is None or buf.nbytes < nbytes:
+        buf = buffers[slot] = np.empty(max(nbytes, 1), np.uint8)
+    return buf[:nbytes].view(dtype).reshape(shape)
+
+
+def release_workspace() -> None:
+    """Free the scratch buffers of every thread (they are allocated again by the next convolution)."""
+    for buffers in _all_buffers:
+        buffers.clear()
+
+
+def _chunks(a: int, b: int, bytes_per_image: int, parts: int):
+    """The image ranges of part [a, b) whose columns fit in this part's share of ``COLUMN_BUDGET``."""
+    step = max(1, (COLUMN_BUDGET // parts) // max(bytes_per_image, 1))
+    for c0 in range(a, b, step):
+        yield c0, min(c0 + step, b)
+
+
+# ----- geometry ----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """Everything about a convolution except the values: sizes, kernel, stride, dilation, padding, groups.
+
+    ``in_hw`` is the (padding-free) input size and ``out_hw`` the output size; ``pad`` is
+    (top, bottom, left, right). A negative bottom/right pad means trailing input rows that no window
+    reaches (this happens in the convolution seen from a transposed convolution with output_padding).
+    """
+
+    in_hw: tuple
+    out_hw: tuple
+    kernel: tuple
+    stride: tuple
+    dilation: tuple
+    pad: tuple
+    groups: int
+
+    @property
+    def pointwise(self) -> bool:
+        """A 1×1 kernel that reads no padding: the convolution is a GEMM on (sub-sampled) pixels."""
+        (kh, kw), (sh, sw), (ho, wo), (h, w) = self.kernel, self.stride, self.out_hw, self.in_hw
+        return (kh == kw == 1 and self.pad[0] == 0 and self.pad[2] == 0
+                and (ho - 1) * sh < h and (wo - 1) * sw < w)
+
+    def extent(self) -> tuple:
+        """Rows and columns of the padded input that the windows touch."""
+        (kh, kw), (sh, sw), (dh, dw), (ho, wo) = self.kernel, self.stride, self.dilation, self.out_hw
+        return (ho - 1) * sh + dh * (kh - 1) + 1, (wo - 1) * sw + dw * (kw - 1) + 1
+
+
+def out_size(n: int, k: int, s: int, d: int, lo: int, hi: int) -> int:
+    """⌊(n + lo + hi − d·(k − 1) − 1) / s⌋ + 1 (may be < 1 when the kernel does not fit)."""
+    return (n + lo + hi - d * (k - 1) - 1) // s + 1
+
+
+# ----- layout helpers ----------------------------------------------------------------------------------------------
+
+def nhwc(a: np.ndarray) -> np.ndarray:
+    """The channels-last view of an NCHW-shaped array (no copy)."""
+    return a.transpose(0, 2, 3, 1)
+
+
+def nchw(a: np.ndarray) -> np.ndarray:
+    """The NCHW-shaped view of a channels-last array (no copy)."""
+    return a.transpose(0, 3, 1, 2)
+
+
+def is_channels_last(a: np.ndarray) -> bool:
+    """Whether an NCHW-shaped array lives in NHWC memory (its channels-last view is C-contiguous)."""
+    return a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def place(x: np.ndarray, top: int, left: int, hp: int, wp: int, scratch: bool = False) -> np.ndarray:
+    """A C-contiguous (N, hp, wp, C) array z with z[:, i, j] = x[:, i − top, j − left] where that exists, else 0.
+
+    ``x`` is NHWC-shaped (any memory layout). This is zero padding (positive offsets) and cropping
+    (negative offsets, or hp/wp smaller than needed) in one copy; it also converts the memory to NHWC.
+    With ``scratch`` the result lives in the "pad" :func:`workspace`.
+    """
+    n, h, w, c = x.shape
+    if top == 0 and left == 0 and hp == h and wp == w and x.flags.c_contiguous:
+        return x
+    z = workspace((n, hp, wp, c), x.dtype, "pad") if scratch else np.empty((n, hp, wp, c), x.dtype)
+    r0, r1 = max(0, -top), min(h, hp - top)
+    c0, c1 = max(0, -left), min(w, wp - left)
+    if r1 <= r0 or c1 <= c0:
+        z[...] = 0
+        return z
+    a, b, e, f = r0 + top, r1 + top, c0 + left, c1 + left
+    z[:, :a] = 0
+    z[:, b:] = 0
+    z[:, a:b, :e] = 0
+    z[:, a:b, f:] = 0
+    z[:, a:b, e:f] = x[:, r0:r1, c0:c1]
+    return z
+
+
+def crop(xp: np.ndarray, top: int, left: int, h: int, w: int) -> np.ndarray:
+    """x[:, i, j] = xp[:, i + top, j + left] for an (N, h, w, C) result: a view when xp covers it, else a copy."""
+    if top >= 0 and left >= 0 and top + h <= xp.shape[1] and left + w <= xp.shape[2]:
+        return xp[:, top:top + h, left:left + w]
+    return place(xp, -top, -left, h, w)
+
+
+# ----- im2col ------------------------------------------------------------------------------------------------------
+
+def windows(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """The read-only strided view (N, Ho, Wo, kH, kW, C) of every receptive field of the padded NHWC input."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = g.kernel, g.stride, g.dilation, g.out_hw
+    s0, s1, s2, s3 = xp.strides
+    return as_strided(xp, (xp.shape[0], ho, wo, kh, kw, xp.shape[3]),
+                      (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3), writeable=False)
+
+
+def transposed_columns(g: ConvGeometry, c: int) -> bool:
+    """Whether to build the columns transposed, (kH·kW·C, N, Ho·Wo), from an NCHW padded input.
+
+    Row-major columns copy runs of kW·C contiguous numbers (one kernel row of NHWC input); transposed
+    columns copy runs of Wo (one output row of an NCHW plane, stride 1). The longer run wins: the
+    transposed layout serves first layers with one or three input channels (Y = colsᵀ · W_mat).
+    """
+    return g.groups == 1 and g.stride[1] == 1 and g.kernel[1] * c < min(g.out_hw[1], 32)
+
+
+def padded_input(x: np.ndarray, g: ConvGeometry, transposed: bool = False) -> np.ndarray:
+    """The input with its padding, cut to the rows and columns the windows touch, in the "pad"
+    :func:`workspace` (or x itself when that is already it): NHWC, or NCHW for transposed columns."""
+    hp, wp = g.extent()
+    if transposed:
+        n, c, h, w = x.shape
+        return place(x.reshape(n * c, h, w, 1), g.pad[0], g.pad[2], hp, wp, True).reshape(n, c, hp, wp)
+    return place(nhwc(x), g.pad[0], g.pad[2], hp, wp, True)
+
+
+def im2col(xp: np.ndarray, g: ConvGeometry, out: np.ndarray | None = None) -> np.ndarray:
+    """The columns (N·Ho·Wo, groups, kH·kW·C/groups) of a padded NHWC input (a copy, into ``out`` or the
+    "cols" :func:`workspace`).
+
+    Row (n, h, w), group q holds the receptive field of output pixel (h, w) restricted to q's channels,
+    ordered (i, j, c) like the rows of the weight matrix (see :func:`weight_matrix`).
+    """
+    v = windows(xp, g)
+    n, ho, wo, kh, kw, c = v.shape
+    gr = g.groups
+    shape = (n, ho, wo, gr, kh, kw, c // gr)
+    cols = workspace(shape, xp.dtype) if out is None else out.reshape(shape)
+    if gr == 1:
+        cols[:, :, :, 0] = v
+    else:
+        cols[...] = v.reshape(n, ho, wo, kh, kw, gr, c // gr).transpose(0, 1, 2, 5, 3, 4, 6)
+    return cols.reshape(n * ho * wo, gr, kh * kw * (c // gr))
+
+
+def im2col_transposed(xq: np.ndarray, g: ConvGeometry, out: np.ndarray | None = None) -> np.ndarray:
+    """The transposed columns (kH·kW·C, N, Ho·Wo) of a padded NCHW input (groups = 1), rows ordered (i, j, c)."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = g.kernel, g.stride, g.dilation, g.out_hw
+    n, c = xq.shape[:2]
+    s0, s1, s2, s3 = xq.strides
+    v = as_strided(xq, (kh, kw, c, n, ho, wo), (s2 * dh, s3 * dw, s1, s0, s2 * sh, s3 * sw), writeable=False)
+    shape = (kh, kw, c, n, ho, wo)
+    cols = workspace(shape, xq.dtype) if out is None else out.reshape(shape)
+    cols[...] = v
+    return cols.reshape(kh * kw * c, n, ho * wo)
+
+
+# ----- weights as GEMM matrices ------------------------------------------------------------------------------------
+
+def weight_matrix(w: np.ndarray, groups: int) -> np.ndarray:
+    """W_mat (groups, kH·kW·C/groups, O/groups): rows ordered (i, j, c) like the columns; contiguous."""
+    o, cg, kh, kw = w.shape
+    return np.ascontiguousarray(
+        w.reshape(groups, o // groups, cg, kh, kw).transpose(0, 3, 4, 2, 1)).reshape(groups, kh * kw * cg, o // groups)
+
+
+def flipped_weight_matrix(w: np.ndarray, groups: int) -> np.ndarray:
+    """The weight matrix of the input gradient seen as a convolution of dY (stride 1):
+    (groups, kH·kW·O/groups, C/groups), rows ordered (i', j', o) with the kernel flipped (i' = kH − 1 − i)."""
+    o, cg, kh, kw = w.shape
+    og = o // groups
+    flipped = w.reshape(groups, og, cg, kh, kw)[:, :, :, ::-1, ::-1]
+    return np.ascontiguousarray(flipped.transpose(0, 3, 4, 1, 2)).reshape(groups, kh * kw * og, cg)
+
+
+def weight_from_matrix(wm: np.ndarray, shape: tuple) -> np.ndarray:
+    """Undo :func:`weight_matrix`: (groups, kH·kW·Cg, Og) -> (O, Cg, kH, kW)."""
+    o, cg, kh, kw = shape
+    gr = wm.shape[0]
+    return np.ascontiguousarray(wm.reshape(gr, kh, kw, cg, o // gr).transpose(0, 4, 3, 1, 2)).reshape(shape)
+
+
+def grouped_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out[:, q] = a[:, q] @ b[q] for a (P, G, K), b (G, K, M), out (P, G, M): one BLAS GEMM per group."""
+    if a.shape[1] == 1:
+        np.matmul(a[:, 0], b[0], out=out[:, 0])
+    else:
+        np.matmul(a.transpose(1, 0, 2), b, out=out.transpose(1, 0, 2))
+    return out
+
+
+# ----- Winograd F(2×2, 3×3) ---------------------------------------------------------------------------------------
+# Lavin & Gray (2016): a 2×2 output tile of a 3×3 correlation is  Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A  for the 4×4
+# input tile d (tiles 2 apart) and kernel g: 16 multiplications per tile and channel pair instead of 36. Over
+# channels the element-wise product becomes 16 GEMMs, M[ξ] = V[ξ] · U[ξ] (tiles × C)·(C × O), so the GEMM work
+# drops 2.25×; the transforms are a few passes over the data. The weight gradient follows by the chain rule:
+# dM = A-transform of the dY tiles, dU[ξ] = V[ξ]ᵀ · dM[ξ], dW = Gᵀ-transform of dU.
+
+WINOGRAD_MIN_CHANNELS = 32
+"""3×3 stride-1 convolutions with at least this many input and output channels use Winograd F(2×2, 3×3)."""
+
+_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
+_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
+_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64)
+_TG = np.kron(_G, _G)     # (16, 9): U = G g Gᵀ for a flattened 3×3 kernel
+_TA = np.kron(_AT, _AT)   # (4, 16): Y = Aᵀ M A for a flattened 4×4 tile
+
+
+def winograd(g: ConvGeometry, c: int, o: int) -> bool:
+    """Whether this convolution (c input, o output channels) is computed by Winograd F(2×2, 3×3)."""
+    return (g.kernel == (3, 3) and g.stride == (1, 1) and g.dilation == (1, 1) and g.groups == 1
+            and min(c, o) >= WINOGRAD_MIN_CHANNELS)
+
+
+def _tiles(out_hw: tuple) -> tuple:
+    return (out_hw[0] + 1) // 2, (out_hw[1] + 1) // 2
+
+
+def _winograd_input(xn: np.ndarray, top: int, left: int, th: int, tw: int, out: np.ndarray) -> np.ndarray:
+    """V = Bᵀ d B for every 4×4 tile of the (padded) NHWC input: out (16, N·th·tw, C), ξ = (row, col) of the tile.
+
+    Separable: first along the tile rows on whole image rows, then along the tile columns."""
+    xp = place(xn, top, left, 2 * th + 2, 2 * tw + 2, True)
+    n, _, wp, c = xp.shape
+    rows = workspace((4, n, th, wp, c), xp.dtype, "aux")
+    r = [xp[:, a:a + 2 * th:2] for a in range(4)]
+    np.subtract(r[0], r[2], out=rows[0])
+    np.add(r[1], r[2], out=rows[1])
+    np.subtract(r[2], r[1], out=rows[2])
+    np.subtract(r[1], r[3], out=rows[3])
+    v = out.reshape(4, 4, n, th, tw, c)
+    for a in range(4):
+        q = [rows[a][:, :, b:b + 2 * tw:2] for b in range(4)]
+        np.subtract(q[0], q[2], out=v[a, 0])
+        np.add(q[1], q[2], out=v[a, 1])
+        np.subtract(q[2], q[1], out=v[a, 2])
+        np.subtract(q[1], q[3], out=v[a, 3])
+    return out
+
+
+def _winograd_weight(w: np.ndarray) -> np.ndarray:
+    """U = G g Gᵀ for every (c, o): (16, C, O) from a (O, C, 3, 3) weight."""
+    o, c = w.shape[:2]
+    w9 = w.transpose(2, 3, 1, 0).reshape(9, c * o)
+    return (_TG.astype(w.dtype) @ w9).reshape(16, c, o)
+
+
+def _winograd_conv(xn: np.ndarray, w: np.ndarray, top: int, left: int, out: np.ndarray,
+                   v_out: np.ndarray | None = None) -> None:
+    """out (N, Ho, Wo, O) = the 3×3 stride-1 correlation of the NHWC input xn (offset by top/left padding)
+    with w (O, C, 3, 3); the input transform goes to ``v_out`` when given (kept for the weight gradient)."""
+    n, ho, wo, o = out.shape
+    c = xn.shape[3]
+    th, tw = _tiles((ho, wo))
+    t = n * th * tw
+    v = _winograd_input(xn, top, left, th, tw, workspace((16, t, c), xn.dtype) if v_out is None else v_out)
+    m = np.matmul(v, _winograd_weight(w), out=workspace((16, t, o), xn.dtype, "out"))
+    y = np.matmul(_TA.astype(xn.dtype), m.reshape(16, t * o), out=workspace((4, t * o), xn.dtype, "aux"))
+    y = y.reshape(2, 2, n, th, tw, o).transpose(2, 3, 0, 4, 1, 5)          # (n, th, 2, tw, 2, O)
+    if (ho, wo) == (2 * th, 2 * tw):
+        out.reshape(n, th, 2, tw, 2, o)[...] = y
+    else:
+        out[...] = y.reshape(n, 2 * th, 2 * tw, o)[:, :ho, :wo]
+
+
+def _winograd_grad_weight(v: np.ndarray, gyn: np.ndarray, th: int, tw: int) -> np.ndarray:
+    """dU (16, C, O) = Σ_tiles V[ξ]ᵀ · dM[ξ], dM = the Aᵀ-transform of the 2×2 tiles of dY (NHWC, 0 beyond)."""
+    n, ho, wo, o = gyn.shape
+    t = n * th * tw
+    gyp = place(gyn, 0, 0, 2 * th, 2 * tw, True)
+    tiles = workspace((2, 2, n, th, tw, o), gyn.dtype, "aux")
+    tiles[...] = gyp.reshape(n, th, 2, tw, 2, o).transpose(2, 4, 0, 1, 3, 5)
+    dm = np.matmul(_TA.T.astype(gyn.dtype), tiles.reshape(4, t * o), out=workspace((16, t * o), gyn.dtype, "out"))
+    return np.matmul(v.transpose(0, 2, 1), dm.reshape(16, t, o))
+
+
+# ----- the three kernels -------------------------------------------------------------------------------------------
+
+def conv_forward(x: np.ndarray, w: np.ndarray, g: ConvGeometry, keep_columns: bool = False):
+    """y = conv(x, w) for NCHW-shaped x (any memory layout); returns (y, saved).
+
+    ``y`` is NCHW-shaped (in NHWC memory except for a 1×1 convolution of an NCHW input). With
+    ``keep_columns`` (the weight gradient will be asked for) and columns of at most ``KEEP_COLUMNS``
+    bytes, ``saved`` = ("cols", columns) for ``conv_grad_weight``; else None (it rebuilds them from x).
+    """
+    n, c = x.shape[:2]
+    o = w.shape[0]
+    ho, wo = g.out_hw
+    if g.pointwise:
+        return _pointwise_forward(x, w, g), None
+    if w.shape[1] == 1 and g.groups > 1:
+        return _depthwise_forward(x, w, g), None
+    if winograd(g, c, o):
+        return _winograd_forward(x, w, g, keep_columns)
+    gr = g.groups
+    wm = weight_matrix(w, gr)
+    k = wm.shape[1]
+    transposed = transposed_columns(g, c)
+    y = np.empty((n, ho, wo, o), x.dtype)
+    per_image = ho * wo * k * gr
+    nbytes = n * per_image * x.dtype.itemsize
+    keep = keep_columns and n > 0 and nbytes <= min(KEEP_COLUMNS, COLUMN_BUDGET)
+    kept = None
+    if keep:
+        kept = np.empty((k, n, ho * wo) if transposed else (n * ho * wo, gr, k), x.dtype)
+    parts = parts_for(n, n * per_image)
+
+    def part(a, b):
+        chunks = [(a, b)] if keep else _chunks(a, b, per_image * x.dtype.itemsize, parts)
+        for c0, c1 in chunks:
+            xp = padded_input(x[c0:c1], g, transposed)
+            if transposed:
+                cols = im2col_transposed(xp, g, None if kept is None else kept[:, c0:c1])
+                np.matmul(cols.reshape(k, -1).T, wm[0], out=y[c0:c1].reshape(-1, o))
+            else:
+                cols = im2col(xp, g, None if kept is None else kept[c0 * ho * wo:c1 * ho * wo])
+                grouped_matmul(cols, wm, y[c0:c1].reshape(-1, gr, o // gr))
+
+    over_batch(part, n, n * per_image)
+    return nchw(y), (("cols", kept) if keep else None)
+
+
+def _winograd_forward(x, w, g, keep_columns):
+    n, c = x.shape[:2]
+    o = w.shape[0]
+    ho, wo = g.out_hw
+    th, tw = _tiles((ho, wo))
+    y = np.empty((n, ho, wo, o), x.dtype)
+    per_image = 16 * th * tw * max(c, o)
+    keep = keep_columns and n > 0 and 16 * n * th * tw * c * x.dtype.itemsize <= min(KEEP_COLUMNS, COLUMN_BUDGET)
+    kept = np.empty((16, n * th * tw, c), x.dtype) if keep else None
+    parts = parts_for(n, n * per_image)
+    xn = nhwc(x)
+
+    def part(a, b):
+        chunks = [(a, b)] if keep else _chunks(a, b, per_image * x.dtype.itemsize, parts)
+        for c0, c1 in chunks:
+            v_out = None if kept is None else kept[:, c0 * th * tw:c1 * th * tw]
+            _winograd_conv(xn[c0:c1], w, g.pad[0], g.pad[2], y[c0:c1], v_out)
+
+    over_batch(part, n, n * per_image)
+    return nchw(y), (("winograd", kept) if keep else None)
+
+
+def conv_grad_input(gy: np.ndarray, w: np.ndarray, g: ConvGeometry, x_shape: tuple) -> np.ndarray:
+    """dL/dx for dL/dy ``gy`` (NCHW-shaped, any memory layout): col2im(dY · W_matᵀ), NCHW-shaped result.
+
+    With stride 1 and no more output than 1.5 × input channels per group, dx is computed as the
+    correlation of dY, zero-padded by dilation·(k − 1) − pad, with the flipped kernel whose in/out
+    channels are swapped: columns of dY and one GEMM, no scatter. Otherwise by :func:`col2im`.
+    """
+    n, c, h, w_ = x_shape
+    o, cg, kh, kw = w.shape
+    (sh, sw), (dh, dw) = g.stride, g.dilation
+    if g.pointwise:
+        return _pointwise_grad_input(gy, w, g, x_shape)
+    if cg == 1 and g.groups > 1:
+        return _depthwise_grad_input(gy, w, g, x_shape)
+    gr = g.groups
+    top, left = dh * (kh - 1) - g.pad[0], dw * (kw - 1) - g.pad[2]
+    if winograd(g, c, o):  # the correlation of dY with the flipped kernel, channels swapped
+        gx = np.empty((n, h, w_, c), gy.dtype)
+        wf = np.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+        th, tw = _tiles((h, w_))
+        per_image = 16 * th * tw * max(c, o)
+        parts = parts_for(n, n * per_image)
+        gyn = nhwc(gy)
+
+        def part(a, b):
+            for c0, c1 in _chunks(a, b, per_image * gy.dtype.itemsize, parts):
+                _winograd_conv(gyn[c0:c1], wf, top, left, gx[c0:c1])
+
+        over_batch(part, n, n * per_image)
+        return nchw(gx)
+    if not (sh == 1 and sw == 1 and 2 * (o // gr) <= 3 * cg):
+        return nchw(col2im(gy, w, g, x_shape))
+    hp, wp = h + dh * (kh - 1), w_ + dw * (kw - 1)
+    gyn = nhwc(gy)
+    gx = np.empty((n, h, w_, c), gy.dtype)
+    wm = flipped_weight_matrix(w, gr)
+    corr = ConvGeometry((hp, wp), (h, w_), (kh, kw), (1, 1), (dh, dw), (0, 0, 0, 0), gr)
+    per_image = h * w_ * wm.shape[1] * gr
+    parts = parts_for(n, n * per_image)
+
+    def part(a, b):
+        for c0, c1 in _chunks(a, b, per_image * gy.dtype.itemsize, parts):
+            cols = im2col(place(gyn[c0:c1], top, left, hp, wp, True), corr)
+            grouped_matmul(cols, wm, gx[c0:c1].reshape(-1, gr, cg))
+
+    over_batch(part, n, n * per_image)
+    return nchw(gx)
+
+
+def col2im(gy: np.ndarray, w: np.ndarray, g: ConvGeometry, x_shape: tuple) -> np.ndarray:
+    """dx = col2im(dY · W_matᵀ) for any stride: every row of the column gradient dcols = dY · W_matᵀ is added
+    back onto the receptive field it came from, one kernel offset (i, j) at a time (a strided slice of the
+    padded gradient per offset). Returns the NHWC gradient of the padded input, cropped to x.
+
+    The column gradient comes out of one GEMM per group as (N·Ho·Wo, kH, kW, C); with one group and fewer
+    than 32 channels it is first regrouped by offset, (kH·kW, N·Ho·Wo, C), so that each addition reads
+    whole image rows (Wo·C contiguous numbers) rather than runs of C.
+    """
+    n, c, h, w_ = x_shape
+    o, cg, kh, kw = w.shape
+    (sh, sw), (dh, dw), (ho, wo) = g.stride, g.dilation, g.out_hw
+    gr = g.groups
+    by_offset = gr == 1 and cg < 32
+    hp, wp = g.extent()
+    gxp = np.zeros((n, hp, wp, c), gy.dtype)
+    wk = weight_matrix(w, gr).transpose(0, 2, 1)                           # (groups, O/groups, kH·kW·Cg)
+    gyn = nhwc(gy)
+    per_image = ho * wo * kh * kw * c
+    parts = parts_for(n, n * per_image)
+
+    def part(a, b):
+        for c0, c1 in _chunks(a, b, per_image * gy.dtype.itemsize, parts):
+            m = c1 - c0
+            gyc = np.ascontiguousarray(gyn[c0:c1]).reshape(-1, gr, o // gr)
+            gcols = grouped_matmul(gyc, wk, workspace((gyc.shape[0], gr, kh * kw * cg), gy.dtype))
+            src = gcols.reshape(m, ho, wo, gr, kh, kw, cg).transpose(4, 5, 0, 1, 2, 3, 6)  # [i, j]: (m, Ho, Wo, G, Cg)
+            if by_offset:
+                regrouped = workspace(src.shape, gy.dtype, "pad")
+                regrouped[...] = src
+                src = regrouped
+            dst = gxp[c0:c1].reshape(m, hp, wp, gr, cg)
+            for i in range(kh):
+                for j in range(kw):
+                    dst[:, i * dh:i * dh + (ho - 1) * sh + 1:sh, j * dw:j * dw + (wo - 1) * sw + 1:sw] += src[i, j]
+
+    over_batch(part, n, n * per_image)
+    return crop(gxp, g.pad[0], g.pad[2], h, w_)
+
+
+def conv_grad_weight(x: np.ndarray | None, gy: np.ndarray, g: ConvGeometry, w_shape: tuple,
+                     saved: tuple | None = None) -> np.ndarray:
+    """dL/dW = colsᵀ · dY, reshaped to (O, C/groups, kH, kW); the columns are rebuilt from x (chunk by
+    chunk), unless the forward pass ``saved`` them. Each part of the batch sums its own share."""
+    o, cg, kh, kw = w_shape
+    if g.pointwise:
+        return _pointwise_grad_weight(x, gy, g, w_shape)
+    if cg == 1 and g.groups > 1:
+        return _depthwise_grad_weight(x, gy, g, w_shape)
+    gr = g.groups
+    gyn = nhwc(gy)
+    n = gy.shape[0]
+    k = kh * kw * cg
+    ho, wo = g.out_hw
+    if winograd(g, cg * gr, o):
+        return _winograd_weight_gradient(x, gyn, g, w_shape, saved)
+    transposed = transposed_columns(g, cg * gr)
+    kept = saved[1] if saved is not None else None
+    per_image = ho * wo * k * gr
+    parts = parts_for(n, n * per_image)
+
+    def part(a, b):
+        total = np.zeros((gr, k, o // gr), gy.dtype)
+        term = np.empty_like(total)
+        chunks = [(a, b)] if kept is not None else _chunks(a, b, per_image * gy.dtype.itemsize, parts)
+        for c0, c1 in chunks:
+            gyc = np.ascontiguousarray(gyn[c0:c1]).reshape(-1, gr, o // gr)
+            if transposed:
+                cols = kept[:, c0:c1] if kept is not None else im2col_transposed(padded_input(x[c0:c1], g, True), g)
+                np.matmul(cols.reshape(k, -1), gyc[:, 0], out=term[0])
+            else:
+                cols = kept[c0 * ho * wo:c1 * ho * wo] if kept is not None else im2col(padded_input(x[c0:c1], g), g)
+                np.matmul(cols.transpose(1, 2, 0), gyc.transpose(1, 0, 2), out=term)
+            total += term
+        return total
+
+    results = over_batch(part, n, n * per_image)
+    return weight_from_matrix(sum(results[1:], results[0]), w_shape)
+
+
+def _winograd_weight_gradient(x, gyn, g, w_shape, saved):
+    o, c = w_shape[:2]
+    n, ho, wo = gyn.shape[:3]
+    th, tw = _tiles((ho, wo))
+    kept = saved[1] if saved is not None else None
+    per_image = 16 * th * tw * max(c, o)
+    parts = parts_for(n, n * per_image)
+
+    def part(a, b):
+        total = np.zeros((16, c, o), gyn.dtype)
+        chunks = [(a, b)] if kept is not None else _chunks(a, b, per_image * gyn.dtype.itemsize, parts)
+        for c0, c1 in chunks:
+            if kept is not None:
+                v = kept[:, c0 * th * tw:c1 * th * tw]
+            else:
+                v = _winograd_input(nhwc(x[c0:c1]), g.pad[0], g.pad[2], th, tw,
+                                    workspace((16, (c1 - c0) * th * tw, c), gyn.dtype))
+            total += _winograd_grad_weight(v, gyn[c0:c1], th, tw)
+        return total
+
+    results = over_batch(part, n, n * per_image)
+    du = sum(results[1:], results[0])
+    with _single_threaded_blas():  # a small product: waking BLAS's threads would cost more than it saves
+        gw9 = _TG.T.astype(du.dtype) @ du.reshape(16, c * o)                # (9, C·O)
+    return np.ascontiguousarray(gw9.reshape(3, 3, c, o).transpose(3, 2, 0, 1))
+
+
+# ----- 1×1 convolutions: a GEMM in the input's own layout ----------------------------------------------------------
+
+def _subsample(a: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    (sh, sw), (ho, wo) = g.stride, g.out_hw
+    return a[:, :, :(ho - 1) * sh + 1:sh, :(wo - 1) * sw + 1:sw]
+
+
+def _pointwise_forward(x, w, g):
+    n, c = x.shape[:2]
+    o = w.shape[0]
+    gr = g.groups
+    ho, wo = g.out_hw
+    xs = _subsample(x, g)
+    work = n * ho * wo * max(c, o)
+    if is_channels_last(x):
+        y = np.empty((n, ho, wo, o), x.dtype)
+        wm = weight_matrix(w, gr)
+
+        def part(a, b):
+            xc = np.ascontiguousarray(nhwc(xs[a:b])).reshape(-1, gr, c // gr)
+            grouped_matmul(xc, wm, y[a:b].reshape(-1, gr, o // gr))
+
+        over_batch(part, n, work)
+        return nchw(y)
+    y = np.empty((n, o, ho, wo), x.dtype)
+    w3 = w.reshape(gr, o // gr, c // gr)
+
+    def part(a, b):
+        xc = np.ascontiguousarray(xs[a:b]).reshape(b - a, gr, c // gr, ho * wo)
+        np.matmul(w3, xc, out=y[a:b].reshape(b - a, gr, o // gr, ho * wo))
+
+    over_batch(part, n, work)
+    return y
+
+
+def _pointwise_grad_input(gy, w, g, x_shape):
+    n, c, h, w_ = x_shape
+    o = w.shape[0]
+    gr = g.groups
+    ho, wo = g.out_hw
+    last = is_channels_last(gy)
+    full = (ho, wo) == (h, w_)
+    gx = np.empty((n, h, w_, c) if last else x_shape, gy.dtype) if full else \
+        np.zeros((n, h, w_, c) if last else x_shape, gy.dtype)
+    gx = nchw(gx) if last else gx
+    gxs = _subsample(gx, g)
+
+    def part(a, b):
+        m = b - a
+        if last:
+            out = np.empty((m, ho, wo, c), gy.dtype) if not full else nhwc(gx[a:b])
+            grouped_matmul(nhwc(gy[a:b]).reshape(-1, gr, o // gr), weight_matrix(w, gr).transpose(0, 2, 1),
+                           out.reshape(-1, gr, c // gr))
+            if not full:
+                gxs[a:b] = nchw(out)
+        else:
+            gc = np.ascontiguousarray(gy[a:b]).reshape(m, gr, o // gr, ho * wo)
+            wt = w.reshape(gr, o // gr, c // gr).transpose(0, 2, 1)
+            if full:
+                np.matmul(wt, gc, out=gx[a:b].reshape(m, gr, c // gr, ho * wo))
+            else:
+                gxs[a:b] = np.matmul(wt, gc).reshape(m, c, ho, wo)
+
+    over_batch(part, n, n * ho * wo * max(c, o))
+    return gx
+
+
+def _pointwise_grad_weight(x, gy, g, w_shape):
+    o, cg = w_shape[:2]
+    gr = g.groups
+    n = x.shape[0]
+    ho, wo = g.out_hw
+    xs = _subsample(x, g)
+    last = is_channels_last(gy) or is_channels_last(x)
+
+    def part(a, b):
+        if last:
+            xc = np.ascontiguousarray(nhwc(xs[a:b])).reshape(-1, gr, cg)
+            gc = np.ascontiguousarray(nhwc(gy[a:b])).reshape(-1, gr, o // gr)
+            return weight_from_matrix(np.matmul(xc.transpose(1, 2, 0), gc.transpose(1, 0, 2)), w_shape)
+        xc = np.ascontiguousarray(xs[a:b]).reshape(b - a, gr, cg, -1)
+        gc = np.ascontiguousarray(gy[a:b]).reshape(b - a, gr, o // gr, -1)
+        return np.matmul(gc, xc.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w_shape)
+
+    results = over_batch(part, n, n * ho * wo * max(cg * gr, o))
+    return sum(results[1:], results[0])
+
+
+# ----- depthwise convolutions (C/groups = 1): einsum over the window view -----------------------------------------
+# With a channel multiplier m = O / C, output channel c·m + k sees input channel c only. With stride 1 along
+# W (and m = 1) the windows of one output row at offset (i, j) are one run of Wo·C contiguous numbers, so
+# einsum multiplies runs of Wo·C (the kernel tiled along W) instead of runs of C.
+
+def _row_windows(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """The read-only view (N, Ho, kH, kW, Wo·C) of a contiguous padded NHWC input (needs stride 1 along W)."""
+    (kh, kw), (sh, _), (dh, dw), (ho, wo) = g.kernel, g.stride, g.dilation, g.out_hw
+    s0, s1, s2, s3 = xp.strides
+    return as_strided(xp, (xp.shape[0], ho, kh, kw, wo * xp.shape[3]), (s0, s1 * sh, s1 * dh, s2 * dw, s3),
+                      writeable=False)
+
+
+def _tiled(k: np.ndarray, times: int) -> np.ndarray:
+    """A (kH, kW, C) kernel repeated along W: (kH, kW, times·C), contiguous."""
+    kh, kw, c = k.shape
+    return np.ascontiguousarray(np.broadcast_to(k[:, :, None, :], (kh, kw, times, c))).reshape(kh, kw, times * c)
+
+
+def _depthwise_kernel(w: np.ndarray, c: int) -> np.ndarray:
+    """(O, 1, kH, kW) -> (kH, kW, C, m), contiguous."""
+    o, _, kh, kw = w.shape
+    return np.ascontiguousarray(w.reshape(c, o // c, kh, kw).transpose(2, 3, 0, 1))
+
+
+def _depthwise_into(out: np.ndarray, xp: np.ndarray, k: np.ndarray, g: ConvGeometry) -> None:
+    """out (N, Ho, Wo, C·m) = Σ_ij window_ij · k[i, j] for a padded NHWC input and a (kH, kW, C, m) kernel."""
+    n, c = xp.shape[0], xp.shape[3]
+    (ho, wo), m = g.out_hw, k.shape[3]
+    if m == 1 and g.stride[1] == 1:
+        np.einsum("nhijq,ijq->nhq", _row_windows(xp, g), _tiled(k[..., 0], wo), out=out.reshape(n, ho, wo * c))
+    else:
+        np.einsum("nhwijc,ijck->nhwck", windows(xp, g), k, out=out.reshape(n, ho, wo, c, m))
+
+
+def _depthwise_forward(x, w, g):
+    n, c = x.shape[:2]
+    o = w.shape[0]
+    ho, wo = g.out_hw
+    k = _depthwise_kernel(w, c)
+    y = np.empty((n, ho, wo, o), x.dtype)
+
+    def part(a, b):
+        _depthwise_into(y[a:b], padded_input(x[a:b], g), k, g)
+
+    over_batch(part, n, n * ho * wo * o)
+    return nchw(y)
+
+
+def _depthwise_grad_input(gy, w, g, x_shape):
+    n, c, h, w_ = x_shape
+    o, _, kh, kw = w.shape
+    m = o // c
+    (sh, sw), (dh, dw), (ho, wo) = g.stride, g.dilation, g.out_hw
+    k = _depthwise_kernel(w, c)
+    gyn = nhwc(gy)
+    work = n * h * w_ * o
+    if sh == 1 and sw == 1:  # a depthwise correlation of dY with the flipped kernel
+        top, left = dh * (kh - 1) - g.pad[0], dw * (kw - 1) - g.pad[2]
+        hp, wp = h + dh * (kh - 1), w_ + dw * (kw - 1)
+        corr = ConvGeometry((hp, wp), (h, w_), (kh, kw), (1, 1), (dh, dw), (0, 0, 0, 0), c)
+        kf = np.ascontiguousarray(k[::-1, ::-1])
+        gx = np.empty((n, h, w_, c), gy.dtype)
+
+        def part(a, b):
+            gyp = place(gyn[a:b], top, left, hp, wp, True)
+            if m == 1:
+                _depthwise_into(gx[a:b], gyp, kf, corr)
+            else:
+                v = windows(gyp, corr).reshape(b - a, h, w_, kh, kw, c, m)
+                np.einsum("nhwijck,ijck->nhwc", v, kf, out=gx[a:b])
+
+        over_batch(part, n, work)
+        return nchw(gx)
+    hp, wp = g.extent()
+    gxp = np.zeros((n, hp, wp, c), gy.dtype)
+
+    def part(a, b):
+        gc = np.ascontiguousarray(gyn[a:b]).reshape(b - a, ho, wo, c, m)
+        for i in range(kh):
+            for j in range(kw):
+                dst = gxp[a:b, i * dh:i * dh + (ho - 1) * sh + 1:sh, j * dw:j * dw + (wo - 1) * sw + 1:sw]
+                dst += gc[..., 0] * k[i, j, :, 0] if m == 1 else np.einsum("nhwck,ck->nhwc", gc, k[i, j])
+
+    over_batch(part, n, work)
+    return nchw(crop(gxp, g.pad[0], g.pad[2], h, w_))
+
+
+def _depthwise_grad_weight(x, gy, g, w_shape):
+    o, _, kh, kw = w_shape
+    n, c = x.shape[:2]
+    m = o // c
+    ho, wo = g.out_hw
+    gyn = nhwc(gy)
+
+    def part(a, b):
+        xp = padded_input(x[a:b], g)
+        gc = np.ascontiguousarray(gyn[a:b])
+        if m == 1 and g.stride[1] == 1:
+            gk = np.einsum("nhijq,nhq->ijq", _row_windows(xp, g), gc.reshape(b - a, ho, wo * c))
+            return gk.reshape(kh, kw, wo, c).sum(axis=2)[..., None]
+        return np.einsum("nhwijc,nhwck->ijck", windows(xp, g), gc.reshape(b - a, ho, wo, c, m))
+
+    results = over_batch(part, n, n * ho * wo * o)
+    gk = sum(results[1:], results[0])
+    return np.ascontiguousarray(gk.transpose(2, 3, 0, 1)).reshape(w_shape)
