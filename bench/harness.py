@@ -28,14 +28,30 @@ def time_once(fn) -> float:
     return time.perf_counter() - t0
 
 
-def compare(name: str, ck_fn, torch_fn, repeats: int = 15, warmup: int = 2, min_time: float = 0.0) -> dict:
-    """Time ``ck_fn`` and ``torch_fn`` alternately; return the median pairwise ratio and both medians."""
+SETTLE = 0.02
+"""Seconds of untimed busy-waiting before every timed call. After a parallel region torch's OpenMP workers keep
+spinning for about 10 ms (libgomp's default wait policy) and steal a core from whatever runs next; the pause
+lets each framework start on an idle machine, as it would in a program of its own. It is a busy loop, not a
+sleep, so that the CPU stays awake (after a sleep both frameworks run slower)."""
+
+
+def settle(seconds: float | None = None) -> None:
+    end = time.perf_counter() + (SETTLE if seconds is None else seconds)
+    while time.perf_counter() < end:
+        pass
+
+
+def compare(name: str, ck_fn, torch_fn, repeats: int = 15, warmup: int = 2) -> dict:
+    """Time ``ck_fn`` and ``torch_fn`` alternately (each after a :func:`settle` pause); return the median
+    pairwise ratio and both medians."""
     for _ in range(warmup):
         ck_fn()
         torch_fn()
     ratios, a_times, b_times = [], [], []
     for _ in range(repeats):
+        settle()
         a = time_once(ck_fn)
+        settle()
         b = time_once(torch_fn)
         a_times.append(a)
         b_times.append(b)
