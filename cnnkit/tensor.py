@@ -246,7 +246,7 @@ def _accumulate_leaf(x: Tensor, g: np.ndarray, handed_out: set, borrowed: set) -
         g = g.astype(x.data.dtype)
     if x.grad is None:
         if g.base is not None or id(g) in handed_out or not g.flags.writeable:
-            g = g.copy()
+            g = g.copy(order="K")  # keep the memory layout (a channels-last gradient stays a plain memcpy)
         else:
             borrowed.add(id(g))
         handed_out.add(id(g))
@@ -273,7 +273,7 @@ def run_backward(root: Tensor, gradient=None, retain_graph: bool = False) -> Non
         if seed.shape != root.data.shape:
             raise ValueError(f"backward: gradient shape {seed.shape} does not match the tensor's shape "
                              f"{root.data.shape}")
-        seed = seed.astype(root.data.dtype, copy=True)
+        seed = seed.astype(root.data.dtype, copy=False)  # never stored as a leaf's grad: see handed_out
     handed_out = {id(seed)}
     borrowed = set()
     f = root.creator
