@@ -36,41 +36,23 @@ DEFAULT_WEIGHT_DECAY = {"sgd": 5e-3, "rmsprop": 0.0, "adam": 0.0, "adamw": 1e-2}
 CHECKPOINT, METRICS, CURVE = "checkpoint.safetensors", "metrics.csv", "curve.png"
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
+def _argument(convert, what: str, valid):
+    """An argparse ``type``: ``convert(text)``, rejected with "expected <what>" unless ``valid(value)``."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'") from None
+        if not valid(value):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+        return value
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite non-negative number, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
+_positive_int = _argument(int, "a positive integer", lambda v: v > 0)
+_non_negative_int = _argument(int, "a non-negative integer", lambda v: v >= 0)
+_non_negative_float = _argument(float, "a finite non-negative number", lambda v: 0 <= v < float("inf"))
+_positive_float = _argument(float, "a finite positive number", lambda v: 0 < v < float("inf"))
 
 
 def _dataset_name(text: str) -> str:
