@@ -25,3 +25,13 @@ def _seeded():
     np.random.seed(0)
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Run torch on one thread (for test files whose oracle calls are tiny). With two, torch's batch_norm
+    waits ~0.1 s per call for its OpenMP worker whenever the machine is busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -21,14 +21,7 @@ DTYPES = [np.float64, np.float32]
 BN_CASES = [("BatchNorm1d", (6, 3)), ("BatchNorm1d", (4, 3, 5)), ("BatchNorm2d", (3, 3, 4, 5))]
 
 
-@pytest.fixture(autouse=True)
-def _torch_one_thread():
-    """The oracle runs on tiny tensors: one torch thread. With two, torch's batch_norm waits ~0.1 s per call
-    for its OpenMP worker whenever the machine is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _rng(*key):

@@ -23,14 +23,7 @@ BN_SHAPES = [(6, 3), (2, 4), (5, 3, 7), (1, 3, 2), (3, 4, 5, 6), (2, 3, 1, 1), (
 AFFINE = ["wb", "w", "b", ""]  # which of weight / bias are given
 
 
-@pytest.fixture(autouse=True)
-def _torch_one_thread():
-    """The oracle runs on tiny tensors: one torch thread. With two, torch's batch_norm waits ~0.1 s per call
-    for its OpenMP worker whenever the machine is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _train_eps(shape, eps=1e-5):
