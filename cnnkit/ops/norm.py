@@ -213,14 +213,20 @@ def _check_vector(t, what: str, c: int, dtype, who) -> None:
                         f"one dtype")
 
 
-def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, who) -> Tensor:
-    """batch_norm with the error messages naming ``who`` (the functional's name or the layer's repr)."""
+def _check_input(input, min_ndim: int, who: str) -> None:
+    """A floating point Tensor of at least ``min_ndim`` dims (N, C, *), or an error naming ``who``."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{who}: expected a Tensor input, got {type(input).__name__}")
-    if input.ndim < 2:
-        raise ValueError(f"{who}: expected an input of 2 or more dims (N, C, *), got shape {tuple(input.shape)}")
+    if input.ndim < min_ndim:
+        raise ValueError(f"{who}: expected an input of {min_ndim} or more dims (N, C, *), got shape "
+                         f"{tuple(input.shape)}")
     if not backend.is_floating(input.dtype):
         raise TypeError(f"{who}: expected a floating point input, got dtype {input.dtype}")
+
+
+def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, who) -> Tensor:
+    """batch_norm with the error messages naming ``who`` (the functional's name or the layer's repr)."""
+    _check_input(input, 2, who)
     if not _is_number(eps):
         raise TypeError(f"{who}: eps must be a number, got {eps!r}")
     if training and eps <= 0:
@@ -315,12 +321,7 @@ class LocalResponseNorm(Function):
 
 
 def _local_response_norm(input, size, alpha, beta, k, who) -> Tensor:
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{who}: expected a Tensor input, got {type(input).__name__}")
-    if input.ndim < 3:
-        raise ValueError(f"{who}: expected an input of 3 or more dims (N, C, *), got shape {tuple(input.shape)}")
-    if not backend.is_floating(input.dtype):
-        raise TypeError(f"{who}: expected a floating point input, got dtype {input.dtype}")
+    _check_input(input, 3, who)
     _check_lrn_args(size, alpha, beta, k, who)
     return LocalResponseNorm(int(size), float(alpha), float(beta), float(k))(input)
 

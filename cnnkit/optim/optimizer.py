@@ -69,6 +69,12 @@ def _as_index(key, who: str) -> int:
     raise ValueError(f"{who}: parameter id {key!r} is not an integer")
 
 
+def _reject_set(params, who: str) -> None:
+    if isinstance(params, (set, frozenset)):
+        raise TypeError(f"{who}: parameters must be given in an ordered collection (a list), not a set: "
+                        f"the order of a set changes between runs")
+
+
 class Optimizer:
     """Base class of the optimizers.
 
@@ -87,9 +93,7 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError(f"{who}: params should be an iterable of Tensors or dicts, got a single Tensor "
                             f"(wrap it in a list)")
-        if isinstance(params, (set, frozenset)):
-            raise TypeError(f"{who}: parameters must be given in an ordered collection (a list), not a set: "
-                            f"the order of a set changes between runs")
+        _reject_set(params, who)
         if isinstance(params, (dict, str, bytes)) or not hasattr(params, "__iter__"):
             raise TypeError(f"{who}: params should be an iterable of Tensors or dicts, "
                             f"got {type(params).__name__}")
@@ -164,10 +168,8 @@ class Optimizer:
         params = group["params"]
         if isinstance(params, Tensor):
             params = [params]
-        elif isinstance(params, (set, frozenset)):
-            raise TypeError(f"{who}: parameters must be given in an ordered collection (a list), not a set: "
-                            f"the order of a set changes between runs")
-        elif isinstance(params, (dict, str, bytes)) or not hasattr(params, "__iter__"):
+        _reject_set(params, who)
+        if isinstance(params, (dict, str, bytes)) or not hasattr(params, "__iter__"):
             raise TypeError(f"{who}: a group's 'params' must be an iterable of Tensors, "
                             f"got {type(params).__name__}")
         params = list(params)
