@@ -28,11 +28,13 @@ def time_once(fn) -> float:
     return time.perf_counter() - t0
 
 
-SETTLE = 0.02
-"""Seconds of untimed busy-waiting before every timed call. After a parallel region torch's OpenMP workers keep
-spinning for about 10 ms (libgomp's default wait policy) and steal a core from whatever runs next; the pause
-lets each framework start on an idle machine, as it would in a program of its own. It is a busy loop, not a
-sleep, so that the CPU stays awake (after a sleep both frameworks run slower)."""
+SETTLE = 0.2
+"""Seconds of untimed busy-waiting before every timed call, so that each framework starts on an idle machine,
+as it would in a program of its own. Both libraries' worker threads keep spinning after a parallel region and
+steal a core from whatever runs next: torch's OpenMP workers for about 10 ms (libgomp's default wait policy),
+OpenBLAS's (NumPy's GEMMs) for 2^28 cycles, about 0.1 s (OPENBLAS_THREAD_TIMEOUT's default). Measured here: a
+torch convolution ran 2.2x slower 20 ms after a 2-thread NumPy GEMM, 1.2x slower after 0.1 s, unaffected after
+0.2 s. It is a busy loop, not a sleep, so that the CPU stays awake (after a sleep both frameworks run slower)."""
 
 
 def settle(seconds: float | None = None) -> None:
@@ -74,6 +76,40 @@ def print_table(title: str, rows: list, summary_label: str = "geometric mean") -
     for r in rows:
         print(f"| {r['name'].ljust(width)} | {r['cnnkit_ms']:9.3f} | {r['torch_ms']:8.3f} | {r['ratio']:5.2f} |")
     print(f"| {summary_label.ljust(width)} |           |          | {geomean(r['ratio'] for r in rows):5.2f} |")
+
+
+def _torch_cpu_capability() -> str:
+    try:
+        return torch.backends.cpu.get_cpu_capability()
+    except AttributeError:
+        return "?"
+
+
+def print_environment() -> None:
+    """Print, before any table, what the numbers were measured with: the library versions, the thread count and
+    every BLAS / OpenMP library loaded in the process (threadpoolctl: internal_api, version, architecture =
+    the kernel OpenBLAS picked, num_threads). OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, when set, force an
+    older kernel (unset both in the benchmarking command alone)."""
+    import platform
+
+    import numpy as np
+
+    print(f"environment: Python {platform.python_version()}, NumPy {np.__version__}, torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads, CPU capability {_torch_cpu_capability()}), BENCH_THREADS={THREADS}")
+    forced = {v: os.environ[v] for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v in os.environ}
+    print("OpenBLAS kernel forced by " + ", ".join(f"{k}={v}" for k, v in forced.items()) if forced
+          else "OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset (OpenBLAS picks its kernel)")
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        print("(threadpoolctl not installed: BLAS kernel unknown)")
+        return
+    print("\n| library | internal_api | version | architecture | num_threads | threading |")
+    print("|---|---|---|---|---:|---|")
+    for lib in threadpool_info():
+        print(f"| {os.path.basename(lib.get('filepath', '?'))} | {lib.get('internal_api', '?')} | "
+              f"{lib.get('version') or '?'} | {lib.get('architecture') or '-'} | {lib.get('num_threads', '?')} | "
+              f"{lib.get('threading_layer') or '-'} |")
 
 
 def fwd_bwd(ck_f, th_f, *shapes, requires_grad=None, seed: int = 0):

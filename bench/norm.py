@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import compare, fwd_bwd, print_table  # noqa: E402
+from harness import compare, fwd_bwd, print_environment, print_table  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -26,6 +26,7 @@ CASES = [
 
 
 def main():
+    print_environment()
     rows = []
     for name, make_ck, make_th, shape in CASES:
         run_ck, run_th = fwd_bwd(make_ck(), make_th(), shape)

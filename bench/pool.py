@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import compare, fwd_bwd, print_table  # noqa: E402
+from harness import compare, fwd_bwd, print_environment, print_table  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn.functional as TF  # noqa: E402
@@ -37,6 +37,7 @@ CASES = [
 
 
 def main():
+    print_environment()
     only = sys.argv[1:]
     rows = []
     for name, ck_f, th_f, shape in CASES:

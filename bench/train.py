@@ -27,7 +27,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import THREADS, compare, print_table  # noqa: E402  (sets the thread counts before numpy loads)
+from harness import (THREADS, compare, print_environment,  # noqa: E402  (sets the thread counts before numpy loads)
+                     print_table)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -152,6 +153,7 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=15, help="timed chunks per framework (default 15)")
     parser.add_argument("--data", choices=("random", "digits"), default="random")
     args = parser.parse_args(argv)
+    print_environment()
     n = args.batch_size * args.batches
     x, y = make_data(args.data, n)
     ck_steps, ck_fit, th_steps = training_cases(x, y, args.batch_size)

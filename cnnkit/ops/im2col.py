@@ -85,6 +85,15 @@ CHUNKS_PER_THREAD = 2
 PIECE_MIN = 1 << 20
 """... as long as each piece keeps this much work (elements); smaller GEMMs would run less efficiently."""
 
+SPLIT_BLAS_KERNELS = False
+"""Split the kernels whose work is mostly GEMMs (im2col, Winograd, 1×1, weight order) over our threads, each
+with a single-threaded BLAS? Off: they run on the calling thread, and BLAS's own threads split the GEMMs. Measured
+on a ResNet-18 training step (batch 8, 112×112, 2 cores): 122 ms with BLAS's threads, 151 ms split over ours.
+After each multi-threaded GEMM, OpenBLAS's idle workers keep spinning for 2^28 cycles (about 0.1 s) and take
+the second core from our worker; with that spin turned off (OPENBLAS_THREAD_TIMEOUT=4) the two schedules tie,
+since the copies and transforms around the GEMMs are limited by memory bandwidth, not by cores. The
+depthwise kernels (einsum, no BLAS) are always split."""
+
 PIN_THREADS = True
 """Pin each worker thread to its own core (the calling thread keeps the first). A sleeping worker woken on
 the caller's busy core otherwise waits for the scheduler's next balancing tick (~10 ms) before it moves."""
@@ -153,14 +162,15 @@ def _single_threaded_blas():
             lc.set_num_threads(k)
 
 
-def parts_for(n: int, work: int) -> int:
-    """How many parts a kernel over n images with ``work`` elements is split into."""
-    if work < PARALLEL_MIN or getattr(_local, "inside", False):
+def parts_for(n: int, work: int, blas: bool = True) -> int:
+    """How many parts a kernel over n images with ``work`` elements is split into (``blas``: a kernel whose
+    work is mostly GEMMs, split only with ``SPLIT_BLAS_KERNELS``)."""
+    if work < PARALLEL_MIN or getattr(_local, "inside", False) or (blas and not SPLIT_BLAS_KERNELS):
         return 1
     return max(1, min(THREADS, n))
 
 
-def over_batch(fn, n: int, work: int) -> list:
+def over_batch(fn, n: int, work: int, blas: bool = True) -> list:
     """Run ``fn(n0, n1)`` over the batch [0, n) on :func:`parts_for` threads, BLAS being single-threaded
     meanwhile; returns the results in batch order.
 
@@ -169,7 +179,7 @@ def over_batch(fn, n: int, work: int) -> list:
     take pieces from the front, the calling thread from the back: it has usually just written the arrays
     involved (an input copy, an incoming gradient), and their tail is still in its core's cache."""
     global _pool
-    parts = parts_for(n, work)
+    parts = parts_for(n, work, blas)
     if parts <= 1:
         return [fn(0, n)]
     if _pool is None or _pool._max_workers < parts - 1:
@@ -206,6 +216,16 @@ def over_batch(fn, n: int, work: int) -> list:
     for f in futures:
         f.result()  # re-raises a worker's exception
     return results
+
+
+def over_images_or_rows(fn, n: int, rows: int, work: int) -> None:
+    """Run ``fn(i0, i1, r0, r1)`` over images [i0, i1) × rows [r0, r1) of a batch of n images of ``rows``
+    rows each: split over the images when there are at least as many as threads, else (a batch of one
+    at inference) over the rows."""
+    if n >= THREADS or rows < 2:
+        over_batch(lambda a, b: fn(a, b, 0, rows), n, work)
+    else:
+        over_batch(lambda a, b: fn(0, n, a, b), rows, work)
 
 
 def workspace(shape: tuple, dtype, slot: str = "cols") -> np.ndarray:
@@ -450,7 +470,8 @@ def _tiles(out_hw: tuple) -> tuple:
 def _winograd_input(xn: np.ndarray, top: int, left: int, th: int, tw: int, out: np.ndarray) -> np.ndarray:
     """V = Bᵀ d B for every 4×4 tile of the (padded) NHWC input: out (16, N·th·tw, C), ξ = (row, col) of the tile.
 
-    Separable: first along the tile rows on whole image rows, then along the tile columns."""
+    Separable: first along the tile rows on whole image rows, then along the tile columns. ``out`` may be a
+    slice of a larger V (it is written through views, never copied)."""
     xp = place(xn, top, left, 2 * th + 2, 2 * tw + 2, True)
     n, _, wp, c = xp.shape
     rows = workspace((4, n, th, wp, c), xp.dtype, "aux")
@@ -469,24 +490,12 @@ def _winograd_input(xn: np.ndarray, top: int, left: int, th: int, tw: int, out: 
     return out
 
 
-def _winograd_weight(w: np.ndarray) -> np.ndarray:
-    """U = G g Gᵀ for every (c, o): (16, C, O) from a (O, C, 3, 3) weight."""
-    o, c = w.shape[:2]
-    w9 = w.transpose(2, 3, 1, 0).reshape(9, c * o)
-    return (_TG.astype(w.dtype) @ w9).reshape(16, c, o)
-
-
-def _winograd_conv(xn: np.ndarray, w: np.ndarray, top: int, left: int, out: np.ndarray,
-                   v_out: np.ndarray | None = None) -> None:
-    """out (N, Ho, Wo, O) = the 3×3 stride-1 correlation of the NHWC input xn (offset by top/left padding)
-    with w (O, C, 3, 3); the input transform goes to ``v_out`` when given (kept for the weight gradient)."""
+def _winograd_output(m: np.ndarray, out: np.ndarray, th: int, tw: int) -> None:
+    """out (N, Ho, Wo, O) = Aᵀ M A for every tile, M (16, N·th·tw, O) or (16, N, th, tw, O) (a slice of a
+    larger M is fine): one GEMM (4×16)·(16, tiles·O), then each of the 4 results to its place in the 2×2 tiles.
+    (Faster here than the separable form with additions, which writes the output four times over.)"""
     n, ho, wo, o = out.shape
-    c = xn.shape[3]
-    th, tw = _tiles((ho, wo))
-    t = n * th * tw
-    v = _winograd_input(xn, top, left, th, tw, workspace((16, t, c), xn.dtype) if v_out is None else v_out)
-    m = np.matmul(v, _winograd_weight(w), out=workspace((16, t, o), xn.dtype, "out"))
-    y = np.matmul(_TA.astype(xn.dtype), m.reshape(16, t * o), out=workspace((4, t * o), xn.dtype, "aux"))
+    y = np.matmul(_TA.astype(m.dtype), m.reshape(16, -1), out=workspace((4, n * th * tw * o), m.dtype, "aux"))
     y = y.reshape(2, 2, n, th, tw, o).transpose(2, 3, 0, 4, 1, 5)          # (n, th, 2, tw, 2, O)
     if (ho, wo) == (2 * th, 2 * tw):
         out.reshape(n, th, 2, tw, 2, o)[...] = y
@@ -494,15 +503,157 @@ def _winograd_conv(xn: np.ndarray, w: np.ndarray, top: int, left: int, out: np.n
         out[...] = y.reshape(n, 2 * th, 2 * tw, o)[:, :ho, :wo]
 
 
-def _winograd_grad_weight(v: np.ndarray, gyn: np.ndarray, th: int, tw: int) -> np.ndarray:
-    """dU (16, C, O) = Σ_tiles V[ξ]ᵀ · dM[ξ], dM = the Aᵀ-transform of the 2×2 tiles of dY (NHWC, 0 beyond)."""
-    n, ho, wo, o = gyn.shape
-    t = n * th * tw
-    gyp = place(gyn, 0, 0, 2 * th, 2 * tw, True)
-    tiles = workspace((2, 2, n, th, tw, o), gyn.dtype, "aux")
-    tiles[...] = gyp.reshape(n, th, 2, tw, 2, o).transpose(2, 4, 0, 1, 3, 5)
-    dm = np.matmul(_TA.T.astype(gyn.dtype), tiles.reshape(4, t * o), out=workspace((16, t * o), gyn.dtype, "out"))
-    return np.matmul(v.transpose(0, 2, 1), dm.reshape(16, t, o))
+def _winograd_output_grad(gyn: np.ndarray, th: int, tw: int, out: np.ndarray) -> None:
+    """dM = A dY Aᵀ for the 2×2 tiles of dY (NHWC, zero beyond its edge): out (16, N·th·tw, O), a slice is fine.
+
+    A = [[1, 0], [1, 1], [1, −1], [0, −1]] maps a pair (y₀, y₁) to (y₀, y₀ + y₁, y₀ − y₁, −y₁)."""
+    n, _, _, o = gyn.shape
+    d = place(gyn, 0, 0, 2 * th, 2 * tw, True)
+    q = workspace((4, n, th, 2 * tw, o), gyn.dtype, "aux")
+    d0, d1 = d[:, 0::2], d[:, 1::2]
+    q[0] = d0
+    np.add(d0, d1, out=q[1])
+    np.subtract(d0, d1, out=q[2])
+    np.negative(d1, out=q[3])
+    dm = out.reshape(4, 4, n, th, tw, o)
+    for a in range(4):
+        e0, e1 = q[a][:, :, 0::2], q[a][:, :, 1::2]
+        dm[a, 0] = e0
+        np.add(e0, e1, out=dm[a, 1])
+        np.subtract(e0, e1, out=dm[a, 2])
+        np.negative(e1, out=dm[a, 3])
+
+
+def _winograd_kernels(w: np.ndarray, flipped: bool = False) -> np.ndarray:
+    """Uᵀ = (G g Gᵀ)ᵀ for every (o, c): (16, O, C) from an (O, C, 3, 3) weight, one GEMM with no copy of w.
+
+    ``flipped``: the kernel rotated by 180° (the input gradient's correlation), which reverses the 9 taps."""
+    o, c = w.shape[:2]
+    tg = _TG[:, ::-1] if flipped else _TG
+    return np.matmul(tg.astype(w.dtype), w.reshape(o * c, 9).T).reshape(16, o, c)
+
+
+def _winograd_images(n: int, th: int, tw: int, width: int, itemsize: int) -> int:
+    """Images per chunk: V and M of a chunk, (16, images·th·tw, width) each, fit in ``COLUMN_BUDGET``."""
+    return max(1, COLUMN_BUDGET // max(2 * 16 * th * tw * width * itemsize, 1))
+
+
+WINOGRAD_PIPELINE_TILES = 1024
+"""Tiles per thread from which each thread runs the whole Winograd pipeline on its own images (below it, the
+phases are split over threads one after the other; see :func:`_winograd_conv`)."""
+
+
+def _winograd_conv(xn: np.ndarray, u: np.ndarray, top: int, left: int, out: np.ndarray,
+                   v_keep: np.ndarray | None = None) -> None:
+    """out (N, Ho, Wo, O) = the 3×3 stride-1 correlation of the NHWC input xn (offset by top/left padding)
+    with the transformed kernel u (16, C, O); the input transform goes to ``v_keep`` (16, N·th·tw, C) when
+    given (kept for the weight gradient).
+
+    Two schedules. With at least ``WINOGRAD_PIPELINE_TILES`` tiles per thread, every thread runs the whole
+    pipeline (input transform, 16 GEMMs, output transform) on its share of the images (or of the rows of a
+    single image), so its data stays in its core's cache. With fewer tiles (small images: ResNet's 14×14
+    and 7×7 stages) such GEMMs would be too thin, and the three phases run one after the other, each split
+    over the threads: the transforms over images (or rows), the 16 GEMMs M[ξ] = V[ξ]·U[ξ] over ξ."""
+    n, ho, wo, o = out.shape
+    c = xn.shape[3]
+    th, tw = _tiles((ho, wo))
+    per = th * tw
+    size = xn.dtype.itemsize
+    v5_keep = None if v_keep is None else v_keep.reshape(16, n, th, tw, c)
+    if n * per >= WINOGRAD_PIPELINE_TILES * THREADS:
+        parts = THREADS
+
+        def part(i0, i1, r0, r1):
+            rows = r1 - r0
+            step = max(1, (COLUMN_BUDGET // parts) // max(2 * 16 * rows * tw * max(c, o) * size, 1))
+            for a in range(i0, i1, step):
+                b = min(i1, a + step)
+                t = (b - a) * rows * tw
+                v = v5_keep[:, a:b, r0:r1] if v5_keep is not None else workspace((16, b - a, rows, tw, c), xn.dtype)
+                _winograd_input(xn[a:b], top - 2 * r0, left, rows, tw, v)
+                m = np.matmul(v.reshape(16, t, c), u, out=workspace((16, t, o), xn.dtype, "out"))
+                _winograd_output(m, out[a:b, 2 * r0:min(2 * r1, ho)], rows, tw)
+
+        over_images_or_rows(part, n, th, 16 * n * per * max(c, o))
+        return
+    step = n if v_keep is not None else _winograd_images(n, th, tw, max(c, o), size)
+    for c0 in range(0, n, step):
+        c1 = min(n, c0 + step)
+        t = (c1 - c0) * per
+        v = v_keep[:, c0 * per:c1 * per] if v_keep is not None else workspace((16, t, c), xn.dtype)
+        m = workspace((16, t, o), xn.dtype, "out")
+        v5 = v.reshape(16, c1 - c0, th, tw, c)
+        m5 = m.reshape(16, c1 - c0, th, tw, o)
+
+        def transform_input(i0, i1, r0, r1, c0=c0, v5=v5):
+            _winograd_input(xn[c0 + i0:c0 + i1], top - 2 * r0, left, r1 - r0, tw, v5[:, i0:i1, r0:r1])
+
+        def multiply(a, b, v=v, m=m):
+            np.matmul(v[a:b], u[a:b], out=m[a:b])
+
+        def transform_output(i0, i1, r0, r1, c0=c0, m5=m5):
+            _winograd_output(m5[:, i0:i1, r0:r1], out[c0 + i0:c0 + i1, 2 * r0:min(2 * r1, ho)], r1 - r0, tw)
+
+        over_images_or_rows(transform_input, c1 - c0, th, 16 * t * c)
+        over_batch(multiply, 16, 16 * t * max(c, o))
+        over_images_or_rows(transform_output, c1 - c0, th, 16 * t * o)
+
+
+# ----- small images, many channels: columns in the weight's own order ---------------------------------------------
+# When a layer's weights outweigh its activations (ResNet's 7×7 and 14×14 stages, any layer at batch 1), the copies
+# of the weights that the (i, j, c) column order needs (the weight matrix in the forward pass, its flipped copy for
+# dx, the reordering of dW) cost more than the convolution's data. Columns ordered (c, i, j), like a row of the
+# (O, C, kH, kW) weight, use the weight as it is: Y = cols · Wᵀ, dcols = dY · W, dW = dYᵀ · cols, with W the
+# (O, C·kH·kW) view of the weight; the gather of the columns reads runs of kW instead, which is cheap on few pixels.
+
+WEIGHT_ORDER_PIXELS = 1.0
+"""One group, and N·Ho·Wo ≤ WEIGHT_ORDER_PIXELS × O output pixels: columns in the weight's own order."""
+
+
+def weight_order(g: ConvGeometry, n: int, c: int, o: int) -> bool:
+    """Whether a convolution (n images, c input, o output channels) builds its columns in (c, i, j) order."""
+    ho, wo = g.out_hw
+    kh, kw = g.kernel
+    return (g.groups == 1 and not g.pointwise and n * ho * wo <= WEIGHT_ORDER_PIXELS * o
+            and n * ho * wo * c * kh * kw * 4 <= COLUMN_BUDGET)
+
+
+def _weight_order_columns(x: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """cols (N·Ho·Wo, C·kH·kW): row (n, h, w) is the receptive field of output pixel (h, w), ordered (c, i, j)."""
+    v = windows(padded_input(x, g), g)                                    # (N, Ho, Wo, kH, kW, C)
+    n, ho, wo, kh, kw, c = v.shape
+    cols = np.empty((n, ho, wo, c, kh, kw), x.dtype)
+    cols[...] = v.transpose(0, 1, 2, 5, 3, 4)
+    return cols.reshape(n * ho * wo, c * kh * kw)
+
+
+def _weight_order_forward(x, w, g, keep_columns):
+    n, o = x.shape[0], w.shape[0]
+    ho, wo = g.out_hw
+    cols = _weight_order_columns(x, g)
+    y = np.empty((n, ho, wo, o), x.dtype)
+    np.matmul(cols, w.reshape(o, -1).T, out=y.reshape(-1, o))
+    return nchw(y), (("weight order", cols) if keep_columns else None)
+
+
+def _weight_order_grad_input(gy, w, g, x_shape):
+    """dx = col2im(dY · W): each kernel offset's slice of the column gradient added back onto its window."""
+    n, c, h, w_ = x_shape
+    o, _, kh, kw = w.shape
+    (sh, sw), (dh, dw), (ho, wo) = g.stride, g.dilation, g.out_hw
+    gcols = np.matmul(nhwc(gy).reshape(-1, o), w.reshape(o, -1)).reshape(n, ho, wo, c, kh, kw)
+    hp, wp = g.extent()
+    gxp = np.zeros((n, hp, wp, c), gy.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            gxp[:, i * dh:i * dh + (ho - 1) * sh + 1:sh, j * dw:j * dw + (wo - 1) * sw + 1:sw] += gcols[..., i, j]
+    return nchw(crop(gxp, g.pad[0], g.pad[2], h, w_))
+
+
+def _weight_order_grad_weight(x, gy, g, w_shape, saved):
+    cols = saved[1] if saved is not None else _weight_order_columns(x, g)
+    o = w_shape[0]
+    return np.matmul(nhwc(gy).reshape(-1, o).T, cols).reshape(w_shape)
 
 
 # ----- the three kernels -------------------------------------------------------------------------------------------
@@ -521,6 +672,8 @@ def conv_forward(x: np.ndarray, w: np.ndarray, g: ConvGeometry, keep_columns: bo
         return _pointwise_forward(x, w, g), None
     if w.shape[1] == 1 and g.groups > 1:
         return _depthwise_forward(x, w, g), None
+    if weight_order(g, n, c, o):
+        return _weight_order_forward(x, w, g, keep_columns)
     if winograd(g, c, o):
         return _winograd_forward(x, w, g, keep_columns)
     gr = g.groups
@@ -557,19 +710,9 @@ def _winograd_forward(x, w, g, keep_columns):
     ho, wo = g.out_hw
     th, tw = _tiles((ho, wo))
     y = np.empty((n, ho, wo, o), x.dtype)
-    per_image = 16 * th * tw * max(c, o)
     keep = keep_columns and n > 0 and 16 * n * th * tw * c * x.dtype.itemsize <= min(KEEP_COLUMNS, COLUMN_BUDGET)
     kept = np.empty((16, n * th * tw, c), x.dtype) if keep else None
-    parts = parts_for(n, n * per_image)
-    xn = nhwc(x)
-
-    def part(a, b):
-        chunks = [(a, b)] if keep else _chunks(a, b, per_image * x.dtype.itemsize, parts)
-        for c0, c1 in chunks:
-            v_out = None if kept is None else kept[:, c0 * th * tw:c1 * th * tw]
-            _winograd_conv(xn[c0:c1], w, g.pad[0], g.pad[2], y[c0:c1], v_out)
-
-    over_batch(part, n, n * per_image)
+    _winograd_conv(nhwc(x), _winograd_kernels(w).transpose(0, 2, 1), g.pad[0], g.pad[2], y, kept)
     return nchw(y), (("winograd", kept) if keep else None)
 
 
@@ -588,20 +731,12 @@ def conv_grad_input(gy: np.ndarray, w: np.ndarray, g: ConvGeometry, x_shape: tup
     if cg == 1 and g.groups > 1:
         return _depthwise_grad_input(gy, w, g, x_shape)
     gr = g.groups
+    if weight_order(g, n, c, o):
+        return _weight_order_grad_input(gy, w, g, x_shape)
     top, left = dh * (kh - 1) - g.pad[0], dw * (kw - 1) - g.pad[2]
     if winograd(g, c, o):  # the correlation of dY with the flipped kernel, channels swapped
         gx = np.empty((n, h, w_, c), gy.dtype)
-        wf = np.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
-        th, tw = _tiles((h, w_))
-        per_image = 16 * th * tw * max(c, o)
-        parts = parts_for(n, n * per_image)
-        gyn = nhwc(gy)
-
-        def part(a, b):
-            for c0, c1 in _chunks(a, b, per_image * gy.dtype.itemsize, parts):
-                _winograd_conv(gyn[c0:c1], wf, top, left, gx[c0:c1])
-
-        over_batch(part, n, n * per_image)
+        _winograd_conv(nhwc(gy), _winograd_kernels(w, flipped=True), top, left, gx)
         return nchw(gx)
     if not (sh == 1 and sw == 1 and 2 * (o // gr) <= 3 * cg):
         return nchw(col2im(gy, w, g, x_shape))
@@ -676,6 +811,8 @@ def conv_grad_weight(x: np.ndarray | None, gy: np.ndarray, g: ConvGeometry, w_sh
     n = gy.shape[0]
     k = kh * kw * cg
     ho, wo = g.out_hw
+    if weight_order(g, n, cg * gr, o):
+        return _weight_order_grad_weight(x, gy, g, w_shape, saved)
     if winograd(g, cg * gr, o):
         return _winograd_weight_gradient(x, gyn, g, w_shape, saved)
     transposed = transposed_columns(g, cg * gr)
@@ -703,30 +840,46 @@ def conv_grad_weight(x: np.ndarray | None, gy: np.ndarray, g: ConvGeometry, w_sh
 
 
 def _winograd_weight_gradient(x, gyn, g, w_shape, saved):
+    """dW = Gᵀ-transform of dU, dU[ξ] = Σ_chunks V[ξ]ᵀ · dM[ξ] (the 16 GEMMs split over threads by ξ)."""
     o, c = w_shape[:2]
     n, ho, wo = gyn.shape[:3]
     th, tw = _tiles((ho, wo))
+    per = th * tw
     kept = saved[1] if saved is not None else None
-    per_image = 16 * th * tw * max(c, o)
-    parts = parts_for(n, n * per_image)
+    step = n if kept is not None else _winograd_images(n, th, tw, max(c, o), gyn.dtype.itemsize)
+    du = np.empty((16, o, c), gyn.dtype)                                     # dUᵀ
+    for c0 in range(0, n, step):
+        c1 = min(n, c0 + step)
+        t = (c1 - c0) * per
+        dm = workspace((16, t, o), gyn.dtype, "out")
+        if kept is not None:
+            v = kept[:, c0 * per:c1 * per]
+        else:
+            v = workspace((16, t, c), gyn.dtype)
 
-    def part(a, b):
-        total = np.zeros((16, c, o), gyn.dtype)
-        chunks = [(a, b)] if kept is not None else _chunks(a, b, per_image * gyn.dtype.itemsize, parts)
-        for c0, c1 in chunks:
-            if kept is not None:
-                v = kept[:, c0 * th * tw:c1 * th * tw]
+            v5 = v.reshape(16, c1 - c0, th, tw, c)
+
+            def transform_input(i0, i1, r0, r1, c0=c0, v5=v5):
+                _winograd_input(nhwc(x[c0 + i0:c0 + i1]), g.pad[0] - 2 * r0, g.pad[2], r1 - r0, tw,
+                                v5[:, i0:i1, r0:r1])
+
+            over_images_or_rows(transform_input, c1 - c0, th, 16 * t * c)
+        dm5 = dm.reshape(16, c1 - c0, th, tw, o)
+
+        def transform_grad(i0, i1, r0, r1, c0=c0, dm5=dm5):
+            _winograd_output_grad(gyn[c0 + i0:c0 + i1, 2 * r0:2 * r1], r1 - r0, tw, dm5[:, i0:i1, r0:r1])
+
+        def multiply(a, b, v=v, dm=dm, first=c0 == 0):
+            if first:
+                np.matmul(dm[a:b].transpose(0, 2, 1), v[a:b], out=du[a:b])
             else:
-                v = _winograd_input(nhwc(x[c0:c1]), g.pad[0], g.pad[2], th, tw,
-                                    workspace((16, (c1 - c0) * th * tw, c), gyn.dtype))
-            total += _winograd_grad_weight(v, gyn[c0:c1], th, tw)
-        return total
+                du[a:b] += np.matmul(dm[a:b].transpose(0, 2, 1), v[a:b])
 
-    results = over_batch(part, n, n * per_image)
-    du = sum(results[1:], results[0])
-    with _single_threaded_blas():  # a small product: waking BLAS's threads would cost more than it saves
-        gw9 = _TG.T.astype(du.dtype) @ du.reshape(16, c * o)                # (9, C·O)
-    return np.ascontiguousarray(gw9.reshape(3, 3, c, o).transpose(3, 2, 0, 1))
+        over_images_or_rows(transform_grad, c1 - c0, th, 16 * t * o)
+        over_batch(multiply, 16, 16 * t * max(c, o))
+    if n == 0:
+        du[...] = 0
+    return np.matmul(du.reshape(16, o * c).T, _TG.astype(du.dtype)).reshape(w_shape)   # (O·C, 16)·(16, 9)
 
 
 # ----- 1×1 convolutions: a GEMM in the input's own layout ----------------------------------------------------------
@@ -862,7 +1015,7 @@ def _depthwise_forward(x, w, g):
     def part(a, b):
         _depthwise_into(y[a:b], padded_input(x[a:b], g), k, g)
 
-    over_batch(part, n, n * ho * wo * o)
+    over_batch(part, n, n * ho * wo * o, blas=False)
     return nchw(y)
 
 
@@ -889,7 +1042,7 @@ def _depthwise_grad_input(gy, w, g, x_shape):
                 v = windows(gyp, corr).reshape(b - a, h, w_, kh, kw, c, m)
                 np.einsum("nhwijck,ijck->nhwc", v, kf, out=gx[a:b])
 
-        over_batch(part, n, work)
+        over_batch(part, n, work, blas=False)
         return nchw(gx)
     hp, wp = g.extent()
     gxp = np.zeros((n, hp, wp, c), gy.dtype)
@@ -901,7 +1054,7 @@ def _depthwise_grad_input(gy, w, g, x_shape):
                 dst = gxp[a:b, i * dh:i * dh + (ho - 1) * sh + 1:sh, j * dw:j * dw + (wo - 1) * sw + 1:sw]
                 dst += gc[..., 0] * k[i, j, :, 0] if m == 1 else np.einsum("nhwck,ck->nhwc", gc, k[i, j])
 
-    over_batch(part, n, work)
+    over_batch(part, n, work, blas=False)
     return nchw(crop(gxp, g.pad[0], g.pad[2], h, w_))
 
 
@@ -920,6 +1073,6 @@ def _depthwise_grad_weight(x, gy, g, w_shape):
             return gk.reshape(kh, kw, wo, c).sum(axis=2)[..., None]
         return np.einsum("nhwijc,nhwck->ijck", windows(xp, g), gc.reshape(b - a, ho, wo, c, m))
 
-    results = over_batch(part, n, n * ho * wo * o)
+    results = over_batch(part, n, n * ho * wo * o, blas=False)
     gk = sum(results[1:], results[0])
     return np.ascontiguousarray(gk.transpose(2, 3, 0, 1)).reshape(w_shape)

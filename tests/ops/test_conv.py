@@ -453,6 +453,7 @@ def test_winograd_chunks_threads_and_kept_input(budget, winograd_small, monkeypa
         monkeypatch.setattr(im2col, "KEEP_COLUMNS", 0)
     else:
         monkeypatch.setattr(im2col, "THREADS", 3)
+        monkeypatch.setattr(im2col, "SPLIT_BLAS_KERNELS", True)
         monkeypatch.setattr(im2col, "PARALLEL_MIN", 0)
     case = (4, 4, 5, (7, 6), 3, 1, 1, 1, 1, True)
     check_op(*_conv_fns(case), _conv_inputs(case, np.float64), rtol=RTOL)
@@ -471,6 +472,67 @@ def test_winograd_switch():
     x, w = _values((2, m, 8, 8), (m, m, 3, 3))
     _, saved = im2col.conv_forward(x, w, g, keep_columns=True)
     assert saved[0] == "winograd" and saved[1].shape == (16, 2 * 4 * 4, m)
+
+
+@pytest.mark.parametrize("schedule", ["pipeline", "phases"])
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_winograd_schedules(schedule, n, winograd_small, monkeypatch):
+    """Both Winograd schedules (each thread its own pipeline / the phases one after the other), split over
+    images (n ≥ threads) or over the tile rows of fewer images, give torch's result."""
+    monkeypatch.setattr(im2col, "WINOGRAD_PIPELINE_TILES", 0 if schedule == "pipeline" else 10 ** 9)
+    monkeypatch.setattr(im2col, "THREADS", 3)
+    monkeypatch.setattr(im2col, "SPLIT_BLAS_KERNELS", True)
+    monkeypatch.setattr(im2col, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(im2col, "PIECE_MIN", 1)
+    case = (n, 4, 5, (7, 9), 3, 1, 1, 1, 1, True)
+    check_op(*_conv_fns(case), _conv_inputs(case, np.float64), rtol=RTOL)
+    tcase = (n, 4, 5, (7, 9), 3, 1, 1, 0, 1, 1, True)
+    check_op(*_transpose_fns(tcase), _transpose_inputs(tcase, np.float64), rtol=RTOL)
+
+
+def test_winograd_kernels_flipped():
+    """The transformed kernel of the 180°-rotated weight (the input gradient's) equals the transform of the
+    rotated copy."""
+    w = _values((3, 4, 3, 3))[0]
+    rotated = np.ascontiguousarray(w[:, :, ::-1, ::-1])
+    np.testing.assert_allclose(im2col._winograd_kernels(w, flipped=True), im2col._winograd_kernels(rotated),
+                               rtol=1e-14, atol=1e-14)
+
+
+# ----- columns in the weight's own (c, i, j) order: few pixels, many channels ---------------------------------
+
+@pytest.fixture
+def weight_order_always(monkeypatch):
+    monkeypatch.setattr(im2col, "WEIGHT_ORDER_PIXELS", float("inf"))
+
+
+@pytest.mark.parametrize("case", [c for c in CONV_CASES if c[8] == 1], ids=str)
+def test_weight_order_columns(case, weight_order_always):
+    """Every one-group case of the grid, forced through the weight-order columns."""
+    check_op(*_conv_fns(case), _conv_inputs(case, np.float64), rtol=RTOL)
+
+
+@pytest.mark.parametrize("case", [c for c in TRANSPOSE_CASES if c[9] == 1], ids=str)
+def test_weight_order_transposed(case, weight_order_always):
+    check_op(*_transpose_fns(case), _transpose_inputs(case, np.float64), rtol=RTOL)
+
+
+def test_weight_order_switch():
+    """On from N·Ho·Wo ≤ O output pixels (default threshold), one group, not 1×1; both sides equal torch,
+    in float32 too, and the weight-order path keeps its columns for the weight gradient."""
+    g = im2col.ConvGeometry((7, 7), (7, 7), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
+    assert im2col.weight_order(g, 2, 8, 98) and not im2col.weight_order(g, 2, 8, 97)
+    assert not im2col.weight_order(im2col.ConvGeometry((7, 7), (7, 7), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 2),
+                                   2, 8, 98)
+    assert not im2col.weight_order(im2col.ConvGeometry((7, 7), (7, 7), (1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 1),
+                                   2, 8, 98)
+    x, w = _values((2, 8, 7, 7), (98, 8, 3, 3))
+    _, saved = im2col.conv_forward(x, w, g, keep_columns=True)
+    assert saved[0] == "weight order" and saved[1].shape == (98, 8 * 9)
+    for o in (97, 98):
+        for dtype in (np.float64, np.float32):
+            case = (2, 8, o, (7, 7), 3, 1, 1, 1, 1, dtype == np.float64)
+            check_op(*_conv_fns(case), _conv_inputs(case, dtype), rtol=RTOL)
 
 
 @pytest.mark.parametrize("case", [
@@ -501,6 +563,7 @@ THREAD_CASES = LAYOUT_CASES + [(5, 4, 6, (7, 6), 3, 2, 1, 1, 2, True), (3, 3, 3,
 def test_copies_split_over_threads(case, threads, monkeypatch):
     """With the batch split over threads (even for tiny work) every path gives the same result."""
     monkeypatch.setattr(im2col, "THREADS", threads)
+    monkeypatch.setattr(im2col, "SPLIT_BLAS_KERNELS", True)
     monkeypatch.setattr(im2col, "PARALLEL_MIN", 0)
     monkeypatch.setattr(im2col, "PIECE_MIN", 1)
     check_op(*_conv_fns(case), _conv_inputs(case, np.float64), rtol=RTOL)
@@ -512,6 +575,7 @@ def test_over_batch_splits_and_orders(monkeypatch):
     """The batch is cut into CHUNKS_PER_THREAD pieces per thread (never more than the images), claimed by
     the threads as they go; the results come back in batch order and a worker's exception is raised."""
     monkeypatch.setattr(im2col, "THREADS", 3)
+    monkeypatch.setattr(im2col, "SPLIT_BLAS_KERNELS", True)
     monkeypatch.setattr(im2col, "PARALLEL_MIN", 10)
     monkeypatch.setattr(im2col, "PIECE_MIN", 1)
     calls = []

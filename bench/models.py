@@ -1,0 +1,247 @@
+"""Whole networks against PyTorch: ResNet-18 training and inference, VGG-11 inference, ResNet-50 peak memory.
+
+cnnkit's models (``ck.models.resnet18()``, ``vgg11()``, ``resnet50()``) against the hand-written torch twins
+of ``tests/models/torch_reference.py`` (plain ``torch.nn``, torchvision's module names; the file is imported by
+path, it does not need pytest), float32, 2 threads each. The twins get cnnkit's initial weights and buffers,
+copied by name, so both frameworks compute the same function (the first outputs are compared and printed).
+
+Timing rows (bench/harness.py: cnnkit and torch alternated call by call, median of the pairwise ratios
+cnnkit_time / torch_time, below 1 = cnnkit faster):
+
+- ``resnet18-train``: one training step of ResNet-18 at batch 8, 112x112, train mode (BatchNorm on batch
+  statistics): forward, cross-entropy, zero_grad, backward, SGD step (lr 0.01, momentum 0.9);
+- ``resnet18-infer``: ResNet-18 forward at batch 1, 224x224, eval mode, no graph (``no_grad``);
+- ``vgg11-infer``: VGG-11 forward at batch 1, 224x224, eval mode, no graph.
+
+Memory row (``resnet50-memory``): the peak resident memory of ResNet-50 training (batch 4, 224x224, same
+step, two steps). Each framework runs in a fresh child process of its own (``--memory-child ck|torch``, same
+thread settings) which imports everything first (both frameworks, so the baselines are alike), reads its
+resident set (VmRSS in /proc/self/status) as the baseline and resets the peak counter to it (writing 5 to
+/proc/self/clear_refs), builds model, optimizer and data, reads VmRSS again, runs two steps and reports the
+process's peak resident set (VmHWM). ``getrusage().ru_maxrss`` is not used: Linux carries it over the
+fork/exec that starts the child, so it reports the parent's peak when that is higher. Printed: the peak above
+the baseline (weights, gradients, momentum buffers, activations, workspace: the issue's measure), the part of
+it above the built model (the training step alone), what stays resident after the steps, and the absolute
+figures.
+
+Run: python bench/models.py [--repeats N] [--rows resnet18-train resnet18-infer vgg11-infer resnet50-memory]
+                            [--no-memory]
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import THREADS, compare, print_environment, print_table  # noqa: E402  (sets the thread counts)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import cnnkit as ck  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+LR, MOMENTUM = 0.01, 0.9
+TRAIN_REPEATS, INFER_REPEATS = 7, 15
+TIMING_ROWS = ("resnet18-train", "resnet18-infer", "vgg11-infer")
+MEMORY_ROW = "resnet50-memory"
+
+
+def torch_reference():
+    """``tests/models/torch_reference.py``, imported by path (plain torch, no pytest)."""
+    spec = importlib.util.spec_from_file_location("cnnkit_torch_reference",
+                                                  ROOT / "tests" / "models" / "torch_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def twins(name: str, seed: int = 0):
+    """cnnkit's model ``name`` and its torch twin carrying the same weights and buffers (copied by name)."""
+    ck.manual_seed(seed)
+    ck_model = ck.models.get(name)
+    th_model = getattr(torch_reference(), f"ref_{name}")()
+    th_model.load_state_dict({k: torch.from_numpy(v.data.copy()) for k, v in ck_model.state_dict().items()},
+                             strict=True)
+    return ck_model, th_model
+
+
+def batch(n: int, side: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 3, side, side)).astype(np.float32)
+    y = rng.integers(0, 1000, size=n).astype(np.int64)
+    return x, y
+
+
+def train_step_fns(ck_model, th_model, x: np.ndarray, y: np.ndarray):
+    """Closures running one training step (forward, cross-entropy, zero_grad, backward, SGD momentum step)."""
+    ck_model.train()
+    th_model.train()
+    ck_opt = ck.optim.SGD(ck_model.parameters(), lr=LR, momentum=MOMENTUM)
+    th_opt = torch.optim.SGD(th_model.parameters(), lr=LR, momentum=MOMENTUM)
+    ck_loss, th_loss = ck.nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
+    xc, yc = ck.tensor(x), ck.tensor(y)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def ck_step():
+        loss = ck_loss(ck_model(xc), yc)
+        ck_opt.zero_grad()
+        loss.backward()
+        ck_opt.step()
+        return float(loss.item())
+
+    def th_step():
+        loss = th_loss(th_model(xt), yt)
+        th_opt.zero_grad()
+        loss.backward()
+        th_opt.step()
+        return float(loss.item())
+
+    return ck_step, th_step
+
+
+def inference_fns(ck_model, th_model, x: np.ndarray):
+    ck_model.eval()
+    th_model.eval()
+    xc, xt = ck.tensor(x), torch.from_numpy(x)
+
+    def ck_forward():
+        with ck.no_grad():
+            return ck_model(xc)
+
+    def th_forward():
+        with torch.no_grad():
+            return th_model(xt)
+
+    return ck_forward, th_forward
+
+
+def timing_row(key: str, repeats: int | None):
+    """(table row, agreement note) of one timing row."""
+    if key == "resnet18-train":
+        name = "ResNet-18 train step b8 112x112"
+        ck_step, th_step = train_step_fns(*twins("resnet18"), *batch(8, 112))
+        a, b = ck_step(), th_step()  # the first step starts from the same weights: the losses agree
+        note = f"{name}: first-step loss cnnkit {a:.6f}, torch {b:.6f}"
+        return compare(name, ck_step, th_step, repeats=repeats or TRAIN_REPEATS), note
+    model, side = {"resnet18-infer": ("resnet18", 224), "vgg11-infer": ("vgg11", 224)}[key]
+    name = f"{'ResNet-18' if model == 'resnet18' else 'VGG-11'} inference b1 {side}x{side}"
+    ck_fwd, th_fwd = inference_fns(*twins(model), batch(1, side)[0])
+    diff = float(np.max(np.abs(np.asarray(ck_fwd().data) - th_fwd().numpy())))
+    note = f"{name}: max |logit difference| {diff:.2e}"
+    return compare(name, ck_fwd, th_fwd, repeats=repeats or INFER_REPEATS), note
+
+
+# ----- peak memory (child processes) --------------------------------------------------------------------------
+def _status_mib(field: str) -> float:
+    """A memory figure of this process from /proc/self/status (VmRSS: resident now; VmHWM: peak resident)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def _reset_peak() -> bool:
+    """Reset VmHWM to the current resident set (Linux >= 4.0: write 5 to /proc/self/clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def memory_child(framework: str, steps: int = 2, n: int = 4, side: int = 224) -> dict:
+    """Run in a fresh process: ResNet-50 training steps in one framework; the RSS figures in MiB."""
+    reference = torch_reference()  # everything imported before the baseline (harness, numpy, torch, cnnkit)
+    baseline = _status_mib("VmRSS")
+    reset = _reset_peak()  # import transients do not count
+    t0 = time.perf_counter()
+    x, y = batch(n, side)
+    if framework == "ck":
+        ck.manual_seed(0)
+        model = ck.models.resnet50()
+        model.train()
+        opt = ck.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+        criterion, xb, yb = ck.nn.CrossEntropyLoss(), ck.tensor(x), ck.tensor(y)
+    else:
+        torch.manual_seed(0)
+        model = reference.ref_resnet50()
+        model.train()
+        opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+        criterion, xb, yb = torch.nn.CrossEntropyLoss(), torch.from_numpy(x), torch.from_numpy(y)
+    built = _status_mib("VmRSS")
+    for _ in range(steps):
+        loss = criterion(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    peak = _status_mib("VmHWM")
+    return {"framework": framework, "baseline": baseline, "built": built, "peak": peak, "end": _status_mib("VmRSS"),
+            "peak_reset": reset,
+            "loss": float(loss.item()), "seconds": time.perf_counter() - t0, "threads": THREADS}
+
+
+def run_memory_child(framework: str) -> dict:
+    env = dict(os.environ, BENCH_THREADS=str(THREADS))
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--memory-child", framework],
+                          env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"memory child {framework} failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def memory_report() -> None:
+    res = {fw: run_memory_child(fw) for fw in ("ck", "torch")}
+    ck_r, th_r = res["ck"], res["torch"]
+    rows = [("peak above baseline (model + training step)", lambda r: r["peak"] - r["baseline"]),
+            ("  of which weights + data (RSS after build)", lambda r: r["built"] - r["baseline"]),
+            ("  of which the training step (peak above built model)", lambda r: r["peak"] - r["built"]),
+            ("RSS after the steps, above baseline (what stays allocated)", lambda r: r["end"] - r["baseline"]),
+            ("absolute peak RSS (VmHWM, incl. interpreter + both libraries)", lambda r: r["peak"]),
+            ("baseline RSS after imports", lambda r: r["baseline"])]
+    print(f"\n### ResNet-50 training, batch 4, 224x224, 2 steps: peak resident memory  ({THREADS} threads each; "
+          "one fresh process per framework; MiB)\n")
+    print("| measure | cnnkit MiB | torch MiB | ratio |")
+    print("|---|---:|---:|---:|")
+    for label, f in rows:
+        print(f"| {label} | {f(ck_r):,.0f} | {f(th_r):,.0f} | {f(ck_r) / f(th_r):.2f} |")
+    if not (ck_r["peak_reset"] and th_r["peak_reset"]):
+        print("\n(note: /proc/self/clear_refs was not writable: the peaks include the import transients)")
+    print(f"\nratio = cnnkit / torch (issue target: peak above baseline <= 1.5). Child wall time: cnnkit "
+          f"{ck_r['seconds']:.1f} s, torch {th_r['seconds']:.1f} s; last losses {ck_r['loss']:.4f} / "
+          f"{th_r['loss']:.4f} (different initial weights).")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=None,
+                        help=f"timed calls per framework (default {TRAIN_REPEATS} for the training step, "
+                             f"{INFER_REPEATS} for inference)")
+    parser.add_argument("--rows", nargs="+", choices=TIMING_ROWS + (MEMORY_ROW,), default=None,
+                        help="rows to run (default: all)")
+    parser.add_argument("--no-memory", action="store_true", help=f"leave out {MEMORY_ROW}")
+    parser.add_argument("--memory-child", choices=("ck", "torch"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_child:
+        print(json.dumps(memory_child(args.memory_child)))
+        return
+    selected = args.rows or list(TIMING_ROWS + (MEMORY_ROW,))
+    print_environment()
+    timed = [timing_row(key, args.repeats) for key in TIMING_ROWS if key in selected]
+    if timed:
+        print_table("whole networks, float32", [row for row, _ in timed])
+        print("\nagreement (same weights): " + "; ".join(note for _, note in timed))
+    if MEMORY_ROW in selected and not args.no_memory:
+        memory_report()
+
+
+if __name__ == "__main__":
+    main()
