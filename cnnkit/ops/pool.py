@@ -194,20 +194,20 @@ class _Plan:
         if not self.phased:
             return {None: x}
         sh, sw = self.s
-        return {key: np.ascontiguousarray(x[..., key[0]::sh, key[1]::sw]) for key in self.keys}
+        return {key: x[..., key[0]::sh, key[1]::sw].copy(order="K") for key in self.keys}
 
-    def grad_buffers(self, shape: tuple, dtype) -> dict:
+    def grad_buffers(self, shape: tuple, dtype, last: bool) -> dict:
         """Zeroed gradient accumulators, one per phase (or the whole input for stride 1)."""
         if not self.phased:
-            return {None: np.zeros(shape, dtype)}
-        return {key: np.zeros(shape[:-2] + self._phase_hw(key), dtype) for key in self.keys}
+            return {None: _alloc(shape, dtype, last, 0)}
+        return {key: _alloc(shape[:-2] + self._phase_hw(key), dtype, last, 0) for key in self.keys}
 
-    def merge(self, bufs: dict, shape: tuple, dtype) -> np.ndarray:
+    def merge(self, bufs: dict, shape: tuple, dtype, last: bool) -> np.ndarray:
         """Interleave the phase gradients into one input-shaped gradient."""
         if not self.phased:
             return bufs[None]
         sh, sw = self.s
-        gx = (np.empty if len(self.keys) == sh * sw else np.zeros)(shape, dtype)
+        gx = _alloc(shape, dtype, last, None if len(self.keys) == sh * sw else 0)
         for (a, b), g in bufs.items():
             gx[..., a::sh, b::sw] = g
         return gx
@@ -239,6 +239,24 @@ class _Plan:
         return np.outer(counts[0], counts[1])
 
 
+def _channels_last(x: np.ndarray) -> bool:
+    """Whether an NCHW-shaped array lives in NHWC memory (as cnnkit's convolutions return it)."""
+    return x.ndim == 4 and not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def _alloc(shape: tuple, dtype, last: bool, fill=None) -> np.ndarray:
+    """An array of NCHW shape ``shape``, in NHWC memory when ``last``: a pooling layer keeps its input's layout,
+    so that the element-wise work before and after it (ReLU, its gradient) runs on matching layouts."""
+    if last and len(shape) == 4:
+        n, c, h, w = shape
+        a = np.empty((n, h, w, c), dtype).transpose(0, 3, 1, 2)
+    else:
+        a = np.empty(shape, dtype)
+    if fill is not None:
+        a.fill(fill)
+    return a
+
+
 @lru_cache(maxsize=256)
 def _plan(H, W, oh, ow, k, s, p, d) -> _Plan:
     return _Plan(H, W, oh, ow, k, s, p, d)
@@ -246,9 +264,9 @@ def _plan(H, W, oh, ow, k, s, p, d) -> _Plan:
 
 # ===== the window loops on arrays ==================================================================
 
-def _window_max(xs: dict, plan: _Plan, shape: tuple, dtype) -> np.ndarray:
+def _window_max(xs: dict, plan: _Plan, shape: tuple, dtype, last: bool) -> np.ndarray:
     """Max over every window of the phases ``xs`` (NaN propagates, padding is −∞)."""
-    y = np.empty(shape, dtype)
+    y = _alloc(shape, dtype, last)
     taps = plan.taps
     first = next((t for t in taps if t[4]), None)
     if first is not None:
@@ -265,14 +283,14 @@ def _window_max(xs: dict, plan: _Plan, shape: tuple, dtype) -> np.ndarray:
 def _window_argmax(xs: dict, y: np.ndarray, plan: _Plan) -> np.ndarray:
     """The offset number of each window's arg-max, chosen as PyTorch does (first maximum in scan order)."""
     if y.size == 0:
-        return np.zeros(y.shape, plan.idx_dtype)
+        return np.zeros_like(y, dtype=plan.idx_dtype)
     n = plan.k[0] * plan.k[1]
     if y.min() > -np.inf and n < 256:
         # y is the maximum of real pixels. The first offset k with x_k == y has the largest n − k:
         # code = max_k (x_k == y)·(n − k) in uint8 arithmetic, idx = n − code.
-        eq = np.empty(y.shape, bool)
-        term = np.empty(y.shape, np.uint8)
-        code = np.zeros(y.shape, np.uint8)
+        eq = np.empty_like(y, dtype=bool)
+        term = np.empty_like(y, dtype=np.uint8)
+        code = np.zeros_like(y, dtype=np.uint8)
         for k, key, src, yi, _ in plan.taps:
             es, ts, cs = eq[yi], term[yi], code[yi]
             np.equal(xs[key][src], y[yi], out=es)
@@ -280,9 +298,9 @@ def _window_argmax(xs: dict, y: np.ndarray, plan: _Plan) -> np.ndarray:
             np.maximum(cs, ts, out=cs)
         return np.subtract(n, code, out=code)
     # NaN or −∞ somewhere (or huge windows): replay PyTorch's scan (update when x > best or x is NaN)
-    idx = np.empty(y.shape, plan.idx_dtype)
+    idx = np.empty_like(y, dtype=plan.idx_dtype)
     idx[...] = plan.first_taps()
-    best = np.full(y.shape, -np.inf, y.dtype)
+    best = np.full_like(y, -np.inf)
     for k, key, src, yi, _ in plan.taps:
         v, bs = xs[key][src], best[yi]
         upd = (v > bs) | np.isnan(v)
@@ -291,35 +309,35 @@ def _window_argmax(xs: dict, y: np.ndarray, plan: _Plan) -> np.ndarray:
     return idx
 
 
-def _window_sum(xs: dict, plan: _Plan, shape: tuple, dtype) -> np.ndarray:
-    y = np.zeros(shape, dtype)
+def _window_sum(xs: dict, plan: _Plan, shape: tuple, dtype, last: bool) -> np.ndarray:
+    y = _alloc(shape, dtype, last, 0)
     for _, key, src, yi, _ in plan.taps:
         ys = y[yi]
         np.add(ys, xs[key][src], out=ys)
     return y
 
 
-def _spread(g: np.ndarray, shape: tuple, plan: _Plan) -> np.ndarray:
+def _spread(g: np.ndarray, shape: tuple, plan: _Plan, last: bool) -> np.ndarray:
     """The adjoint of :func:`_window_sum`: every window's value added to each of its pixels."""
-    bufs = plan.grad_buffers(shape, g.dtype)
+    bufs = plan.grad_buffers(shape, g.dtype, last)
     for _, key, src, yi, _ in plan.taps:
         gs = bufs[key][src]
         if plan.disjoint:  # every pixel belongs to at most one window
             np.copyto(gs, g[yi])
         else:
             np.add(gs, g[yi], out=gs)
-    return plan.merge(bufs, shape, g.dtype)
+    return plan.merge(bufs, shape, g.dtype, last)
 
 
-def _route_to_argmax(gy: np.ndarray, idx: np.ndarray, shape: tuple, plan: _Plan) -> np.ndarray:
+def _route_to_argmax(gy: np.ndarray, idx: np.ndarray, shape: tuple, plan: _Plan, last: bool) -> np.ndarray:
     """dx: each window's gradient added to the pixel at its arg-max offset.
 
     dy·[arg-max = k] is formed on whole (contiguous) arrays — an output whose arg-max is offset k lies
     inside that offset's valid block — and only the accumulation works on the block.
     """
-    bufs = plan.grad_buffers(shape, gy.dtype)
-    mask = np.empty(idx.shape, bool)
-    part = np.empty(gy.shape, gy.dtype)
+    bufs = plan.grad_buffers(shape, gy.dtype, last)
+    mask = np.empty_like(idx, dtype=bool)
+    part = np.empty_like(gy)
     for k, key, src, yi, full in plan.taps:
         np.equal(idx, k, out=mask)
         gs = bufs[key][src]
@@ -331,7 +349,7 @@ def _route_to_argmax(gy: np.ndarray, idx: np.ndarray, shape: tuple, plan: _Plan)
             np.copyto(gs, part[yi])
         else:
             np.add(gs, part[yi], out=gs)
-    return plan.merge(bufs, shape, gy.dtype)
+    return plan.merge(bufs, shape, gy.dtype, last)
 
 
 # ===== Functions ===================================================================================
@@ -347,8 +365,9 @@ class MaxPool2d(Function):
 
     def forward(self, x):
         plan = self.plan
+        self.last = _channels_last(x)
         xs = plan.split(x)
-        y = _window_max(xs, plan, x.shape[:-2] + (plan.oh, plan.ow), x.dtype)
+        y = _window_max(xs, plan, x.shape[:-2] + (plan.oh, plan.ow), x.dtype, self.last)
         if not (self.needs_input_grad[0] or self.return_indices):
             return y
         idx = _window_argmax(xs, y, plan)
@@ -359,7 +378,7 @@ class MaxPool2d(Function):
         return y
 
     def backward(self, gy, *_):
-        return _route_to_argmax(gy, self.idx, self.shape, self.plan)
+        return _route_to_argmax(gy, self.idx, self.shape, self.plan, self.last)
 
 
 class AvgPool2d(Function):
@@ -370,8 +389,8 @@ class AvgPool2d(Function):
 
     def forward(self, x):
         plan = self.plan
-        self.shape = x.shape
-        y = _window_sum(plan.split(x), plan, x.shape[:-2] + (plan.oh, plan.ow), x.dtype)
+        self.shape, self.last = x.shape, _channels_last(x)
+        y = _window_sum(plan.split(x), plan, x.shape[:-2] + (plan.oh, plan.ow), x.dtype, self.last)
         np.divide(y, self._divisor(x.dtype), out=y)
         return y
 
@@ -380,7 +399,7 @@ class AvgPool2d(Function):
         return d.astype(dtype) if isinstance(d, np.ndarray) else d
 
     def backward(self, gy):
-        return _spread(gy / self._divisor(gy.dtype), self.shape, self.plan)
+        return _spread(gy / self._divisor(gy.dtype), self.shape, self.plan, self.last)
 
 
 class LPPool2d(Function):
@@ -399,7 +418,8 @@ class LPPool2d(Function):
         with np.errstate(all="ignore"):
             xp = x * x if p == 2 else np.power(x, p)
             plan = self.plan
-            a = _window_sum(plan.split(xp), plan, x.shape[:-2] + (plan.oh, plan.ow), x.dtype)
+            self.last = _channels_last(xp)
+            a = _window_sum(plan.split(xp), plan, x.shape[:-2] + (plan.oh, plan.ow), x.dtype, self.last)
             np.divide(a, self._div(x.dtype), out=a)
             t = a * self.area
             y = np.sqrt(t) if p == 2 else np.power(t, 1.0 / p)
@@ -413,7 +433,7 @@ class LPPool2d(Function):
             gt = gy * (inv_p * np.power(self.t, inv_p - 1))
             # d/da [sign(a)·relu(|a|)] is 1 where a ≠ 0 and 0 at a = 0 (PyTorch: zero gradient at zero)
             ga = np.where(self.a == 0, 0, gt * self.area)
-            gxp = _spread(ga / self._div(gy.dtype), self.x.shape, self.plan)
+            gxp = _spread(ga / self._div(gy.dtype), self.x.shape, self.plan, self.last)
             return gxp * (p * np.power(self.x, p - 1))
 
 

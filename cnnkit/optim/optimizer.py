@@ -146,6 +146,15 @@ class Optimizer:
         if name in group:
             group[name] = bool(group[name])
 
+    def _scratch(self, like: np.ndarray) -> np.ndarray:
+        """A scratch array of ``like``'s shape and dtype for one update term, reused from parameter to parameter
+        and step to step (a fresh temporary of megabytes costs more in page faults than the arithmetic)."""
+        buffers = self.__dict__.setdefault("_scratch_buffers", {})
+        buf = buffers.get(like.dtype)
+        if buf is None or buf.size < like.size:
+            buf = buffers[like.dtype] = np.empty(like.size, like.dtype)
+        return buf[:like.size].reshape(like.shape)
+
     @staticmethod
     def _params_with_grad(group: dict):
         """(param, grad array) for the parameters of ``group`` that have a gradient."""

@@ -1,6 +1,8 @@
 """Stochastic gradient descent, with momentum, Nesterov momentum and L2 weight decay."""
 from __future__ import annotations
 
+import numpy as np
+
 from .optimizer import Optimizer
 
 
@@ -52,6 +54,6 @@ class SGD(Optimizer):
                     buf = state["momentum_buffer"] = g.copy()
                 else:
                     buf *= momentum
-                    buf += (1 - dampening) * g
+                    buf += g if dampening == 0 else (1 - dampening) * g
                 g = g + momentum * buf if nesterov else buf
-            theta += -lr * g
+            theta += np.multiply(g, -lr, out=self._scratch(theta))

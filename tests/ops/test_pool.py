@@ -515,3 +515,33 @@ def test_non_contiguous_input():
         ya.backward(g)
         yb.backward(g)
         np.testing.assert_array_equal(a.grad.data.transpose(0, 3, 1, 2), b.grad.data)
+
+
+# ----- channels-last inputs (as cnnkit's convolutions return them): same values, same layout out ------------
+
+def _channels_last(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize("pool", [
+    lambda m, x: m.max_pool2d(x, 2), lambda m, x: m.max_pool2d(x, 3, 2), lambda m, x: m.max_pool2d(x, 3, 1, 1),
+    lambda m, x: m.avg_pool2d(x, 2), lambda m, x: m.avg_pool2d(x, 3, 2, 1), lambda m, x: m.lp_pool2d(x, 2, 2),
+], ids=["max 2/2", "max 3/2", "max 3/1 p1", "avg 2/2", "avg 3/2 p1", "lp 2/2"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_channels_last_input(pool, dtype):
+    """A channels-last input (shared, not copied: ck.from_numpy) gives torch's values and gradients, and a
+    channels-last output and input gradient."""
+    x = _channels_last(distinct((2, 5, 7, 8)).astype(dtype))
+    xt = ck.from_numpy(x).requires_grad_()
+    y = pool(F, xt)
+    g = _channels_last(values(y.shape, seed=1, dtype=dtype))
+    y.backward(g)
+    xr = torch.from_numpy(x).requires_grad_()
+    yr = pool(TF, xr)
+    yr.backward(torch.from_numpy(g))
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.data, yr.detach().numpy(), **tol)
+    np.testing.assert_allclose(xt.grad.data, xr.grad.numpy(), **tol)
+    assert xt.data.transpose(0, 2, 3, 1).flags.c_contiguous  # the input really was channels-last
+    for a in (y.data, xt.grad.data):
+        assert a.transpose(0, 2, 3, 1).flags.c_contiguous
