@@ -59,8 +59,12 @@ from numpy.lib.stride_tricks import as_strided
 COLUMN_BUDGET = 256 * 2 ** 20
 """Bytes of im2col columns built at once (over all threads); a larger layer is processed in chunks of images."""
 
-KEEP_COLUMNS = 64 * 2 ** 20
-"""Columns up to this many bytes are kept from the forward pass for the weight gradient (else rebuilt)."""
+KEEP_COLUMNS = 8 * 2 ** 20
+"""Columns (or Winograd input transforms) up to this many bytes are kept from the forward pass for the weight
+gradient; larger ones are rebuilt from the input. Keeping them saves a copy but holds several times the
+input's memory until the backward pass: measured on a ResNet-50 training step (batch 4, 224×224), the peak
+resident memory above the model was 1,286 MiB keeping up to 64 MiB per layer, 1,221 MiB up to 8 MiB, 1,181 MiB
+keeping none, with no measurable change in time; LeNet-5 (columns of 4–5 MiB) trains 4% faster keeping them."""
 
 
 def _default_threads() -> int:
@@ -633,7 +637,7 @@ def _weight_order_forward(x, w, g, keep_columns):
     cols = _weight_order_columns(x, g)
     y = np.empty((n, ho, wo, o), x.dtype)
     np.matmul(cols, w.reshape(o, -1).T, out=y.reshape(-1, o))
-    return nchw(y), (("weight order", cols) if keep_columns else None)
+    return nchw(y), (("weight order", cols) if keep_columns and cols.nbytes <= KEEP_COLUMNS else None)
 
 
 def _weight_order_grad_input(gy, w, g, x_shape):

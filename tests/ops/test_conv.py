@@ -517,6 +517,16 @@ def test_weight_order_transposed(case, weight_order_always):
     check_op(*_transpose_fns(case), _transpose_inputs(case, np.float64), rtol=RTOL)
 
 
+def test_weight_order_rebuilds_columns(weight_order_always, monkeypatch):
+    """Columns larger than KEEP_COLUMNS are not kept; the weight gradient rebuilds them from the input."""
+    monkeypatch.setattr(im2col, "KEEP_COLUMNS", 0)
+    g = im2col.ConvGeometry((6, 5), (6, 5), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
+    x, w = _values((2, 3, 6, 5), (4, 3, 3, 3))
+    assert im2col.conv_forward(x, w, g, keep_columns=True)[1] is None
+    case = (2, 3, 4, (6, 5), 3, 1, 1, 1, 1, True)
+    check_op(*_conv_fns(case), _conv_inputs(case, np.float64), rtol=RTOL)
+
+
 def test_weight_order_switch():
     """On from N·Ho·Wo ≤ O output pixels (default threshold), one group, not 1×1; both sides equal torch,
     in float32 too, and the weight-order path keeps its columns for the weight gradient."""
