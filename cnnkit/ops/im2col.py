@@ -59,12 +59,14 @@ from numpy.lib.stride_tricks import as_strided
 COLUMN_BUDGET = 256 * 2 ** 20
 """Bytes of im2col columns built at once (over all threads); a larger layer is processed in chunks of images."""
 
-KEEP_COLUMNS = 8 * 2 ** 20
+KEEP_COLUMNS = 16 * 2 ** 20
 """Columns (or Winograd input transforms) up to this many bytes are kept from the forward pass for the weight
 gradient; larger ones are rebuilt from the input. Keeping them saves a copy but holds several times the
-input's memory until the backward pass: measured on a ResNet-50 training step (batch 4, 224×224), the peak
-resident memory above the model was 1,286 MiB keeping up to 64 MiB per layer, 1,221 MiB up to 8 MiB, 1,181 MiB
-keeping none, with no measurable change in time; LeNet-5 (columns of 4–5 MiB) trains 4% faster keeping them."""
+input's memory until the backward pass. Measured: a ResNet-50 training step (batch 4, 224×224) peaked at
+1,286 MiB above the model keeping up to 64 MiB per layer, 1,272 MiB up to 16 MiB, 1,221 MiB up to 8 MiB,
+1,181 MiB keeping none, at the same speed; but forward + backward of a single VGG layer (batch 4, 64@56×56,
+12.8 MiB of Winograd input transform) took 16.5 ms instead of 14.3 when it rebuilt them, and AlexNet's conv1
+(batch 4, 17 MiB of columns) 9.1 ms instead of 7.6."""
 
 
 def _default_threads() -> int:
@@ -542,44 +544,21 @@ def _winograd_images(n: int, th: int, tw: int, width: int, itemsize: int) -> int
     return max(1, COLUMN_BUDGET // max(2 * 16 * th * tw * width * itemsize, 1))
 
 
-WINOGRAD_PIPELINE_TILES = 1024
-"""Tiles per thread from which each thread runs the whole Winograd pipeline on its own images (below it, the
-phases are split over threads one after the other; see :func:`_winograd_conv`)."""
-
-
 def _winograd_conv(xn: np.ndarray, u: np.ndarray, top: int, left: int, out: np.ndarray,
                    v_keep: np.ndarray | None = None) -> None:
     """out (N, Ho, Wo, O) = the 3×3 stride-1 correlation of the NHWC input xn (offset by top/left padding)
     with the transformed kernel u (16, C, O); the input transform goes to ``v_keep`` (16, N·th·tw, C) when
     given (kept for the weight gradient).
 
-    Two schedules. With at least ``WINOGRAD_PIPELINE_TILES`` tiles per thread, every thread runs the whole
-    pipeline (input transform, 16 GEMMs, output transform) on its share of the images (or of the rows of a
-    single image), so its data stays in its core's cache. With fewer tiles (small images: ResNet's 14×14
-    and 7×7 stages) such GEMMs would be too thin, and the three phases run one after the other, each split
-    over the threads: the transforms over images (or rows), the 16 GEMMs M[ξ] = V[ξ]·U[ξ] over ξ."""
+    Chunk by chunk of images, in three phases: the input transform, the 16 GEMMs M[ξ] = V[ξ]·U[ξ] (one
+    batched matmul; BLAS's threads split each GEMM), the output transform. With ``SPLIT_BLAS_KERNELS`` each
+    phase is split over our threads instead: the transforms over images (or over the tile rows of a
+    batch smaller than the threads), the GEMMs over ξ (whole GEMMs, efficient even for a few 7×7 images)."""
     n, ho, wo, o = out.shape
     c = xn.shape[3]
     th, tw = _tiles((ho, wo))
     per = th * tw
     size = xn.dtype.itemsize
-    v5_keep = None if v_keep is None else v_keep.reshape(16, n, th, tw, c)
-    if n * per >= WINOGRAD_PIPELINE_TILES * THREADS:
-        parts = THREADS
-
-        def part(i0, i1, r0, r1):
-            rows = r1 - r0
-            step = max(1, (COLUMN_BUDGET // parts) // max(2 * 16 * rows * tw * max(c, o) * size, 1))
-            for a in range(i0, i1, step):
-                b = min(i1, a + step)
-                t = (b - a) * rows * tw
-                v = v5_keep[:, a:b, r0:r1] if v5_keep is not None else workspace((16, b - a, rows, tw, c), xn.dtype)
-                _winograd_input(xn[a:b], top - 2 * r0, left, rows, tw, v)
-                m = np.matmul(v.reshape(16, t, c), u, out=workspace((16, t, o), xn.dtype, "out"))
-                _winograd_output(m, out[a:b, 2 * r0:min(2 * r1, ho)], rows, tw)
-
-        over_images_or_rows(part, n, th, 16 * n * per * max(c, o))
-        return
     step = n if v_keep is not None else _winograd_images(n, th, tw, max(c, o), size)
     for c0 in range(0, n, step):
         c1 = min(n, c0 + step)

@@ -474,14 +474,13 @@ def test_winograd_switch():
     assert saved[0] == "winograd" and saved[1].shape == (16, 2 * 4 * 4, m)
 
 
-@pytest.mark.parametrize("schedule", ["pipeline", "phases"])
+@pytest.mark.parametrize("split", [False, True])
 @pytest.mark.parametrize("n", [1, 2, 4])
-def test_winograd_schedules(schedule, n, winograd_small, monkeypatch):
-    """Both Winograd schedules (each thread its own pipeline / the phases one after the other), split over
-    images (n ≥ threads) or over the tile rows of fewer images, give torch's result."""
-    monkeypatch.setattr(im2col, "WINOGRAD_PIPELINE_TILES", 0 if schedule == "pipeline" else 10 ** 9)
+def test_winograd_split(split, n, winograd_small, monkeypatch):
+    """Winograd's three phases on the calling thread, or each split over threads (the transforms over
+    images when n ≥ threads, else over tile rows; the GEMMs over ξ), give torch's result."""
     monkeypatch.setattr(im2col, "THREADS", 3)
-    monkeypatch.setattr(im2col, "SPLIT_BLAS_KERNELS", True)
+    monkeypatch.setattr(im2col, "SPLIT_BLAS_KERNELS", split)
     monkeypatch.setattr(im2col, "PARALLEL_MIN", 0)
     monkeypatch.setattr(im2col, "PIECE_MIN", 1)
     case = (n, 4, 5, (7, 9), 3, 1, 1, 1, 1, True)
