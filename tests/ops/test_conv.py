@@ -530,7 +530,7 @@ def test_weight_order_switch():
     """On from N·Ho·Wo ≤ O output pixels (default threshold), one group, not 1×1; both sides equal torch,
     in float32 too, and the weight-order path keeps its columns for the weight gradient."""
     g = im2col.ConvGeometry((7, 7), (7, 7), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
-    assert im2col.weight_order(g, 2, 8, 98) and not im2col.weight_order(g, 2, 8, 97)
+    assert im2col.weight_order(g, 2, 98) and not im2col.weight_order(g, 2, 97)
     assert not im2col.weight_order(im2col.ConvGeometry((7, 7), (7, 7), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 2),
                                    2, 8, 98)
     assert not im2col.weight_order(im2col.ConvGeometry((7, 7), (7, 7), (1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 1),
