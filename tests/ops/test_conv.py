@@ -532,9 +532,9 @@ def test_weight_order_switch():
     g = im2col.ConvGeometry((7, 7), (7, 7), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
     assert im2col.weight_order(g, 2, 98) and not im2col.weight_order(g, 2, 97)
     assert not im2col.weight_order(im2col.ConvGeometry((7, 7), (7, 7), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 2),
-                                   2, 8, 98)
+                                   2, 98)
     assert not im2col.weight_order(im2col.ConvGeometry((7, 7), (7, 7), (1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 1),
-                                   2, 8, 98)
+                                   2, 98)
     x, w = _values((2, 8, 7, 7), (98, 8, 3, 3))
     _, saved = im2col.conv_forward(x, w, g, keep_columns=True)
     assert saved[0] == "weight order" and saved[1].shape == (98, 8 * 9)
