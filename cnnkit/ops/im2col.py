@@ -31,18 +31,18 @@ back). Inputs may arrive in either memory layout. Per layer shape:
 
 * 1×1 convolutions (no padding) skip im2col: a plain GEMM in whichever layout the input already has;
 * depthwise convolutions (one input channel per group) use ``einsum`` on strided views (no GEMM);
+* few output pixels for many channels (N·Ho·Wo ≤ O, one group: ResNet's last stages, any layer at batch 1)
+  build their columns in the weight's own (c, i, j) order, so that the weights are used as they are
+  (see :func:`weight_order`);
 * 3×3 stride-1 convolutions with ≥ 32 channels use Winograd's F(2×2, 3×3) (2.25× fewer multiplications);
 * everything else uses im2col + GEMM (a batched GEMM over the groups); layers with one or three input
   channels build their columns transposed (see :func:`transposed_columns`).
 
-Threads and memory. Each kernel splits the batch into ``THREADS`` parts that
-run concurrently, each doing the whole pipeline (padding, im2col, GEMM with a
-single-threaded BLAS, col2im) for its images: NumPy releases the GIL while it
-copies and multiplies, so the copies around the GEMMs use every core too, and
-no BLAS call waits on another thread. Within a part, images are processed in
-chunks so that the columns never exceed ``COLUMN_BUDGET`` bytes in total.
-The only Python loops are over these parts and chunks, over the kH·kW kernel
-offsets (col2im) and over the 4 rows of a Winograd tile.
+Threads and memory. The kernels built on GEMMs run on the calling thread and let BLAS's threads split each
+GEMM (see ``SPLIT_BLAS_KERNELS`` for why); the depthwise kernels, which call no BLAS, split the batch over
+``THREADS`` threads of their own. Images are processed in chunks whose columns stay within
+``COLUMN_BUDGET`` bytes (sized for the L3 cache). The only Python loops are over threads and chunks, over
+the kH·kW kernel offsets (col2im, weight-order columns) and over the 4 rows of a Winograd tile.
 """
 from __future__ import annotations
 
@@ -63,12 +63,15 @@ backward against a single 256 MiB chunk: AlexNet's conv2 (batch 4) 22.8 vs 26.5 
 13.5 vs 15.4 ms, a 5×5 32→64 layer at 28×28 (batch 8) 11.1 vs 12.6 ms; 4 MiB chunks were slower on ResNet's
 14×14 and 7×7 layers (whose GEMMs then get too thin)."""
 
-KEEP_COLUMNS = 8 * 2 ** 20
-"""Columns (or Winograd input transforms) up to this many bytes (and one chunk) are kept from the forward pass
-for the weight gradient; larger ones are rebuilt from the input, chunk by chunk. Keeping them saves a copy but
-holds several times the input's memory until the backward pass: a ResNet-50 training step (batch 4,
-224×224) peaked at 1,286 MiB above the model keeping up to 64 MiB per layer, 1,221 MiB up to 8 MiB and 1,181
-MiB keeping none, at the same speed; LeNet-5 (4–5 MiB of columns per layer) trains 4% faster keeping them."""
+KEEP_COLUMNS = 32 * 2 ** 20
+"""Columns (or Winograd input transforms) up to this many bytes are kept from the forward pass (built chunk by
+chunk into one array) for the weight gradient; larger ones are rebuilt from the input, chunk by chunk.
+Keeping saves a copy but holds several times the input's memory until the backward pass. Measured: a
+ResNet-50 training step (batch 4, 224×224) peaked at 1,262 MiB above the model keeping up to 32 or 64 MiB
+per layer, 1,234 MiB up to 16 MiB, 1,181 MiB keeping none; forward + backward took, keeping up to 32 MiB /
+up to 16 MiB / none: AlexNet's conv1 (batch 4, 17 MiB of columns) 7.4 / 11.1 / 11.0 ms, a 5×5 32→64 layer
+(batch 8, 28×28, 20 MiB) 11.4 / 13.2 / 13.2 ms, a VGG layer (batch 4, 64@56×56, 12.8 MiB) 16.9 / 16.6 /
+21.6 ms."""
 
 
 def _default_threads() -> int:
@@ -561,7 +564,7 @@ def _winograd_conv(xn: np.ndarray, u: np.ndarray, top: int, left: int, out: np.n
     th, tw = _tiles((ho, wo))
     per = th * tw
     size = xn.dtype.itemsize
-    step = n if v_keep is not None else _winograd_images(n, th, tw, max(c, o), size)
+    step = _winograd_images(n, th, tw, max(c, o), size)
     for c0 in range(0, n, step):
         c1 = min(n, c0 + step)
         t = (c1 - c0) * per
@@ -671,15 +674,14 @@ def conv_forward(x: np.ndarray, w: np.ndarray, g: ConvGeometry, keep_columns: bo
     y = np.empty((n, ho, wo, o), x.dtype)
     per_image = ho * wo * k * gr
     nbytes = n * per_image * x.dtype.itemsize
-    keep = keep_columns and n > 0 and nbytes <= min(KEEP_COLUMNS, COLUMN_BUDGET)
+    keep = keep_columns and n > 0 and nbytes <= KEEP_COLUMNS
     kept = None
     if keep:
         kept = np.empty((k, n, ho * wo) if transposed else (n * ho * wo, gr, k), x.dtype)
     parts = parts_for(n, n * per_image)
 
     def part(a, b):
-        chunks = [(a, b)] if keep else _chunks(a, b, per_image * x.dtype.itemsize, parts)
-        for c0, c1 in chunks:
+        for c0, c1 in _chunks(a, b, per_image * x.dtype.itemsize, parts):
             xp = padded_input(x[c0:c1], g, transposed)
             if transposed:
                 cols = im2col_transposed(xp, g, None if kept is None else kept[:, c0:c1])
@@ -698,7 +700,7 @@ def _winograd_forward(x, w, g, keep_columns):
     ho, wo = g.out_hw
     th, tw = _tiles((ho, wo))
     y = np.empty((n, ho, wo, o), x.dtype)
-    keep = keep_columns and n > 0 and 16 * n * th * tw * c * x.dtype.itemsize <= min(KEEP_COLUMNS, COLUMN_BUDGET)
+    keep = keep_columns and n > 0 and 16 * n * th * tw * c * x.dtype.itemsize <= KEEP_COLUMNS
     kept = np.empty((16, n * th * tw, c), x.dtype) if keep else None
     _winograd_conv(nhwc(x), _winograd_kernels(w).transpose(0, 2, 1), g.pad[0], g.pad[2], y, kept)
     return nchw(y), (("winograd", kept) if keep else None)
