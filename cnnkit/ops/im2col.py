@@ -101,9 +101,10 @@ SPLIT_BLAS_KERNELS = False
 with a single-threaded BLAS? Off: they run on the calling thread, and BLAS's own threads split the GEMMs. Measured
 on a ResNet-18 training step (batch 8, 112×112, 2 cores): 122 ms with BLAS's threads, 151 ms split over ours.
 After each multi-threaded GEMM, OpenBLAS's idle workers keep spinning for 2^28 cycles (about 0.1 s) and take
-the second core from our worker; with that spin turned off (OPENBLAS_THREAD_TIMEOUT=4) the two schedules tie,
-since the copies and transforms around the GEMMs are limited by memory bandwidth, not by cores. The
-depthwise kernels (einsum, no BLAS) are always split."""
+the second core from our worker; with that spin turned off (OPENBLAS_THREAD_TIMEOUT=4, which a library cannot
+set once NumPy is loaded) the two schedules come within 7% (123 ms split, 131 ms), since the copies and
+transforms around the GEMMs are limited by memory bandwidth, not by cores. The depthwise kernels (einsum,
+no BLAS) are always split."""
 
 PIN_THREADS = True
 """Pin each worker thread to its own core (the calling thread keeps the first). A sleeping worker woken on
