@@ -321,8 +321,15 @@ def nchw(a: np.ndarray) -> np.ndarray:
 
 
 def is_channels_last(a: np.ndarray) -> bool:
-    """Whether an NCHW-shaped array lives in NHWC memory (its channels-last view is C-contiguous)."""
-    return a.transpose(0, 2, 3, 1).flags.c_contiguous
+    """Whether an NCHW-shaped (4-d) array lives in NHWC memory (its channels-last view is C-contiguous)."""
+    return a.ndim == 4 and a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def offset_window(g: ConvGeometry, i: int, j: int) -> tuple:
+    """The slices (rows, columns) of the padded input that kernel offset (i, j) reads over all output pixels:
+    rows i·dH, i·dH + sH, …, i·dH + (Ho − 1)·sH (columns alike). col2im adds each offset's gradient there."""
+    (sh, sw), (dh, dw), (ho, wo) = g.stride, g.dilation, g.out_hw
+    return slice(i * dh, i * dh + (ho - 1) * sh + 1, sh), slice(j * dw, j * dw + (wo - 1) * sw + 1, sw)
 
 
 def place(x: np.ndarray, top: int, left: int, hp: int, wp: int, scratch: bool = False) -> np.ndarray:
@@ -592,7 +599,7 @@ def _winograd_conv(xn: np.ndarray, u: np.ndarray, top: int, left: int, out: np.n
 # When a layer's weights outweigh its activations (ResNet's 7×7 and 14×14 stages, any layer at batch 1), the copies
 # of the weights that the (i, j, c) column order needs (the weight matrix in the forward pass, its flipped copy for
 # dx, the reordering of dW) cost more than the convolution's data. Columns ordered (c, i, j), like a row of the
-# (O, C, kH, kW) weight, use the weight as it is: Y = cols · Wᵀ, dcols = dY · W, dW = dYᵀ · cols, with W the
+# (O, C, kH, kW) weight, use the weight as it is: Yᵀ = W · colsᵀ, dcols = dY · W, dW = dYᵀ · cols, with W the
 # (O, C·kH·kW) view of the weight; the gather of the columns reads runs of kW instead, which is cheap on few pixels.
 
 WEIGHT_ORDER_PIXELS = 1.0
@@ -634,13 +641,13 @@ def _weight_order_grad_input(gy, w, g, x_shape):
     """dx = col2im(dY · W): each kernel offset's slice of the column gradient added back onto its window."""
     n, c, h, w_ = x_shape
     o, _, kh, kw = w.shape
-    (sh, sw), (dh, dw), (ho, wo) = g.stride, g.dilation, g.out_hw
+    ho, wo = g.out_hw
     gcols = np.matmul(nhwc(gy).reshape(-1, o), w.reshape(o, -1)).reshape(n, ho, wo, c, kh, kw)
     hp, wp = g.extent()
     gxp = np.zeros((n, hp, wp, c), gy.dtype)
     for i in range(kh):
         for j in range(kw):
-            gxp[:, i * dh:i * dh + (ho - 1) * sh + 1:sh, j * dw:j * dw + (wo - 1) * sw + 1:sw] += gcols[..., i, j]
+            gxp[(slice(None),) + offset_window(g, i, j)] += gcols[..., i, j]
     return nchw(crop(gxp, g.pad[0], g.pad[2], h, w_))
 
 
@@ -761,7 +768,7 @@ def col2im(gy: np.ndarray, w: np.ndarray, g: ConvGeometry, x_shape: tuple) -> np
     """
     n, c, h, w_ = x_shape
     o, cg, kh, kw = w.shape
-    (sh, sw), (dh, dw), (ho, wo) = g.stride, g.dilation, g.out_hw
+    ho, wo = g.out_hw
     gr = g.groups
     by_offset = gr == 1 and cg < 32
     hp, wp = g.extent()
@@ -784,7 +791,7 @@ def col2im(gy: np.ndarray, w: np.ndarray, g: ConvGeometry, x_shape: tuple) -> np
             dst = gxp[c0:c1].reshape(m, hp, wp, gr, cg)
             for i in range(kh):
                 for j in range(kw):
-                    dst[:, i * dh:i * dh + (ho - 1) * sh + 1:sh, j * dw:j * dw + (wo - 1) * sw + 1:sw] += src[i, j]
+                    dst[(slice(None),) + offset_window(g, i, j)] += src[i, j]
 
     over_batch(part, n, n * per_image)
     return crop(gxp, g.pad[0], g.pad[2], h, w_)
@@ -839,7 +846,7 @@ def _winograd_weight_gradient(x, gyn, g, w_shape, saved):
     th, tw = _tiles((ho, wo))
     per = th * tw
     kept = saved[1] if saved is not None else None
-    step = n if kept is not None else _winograd_images(n, th, tw, max(c, o), gyn.dtype.itemsize)
+    step = _winograd_images(n, th, tw, max(c, o), gyn.dtype.itemsize)
     du = np.empty((16, o, c), gyn.dtype)                                     # dUᵀ
     for c0 in range(0, n, step):
         c1 = min(n, c0 + step)
@@ -1044,7 +1051,7 @@ def _depthwise_grad_input(gy, w, g, x_shape):
         gc = np.ascontiguousarray(gyn[a:b]).reshape(b - a, ho, wo, c, m)
         for i in range(kh):
             for j in range(kw):
-                dst = gxp[a:b, i * dh:i * dh + (ho - 1) * sh + 1:sh, j * dw:j * dw + (wo - 1) * sw + 1:sw]
+                dst = gxp[(slice(a, b),) + offset_window(g, i, j)]
                 dst += gc[..., 0] * k[i, j, :, 0] if m == 1 else np.einsum("nhwck,ck->nhwc", gc, k[i, j])
 
     over_batch(part, n, work, blas=False)
