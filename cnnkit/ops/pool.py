@@ -48,6 +48,7 @@ from ..function import Function
 from ..tensor import Tensor
 from .elementwise import abs as _abs
 from .elementwise import neg as _neg
+from .im2col import is_channels_last
 
 __all__ = ["max_pool2d", "avg_pool2d", "lp_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d"]
 
@@ -239,11 +240,6 @@ class _Plan:
         return np.outer(counts[0], counts[1])
 
 
-def _channels_last(x: np.ndarray) -> bool:
-    """Whether an NCHW-shaped array lives in NHWC memory (as cnnkit's convolutions return it)."""
-    return x.ndim == 4 and not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous
-
-
 def _alloc(shape: tuple, dtype, last: bool, fill=None) -> np.ndarray:
     """An array of NCHW shape ``shape``, in NHWC memory when ``last``: a pooling layer keeps its input's layout,
     so that the element-wise work before and after it (ReLU, its gradient) runs on matching layouts."""
@@ -365,7 +361,7 @@ class MaxPool2d(Function):
 
     def forward(self, x):
         plan = self.plan
-        self.last = _channels_last(x)
+        self.last = is_channels_last(x)
         xs = plan.split(x)
         y = _window_max(xs, plan, x.shape[:-2] + (plan.oh, plan.ow), x.dtype, self.last)
         if not (self.needs_input_grad[0] or self.return_indices):
@@ -389,7 +385,7 @@ class AvgPool2d(Function):
 
     def forward(self, x):
         plan = self.plan
-        self.shape, self.last = x.shape, _channels_last(x)
+        self.shape, self.last = x.shape, is_channels_last(x)
         y = _window_sum(plan.split(x), plan, x.shape[:-2] + (plan.oh, plan.ow), x.dtype, self.last)
         np.divide(y, self._divisor(x.dtype), out=y)
         return y
@@ -418,7 +414,7 @@ class LPPool2d(Function):
         with np.errstate(all="ignore"):
             xp = x * x if p == 2 else np.power(x, p)
             plan = self.plan
-            self.last = _channels_last(xp)
+            self.last = is_channels_last(xp)
             a = _window_sum(plan.split(xp), plan, x.shape[:-2] + (plan.oh, plan.ow), x.dtype, self.last)
             np.divide(a, self._div(x.dtype), out=a)
             t = a * self.area
