@@ -18,6 +18,7 @@ storage size, taken with ``as_strided`` and copied into a fresh contiguous array
 """
 from __future__ import annotations
 
+import _compat_pickle
 import collections
 import io
 import pickle
@@ -109,7 +110,7 @@ def rebuild_tensor(storage, storage_offset, size, stride, *_ignored) -> np.ndarr
         numel *= s
     if numel == 0:
         return np.empty(size, storage.dtype)
-    last = storage_offset + sum((s - 1) * st for s, st in zip(size, stride))
+    last = storage_offset + sum((s - 1) * st for s, st in zip(size, stride, strict=True))
     if last >= storage.numel:
         raise TorchFileError(f"load_torch: {where}: a tensor of size {size}, stride {stride} at offset "
                              f"{storage_offset} reaches element {last} of a storage of {storage.numel} elements")
@@ -159,7 +160,7 @@ def _allowed() -> dict:
     }
     for name, dt in _STORAGES.items():
         table[("torch", name)] = StorageType(name, dt)
-    for name, storage in _DTYPES.items():
+    for name in _DTYPES:
         table[("torch", name)] = TorchDtype(name)
     return table
 
@@ -175,6 +176,9 @@ class RestrictedUnpickler(pickle.Unpickler):
         self._storage_for, self._where = storage_for, where
 
     def find_class(self, module, name):
+        # protocol 2 writes Python 2 names (__builtin__.eval): name them as Python 3 does
+        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         try:
             return ALLOWED[(module, name)]
         except (KeyError, TypeError):
