@@ -1,0 +1,9 @@
+"""ONNX export (``ck.onnx.export``): a traced model written with the ``onnx`` package's helpers.
+
+Optional: needs ``pip install 'cnnkit[onnx]'`` (onnx, and onnxruntime to run the file); importing
+``cnnkit.onnx`` works without them, ``export`` says what is missing.
+"""
+from .export import export
+from .graph import ExportError
+
+__all__ = ["ExportError", "export"]
