@@ -23,26 +23,26 @@ _BINARY = {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div", "Pow": "Pow",
 
 def _unary(onnx_op):
     def convert(g: GraphBuilder, op: Op) -> list:
-        return g.node(onnx_op, op.inputs, op.layer)
+        return g.node(onnx_op, op.inputs, op.name)
     return convert
 
 
 def _binary(onnx_op):
     def convert(g: GraphBuilder, op: Op) -> list:
-        return g.node(onnx_op, op.inputs, op.layer)
+        return g.node(onnx_op, op.inputs, op.name)
     return convert
 
 
 def leaky_relu(g: GraphBuilder, op: Op) -> list:
-    return g.node("LeakyRelu", op.inputs, op.layer, alpha=float(op.fn.negative_slope))
+    return g.node("LeakyRelu", op.inputs, op.name, alpha=float(op.fn.slope))
 
 
 def elu(g: GraphBuilder, op: Op) -> list:
-    return g.node("Elu", op.inputs, op.layer, alpha=float(op.fn.alpha))
+    return g.node("Elu", op.inputs, op.name, alpha=float(op.fn.alpha))
 
 
 def softmax(g: GraphBuilder, op: Op) -> list:
-    return g.node(op.kind, op.inputs, op.layer, axis=int(op.fn.axis))   # Softmax / LogSoftmax
+    return g.node(op.kind, op.inputs, op.name, axis=int(op.fn.axis))   # Softmax / LogSoftmax
 
 
 def _dtype(op: Op, i: int = 0) -> np.dtype:
@@ -50,28 +50,28 @@ def _dtype(op: Op, i: int = 0) -> np.dtype:
 
 
 def pow_scalar(g: GraphBuilder, op: Op) -> list:
-    return g.node("Pow", [op.inputs[0], g.const(np.asarray(op.fn.c, _dtype(op)))], op.layer)
+    return g.node("Pow", [op.inputs[0], g.const(np.asarray(op.fn.c, _dtype(op)))], op.name)
 
 
 def rpow_scalar(g: GraphBuilder, op: Op) -> list:
-    return g.node("Pow", [g.const(np.asarray(op.fn.c, _dtype(op))), op.inputs[0]], op.layer)
+    return g.node("Pow", [g.const(np.asarray(op.fn.c, _dtype(op))), op.inputs[0]], op.name)
 
 
 def clamp(g: GraphBuilder, op: Op) -> list:
     lo, hi = op.fn.lo, op.fn.hi
     bounds = ["" if v is None else g.const(np.asarray(v, _dtype(op))) for v in (lo, hi)]
-    return g.node("Clip", [op.inputs[0]] + bounds, op.layer)
+    return g.node("Clip", [op.inputs[0]] + bounds, op.name)
 
 
 def where(g: GraphBuilder, op: Op) -> list:
-    cond = g.const(np.asarray(op.fn.cond, np.bool_), name=op.layer + ".condition")
-    return g.node("Where", [cond] + op.inputs, op.layer)
+    cond = g.const(np.asarray(op.fn.cond, np.bool_), name=op.name + ".condition")
+    return g.node("Where", [cond] + op.inputs, op.name)
 
 
 def cast(g: GraphBuilder, op: Op) -> list:
     from onnx import helper
 
-    return g.node("Cast", op.inputs, op.layer, to=helper.np_dtype_to_tensor_dtype(np.dtype(op.fn.dtype)))
+    return g.node("Cast", op.inputs, op.name, to=helper.np_dtype_to_tensor_dtype(np.dtype(op.fn.dtype)))
 
 
 # ----- reductions -------------------------------------------------------------------------------------------
@@ -90,18 +90,18 @@ def _check_batch_kept(op: Op, axes):
 
 def reduce_sum(g: GraphBuilder, op: Op) -> list:
     _check_batch_kept(op, _axes(op))
-    return [g.reduce("ReduceSum", op.inputs[0], _axes(op), op.fn.keepdim, op.layer)]
+    return [g.reduce("ReduceSum", op.inputs[0], _axes(op), op.fn.keepdim, op.name)]
 
 
 def reduce_mean(g: GraphBuilder, op: Op) -> list:
     _check_batch_kept(op, _axes(op))
-    return [g.reduce("ReduceMean", op.inputs[0], _axes(op), op.fn.keepdim, op.layer)]
+    return [g.reduce("ReduceMean", op.inputs[0], _axes(op), op.fn.keepdim, op.name)]
 
 
 def reduce_max(g: GraphBuilder, op: Op) -> list:
     _check_batch_kept(op, _axes(op))
     kind = "ReduceMin" if op.fn.minimum else "ReduceMax"
-    return [g.reduce(kind, op.inputs[0], _axes(op), op.fn.keepdim, op.layer)]
+    return [g.reduce(kind, op.inputs[0], _axes(op), op.fn.keepdim, op.name)]
 
 
 # ----- shapes -----------------------------------------------------------------------------------------------
@@ -121,7 +121,7 @@ def target_shape(op: Op, out_shape) -> list:
 
 
 def reshape(g: GraphBuilder, op: Op) -> list:
-    return [g.reshape(op.inputs[0], target_shape(op, op.out_shapes[0]), op.layer)]
+    return [g.reshape(op.inputs[0], target_shape(op, op.out_shapes[0]), op.name)]
 
 
 def expand(g: GraphBuilder, op: Op) -> list:
@@ -131,27 +131,27 @@ def expand(g: GraphBuilder, op: Op) -> list:
         shape[0] = 1                   # Expand broadcasts both ways: 1 keeps the input's (dynamic) batch
     elif op.batch is not None:
         op.fail(f"expands {tuple(in_shape)} to {tuple(shape)} over the batch dim; export with dynamic_batch=False")
-    return g.node("Expand", [op.inputs[0], g.ints(shape)], op.layer)
+    return g.node("Expand", [op.inputs[0], g.ints(shape)], op.name)
 
 
 def permute(g: GraphBuilder, op: Op) -> list:
-    return g.node("Transpose", op.inputs, op.layer, perm=[int(a) for a in op.fn.axes])
+    return g.node("Transpose", op.inputs, op.name, perm=[int(a) for a in op.fn.axes])
 
 
 def concat(g: GraphBuilder, op: Op) -> list:
     axis = getattr(op.fn, "axis", 1)   # GrowingConcat (DenseNet) joins on channels
-    return g.node("Concat", op.inputs, op.layer, axis=int(axis))
+    return g.node("Concat", op.inputs, op.name, axis=int(axis))
 
 
 def split(g: GraphBuilder, op: Op) -> list:
-    return g.split(op.inputs[0], [int(s) for s in op.fn.sizes], op.fn.axis, op.layer)
+    return g.split(op.inputs[0], [int(s) for s in op.fn.sizes], op.fn.axis, op.name)
 
 
 def pad(g: GraphBuilder, op: Op) -> list:
     widths = [(int(lo), int(hi)) for lo, hi in op.fn.widths]
     pads = [lo for lo, _ in widths] + [hi for _, hi in widths]
     value = g.const(np.asarray(op.fn.value, _dtype(op)))
-    return g.node("Pad", [op.inputs[0], g.ints(pads), value], op.layer, mode="constant")
+    return g.node("Pad", [op.inputs[0], g.ints(pads), value], op.name, mode="constant")
 
 
 def pad2d(g: GraphBuilder, op: Op) -> list:
@@ -159,7 +159,7 @@ def pad2d(g: GraphBuilder, op: Op) -> list:
     if mode == "wrap" and g.opset < 19:
         op.fail(f"with circular padding needs opset 19 or later (Pad mode 'wrap'), got opset {g.opset}")
     t, b, l_, r = op.fn.pad
-    return g.node("Pad", [op.inputs[0], g.ints([0, 0, t, l_, 0, 0, b, r])], op.layer, mode=mode)
+    return g.node("Pad", [op.inputs[0], g.ints([0, 0, t, l_, 0, 0, b, r])], op.name, mode=mode)
 
 
 def getitem(g: GraphBuilder, op: Op) -> list:
@@ -186,11 +186,11 @@ def getitem(g: GraphBuilder, op: Op) -> list:
     y = op.inputs[0]
     if axes:
         y = g.one("Slice", [y, g.ints(starts), g.ints(ends), g.ints(axes), g.ints(steps)],
-                  op.layer + ("/slice" if squeeze else ""))
+                  op.name + ("/slice" if squeeze else ""))
     if squeeze:
-        y = g.one("Squeeze", [y, g.ints(squeeze)], op.layer)
+        y = g.one("Squeeze", [y, g.ints(squeeze)], op.name)
     if y == op.inputs[0]:
-        y = g.one("Identity", [y], op.layer)
+        y = g.one("Identity", [y], op.name)
     return [y]
 
 
@@ -204,16 +204,16 @@ def maxout(g: GraphBuilder, op: Op) -> list:
     grouped = shape[:axis] + [shape[axis] // pieces, pieces] + shape[axis + 1:]
     if op.batch is not None:
         grouped[0] = 0
-    r = g.reshape(op.inputs[0], grouped, op.layer + "/groups")
-    return [g.reduce("ReduceMax", r, [axis + 1], False, op.layer)]
+    r = g.reshape(op.inputs[0], grouped, op.name + "/groups")
+    return [g.reduce("ReduceMax", r, [axis + 1], False, op.name)]
 
 
 def glu(g: GraphBuilder, op: Op) -> list:
     axis = op.fn.axis
     half = op.in_shapes[0][axis] // 2
-    a, b = g.split(op.inputs[0], [half, half], axis, op.layer + "/halves")
-    gate = g.one("Sigmoid", [b], op.layer + "/gate")
-    return g.node("Mul", [a, gate], op.layer)
+    a, b = g.split(op.inputs[0], [half, half], axis, op.name + "/halves")
+    gate = g.one("Sigmoid", [b], op.name + "/gate")
+    return g.node("Mul", [a, gate], op.name)
 
 
 CONVERTERS = {

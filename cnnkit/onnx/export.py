@@ -125,7 +125,7 @@ def export(model, example_input, path, opset: int = 17, dynamic_batch: bool = Tr
         outs_meta = fn._out_meta
         convert = CONVERTERS.get(type(fn).__name__)
         op = Op(fn, in_names, [tuple(x.shape) for x in ins], [x.dtype for x in ins], [m[0] for m in outs_meta],
-                layer, batch, [values.consts.get(k, (None,))[0] for k in keys])
+                layer, prefix, batch, [values.consts.get(k, (None,))[0] for k in keys])
         if convert is None:
             raise ExportError(f"onnx.export: cannot export layer {layer}: its op {type(fn).__name__} has no ONNX "
                               f"converter")

@@ -24,7 +24,8 @@ class Op:
     in_shapes: list            # their shapes at trace time
     in_dtypes: list
     out_shapes: list           # the Function's output shapes at trace time
-    layer: str                 # the module that ran it, for names and error messages
+    layer: str                 # the module that ran it, for error messages: "'features.3' (Conv2d)"
+    name: str                  # a prefix for the names of its nodes and values: "features.3"
     batch: int | None = None   # the traced batch size when the first dim is dynamic, else None
     constant: list = field(default_factory=list)   # per input: its value when it is a constant, else None
 

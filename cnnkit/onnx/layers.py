@@ -23,7 +23,7 @@ def conv(g: GraphBuilder, op: Op) -> list:
     """Convolution(geometry): y = x ⋆ W + b."""
     geo = op.fn.geometry
     top, bottom, left, right = geo.pad
-    return g.node("Conv", op.inputs, op.layer, kernel_shape=list(geo.kernel), strides=list(geo.stride),
+    return g.node("Conv", op.inputs, op.name, kernel_shape=list(geo.kernel), strides=list(geo.stride),
                   dilations=list(geo.dilation), pads=[top, left, bottom, right], group=int(geo.groups))
 
 
@@ -32,7 +32,7 @@ def conv_transpose(g: GraphBuilder, op: Op) -> list:
     output padding (p − bottom pad of that convolution) added at the bottom/right."""
     geo = op.fn.geometry
     top, bottom, left, right = geo.pad
-    return g.node("ConvTranspose", op.inputs, op.layer, kernel_shape=list(geo.kernel), strides=list(geo.stride),
+    return g.node("ConvTranspose", op.inputs, op.name, kernel_shape=list(geo.kernel), strides=list(geo.stride),
                   dilations=list(geo.dilation), pads=[top, left, top, left],
                   output_padding=[top - bottom, left - right], group=int(geo.groups))
 
@@ -61,7 +61,7 @@ def max_pool(g: GraphBuilder, op: Op) -> list:
     if op.fn.return_indices:
         op.fail("with return_indices has no ONNX equivalent that matches PyTorch's indices; export without them")
     k, s, d, pads, extra = _window(op)
-    return g.node("MaxPool", op.inputs, op.layer, kernel_shape=k, strides=s, dilations=d, **_ceil_attrs(op, pads, extra))
+    return g.node("MaxPool", op.inputs, op.name, kernel_shape=k, strides=s, dilations=d, **_ceil_attrs(op, pads, extra))
 
 
 def _real_pixels(plan) -> np.ndarray:
@@ -87,11 +87,11 @@ def _average(g: GraphBuilder, op: Op, x: str, divisor, name: str) -> str:
     if np.array_equal(div, real):
         return y
     dtype = np.dtype(op.in_dtypes[0])
-    return g.one("Mul", [y, g.const((real / div).astype(dtype), name=f"{op.layer}.divisor_ratio")], name)
+    return g.one("Mul", [y, g.const((real / div).astype(dtype), name=f"{op.name}.divisor_ratio")], name)
 
 
 def avg_pool(g: GraphBuilder, op: Op) -> list:
-    return [_average(g, op, op.inputs[0], op.fn.divisor, op.layer)]
+    return [_average(g, op, op.inputs[0], op.fn.divisor, op.name)]
 
 
 def lp_pool(g: GraphBuilder, op: Op) -> list:
@@ -103,18 +103,18 @@ def lp_pool(g: GraphBuilder, op: Op) -> list:
     full = np.array_equal(np.asarray(fn.divisor) * np.ones((plan.oh, plan.ow)), np.full((plan.oh, plan.ow),
                                                                                         plan.k[0] * plan.k[1]))
     if float(p).is_integer() and int(p) % 2 == 0 and not max(extra) and full and d == [1, 1]:
-        return g.node("LpPool", op.inputs, op.layer, kernel_shape=k, strides=s, pads=pads, p=int(p))
+        return g.node("LpPool", op.inputs, op.name, kernel_shape=k, strides=s, pads=pads, p=int(p))
     dtype = np.dtype(op.in_dtypes[0])
-    xp = g.one("Pow", [op.inputs[0], g.const(np.asarray(p, dtype))], op.layer + "/pow")
-    mean = _average(g, op, xp, fn.divisor, op.layer + "/avg")
-    t = g.one("Mul", [mean, g.const(np.asarray(plan.k[0] * plan.k[1], dtype))], op.layer + "/sum")
-    return g.node("Pow", [t, g.const(np.asarray(1.0 / p, dtype))], op.layer)
+    xp = g.one("Pow", [op.inputs[0], g.const(np.asarray(p, dtype))], op.name + "/pow")
+    mean = _average(g, op, xp, fn.divisor, op.name + "/avg")
+    t = g.one("Mul", [mean, g.const(np.asarray(plan.k[0] * plan.k[1], dtype))], op.name + "/sum")
+    return g.node("Pow", [t, g.const(np.asarray(1.0 / p, dtype))], op.name)
 
 
 def global_avg_pool(g: GraphBuilder, op: Op) -> list:
     if len(op.in_shapes[0]) == 4:
-        return g.node("GlobalAveragePool", op.inputs, op.layer)
-    return [g.reduce("ReduceMean", op.inputs[0], [-2, -1], True, op.layer)]
+        return g.node("GlobalAveragePool", op.inputs, op.name)
+    return [g.reduce("ReduceMean", op.inputs[0], [-2, -1], True, op.name)]
 
 
 def _adaptive_matrix(size: int, out: int, dtype) -> np.ndarray:
@@ -134,10 +134,10 @@ def adaptive_avg_pool(g: GraphBuilder, op: Op) -> list:
     if not (oh and ow):
         op.fail(f"to an empty output {oh}x{ow}")
     dtype = np.dtype(op.in_dtypes[0])
-    rows = g.const(_adaptive_matrix(h, oh, dtype), name=f"{op.layer}.rows")
-    cols = g.const(np.ascontiguousarray(_adaptive_matrix(w, ow, dtype).T), name=f"{op.layer}.cols")
-    t = g.one("MatMul", [op.inputs[0], cols], op.layer + "/cols")
-    return g.node("MatMul", [rows, t], op.layer)
+    rows = g.const(_adaptive_matrix(h, oh, dtype), name=f"{op.name}.rows")
+    cols = g.const(np.ascontiguousarray(_adaptive_matrix(w, ow, dtype).T), name=f"{op.name}.cols")
+    t = g.one("MatMul", [op.inputs[0], cols], op.name + "/cols")
+    return g.node("MatMul", [rows, t], op.name)
 
 
 def adaptive_max_pool(g: GraphBuilder, op: Op) -> list:
@@ -145,10 +145,10 @@ def adaptive_max_pool(g: GraphBuilder, op: Op) -> list:
     if op.fn.return_indices:
         op.fail("with return_indices has no ONNX equivalent; export without them")
     if (oh, ow) == (1, 1) and len(op.in_shapes[0]) == 4:
-        return g.node("GlobalMaxPool", op.inputs, op.layer)
+        return g.node("GlobalMaxPool", op.inputs, op.name)
     if oh and ow and h % oh == 0 and w % ow == 0:
         k = [h // oh, w // ow]
-        return g.node("MaxPool", op.inputs, op.layer, kernel_shape=k, strides=k)
+        return g.node("MaxPool", op.inputs, op.name, kernel_shape=k, strides=k)
     op.fail(f"from {h}x{w} to {oh}x{ow} takes maxima over windows of unequal sizes, which ONNX cannot express; "
             f"choose an input size divisible by the output size")
 
@@ -164,11 +164,11 @@ def batch_norm(g: GraphBuilder, op: Op) -> list:
     c = op.in_shapes[0][1]
     dtype = np.dtype(op.in_dtypes[0])
     x, rest = op.inputs[0], list(op.inputs[1:])
-    scale = rest.pop(0) if fn.has_weight else g.const(np.ones(c, dtype), name=op.layer + ".weight")
-    bias = rest.pop(0) if fn.has_bias else g.const(np.zeros(c, dtype), name=op.layer + ".bias")
-    mean, var = (g.buffer(a, f"{op.layer}.{n}") for a, n in zip(fn.running, ("running_mean", "running_var"),
+    scale = rest.pop(0) if fn.has_weight else g.const(np.ones(c, dtype), name=op.name + ".weight")
+    bias = rest.pop(0) if fn.has_bias else g.const(np.zeros(c, dtype), name=op.name + ".bias")
+    mean, var = (g.buffer(a, f"{op.name}.{n}") for a, n in zip(fn.running, ("running_mean", "running_var"),
                                                                 strict=True))
-    return g.node("BatchNormalization", [x, scale, bias, mean, var], op.layer, epsilon=float(fn.eps))
+    return g.node("BatchNormalization", [x, scale, bias, mean, var], op.name, epsilon=float(fn.eps))
 
 
 def local_response_norm(g: GraphBuilder, op: Op) -> list:
@@ -180,7 +180,7 @@ def local_response_norm(g: GraphBuilder, op: Op) -> list:
                 f"use an odd size")
     if len(op.in_shapes[0]) != 4:
         op.fail(f"on a {len(op.in_shapes[0])}-d input: ONNX's LRN takes (N, C, H, W)")
-    return g.node("LRN", op.inputs, op.layer, size=int(fn.size), alpha=float(fn.alpha), beta=float(fn.beta),
+    return g.node("LRN", op.inputs, op.name, size=int(fn.size), alpha=float(fn.alpha), beta=float(fn.beta),
                   bias=float(fn.k))
 
 
@@ -189,16 +189,16 @@ def local_response_norm(g: GraphBuilder, op: Op) -> list:
 def linear(g: GraphBuilder, op: Op) -> list:
     """y = x Wᵀ + b: Gemm for a 2-d x, else MatMul with Wᵀ (+ Add)."""
     if len(op.in_shapes[0]) == 2:
-        return g.node("Gemm", op.inputs, op.layer, transB=1)
-    wt = g.one("Transpose", [op.inputs[1]], op.layer + "/weight_t", perm=[1, 0])
+        return g.node("Gemm", op.inputs, op.name, transB=1)
+    wt = g.one("Transpose", [op.inputs[1]], op.name + "/weight_t", perm=[1, 0])
     if len(op.inputs) == 2:
-        return g.node("MatMul", [op.inputs[0], wt], op.layer)
-    y = g.one("MatMul", [op.inputs[0], wt], op.layer + "/matmul")
-    return g.node("Add", [y, op.inputs[2]], op.layer)
+        return g.node("MatMul", [op.inputs[0], wt], op.name)
+    y = g.one("MatMul", [op.inputs[0], wt], op.name + "/matmul")
+    return g.node("Add", [y, op.inputs[2]], op.name)
 
 
 def matmul(g: GraphBuilder, op: Op) -> list:
-    return g.node("MatMul", op.inputs, op.layer)
+    return g.node("MatMul", op.inputs, op.name)
 
 
 CONVERTERS = {
