@@ -31,5 +31,6 @@ from . import nn, optim  # noqa: E402  (layers, losses, optimizers)
 from . import data, models, train  # noqa: E402
 from .io.checkpoint import load, save  # noqa: E402
 from .insight.summary import summary  # noqa: E402
+from . import onnx  # noqa: E402  (ck.onnx.export; the optional onnx package is imported when it is called)
 
 __version__ = "0.1.0"

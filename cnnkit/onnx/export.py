@@ -132,7 +132,7 @@ def export(model, example_input, path, opset: int = 17, dynamic_batch: bool = Tr
         out_names = convert(g, op)
         for i, name in enumerate(out_names):
             values.names[("fn", id(fn), i)] = name
-    graph_outputs, value_infos = [], []
+    graph_outputs = []
     outs = [t.output] if isinstance(t.output, Tensor) else list(t.output)
     for i, o in enumerate(outs):
         if not isinstance(o, Tensor):

@@ -16,7 +16,6 @@ import numpy as np
 
 from .graph import GraphBuilder, Op
 
-
 # ----- convolution ------------------------------------------------------------------------------------------
 
 def conv(g: GraphBuilder, op: Op) -> list:

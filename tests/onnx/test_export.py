@@ -201,7 +201,7 @@ def test_fixed_batch(tmp_path):
     proto = check_export(model, (2, 4, 4), tmp_path, batches=(2,), dynamic_batch=False)
     dims = proto.graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_value for d in dims] == [2, 2, 4, 4]
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match="invalid dimensions for input"):
         run_onnx(tmp_path / "model.onnx", np.zeros((3, 2, 4, 4), np.float32))
 
 
