@@ -41,15 +41,18 @@ _MAX_DEFLATE_RATIO = 1032   # DEFLATE cannot expand data more than this: a large
 
 # ----- zip format --------------------------------------------------------------------------------------------
 
-def _member_size(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> int:
+def _member_size(info: zipfile.ZipInfo, archive_size: int, where: str) -> int:
+    if info.compress_type == zipfile.ZIP_STORED and info.file_size > archive_size:
+        raise TorchFileError(f"load_torch: {where} is truncated or corrupt: member '{info.filename}' declares "
+                             f"{info.file_size} bytes, the file has {archive_size}")
     if info.compress_type != zipfile.ZIP_STORED and info.file_size > _MAX_DEFLATE_RATIO * max(info.compress_size, 1):
         raise TorchFileError(f"load_torch: {where}: member '{info.filename}' declares {info.file_size} bytes from "
                              f"{info.compress_size} compressed bytes; refused as corrupt")
     return info.file_size
 
 
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> bytes:
-    _member_size(zf, info, where)
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int, where: str) -> bytes:
+    _member_size(info, archive_size, where)
     try:
         data = zf.read(info)
     except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, ValueError) as e:
@@ -61,6 +64,7 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> byte
 
 
 def _read_zip(path: Path, where: str):
+    size = path.stat().st_size
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
@@ -75,7 +79,7 @@ def _read_zip(path: Path, where: str):
         root = pkls[0][:-len("data.pkl")]
         order = b"little"
         if root + "byteorder" in infos:
-            order = _read_member(zf, infos[root + "byteorder"], where).strip()
+            order = _read_member(zf, infos[root + "byteorder"], size, where).strip()
             if order not in (b"little", b"big"):
                 raise TorchFileError(f"load_torch: {where}: unknown byte order {order!r}")
         big = order == b"big"
@@ -94,14 +98,14 @@ def _read_zip(path: Path, where: str):
                 raise TorchFileError(f"load_torch: {where} is truncated or corrupt: storage '{key}' has no member "
                                      f"'{root}data/{key}'")
             need = numel * itemsize(kind)
-            have = _member_size(zf, info, where)
+            have = _member_size(info, size, where)
             if need > have:
                 raise TorchFileError(f"load_torch: {where}: storage '{key}' declares {numel} elements ({need} bytes) "
                                      f"but its member holds {have} bytes")
-            st = storages[key] = Storage(kind, _read_member(zf, info, where), numel, big, where)
+            st = storages[key] = Storage(kind, _read_member(zf, info, size, where), numel, big, where)
             return st
 
-        return unpickle(_read_member(zf, infos[pkls[0]], where), storage_for, where)
+        return unpickle(_read_member(zf, infos[pkls[0]], size, where), storage_for, where)
 
 
 # ----- legacy format -----------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import _compat_pickle
 import collections
 import io
 import pickle
+import pickletools
 from typing import NamedTuple
 
 import numpy as np
@@ -189,8 +190,26 @@ class RestrictedUnpickler(pickle.Unpickler):
         return self._storage_for(pid)
 
 
+def _check_memo(data: bytes, where: str) -> None:
+    """Refuse memo indices beyond the pickle's length before unpickling: the C unpickler grows its memo
+    table to twice the largest index it is given, so one forged PUT could ask for gigabytes."""
+    try:
+        for op, arg, _ in pickletools.genops(data):
+            if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and int(arg) > len(data):
+                raise TorchFileError(f"load_torch: {where}: the pickle stores a value at memo index {arg}, more "
+                                     f"than its {len(data)} bytes can hold; refused as corrupt")
+            if op.name == "STOP":
+                return
+    except TorchFileError:
+        raise
+    except Exception as e:
+        raise TorchFileError(f"load_torch: {where} is not a readable checkpoint pickle "
+                             f"({type(e).__name__}: {e})") from None
+
+
 def unpickle(data: bytes, storage_for, where: str):
     """Run the restricted unpickler; any failure becomes a ``TorchFileError`` naming ``where``."""
+    _check_memo(data, where)
     try:
         return RestrictedUnpickler(data, storage_for, where).load()
     except TorchFileError:

@@ -332,3 +332,32 @@ def test_read_torch_keeps_plain_values(tmp_path):
     torch.save({"epoch": 3, "lr": 0.5, "name": "x", "flags": [True, None], "t": (1, 2)}, tmp_path / "p.pt")
     assert read_torch(tmp_path / "p.pt") == {"epoch": 3, "lr": 0.5, "name": "x", "flags": [True, None],
                                              "t": (1, 2)}
+
+
+def test_a_forged_memo_index_is_refused_before_unpickling(tmp_path):
+    # LONG_BINPUT 2**31 would make the unpickler allocate a memo table of 2**32 entries
+    pkl = b"\x80\x02}r\x00\x00\x00\x80."    # PROTO 2, EMPTY_DICT, LONG_BINPUT 2**31, STOP
+    _zip_checkpoint(tmp_path / "m.pth", pkl)
+    with pytest.raises(TorchFileError, match="memo index 2147483648"):
+        read_torch(tmp_path / "m.pth")
+
+
+def test_a_zip_member_declaring_more_bytes_than_the_file(tmp_path):
+    p = tmp_path / "z.pth"
+    torch.save({"w": torch.ones(4)}, p)
+    data = bytearray(p.read_bytes())
+    with zipfile.ZipFile(p) as z:
+        info = next(i for i in z.infolist() if i.filename.endswith("/data/0"))
+    # patch the uncompressed size in the central directory entry of that member
+    start = 0
+    while True:
+        cd = data.find(b"PK\x01\x02", start)
+        name_len = int.from_bytes(data[cd + 28:cd + 30], "little")
+        if data[cd + 46:cd + 46 + name_len].decode() == info.filename:
+            break
+        start = cd + 4
+    data[cd + 20:cd + 24] = (2**31).to_bytes(4, "little")   # compressed size
+    data[cd + 24:cd + 28] = (2**31).to_bytes(4, "little")   # uncompressed size
+    p.write_bytes(bytes(data))
+    with pytest.raises(TorchFileError, match=r"truncated or corrupt: member '.*/data/0' declares 2147483648 bytes"):
+        load_torch(p)
