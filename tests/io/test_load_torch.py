@@ -361,3 +361,16 @@ def test_a_zip_member_declaring_more_bytes_than_the_file(tmp_path):
     p.write_bytes(bytes(data))
     with pytest.raises(TorchFileError, match=r"truncated or corrupt: member '.*/data/0' declares 2147483648 bytes"):
         load_torch(p)
+
+
+def test_the_pre_1_0_tar_format_is_named(tmp_path):
+    import tarfile
+
+    p = tmp_path / "old.tar"
+    with tarfile.open(p, "w") as tar:
+        for name in ("sys_info", "pickle", "storages", "tensors"):
+            info = tarfile.TarInfo(name)
+            info.size = 4
+            tar.addfile(info, io.BytesIO(b"\x80\x02N."))
+    with pytest.raises(TorchFileError, match="pre-1.0 tar format, which is not supported"):
+        load_torch(p)
