@@ -89,6 +89,45 @@ def _fold(fn, arrays):
     return list(ys) if isinstance(ys, tuple) else [ys]
 
 
+def _convert(g: GraphBuilder, values: _Values, fn, layer: str, batch) -> None:
+    """The nodes of one traced op; an op on constants only is evaluated instead (a constant result)."""
+    prefix = _label(layer)
+    ins = list(fn.inputs)
+    if all(values.is_const(x) for x in ins):   # e.g. LeNet-5's dense table weight from its connected kernels
+        for i, y in enumerate(_fold(fn, [values.consts[values.key(x)][0] for x in ins])):
+            values.consts[("fn", id(fn), i)] = (y, f"{prefix}.{type(fn).__name__.lower()}")
+        return
+    convert = CONVERTERS.get(type(fn).__name__)
+    if convert is None:
+        raise ExportError(f"onnx.export: cannot export layer {layer}: its op {type(fn).__name__} has no ONNX "
+                          f"converter")
+    op = Op(fn, [values.name_of(x, prefix) for x in ins], [tuple(x.shape) for x in ins], [x.dtype for x in ins],
+            [m[0] for m in fn._out_meta], layer, prefix, batch)
+    for i, name in enumerate(convert(g, op)):
+        values.names[("fn", id(fn), i)] = name
+
+
+def _outputs(g: GraphBuilder, values: _Values, output, output_name: str, batch, model_name: str) -> list:
+    """Identity nodes from the traced outputs to the graph's named outputs; their value infos."""
+    from onnx import helper
+
+    outs = [output] if isinstance(output, Tensor) else list(output)
+    infos = []
+    for i, o in enumerate(outs):
+        if not isinstance(o, Tensor):
+            raise TypeError(f"onnx.export: output {i} of {model_name} is a {type(o).__name__}, not a Tensor")
+        if values.key(o) not in values.names and not values.is_const(o):
+            raise ExportError(f"onnx.export: output {i} of {model_name} was not traced")
+        name = g.reserve(output_name if len(outs) == 1 else f"{output_name}_{i}")
+        g.nodes.append(helper.make_node("Identity", [values.name_of(o, "output")], [name],
+                                        name=g.unique("node/" + name)))
+        shape = list(o.shape)
+        if batch is not None and shape and shape[0] == batch:
+            shape[0] = "batch"
+        infos.append(helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(o.dtype), shape))
+    return infos
+
+
 def export(model, example_input, path, opset: int = 17, dynamic_batch: bool = True, *,
            input_name: str = "input", output_name: str = "output"):
     """Write ``model`` (traced in evaluation mode on ``example_input``) to ``path`` as ONNX; returns the
@@ -107,46 +146,14 @@ def export(model, example_input, path, opset: int = 17, dynamic_batch: bool = Tr
         raise ValueError("onnx.export: the example input must have a batch dim, got a 0-d tensor")
     t = trace(model, example_input)
     batch = int(example_input.shape[0]) if dynamic_batch else None
-    g = GraphBuilder(opset)
-    values = _Values(g, _array_names(model))
-    g.buffer = lambda arr, fallback: _buffer(g, values, arr, fallback)
+    names = _array_names(model)
+    g = GraphBuilder(opset, names)
+    values = _Values(g, names)
     g.reserve(input_name)
     values.names[values.key(t.input)] = input_name
     for fn in t.functions:
-        layer = t.layers.get(id(fn), f"{type(model).__name__} (the model's forward)")
-        prefix = _label(layer)
-        ins = list(fn.inputs)
-        keys = [values.key(x) for x in ins]
-        if all(values.is_const(x) for x in ins):   # constant: evaluate now (e.g. a connection-table weight)
-            for i, y in enumerate(_fold(fn, [values.consts[k][0] for k in keys])):
-                values.consts[("fn", id(fn), i)] = (y, f"{prefix}.{type(fn).__name__.lower()}")
-            continue
-        in_names = [values.name_of(x, prefix) for x in ins]
-        outs_meta = fn._out_meta
-        convert = CONVERTERS.get(type(fn).__name__)
-        op = Op(fn, in_names, [tuple(x.shape) for x in ins], [x.dtype for x in ins], [m[0] for m in outs_meta],
-                layer, prefix, batch, [values.consts.get(k, (None,))[0] for k in keys])
-        if convert is None:
-            raise ExportError(f"onnx.export: cannot export layer {layer}: its op {type(fn).__name__} has no ONNX "
-                              f"converter")
-        out_names = convert(g, op)
-        for i, name in enumerate(out_names):
-            values.names[("fn", id(fn), i)] = name
-    graph_outputs = []
-    outs = [t.output] if isinstance(t.output, Tensor) else list(t.output)
-    for i, o in enumerate(outs):
-        if not isinstance(o, Tensor):
-            raise TypeError(f"onnx.export: output {i} of {type(model).__name__} is a {type(o).__name__}, not a Tensor")
-        name = output_name if len(outs) == 1 else f"{output_name}_{i}"
-        g.reserve(name)
-        src = values.name_of(o, "output") if values.key(o) in values.names or o.creator is None else None
-        if src is None:
-            raise ExportError(f"onnx.export: output {i} was not traced")
-        g.nodes.append(helper.make_node("Identity", [src], [name], name=g.unique("node/" + name)))
-        shape = list(o.shape)
-        if batch is not None and shape and shape[0] == batch:
-            shape[0] = "batch"
-        graph_outputs.append(helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(o.dtype), shape))
+        _convert(g, values, fn, t.layers.get(id(fn), f"{type(model).__name__} (the model's forward)"), batch)
+    graph_outputs = _outputs(g, values, t.output, output_name, batch, type(model).__name__)
     in_shape = list(example_input.shape)
     if batch is not None:
         in_shape[0] = "batch"
@@ -165,12 +172,3 @@ def export(model, example_input, path, opset: int = 17, dynamic_batch: bool = Tr
         f.write(data)
     return proto
 
-
-def _buffer(g: GraphBuilder, values: _Values, arr: np.ndarray, fallback: str | None = None) -> str:
-    """An initializer for a buffer array the op holds (BatchNorm's running statistics), named as in the
-    state dict when the array is the module's buffer; one initializer per array."""
-    k = ("array", id(arr))
-    if k not in values.names:
-        values._keep.append(arr)
-        values.names[k] = g.initializer(arr, values.known.get(id(arr)) or fallback or "buffer")
-    return values.names[k]

@@ -6,7 +6,7 @@ through a :class:`GraphBuilder`; the builder knows the opset, so that a converte
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,7 +27,6 @@ class Op:
     layer: str                 # the module that ran it, for error messages: "'features.3' (Conv2d)"
     name: str                  # a prefix for the names of its nodes and values: "features.3"
     batch: int | None = None   # the traced batch size when the first dim is dynamic, else None
-    constant: list = field(default_factory=list)   # per input: its value when it is a constant, else None
 
     @property
     def kind(self) -> str:
@@ -40,15 +39,17 @@ class Op:
 class GraphBuilder:
     """Nodes and initializers in creation order (creation order is a topological order here)."""
 
-    def __init__(self, opset: int):
+    def __init__(self, opset: int, array_names: dict | None = None):
         from onnx import helper
 
         self.helper = helper
         self.opset = opset
+        self.array_names = array_names or {}   # id(array) -> state-dict name
         self.nodes: list = []
         self.initializers: list = []
         self._used: set = set()
         self._consts: dict = {}
+        self._buffers: dict = {}
 
     def unique(self, base: str) -> str:
         base = base or "value"
@@ -81,6 +82,13 @@ class GraphBuilder:
         if key not in self._consts:
             self._consts[key] = self.initializer(arr, name)
         return self._consts[key]
+
+    def buffer(self, arr: np.ndarray, fallback: str) -> str:
+        """An array an op holds (BatchNorm's running statistics) as an initializer, under its state-dict name
+        when it is a module's buffer; one initializer per array."""
+        if id(arr) not in self._buffers:
+            self._buffers[id(arr)] = (arr, self.initializer(arr, self.array_names.get(id(arr)) or fallback))
+        return self._buffers[id(arr)][1]
 
     def ints(self, values) -> str:
         return self.const(np.asarray(list(values), np.int64), name="shape")
