@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from ..function import Function
+from ..kernels import ConvGeometry, is_channels_last, nhwc, out_size
 from ..tensor import Tensor
 from ._util import as_operand
-from .im2col import (ConvGeometry, conv_forward, conv_grad_input, conv_grad_weight, is_channels_last, nhwc,
-                     out_size)
 from .shape import reshape
 
 __all__ = ["conv2d", "conv_transpose2d", "table_conv2d", "pad2d", "Convolution", "TransposedConvolution",
@@ -157,25 +157,28 @@ def bias_grad(gy: np.ndarray) -> np.ndarray:
 
 
 class Convolution(Function):
-    """y = conv2d(x, W) + b on NCHW arrays; see the module docstring for the backward rules."""
+    """y = conv2d(x, W) + b on NCHW arrays; see the module docstring for the backward rules.
+
+    Forward picks the algorithm (``self.algorithm``, see :func:`cnnkit.kernels.select`); backward uses it."""
 
     def __init__(self, geometry: ConvGeometry):
         self.geometry = geometry
 
     def forward(self, x, w, b=None):
         need = self.needs_input_grad
-        y, self.saved = conv_forward(x, w, self.geometry, keep_columns=need[1])
+        self.algorithm = kernels.select(self.geometry, x.shape, w.shape)
+        y, self.kept = kernels.forward(self.algorithm, x, w, self.geometry, keep=need[1])
         if b is not None:
             add_bias(y, b)
-        self.x = x if need[1] and self.saved is None else None
+        self.x = x if need[1] and self.kept is None else None
         self.w = w if need[0] else None
         self.x_shape, self.w_shape = x.shape, w.shape
         return y
 
     def backward(self, gy):
-        need, g = self.needs_input_grad, self.geometry
-        gx = conv_grad_input(gy, self.w, g, self.x_shape) if need[0] else None
-        gw = conv_grad_weight(self.x, gy, g, self.w_shape, self.saved) if need[1] else None
+        need, g, algorithm = self.needs_input_grad, self.geometry, self.algorithm
+        gx = kernels.grad_input(algorithm, gy, self.w, g, self.x_shape) if need[0] else None
+        gw = kernels.grad_weight(algorithm, self.x, gy, g, self.w_shape, self.kept) if need[1] else None
         if len(need) == 3:
             return gx, gw, (bias_grad(gy) if need[2] else None)
         return gx, gw
@@ -184,7 +187,8 @@ class Convolution(Function):
 class TransposedConvolution(Function):
     """y = conv_transpose2d(x, W) + b: the input gradient of the convolution whose output x would be.
 
-    ``geometry`` describes that convolution (its input is y, its output x).
+    ``geometry`` describes that convolution (its input is y, its output x); forward picks its algorithm
+    (``self.algorithm``) and backward uses it.
     """
 
     def __init__(self, geometry: ConvGeometry):
@@ -194,7 +198,9 @@ class TransposedConvolution(Function):
         need = self.needs_input_grad
         n = x.shape[0]
         c_out = w.shape[1] * self.geometry.groups
-        y = conv_grad_input(x, w, self.geometry, (n, c_out) + self.geometry.in_hw)
+        y_shape = (n, c_out) + self.geometry.in_hw
+        self.algorithm = kernels.select(self.geometry, y_shape, w.shape)
+        y = kernels.grad_input(self.algorithm, x, w, self.geometry, y_shape)
         if b is not None:
             add_bias(y, b)
         self.x = x if need[1] else None
@@ -203,9 +209,9 @@ class TransposedConvolution(Function):
         return y
 
     def backward(self, gy):
-        need, g = self.needs_input_grad, self.geometry
-        gx = conv_forward(gy, self.w, g)[0] if need[0] else None
-        gw = conv_grad_weight(gy, self.x, g, self.w_shape) if need[1] else None
+        need, g, algorithm = self.needs_input_grad, self.geometry, self.algorithm
+        gx = kernels.forward(algorithm, gy, self.w, g)[0] if need[0] else None
+        gw = kernels.grad_weight(algorithm, gy, self.x, g, self.w_shape) if need[1] else None
         if len(need) == 3:
             return gx, gw, (bias_grad(gy) if need[2] else None)
         return gx, gw

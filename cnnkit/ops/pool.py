@@ -48,7 +48,7 @@ from ..function import Function
 from ..tensor import Tensor
 from .elementwise import abs as _abs
 from .elementwise import neg as _neg
-from .im2col import is_channels_last
+from ..kernels import is_channels_last
 
 __all__ = ["max_pool2d", "avg_pool2d", "lp_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d"]
 
