@@ -108,12 +108,13 @@ def _checked(name: str, value):
     return value if name == "weight_order_pixels" else int(value)
 
 
-_current: contextvars.ContextVar[Config] = contextvars.ContextVar("cnnkit_kernels_config", default=Config())
+_DEFAULT = Config()
+_current: contextvars.ContextVar[Config] = contextvars.ContextVar("cnnkit_kernels_config")
 
 
 def config() -> Config:
     """The config in effect here (in this thread / context)."""
-    return _current.get()
+    return _current.get(_DEFAULT)
 
 
 @contextmanager
@@ -123,7 +124,7 @@ def using(**options):
     Unknown option names raise TypeError, values of the wrong type TypeError, out-of-range values ValueError.
     """
     changes = {name: _checked(name, value) for name, value in options.items()}
-    new = dataclasses.replace(_current.get(), **changes)
+    new = dataclasses.replace(_current.get(_DEFAULT), **changes)
     token = _current.set(new)
     try:
         yield new

@@ -82,7 +82,7 @@ def _single_threaded_blas():
     try:
         yield
     finally:
-        for lc, k in zip(libs, before):
+        for lc, k in zip(libs, before, strict=True):
             lc.set_num_threads(k)
 
 

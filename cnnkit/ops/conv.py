@@ -1,6 +1,6 @@
 """Convolution as differentiable ops: ``conv2d``, ``conv_transpose2d`` and the connection-table convolution.
 
-Forward and backward of a 2-d convolution y = x ⋆ W + b (the kernels are in ``im2col.py``):
+Forward and backward of a 2-d convolution y = x ⋆ W + b (the kernels are in ``cnnkit/kernels/``):
 
     forward     Y  = cols(x) · W_mat                         (im2col + GEMM)
     backward    dW = cols(x)ᵀ · dY                            (GEMM with the same columns)

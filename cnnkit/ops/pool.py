@@ -45,10 +45,10 @@ import numpy as np
 
 from .. import backend
 from ..function import Function
+from ..kernels import is_channels_last
 from ..tensor import Tensor
 from .elementwise import abs as _abs
 from .elementwise import neg as _neg
-from ..kernels import is_channels_last
 
 __all__ = ["max_pool2d", "avg_pool2d", "lp_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d"]
 

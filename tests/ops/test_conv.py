@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 import cnnkit as ck
 import cnnkit.nn.functional as F
-from cnnkit.autograd import gradcheck
-from cnnkit.ops import conv as conv_ops
 from cnnkit import kernels
+from cnnkit.autograd import gradcheck
 from cnnkit.kernels import im2col, weight_order, winograd
+from cnnkit.ops import conv as conv_ops
 from tests.oracle import assert_close, check_op
 
 RTOL = 1e-8  # float64; check_op raises it to 1e-4 for float32
@@ -612,7 +612,7 @@ def test_backward_uses_the_algorithm_forward_chose(transpose):
     yt = th_fn(*th_in)
     yt.backward(torch.from_numpy(gy))
     assert_close(y, yt, RTOL, "output")
-    for a, b, what in zip(ts, th_in, ["input", "weight", "bias"]):
+    for a, b, what in zip(ts, th_in, ["input", "weight", "bias"], strict=False):
         assert_close(a.grad, b.grad, RTOL, f"gradient of {what}")
     with kernels.using(algorithm="pointwise"), pytest.raises(ValueError, match="forced algorithm 'pointwise'"):
         ck_fn(*ts)
