@@ -12,5 +12,5 @@ from ..ops.linalg import linear  # noqa: F401
 from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,  # noqa: F401
                         huber_loss, l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 from ..ops.norm import batch_norm, local_response_norm  # noqa: F401
-from ..ops.pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, lp_pool2d,  # noqa: F401
-                        max_pool2d)
+from ..ops.adaptive_pool import adaptive_avg_pool2d, adaptive_max_pool2d  # noqa: F401
+from ..ops.pool import avg_pool2d, lp_pool2d, max_pool2d  # noqa: F401

@@ -78,6 +78,29 @@ def _state_array(value, key: str, who: str) -> np.ndarray:
     return arr
 
 
+def name_error(error: BaseException, module) -> BaseException:
+    """Prefix ``error``'s message with the label of ``module`` (its repr, or its class name when the repr spans
+    several lines), unless an inner module already named it; the exception keeps its type and traceback.
+
+    ``Module.__call__`` does this for the ValueError/TypeError/IndexError raised while a module runs, so that an
+    op's message (``max_pool2d: expected ...``) reaches the user as
+    ``MaxPool2d(kernel_size=2, ...): max_pool2d: expected ...``, named by the innermost module only.
+    Pass ``module=None`` to mark an error that already names its source (e.g. a model's own input check).
+    """
+    if getattr(error, "_cnnkit_named", False):
+        return error
+    if module is not None and error.args and isinstance(error.args[0], str):
+        label = repr(module)
+        if "\n" in label:
+            label = type(module).__name__
+        error.args = (f"{label}: {error.args[0]}",) + error.args[1:]
+    try:
+        error._cnnkit_named = True
+    except AttributeError:  # an exception type without a __dict__: left as it is
+        pass
+    return error
+
+
 class Module:
     """Base class of every layer and network. Subclasses call ``super().__init__()`` and define ``forward``."""
 
@@ -198,7 +221,11 @@ class Module:
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
-        out = self.forward(*args, **kwargs)
+        try:
+            out = self.forward(*args, **kwargs)
+        except (ValueError, TypeError, IndexError) as e:
+            name_error(e, self)
+            raise
         for hook in tuple(self._forward_hooks.values()):
             result = hook(self, args, out)
             if result is not None:
