@@ -16,7 +16,6 @@ import math
 
 import numpy as np
 
-from .. import backend
 from ..ops import validate
 from ..ops.conv import conv2d, conv_transpose2d
 from ..ops.pad import pad
@@ -25,14 +24,6 @@ from . import init
 from .module import Module, Parameter
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-def layer_dtype(dtype, fn: str) -> np.dtype:
-    """A layer's parameter dtype: ``dtype`` or the default float dtype; integer types are refused."""
-    d = backend.as_dtype(dtype) or backend.get_default_dtype()
-    if not backend.is_floating(d):
-        raise TypeError(f"{fn}: dtype must be a floating point type, got {d}")
-    return d
 
 
 class _ConvNd(Module):
@@ -66,7 +57,7 @@ class _ConvNd(Module):
         self.padding_mode = validate.one_of(padding_mode, PADDING_MODES, "padding_mode", fn)
         if self.transposed and padding_mode != "zeros":
             raise ValueError(f"{fn}: only padding_mode='zeros' is supported, got {padding_mode!r}")
-        d = layer_dtype(dtype, fn)
+        d = validate.floating_dtype(dtype, fn)
         if self.transposed:
             shape = (self.in_channels, self.out_channels // self.groups) + self.kernel_size
         else:

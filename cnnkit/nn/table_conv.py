@@ -13,7 +13,6 @@ from ..ops import validate
 from ..ops.table_conv import ScatterKernels, check_table, table_conv2d
 from ..random import get_generator
 from ..tensor import Tensor
-from .conv import layer_dtype
 from .module import Module, Parameter
 
 __all__ = ["TableConv2d"]
@@ -53,7 +52,7 @@ class TableConv2d(Module):
             self.padding = padding
         else:
             self.padding = validate.pair(padding, "padding", fn, minimum=0)
-        d = layer_dtype(dtype, fn)
+        d = validate.floating_dtype(dtype, fn)
         self.weight = Parameter(np.empty((int(t.sum()),) + self.kernel_size, d))
         if bias:
             self.bias = Parameter(np.empty(self.out_channels, d))

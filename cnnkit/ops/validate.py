@@ -16,8 +16,11 @@ import numbers
 
 import numpy as np
 
+from .. import backend
+from ._util import normalize_dim
+
 __all__ = ["is_int", "integer", "positive_int", "non_negative_int", "pair", "padding", "flag", "number",
-           "finite_number", "probability", "one_of"]
+           "finite_number", "probability", "one_of", "dim", "floating_dtype"]
 
 
 def is_int(v) -> bool:
@@ -115,3 +118,17 @@ def one_of(value, choices: tuple, arg: str, fn: str):
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{fn}: {arg} must be one of {choices}, got {value!r}")
     return value
+
+
+def dim(value, ndim: int, fn: str) -> int:
+    """A dimension index of a tensor with ``ndim`` dims (negatives count from the end) as a non-negative int;
+    TypeError if it is not an int, IndexError if it is out of range."""
+    return normalize_dim(value, ndim, fn)
+
+
+def floating_dtype(dtype, fn: str) -> np.dtype:
+    """A layer's parameter dtype: ``dtype`` (None: the default float dtype); integer types are refused."""
+    d = backend.as_dtype(dtype) or backend.get_default_dtype()
+    if not backend.is_floating(d):
+        raise TypeError(f"{fn}: dtype must be a floating point type, got {d}")
+    return d
