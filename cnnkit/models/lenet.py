@@ -86,10 +86,10 @@ class LeNet5(Module):
 
     def forward(self, x):
         if not isinstance(x, Tensor):
-            raise TypeError(f"LeNet5: expected a Tensor input, got {type(x).__name__}")
+            raise TypeError(f"expected a Tensor input, got {type(x).__name__}")
         expected = (self.in_channels, self.input_size, self.input_size)
         if x.ndim != 4 or tuple(x.shape[1:]) != expected:
-            raise ValueError(f"LeNet5: expected input of shape (N, {', '.join(map(str, expected))}), got shape "
+            raise ValueError(f"expected input of shape (N, {', '.join(map(str, expected))}), got shape "
                              f"{tuple(x.shape)}")
         return self.classifier(self.features(x))
 
