@@ -14,8 +14,9 @@ from .ops.elementwise import (abs, add, allclose, clamp, clip, clone, div, eq, e
                               log, logical_and, logical_not, logical_or, lt, maximum, minimum, mul, ne, neg, pow,
                               sign, sqrt, sub, where)
 from .ops.linalg import matmul
+from .ops.pad import pad
 from .ops.reduce import amax, amin, argmax, argmin, max, mean, min, std, sum, var
-from .ops.shape import (cat, chunk, concatenate, expand, flatten, pad, permute, reshape, split, squeeze, stack, t,
+from .ops.shape import (cat, chunk, concatenate, expand, flatten, permute, reshape, split, squeeze, stack, t,
                         transpose, unsqueeze)
 from .random import get_generator, get_rng_state, initial_seed, manual_seed, set_rng_state
 from .tensor import (Tensor, arange, as_tensor, empty, enable_grad, from_numpy, full, full_like, is_grad_enabled,

@@ -58,6 +58,7 @@ from .. import backend
 from ..models.lenet import LeNet5
 from ..nn import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, Conv2d, ConvTranspose2d, Linear, LPPool2d,
                   MaxPool2d, Module, TableConv2d)
+from ..ops import adaptive_pool
 from ..ops import conv as conv_ops
 from ..ops import linalg
 from ..ops import pool as pool_ops
@@ -170,7 +171,8 @@ def _function_field(f, field: _Field, out_shape) -> _Field:
         if isinstance(f, (pool_ops.MaxPool2d, pool_ops.AvgPool2d, pool_ops.LPPool2d)):
             p = f.plan
             return field.window(p.k, p.s, p.d, out_hw)
-        if isinstance(f, (pool_ops.GlobalAvgPool2d, pool_ops.AdaptiveAvgPool2d, pool_ops.AdaptiveMaxPool2d)):
+        if isinstance(f, (adaptive_pool.GlobalAvgPool2d, adaptive_pool.AdaptiveAvgPool2d,
+                          adaptive_pool.AdaptiveMaxPool2d)):
             return _adaptive(field, in_shape, out_shape)
         if isinstance(f, linalg.Linear):
             return _fully_connected(field, in_shape)

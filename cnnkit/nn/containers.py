@@ -18,20 +18,20 @@ class Identity(Module):
         return x
 
 
-def _index(idx, n: int, who: str) -> int:
+def _index(idx, n: int, fn: str) -> int:
     """A position in [0, n) from an index in [-n, n) (anything ``operator.index`` accepts, as in PyTorch)."""
     try:
         idx = operator.index(idx)
     except TypeError:
-        raise TypeError(f"{who} indices must be integers or slices, got {type(idx).__name__}") from None
+        raise TypeError(f"{fn} indices must be integers or slices, got {type(idx).__name__}") from None
     if not -n <= idx < n:
-        raise IndexError(f"{who} index {idx} is out of range for {n} modules")
+        raise IndexError(f"{fn} index {idx} is out of range for {n} modules")
     return idx % n
 
 
-def _check_module(module, who: str) -> None:
+def _check_module(module, fn: str) -> None:
     if not isinstance(module, Module):
-        raise TypeError(f"{who}: expected a Module, got {type(module).__name__}")
+        raise TypeError(f"{fn}: expected a Module, got {type(module).__name__}")
 
 
 class Sequential(Module):

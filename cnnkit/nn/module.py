@@ -55,7 +55,7 @@ class _RemovableHandle:
         self.remove()
 
 
-def _state_array(value, key: str, who: str) -> np.ndarray:
+def _state_array(value, key: str, module_name: str) -> np.ndarray:
     """The values of one state-dict entry as an ndarray (a cnnkit Tensor, an ndarray, a torch tensor, numbers)."""
     if isinstance(value, Tensor):
         arr = value.data
@@ -73,9 +73,32 @@ def _state_array(value, key: str, who: str) -> np.ndarray:
             arr = None
     if arr is None or arr.dtype.kind not in "biuf":
         found = type(value).__name__ if arr is None or arr.dtype.kind == "O" else f"dtype {arr.dtype}"
-        raise StateDictError(f"load_state_dict for {who}: value for '{key}' must be a Tensor or an array of "
+        raise StateDictError(f"load_state_dict for {module_name}: value for '{key}' must be a Tensor or an array of "
                              f"numbers, found {found}")
     return arr
+
+
+def name_error(error: BaseException, module) -> BaseException:
+    """Prefix ``error``'s message with the label of ``module`` (its repr, or its class name when the repr spans
+    several lines), unless an inner module already named it; the exception keeps its type and traceback.
+
+    ``Module.__call__`` does this for the ValueError/TypeError/IndexError raised while a module runs, so that an
+    op's message (``max_pool2d: expected ...``) reaches the user as
+    ``MaxPool2d(kernel_size=2, ...): max_pool2d: expected ...``, named by the innermost module only.
+    Pass ``module=None`` to mark an error that already names its source (e.g. a model's own input check).
+    """
+    if getattr(error, "_cnnkit_named", False):
+        return error
+    if module is not None and error.args and isinstance(error.args[0], str):
+        label = repr(module)
+        if "\n" in label:
+            label = type(module).__name__
+        error.args = (f"{label}: {error.args[0]}",) + error.args[1:]
+    try:
+        error._cnnkit_named = True
+    except AttributeError:  # an exception type without a __dict__: left as it is
+        pass
+    return error
 
 
 class Module:
@@ -198,7 +221,11 @@ class Module:
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
-        out = self.forward(*args, **kwargs)
+        try:
+            out = self.forward(*args, **kwargs)
+        except (ValueError, TypeError, IndexError) as e:
+            name_error(e, self)
+            raise
         for hook in tuple(self._forward_hooks.values()):
             result = hook(self, args, out)
             if result is not None:
@@ -386,31 +413,31 @@ class Module:
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        who = type(self).__name__
+        module_name = type(self).__name__
         if strict and (missing or unexpected):
             parts = []
             if missing:
                 parts.append("missing key(s): " + ", ".join(f"'{k}'" for k in missing))
             if unexpected:
                 parts.append("unexpected key(s): " + ", ".join(f"'{k}'" for k in unexpected))
-            raise StateDictError(f"load_state_dict for {who}: " + "; ".join(parts))
+            raise StateDictError(f"load_state_dict for {module_name}: " + "; ".join(parts))
         staged = []
         for key, target in own.items():
             if key not in state_dict:
                 continue
-            arr = _state_array(state_dict[key], key, who)
+            arr = _state_array(state_dict[key], key, module_name)
             if arr.shape != target.data.shape:
-                raise StateDictError(f"load_state_dict for {who}: size mismatch for '{key}': expected shape "
+                raise StateDictError(f"load_state_dict for {module_name}: size mismatch for '{key}': expected shape "
                                      f"{tuple(target.data.shape)}, found {tuple(arr.shape)}")
             kind = target.data.dtype.kind
             if kind in "iu" and arr.dtype.kind == "f":
                 if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-                    raise StateDictError(f"load_state_dict for {who}: '{key}' must hold integers "
+                    raise StateDictError(f"load_state_dict for {module_name}: '{key}' must hold integers "
                                          f"(dtype {target.data.dtype}), found non-integer values")
             if kind in "iu" and arr.size and arr.dtype.kind in "iuf":
                 info = np.iinfo(target.data.dtype)
                 if arr.min() < info.min or arr.max() > info.max:
-                    raise StateDictError(f"load_state_dict for {who}: '{key}' has values outside the range of "
+                    raise StateDictError(f"load_state_dict for {module_name}: '{key}' has values outside the range of "
                                          f"{target.data.dtype} [{info.min}, {info.max}]")
             staged.append((target, arr))
         with no_grad():

@@ -18,6 +18,7 @@ from cnnkit import kernels
 from cnnkit.autograd import gradcheck
 from cnnkit.kernels import im2col, weight_order, winograd
 from cnnkit.ops import conv as conv_ops
+from cnnkit.ops import validate
 from tests.oracle import assert_close, check_op
 
 RTOL = 1e-8  # float64; check_op raises it to 1e-4 for float32
@@ -49,8 +50,8 @@ def _grid():
         c, o, g = GROUPINGS[(idx // 3) % len(GROUPINGS)]
         n = (1, 2, 3)[idx % 3 if idx % 7 else 0]
         hw = ((7, 9), (8, 5), (11, 10), (6, 13))[idx % 4]
-        kp, dp = conv_ops.pair(k, "", ""), conv_ops.pair(d, "", "")
-        pp = conv_ops._padding(p, kp, conv_ops.pair(s, "", ""), dp, "")
+        kp, dp = validate.pair(k, "", ""), validate.pair(d, "", "")
+        pp = validate.padding(p, kp, validate.pair(s, "", ""), dp, "")
         hw = tuple(max(hw[i], dp[i] * (kp[i] - 1) + 1 - pp[2 * i] - pp[2 * i + 1]) for i in range(2))
         cases.append((n, c, o, hw, k, s, p, d, g, idx % 5 != 4))
     return cases
@@ -306,15 +307,15 @@ def test_table_conv2d_gradcheck():
 
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
-def test_pad2d_gradcheck_and_torch(mode):
+def test_pad_modes_gradcheck_and_torch(mode):
     x = _values((2, 2, 4, 5))[0]
-    pad = (2, 1, 3, 0) if mode != "circular" else (2, 3, 1, 4)
+    pad = (3, 0, 2, 1) if mode != "circular" else (1, 4, 2, 3)
 
     def ck_fn(t):
-        return conv_ops.pad2d(t, pad, mode)
+        return F.pad(t, pad, mode)
 
     def th_fn(t):
-        return TF.pad(t, (pad[2], pad[3], pad[0], pad[1]), mode=mode)
+        return TF.pad(t, pad, mode=mode)
 
     check_op(ck_fn, th_fn, [x], rtol=RTOL)
     assert gradcheck(ck_fn, [ck.tensor(x, requires_grad=True)])
@@ -693,21 +694,23 @@ def _t(*shape, dtype=np.float32):
     (lambda: F.conv2d(_t(1, 3, 4, 4), _t(2, 3, 3, 3), dilation=2), ValueError,
      r"conv2d: kernel size \(3, 3\) \(dilated: \(5, 5\)\) is larger than the padded input"),
     (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), stride=0), ValueError,
-     r"conv2d: expected stride to be positive, got \(0, 0\)"),
-    (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), stride=(1, -2)), ValueError, r"conv2d: expected stride"),
-    (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), dilation=0), ValueError, r"conv2d: expected dilation"),
+     r"conv2d: stride must be positive, got 0$"),
+    (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), stride=(1, -2)), ValueError,
+     r"conv2d: stride must be positive, got \(1, -2\)$"),
+    (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), dilation=0), ValueError,
+     r"conv2d: dilation must be positive, got 0$"),
     (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), padding=-1), ValueError,
-     r"conv2d: expected padding to be at least 0, got \(-1, -1\)"),
+     r"conv2d: padding must be non-negative, got -1$"),
     (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), stride=1.5), TypeError,
-     r"conv2d: expected stride to be an int or a pair of ints, got 1.5"),
+     r"conv2d: stride must be an int or a tuple of two ints, got 1.5$"),
     (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), groups=0), ValueError,
-     r"conv2d: expected groups to be positive, got 0"),
+     r"conv2d: groups must be positive, got 0$"),
     (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 1, 3, 3), groups=3), ValueError,
      r"conv2d: expected out_channels \(weight.shape\[0\] = 2\) divisible by groups=3"),
     (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), stride=2, padding="same"), ValueError,
      r"conv2d: padding='same' is not supported for strided convolutions \(expected stride 1, got stride \(2, 2\)\)"),
     (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), padding="full"), ValueError,
-     r"conv2d: expected padding 'valid', 'same', an int or a pair of ints, got 'full'"),
+     r"conv2d: padding must be 'valid', 'same', an int or a tuple of two ints, got 'full'$"),
     (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3, dtype=np.float64)), TypeError,
      r"conv2d: expected input, weight and bias of one dtype, got input float32, weight float64"),
     (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), _t(2, dtype=np.float64)), TypeError,
@@ -727,7 +730,7 @@ def _t(*shape, dtype=np.float32):
     (lambda: F.conv_transpose2d(_t(1, 3, 1, 1), _t(3, 2, 1, 1), padding=1), ValueError,
      r"conv_transpose2d: the output size \(-1, -1\) is not positive"),
     (lambda: F.conv_transpose2d(_t(1, 3, 5, 5), _t(3, 2, 3, 3), padding="same"), ValueError,
-     r"conv_transpose2d: expected padding to be an int or a pair of ints, got 'same'"),
+     r"conv_transpose2d: padding must be an int or a tuple of two ints, got 'same'$"),
     (lambda: F.conv_transpose2d(_t(1, 3, 5, 5), _t(3, 2, 3, 3), groups=2), ValueError,
      r"conv_transpose2d: expected in_channels \(weight.shape\[0\] = 3\) divisible by groups=2"),
     (lambda: F.table_conv2d(_t(1, 6, 14, 14), _t(59, 5, 5), LENET_TABLE), ValueError,
@@ -738,9 +741,10 @@ def _t(*shape, dtype=np.float32):
      r"table_conv2d: output map\(s\) \[1\] have no input in the connection table"),
     (lambda: F.table_conv2d(_t(1, 2, 5, 5), _t(1, 3, 3), np.ones(2, bool)), ValueError,
      r"table_conv2d: expected a 2-d boolean table .*got shape \(2,\)"),
-    (lambda: conv_ops.pad2d(_t(1, 2, 3, 3), (3, 0, 0, 0), "reflect"), ValueError,
-     r"pad2d: reflect padding \(3, 0, 0, 0\) must be smaller than the input size \(3, 3\)"),
-    (lambda: conv_ops.pad2d(_t(1, 2, 3, 3), (1, 0, 0, 0), "wrap"), ValueError, r"pad2d: expected padding_mode"),
+    (lambda: F.pad(_t(1, 2, 3, 3), (0, 0, 3, 0), "reflect"), ValueError,
+     r"pad: reflect padding \(0, 0, 3, 0\) must be smaller than the input size \(3, 3\)"),
+    (lambda: F.pad(_t(1, 2, 3, 3), (0, 0, 1, 0), "wrap"), ValueError,
+     r"pad: mode must be one of \('constant', 'reflect', 'replicate', 'circular'\), got 'wrap'"),
 ])
 def test_errors(call, exc, match):
     with pytest.raises(exc, match=match):
