@@ -36,8 +36,18 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend
-from ..nn import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, Conv2d, ConvTranspose2d, Linear, LPPool2d,
-                  MaxPool2d, Module, TableConv2d)
+from ..nn import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool2d,
+    Conv2d,
+    ConvTranspose2d,
+    Linear,
+    LPPool2d,
+    MaxPool2d,
+    Module,
+    TableConv2d,
+)
 from ..ops import conv as conv_ops
 from ..ops import linalg
 from ..ops import pool as pool_ops
