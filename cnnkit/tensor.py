@@ -21,7 +21,7 @@ import numpy as np
 from . import backend
 from .autograd.backward import run_backward, use_tensor_class
 from .autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .autograd.grad_mode import state as _grad_mode
+from .autograd.grad_mode import enabled as _grad_enabled
 from .random import get_generator
 
 __all__ = ["Tensor", "arange", "as_tensor", "empty", "from_numpy", "full", "full_like", "ones", "ones_like", "rand",
@@ -173,7 +173,7 @@ class Tensor:
 
     # ----- in-place helpers (no graph: for init and optimizers) -----------------------------
     def _check_inplace(self, name: str) -> None:
-        if _grad_mode.enabled and self.requires_grad:
+        if _grad_enabled.get() and self.requires_grad:
             raise RuntimeError(f"{name}: a tensor that requires grad cannot be changed in place while the "
                                f"graph is recorded; wrap the update in `with ck.no_grad():`")
 

@@ -13,35 +13,32 @@ starts with grad mode on.
 """
 from __future__ import annotations
 
-import threading
 from contextlib import contextmanager
+from contextvars import ContextVar
 
-__all__ = ["enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", "state"]
+__all__ = ["enable_grad", "enabled", "is_grad_enabled", "no_grad", "set_grad_enabled"]
 
+enabled: ContextVar[bool] = ContextVar("cnnkit_grad_enabled", default=True)
+"""``enabled.get()``: the calling thread's grad mode (read on every op call; set it through the functions below).
 
-class _GradMode(threading.local):
-    """The calling thread's grad mode; a thread that has not set it yet sees the class default."""
-
-    enabled = True
-
-
-state = _GradMode()
-"""``state.enabled``: the calling thread's grad mode (read on every op call; set it through the functions below)."""
+A context variable rather than a ``threading.local``: it is as per-thread (a new thread starts from the
+default) and cheaper to read; an asyncio task also keeps its own copy."""
 
 
 def is_grad_enabled() -> bool:
     """Whether ops in the calling thread currently record the graph for backward."""
-    return state.enabled
+    return enabled.get()
 
 
 @contextmanager
 def set_grad_enabled(mode: bool):
     """Context manager: grad mode ``mode`` in the calling thread inside the block, the previous mode after it."""
-    previous, state.enabled = state.enabled, bool(mode)
+    previous = enabled.get()
+    enabled.set(bool(mode))
     try:
         yield
     finally:
-        state.enabled = previous
+        enabled.set(previous)
 
 
 def no_grad():
