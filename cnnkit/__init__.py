@@ -6,6 +6,7 @@
     y.backward()          # x.grad == 2x
 """
 from . import autograd, backend, ops
+from .autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import (bool_, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
                       set_default_dtype, uint8)
 from .ops.activation import log_softmax, relu, sigmoid, softmax, tanh
@@ -19,9 +20,8 @@ from .ops.reduce import amax, amin, argmax, argmin, max, mean, min, std, sum, va
 from .ops.shape import (cat, chunk, concatenate, expand, flatten, permute, reshape, split, squeeze, stack, t,
                         transpose, unsqueeze)
 from .random import get_generator, get_rng_state, initial_seed, manual_seed, set_rng_state
-from .tensor import (Tensor, arange, as_tensor, empty, enable_grad, from_numpy, full, full_like, is_grad_enabled,
-                     no_grad, ones, ones_like, rand, rand_like, randint, randn, randn_like, set_grad_enabled, tensor,
-                     zeros, zeros_like)
+from .tensor import (Tensor, arange, as_tensor, empty, from_numpy, full, full_like, ones, ones_like, rand, rand_like,
+                     randint, randn, randn_like, tensor, zeros, zeros_like)
 
 bool = bool_  # noqa: A001 - PyTorch's name
 long = int64

@@ -13,7 +13,8 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor, no_grad
+from ..autograd.grad_mode import no_grad
+from ..tensor import Tensor
 
 
 class Parameter(Tensor):

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tensor import Tensor, no_grad, run_backward
+from ..tensor import Tensor
+from .backward import run_backward
+from .grad_mode import no_grad
 
 
 class GradcheckError(AssertionError):
