@@ -13,9 +13,9 @@ from PIL import Image
 import cnnkit as ck
 from cnnkit import cli, models
 from cnnkit.data import DataLoader
-from cnnkit.data.images import prepare_image
 from cnnkit.data import datasets as D
 from cnnkit.data import transforms as T
+from cnnkit.data.images import prepare_image
 from cnnkit.nn.loss import CrossEntropyLoss
 from cnnkit.optim import SGD
 from cnnkit.train import Trainer

@@ -29,11 +29,12 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser(context: Context | None = None) -> Parser:
-    """The parser of the whole command line: a subparser per row of the command table."""
+def build_parser(context: Context | None = None, commands: dict | None = None) -> Parser:
+    """The parser of the whole command line: a subparser per row of the command table (``commands``, default
+    :data:`~cnnkit.cli.commands.COMMANDS`)."""
     parser = Parser(prog="cnnkit", description="cnnkit: convolutional neural networks on NumPy", context=context)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS.values():
+    for command in (COMMANDS if commands is None else commands).values():
         formatter = argparse.RawDescriptionHelpFormatter if command.raw_description else argparse.HelpFormatter
         command.add_arguments(sub.add_parser(command.name, help=command.help, description=command.description,
                                              formatter_class=formatter, context=parser.context))
@@ -41,22 +42,24 @@ def build_parser(context: Context | None = None) -> Parser:
     return parser
 
 
-def main(argv=None, *, datasets=None, stdout=None, stderr=None) -> int:
+def main(argv=None, *, datasets=None, stdout=None, stderr=None, commands=None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code (argparse's errors and
     ``--help`` exit through ``SystemExit``).
 
     ``datasets`` replaces entries of the ``--data`` table (name -> ``load(train, data_dir, download)``, see
-    ``context.py``); ``stdout`` / ``stderr`` receive the output instead of ``sys.stdout`` / ``sys.stderr``.
+    ``context.py``); ``stdout`` / ``stderr`` receive the output instead of ``sys.stdout`` / ``sys.stderr``;
+    ``commands`` replaces the command table (name -> ``commands.Command``).
     """
+    commands = COMMANDS if commands is None else commands
     context = Context(stdout=stdout, stderr=stderr)
     if datasets is not None:
         context.datasets.update(datasets)
-    parser = build_parser(context)
+    parser = build_parser(context, commands)
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # reported by the command's parser, which names the command
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        return COMMANDS[args.command].run(args, context)
+        return commands[args.command].run(args, context)
     except KeyboardInterrupt:
         print(f"\ncnnkit {args.command}: interrupted", file=context.err)
         return 130

@@ -48,7 +48,7 @@ def evaluate(model, data, loss, *, topk: int | None = None, batch_size: int = 64
         raise ValueError(f"evaluate: batch_size must be a positive int, got {batch_size!r}")
     loader = as_loader(data, batch_size, False, "evaluate")
     if loader is None:
-        raise TypeError(f"evaluate: expected a DataLoader or a Dataset, got None")
+        raise TypeError("evaluate: expected a DataLoader or a Dataset, got None")
     was_training = model.training
     model.eval()
     loss_mean, correct, correct_k, n = RunningMean(), 0, 0, 0
