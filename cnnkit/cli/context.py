@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from ..data import ArrayDataset
 from .datasets import LOADERS
 
 
@@ -36,5 +37,5 @@ class Context:
         """The training or the test split of the data set ``data`` (its first ``limit`` samples with ``limit``)."""
         dataset = self.datasets[data](train=train, data_dir=data_dir, download=download)
         if limit is not None and limit < len(dataset):
-            dataset = type(dataset)(*(a[:limit] for a in dataset.arrays))
+            dataset = ArrayDataset(*(a[:limit] for a in dataset.arrays))
         return dataset
