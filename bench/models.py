@@ -161,8 +161,8 @@ def _reset_peak() -> bool:
 
 def memory_child(framework: str, steps: int = 2, n: int | None = None, side: int | None = None) -> dict:
     """Run in a fresh process: ResNet-50 training steps in one framework; the RSS figures in MiB.
-    Default batch 4 at 224x224 (quick mode: 1 at 32x32)."""
-    n, side = n or quick(4, 1), side or quick(224, 32)
+    Default batch 4 at 224x224 (quick mode: 2 at 32x32)."""
+    n, side = n or quick(4, 2), side or quick(224, 32)
     reference = torch_reference()  # everything imported before the baseline (harness, numpy, torch, cnnkit)
     baseline = _status_mib("VmRSS")
     reset = _reset_peak()  # import transients do not count
@@ -210,7 +210,7 @@ def memory_report() -> None:
             ("RSS after the steps, above baseline (what stays allocated)", lambda r: r["end"] - r["baseline"]),
             ("absolute peak RSS (VmHWM, incl. interpreter + both libraries)", lambda r: r["peak"]),
             ("baseline RSS after imports", lambda r: r["baseline"])]
-    n, side = quick(4, 1), quick(224, 32)
+    n, side = quick(4, 2), quick(224, 32)
     print(f"\n### ResNet-50 training, batch {n}, {side}x{side}, 2 steps: peak resident memory  "
           f"({THREADS} threads each; one fresh process per framework; MiB)\n")
     print("| measure | cnnkit MiB | torch MiB | ratio |")
