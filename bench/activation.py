@@ -1,6 +1,6 @@
 """Activations, dropout and Linear against PyTorch: forward + backward, float32.
 
-Run: python bench/activation.py
+Run: python bench/activation.py [--quick]
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Normalization layers against PyTorch: forward + backward in training mode, float32.
 
-Run: python bench/norm.py
+Run: python bench/norm.py [--quick]
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Engine ops against PyTorch: forward + backward of element-wise, reduction, shape and matmul ops.
 
-Run: python bench/ops.py
+Run: python bench/ops.py [--quick]
 """
 from __future__ import annotations
 

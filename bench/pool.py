@@ -1,6 +1,6 @@
 """Pooling layers against PyTorch: forward + backward, float32, NCHW.
 
-Run: python bench/pool.py
+Run: python bench/pool.py [--quick]
 """
 from __future__ import annotations
 

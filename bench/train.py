@@ -16,7 +16,7 @@ each). Rows:
 
 Printed: the ratio table (cnnkit time / torch time, median of pairwise ratios) and images/s of both.
 
-Run: python bench/train.py [--batch-size 64] [--batches 10] [--repeats 15] [--data random|digits]
+Run: python bench/train.py [--batch-size 64] [--batches 10] [--repeats 15] [--data random|digits] [--quick]
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import cnnkit as ck
 import cnnkit.nn as nn
 from cnnkit.autograd import gradcheck
 from cnnkit.models.lenet import LENET5_C3_TABLE
-from tests.oracle import assert_close, check_module
+from tests.oracle import assert_close, assert_close32, check_module
 
 RTOL = 1e-8
 
@@ -159,9 +159,9 @@ def _dense_torch(m: nn.TableConv2d, dtype):
                          bias=m.bias is not None, dtype=dtype)
     with torch.no_grad():
         tm.weight.zero_()
-        tm.weight[torch.from_numpy(m.table)] = torch.from_numpy(m.weight.data.copy())
+        tm.weight[torch.from_numpy(m.table)] = torch.from_numpy(m.weight.data.copy()).to(dtype)
         if m.bias is not None:
-            tm.bias.copy_(torch.from_numpy(m.bias.data))
+            tm.bias.copy_(torch.from_numpy(m.bias.data))  # copy_ converts the dtype
     return tm
 
 
@@ -171,22 +171,29 @@ def _dense_torch(m: nn.TableConv2d, dtype):
                                           (dict(padding="same"), (6, 10, 10))])
 def test_table_conv2d_against_masked_torch_conv(kwargs, shape, dtype):
     m = nn.TableConv2d(6, 16, 5, LENET5_C3_TABLE, dtype=dtype, **kwargs)
-    tdt = torch.float64 if dtype == np.float64 else torch.float32
-    tm = _dense_torch(m, tdt)
     x = _x(*shape, dtype=dtype)
-    xc, xt = ck.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    y, yt = m(xc), tm(xt)
-    tol = RTOL if dtype == np.float64 else 1e-4
-    assert_close(y, yt, tol, "output")
+    xc = ck.tensor(x, requires_grad=True)
+    y = m(xc)
     g = _x(*y.shape, dtype=dtype, seed=1)
     y.backward(g)
-    yt.backward(torch.from_numpy(g))
-    assert_close(xc.grad, xt.grad, tol, "input gradient")
+    # torch in the test's dtype and, for float32, in float64 on the same values (tests/oracle.py's rule)
+    runs = {}
+    for tdt in ((torch.float64,) if dtype == np.float64 else (torch.float32, torch.float64)):
+        tm = _dense_torch(m, tdt)
+        xt = torch.tensor(x, requires_grad=True, dtype=tdt)
+        yt = tm(xt)
+        yt.backward(torch.from_numpy(g).to(tdt))
+        grads = {"input gradient": xt.grad, "weight gradient": tm.weight.grad[torch.from_numpy(m.table)]}
+        runs[tdt] = {"output": yt, **grads, **({"bias gradient": tm.bias.grad} if m.bias is not None else {})}
     # only the connected kernels are parameters; their gradients are the dense gradient where the table allows
     assert m.weight.grad.shape == (60, 5, 5)
-    assert_close(m.weight.grad, tm.weight.grad[torch.from_numpy(m.table)], tol, "weight gradient")
-    if m.bias is not None:
-        assert_close(m.bias.grad, tm.bias.grad, tol, "bias gradient")
+    ours = {"output": y, "input gradient": xc.grad, "weight gradient": m.weight.grad, "bias gradient":
+            m.bias.grad if m.bias is not None else None}
+    for what, ref in runs[torch.float64].items():
+        if dtype == np.float64:
+            assert_close(ours[what], ref, RTOL, what)
+        else:
+            assert_close32(ours[what], ref, runs[torch.float32][what], 1e-4, what)
 
 
 def test_table_conv2d_initialization_and_gradcheck():
