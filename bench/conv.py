@@ -20,13 +20,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (QUICK, THREADS, compare, fwd_bwd, geomean, print_environment, print_table, settle,  # noqa: E402
-                     time_once)
+import torch
+from harness import QUICK, THREADS, compare, fwd_bwd, geomean, print_environment, print_table, settle, time_once
 
-import torch  # noqa: E402
-
-import cnnkit as ck  # noqa: E402
-import cnnkit.nn.functional as F  # noqa: E402
+import cnnkit as ck
+import cnnkit.nn.functional as F
 
 
 def conv_case(n, c, o, hw, k, stride=1, padding=0, groups=1, input_grad=True):

@@ -39,12 +39,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import THREADS, compare, print_environment, print_table, quick  # noqa: E402  (sets the thread counts)
+import numpy as np
+import torch
+from harness import THREADS, compare, print_environment, print_table, quick
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-import cnnkit as ck  # noqa: E402
+import cnnkit as ck
 
 ROOT = Path(__file__).resolve().parent.parent
 LR, MOMENTUM = 0.01, 0.9

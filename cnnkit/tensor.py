@@ -57,7 +57,7 @@ class Tensor:
             self.requires_grad_(True)
 
     @classmethod
-    def _wrap(cls, array: np.ndarray) -> "Tensor":
+    def _wrap(cls, array: np.ndarray) -> Tensor:
         """Fast constructor for op outputs (no copy, no checks; a NumPy scalar becomes a 0-d array)."""
         t = cls.__new__(cls)
         t.data = array if isinstance(array, np.ndarray) else np.asarray(array)
@@ -143,7 +143,7 @@ class Tensor:
     def grad_fn(self):
         return self.creator
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and not backend.is_floating(self.data.dtype):
             raise RuntimeError(f"requires_grad: only floating point tensors can require gradients, "
                                f"got dtype {self.data.dtype}")
@@ -160,7 +160,7 @@ class Tensor:
         if self.creator is not None:
             self.creator._retained[self._output_index] = weakref.ref(self)
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A new leaf tensor sharing the data, cut from the graph."""
         return Tensor._wrap(self.data)
 
@@ -177,17 +177,17 @@ class Tensor:
             raise RuntimeError(f"{name}: a tensor that requires grad cannot be changed in place while the "
                                f"graph is recorded; wrap the update in `with ck.no_grad():`")
 
-    def zero_(self) -> "Tensor":
+    def zero_(self) -> Tensor:
         self._check_inplace("zero_")
         self.data[...] = 0
         return self
 
-    def fill_(self, value) -> "Tensor":
+    def fill_(self, value) -> Tensor:
         self._check_inplace("fill_")
         self.data[...] = value
         return self
 
-    def copy_(self, src) -> "Tensor":
+    def copy_(self, src) -> Tensor:
         self._check_inplace("copy_")
         arr = src.data if isinstance(src, Tensor) else np.asarray(src)
         try:

@@ -273,7 +273,7 @@ def test_digit_framing_of_a_drawing(checkpoint, digit_images, tmp_path, capsys):
     digit = quantize(digit_images[0][0, 0, 4:24, 4:24])  # the 20×20 box of a framed digit
     big = np.kron(digit, np.ones((5, 5), dtype=np.uint8))  # 100×100
     canvases = []
-    for i, (top, left, shape) in enumerate([(10, 20, (180, 150)), (70, 45, (240, 300))]):
+    for top, left, shape in [(10, 20, (180, 150)), (70, 45, (240, 300))]:
         canvas = np.zeros(shape, dtype=np.uint8)
         canvas[top:top + 100, left:left + 100] = big
         canvases.append(255 - canvas)  # black on white

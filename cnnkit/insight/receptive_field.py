@@ -48,8 +48,8 @@ from ..nn import (
     Module,
     TableConv2d,
 )
-from ..ops import conv as conv_ops
 from ..ops import adaptive_pool, linalg
+from ..ops import conv as conv_ops
 from ..ops import pool as pool_ops
 from .trace import trace
 

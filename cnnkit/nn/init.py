@@ -10,10 +10,10 @@ project-wide generator (``ck.manual_seed``) unless a ``numpy.random.Generator`` 
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
+from .._warn import warn
 from ..random import get_generator
 from ..tensor import Tensor
 
@@ -73,7 +73,7 @@ def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
 
 def _is_empty(tensor: Tensor, fn: str) -> bool:
     if tensor.data.size == 0:
-        warnings.warn(f"{fn}: initializing a zero-element tensor is a no-op")
+        warn(f"{fn}: initializing a zero-element tensor is a no-op")
         return True
     return False
 

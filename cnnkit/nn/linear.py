@@ -108,7 +108,7 @@ class Unflatten(Module):
     def forward(self, input):
         x = _tensor_input(input)
         if x.ndim == 0:
-            raise ValueError(f"expected a tensor with at least 1 dimension, got a 0-d tensor")
+            raise ValueError("expected a tensor with at least 1 dimension, got a 0-d tensor")
         d = validate.dim(self.dim, x.ndim, "unflatten")
         n, sizes = x.shape[d], list(self.unflattened_size)
         known = math.prod(s for s in sizes if s != -1)

@@ -49,7 +49,7 @@ class _RemovableHandle:
     def remove(self) -> None:
         self._hooks.pop(self.id, None)
 
-    def __enter__(self) -> "_RemovableHandle":
+    def __enter__(self) -> _RemovableHandle:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -301,7 +301,7 @@ class Module:
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
-    def get_submodule(self, target: str) -> "Module":
+    def get_submodule(self, target: str) -> Module:
         """The sub-module at a dotted path (``'features.0'``); ``''`` is the module itself."""
         module = self
         for part in target.split(".") if target else []:
@@ -326,7 +326,7 @@ class Module:
         """The buffer at a dotted path (``'bn.running_mean'``)."""
         return self._get_member(target, "_buffers", "buffer")
 
-    def apply(self, fn) -> "Module":
+    def apply(self, fn) -> Module:
         """Call ``fn(m)`` on every sub-module (children first) and on self, e.g. for custom initialization."""
         for m in self.children():
             m.apply(fn)
@@ -334,7 +334,7 @@ class Module:
         return self
 
     # ----- modes, gradients, dtypes -----------------------------------------------------------
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Set training mode on this module and (through their own ``train``) on all its descendants."""
         if not isinstance(mode, bool):
             raise ValueError(f"{type(self).__name__}.train: mode must be a bool, got {type(mode).__name__}")
@@ -343,10 +343,10 @@ class Module:
             m.train(mode)
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         return self.train(False)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
@@ -360,7 +360,7 @@ class Module:
             else:
                 p.grad.data[...] = 0
 
-    def to(self, *args, dtype=None, **kwargs) -> "Module":
+    def to(self, *args, dtype=None, **kwargs) -> Module:
         """Convert floating parameters and buffers to ``dtype`` (devices are accepted and ignored: CPU only)."""
         for a in args:
             if isinstance(a, Tensor):
@@ -379,14 +379,14 @@ class Module:
                     t.grad.data = t.grad.data.astype(d)
         return self
 
-    def cpu(self) -> "Module":
+    def cpu(self) -> Module:
         """cnnkit runs on the CPU: nothing to move."""
         return self
 
-    def float(self) -> "Module":
+    def float(self) -> Module:
         return self.to(backend.float32)
 
-    def double(self) -> "Module":
+    def double(self) -> Module:
         return self.to(backend.float64)
 
     # ----- state dict -------------------------------------------------------------------------

@@ -81,7 +81,7 @@ class _BatchNorm(Module):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
-    def _check_input(self, input) -> None:
+    def _check_input_dim(self, input) -> None:
         """The layer's own checks (rank, channels, dtype); ``Module.__call__`` names the layer in the error."""
         if not isinstance(input, Tensor):
             raise TypeError(f"expected a Tensor input, got {type(input).__name__}")
@@ -96,7 +96,7 @@ class _BatchNorm(Module):
                             f"one of them (e.g. layer.double() or x.float())")
 
     def forward(self, input) -> Tensor:
-        self._check_input(input)
+        self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         count = self.training and self.track_running_stats and self.num_batches_tracked is not None
         if count and self.momentum is None:  # cumulative moving average over the batches so far

@@ -21,11 +21,10 @@ same values and gradients, the input tensor is left unchanged).
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from .. import backend
+from .._warn import warn
 from ..function import Function
 from ..tensor import Tensor
 from . import validate
@@ -100,7 +99,7 @@ class ELU(Function):
         return d
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def _logistic(x: np.ndarray) -> np.ndarray:
     """1 / (1 + e⁻ˣ) in x's dtype; e⁻ˣ may overflow to inf, whose reciprocal gives the exact limit 0."""
     with np.errstate(over="ignore"):
         y = np.negative(x)
@@ -113,7 +112,7 @@ class Sigmoid(Function):
     """y = σ(x) = 1 / (1 + e⁻ˣ);  dx = dy · y(1 − y)."""
 
     def forward(self, x):
-        self.y = _sigmoid(x)
+        self.y = _logistic(x)
         return self.y
 
     def backward(self, gy):
@@ -192,7 +191,7 @@ class GLU(Function):
 
     def forward(self, x):
         ia, ib = self._halves(x.shape)
-        s = _sigmoid(x[ib])
+        s = _logistic(x[ib])
         y = np.multiply(x[ia], s)
         if self.needs_input_grad[0]:
             self.y, self.s, self.shape = y, s, x.shape
@@ -317,11 +316,8 @@ def tanh(input) -> Tensor:
 def implicit_softmax_dim(ndim: int, fn: str) -> int:
     """PyTorch's legacy rule when no dim is given: dim 0 for 0-, 1- and 3-d input, else dim 1.
 
-    Warns (a UserWarning, as PyTorch does), attributed to the code that called ``softmax`` / ``log_softmax``
-    (a fixed stacklevel of 4: this function, ``_softmax_like``, ``softmax``, its caller); through a ``Softmax``
-    layer that caller is the layer's ``forward``."""
-    warnings.warn(f"Implicit dimension choice for {fn} has been deprecated. "
-                  f"Change the call to include dim=X as an argument.", UserWarning, stacklevel=4)
+    Warns (a UserWarning, as PyTorch does), attributed to the user's line that led here."""
+    warn(f"Implicit dimension choice for {fn} has been deprecated. Change the call to include dim=X as an argument.")
     return 0 if ndim in (0, 1, 3) else 1
 
 

@@ -25,11 +25,11 @@ pos_weight p and lw = 1 + (p − 1) y:
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 
 from .. import backend
+from .._warn import warn
 from ..function import Function
 from ..tensor import Tensor
 from ._util import as_operand, result_dtype, sum_to
@@ -79,7 +79,7 @@ def _output_scale(gy: np.ndarray, reduction: str, denominator) -> np.ndarray:
     return gy
 
 
-def _log_softmax(x: np.ndarray) -> np.ndarray:
+def _log_softmax_axis1(x: np.ndarray) -> np.ndarray:
     """log softmax over axis 1 by the stable log-sum-exp: z = x − max_c x, log p = z − log Σ_c exp(z).
 
     No exponent exceeds 0, so logits of ±1e4 are safe. (softmax p = exp(log p), as PyTorch's backward uses.)
@@ -125,7 +125,7 @@ class CrossEntropy(_IndexTargets, Function):
         self._prepare(x)
         c = x.shape[1]
         eps = self.eps
-        logp = _log_softmax(x)
+        logp = _log_softmax_axis1(x)
         loss = np.where(self.valid, -(self.wt * np.take_along_axis(logp, self.idx, axis=1)[:, 0]), 0)
         if eps > 0:
             if self.weight is None:
@@ -192,7 +192,7 @@ class CrossEntropyProbs(Function):
 
     def forward(self, x, y):
         c = x.shape[1]
-        logp = _log_softmax(x)
+        logp = _log_softmax_axis1(x)
         yt = y * (1 - self.eps) + self.eps / c if self.eps > 0 else y
         if self.weight is not None:
             self.w = self.weight.reshape(_class_shape(x.ndim, c))
@@ -400,8 +400,7 @@ def legacy_reduction(size_average, reduce, reduction: str, name: str) -> str:
     """PyTorch's deprecated ``size_average``/``reduce`` flags, mapped to ``reduction`` as PyTorch does."""
     if size_average is None and reduce is None:
         return reduction
-    warnings.warn(f"{name}: size_average and reduce are deprecated, use reduction='none'|'mean'|'sum'",
-                  UserWarning, stacklevel=3)
+    warn(f"{name}: size_average and reduce are deprecated, use reduction='none'|'mean'|'sum'")
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
     return ("mean" if size_average else "sum") if reduce else "none"
@@ -574,9 +573,8 @@ def _regression(kind, input, target, reduction, param, weight, mean_by_weight, n
         except ValueError:
             raise ValueError(f"{name}: input of shape {input.shape} and target of shape {target.shape} do not "
                              f"broadcast") from None
-        warnings.warn(f"{name}: using a target size {target.shape} that is different to the input size "
-                      f"{input.shape}; this will likely lead to incorrect results due to broadcasting",
-                      UserWarning, stacklevel=3)
+        warn(f"{name}: using a target size {target.shape} that is different to the input size "
+             f"{input.shape}; this will likely lead to incorrect results due to broadcasting")
     if weight is None:
         x, y, _ = _promote(name, input, target)
         return Regression(kind, reduction, param, mean_by_weight)(x, y)

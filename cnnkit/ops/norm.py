@@ -33,7 +33,6 @@ from ..function import Function
 from ..tensor import Tensor
 from . import validate
 
-
 # ===== per-channel arithmetic on a 2-d view ========================================================
 
 
@@ -208,7 +207,7 @@ def _check_vector(t, what: str, c: int, dtype, fn: str) -> None:
                         f"one dtype")
 
 
-def _check_input(input, min_ndim: int, fn: str) -> None:
+def _check_ndim(input, min_ndim: int, fn: str) -> None:
     """A floating point Tensor of at least ``min_ndim`` dims (N, C, *)."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{fn}: expected a Tensor input, got {type(input).__name__}")
@@ -229,7 +228,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     With ``training=False`` the running statistics are used.
     """
     fn = "batch_norm"
-    _check_input(input, 2, fn)
+    _check_ndim(input, 2, fn)
     if training and validate.number(eps, "eps", fn) <= 0:
         raise ValueError(f"{fn}: eps must be positive in training mode, got {eps}")
     if eps < 0:
@@ -326,6 +325,6 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0) -> Tensor:
     c' = c − ⌊n/2⌋ … c + ⌊(n−1)/2⌋ (those outside [0, C) count as zero). ``input`` is (N, C, *) with at least 3 dims.
     """
     fn = "local_response_norm"
-    _check_input(input, 3, fn)
+    _check_ndim(input, 3, fn)
     check_lrn_args(size, alpha, beta, k, fn)
     return LocalResponseNorm(int(size), float(alpha), float(beta), float(k))(input)

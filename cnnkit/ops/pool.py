@@ -34,8 +34,16 @@ import numpy as np
 from .. import backend
 from ..function import Function
 from ..kernels import is_channels_last
-from ..kernels.pool_windows import (Plan, pool_out_size, route_to_argmax, spread, window_argmax, window_max,
-                                    window_plan, window_sum)
+from ..kernels.pool_windows import (
+    Plan,
+    pool_out_size,
+    route_to_argmax,
+    spread,
+    window_argmax,
+    window_max,
+    window_plan,
+    window_sum,
+)
 from ..tensor import Tensor
 from . import validate
 from .elementwise import abs as _abs

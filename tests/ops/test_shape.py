@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import cnnkit as ck
+from tests.ops.engine_helpers import check_all, nonscalar_shapes, normal, seeds, shapes
 from tests.oracle import assert_close, check_op
-from tests.ops.engine_helpers import check_all, normal, nonscalar_shapes, seeds, shapes
 
 small_shapes = hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=3)
 
