@@ -13,12 +13,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..models.densenet import GrowingConcat
+from ..ops import activation as act
+from ..ops import dropout, reduce
+from ..ops import dtype as dtype_ops
+from ..ops import elementwise as ew
+from ..ops import pad as pad_ops
+from ..ops import shape as shape_ops
 from .graph import GraphBuilder, Op
 
-_UNARY = {"ReLU": "Relu", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Neg": "Neg", "Exp": "Exp", "Log": "Log",
-          "Sqrt": "Sqrt", "Abs": "Abs", "Sign": "Sign", "Copy": "Identity", "Dropout": "Identity"}
-_BINARY = {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div", "Pow": "Pow", "Maximum": "Max",
-           "Minimum": "Min"}
+_UNARY = {act.ReLU: "Relu", act.Sigmoid: "Sigmoid", act.Tanh: "Tanh", ew.Neg: "Neg", ew.Exp: "Exp", ew.Log: "Log",
+          ew.Sqrt: "Sqrt", ew.Abs: "Abs", ew.Sign: "Sign", ew.Copy: "Identity", dropout.Dropout: "Identity"}
+_BINARY = {ew.Add: "Add", ew.Sub: "Sub", ew.Mul: "Mul", ew.Div: "Div", ew.Pow: "Pow", ew.Maximum: "Max",
+           ew.Minimum: "Min"}
 
 
 def _unary(onnx_op):
@@ -219,10 +226,11 @@ def glu(g: GraphBuilder, op: Op) -> list:
 CONVERTERS = {
     **{k: _unary(v) for k, v in _UNARY.items()},
     **{k: _binary(v) for k, v in _BINARY.items()},
-    "LeakyReLU": leaky_relu, "ELU": elu, "Softmax": softmax, "LogSoftmax": softmax,
-    "PowScalar": pow_scalar, "RPowScalar": rpow_scalar, "Clamp": clamp, "Where": where, "Cast": cast,
-    "Sum": reduce_sum, "Mean": reduce_mean, "Amax": reduce_max,
-    "Reshape": reshape, "Expand": expand, "Permute": permute, "Cat": concat, "GrowingConcat": concat,
-    "Split": split, "Pad": pad, "Pad2d": pad2d, "GetItem": getitem,
-    "Maxout": maxout, "GLU": glu,
+    act.LeakyReLU: leaky_relu, act.ELU: elu, act.Softmax: softmax, act.LogSoftmax: softmax,
+    act.Maxout: maxout, act.GLU: glu,
+    ew.PowScalar: pow_scalar, ew.RPowScalar: rpow_scalar, ew.Clamp: clamp, ew.Where: where, dtype_ops.Cast: cast,
+    reduce.Sum: reduce_sum, reduce.Mean: reduce_mean, reduce.Amax: reduce_max,
+    shape_ops.Reshape: reshape, shape_ops.Expand: expand, shape_ops.Permute: permute, shape_ops.Split: split,
+    shape_ops.GetItem: getitem, shape_ops.Cat: concat, GrowingConcat: concat,
+    pad_ops.ConstantPad: pad, pad_ops.Pad2d: pad2d,
 }

@@ -97,7 +97,7 @@ def _convert(g: GraphBuilder, values: _Values, fn, layer: str, batch) -> None:
         for i, y in enumerate(_fold(fn, [values.consts[values.key(x)][0] for x in ins])):
             values.consts[("fn", id(fn), i)] = (y, f"{prefix}.{type(fn).__name__.lower()}")
         return
-    convert = CONVERTERS.get(type(fn).__name__)
+    convert = CONVERTERS.get(type(fn))
     if convert is None:
         raise ExportError(f"onnx.export: cannot export layer {layer}: its op {type(fn).__name__} has no ONNX "
                           f"converter")

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops import adaptive_pool, linalg, norm, pool
+from ..ops import conv as conv_ops
 from .graph import GraphBuilder, Op
 
 # ----- convolution ------------------------------------------------------------------------------------------
@@ -201,16 +203,16 @@ def matmul(g: GraphBuilder, op: Op) -> list:
 
 
 CONVERTERS = {
-    "Convolution": conv,
-    "TransposedConvolution": conv_transpose,
-    "MaxPool2d": max_pool,
-    "AvgPool2d": avg_pool,
-    "LPPool2d": lp_pool,
-    "GlobalAvgPool2d": global_avg_pool,
-    "AdaptiveAvgPool2d": adaptive_avg_pool,
-    "AdaptiveMaxPool2d": adaptive_max_pool,
-    "BatchNorm": batch_norm,
-    "LocalResponseNorm": local_response_norm,
-    "Linear": linear,
-    "MatMul": matmul,
+    conv_ops.Convolution: conv,
+    conv_ops.TransposedConvolution: conv_transpose,
+    pool.MaxPool2d: max_pool,
+    pool.AvgPool2d: avg_pool,
+    pool.LPPool2d: lp_pool,
+    adaptive_pool.GlobalAvgPool2d: global_avg_pool,
+    adaptive_pool.AdaptiveAvgPool2d: adaptive_avg_pool,
+    adaptive_pool.AdaptiveMaxPool2d: adaptive_max_pool,
+    norm.BatchNorm: batch_norm,
+    norm.LocalResponseNorm: local_response_norm,
+    linalg.Linear: linear,
+    linalg.MatMul: matmul,
 }

@@ -177,6 +177,11 @@ LAYERS = {
                                                           y.sum(dim=2).reshape(y.shape[0], -1)], 1)), (3, 4, 5)),
     "shape_ops": (lambda: Wrap(nn.Conv2d(3, 4, 1),
                                glue=lambda x, y: ck.relu(y.permute(0, 2, 3, 1)[:, 1:, ::2]).flatten(1)), (3, 4, 5)),
+    "pad_constant_and_crop": (lambda: Wrap(nn.Conv2d(2, 2, 1), glue=lambda x, y: ck.pad(y, (1, -1, 2, 0), value=0.5)),
+                               (2, 4, 5)),
+    "pad_reflect_replicate": (lambda: Wrap(nn.Conv2d(2, 2, 1),
+                                           glue=lambda x, y: ck.pad(ck.pad(y, (1, 2, 2, 1), mode="reflect"),
+                                                                    (0, 1, 1, 0), mode="replicate")), (2, 4, 5)),
     "scalars": (lambda: Wrap(nn.Conv2d(2, 2, 1),
                              glue=lambda x, y: ck.clamp(y * 2.0 + 1.0, -0.5, 1.5) ** 2 - ck.exp(-ck.abs(y))),
                 (2, 3, 3)),
@@ -194,6 +199,13 @@ def test_opsets(opset, tmp_path):
     model = Wrap(nn.Conv2d(2, 6, 1), nn.Maxout(3), glue=lambda x, y: ck.cat([y, ck.amax(y, dim=1, keepdim=True)], 1))
     proto = check_export(randomize(model), (2, 4, 4), tmp_path, opset=opset)
     assert proto.opset_import[0].version == opset
+
+
+def test_circular_padding_needs_opset_19(tmp_path):
+    model = randomize(Wrap(nn.Conv2d(2, 3, 3, padding=1, padding_mode="circular")))
+    check_export(model, (2, 5, 4), tmp_path, opset=19)
+    with pytest.raises(ExportError, match=r"'body\.0' \(Conv2d\).*circular padding needs opset 19.*got opset 17"):
+        ck.onnx.export(model, ck.randn(1, 2, 5, 4), tmp_path / "m.onnx")
 
 
 def test_fixed_batch(tmp_path):
