@@ -97,9 +97,9 @@ long = int64
 float = float32
 double = float64
 
-from . import data, models, nn, optim, train  # noqa: E402  (layers, losses, optimizers)  # noqa: E402
+# ck.onnx.export: the optional onnx package is imported only when it is called
+from . import data, models, nn, onnx, optim, train  # noqa: E402
 from .insight.summary import summary  # noqa: E402
 from .io.checkpoint import load, save  # noqa: E402
-from . import onnx  # noqa: E402  (ck.onnx.export; the optional onnx package is imported when it is called)
 
 __version__ = "0.1.0"

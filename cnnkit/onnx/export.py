@@ -129,10 +129,11 @@ def _outputs(g: GraphBuilder, values: _Values, output, output_name: str, batch, 
 
 
 def export(model, example_input, path, opset: int = 17, dynamic_batch: bool = True, *,
-           input_name: str = "input", output_name: str = "output"):
+           input_name: str = "input", output_name: str = "output", metadata: dict | None = None):
     """Write ``model`` (traced in evaluation mode on ``example_input``) to ``path`` as ONNX; returns the
     ``onnx.ModelProto``. ``opset`` 13 or later. With ``dynamic_batch`` the first dim of the input and of
-    every output is symbolic, so that the file runs at any batch size. An op without an ONNX form raises
+    every output is symbolic, so that the file runs at any batch size. ``metadata`` (str -> str) goes into
+    the file's ``metadata_props`` (e.g. how inputs are standardized). An op without an ONNX form raises
     ``ExportError`` (a ``ValueError``) naming the layer."""
     onnx = _import_onnx()
     from onnx import helper
@@ -142,6 +143,10 @@ def export(model, example_input, path, opset: int = 17, dynamic_batch: bool = Tr
     if not isinstance(opset, int) or isinstance(opset, bool) or not 13 <= opset <= onnx.defs.onnx_opset_version():
         raise ValueError(f"onnx.export: opset must be an int from 13 to {onnx.defs.onnx_opset_version()}, got "
                          f"{opset!r}")
+    bad = [k for k, v in (metadata or {}).items() if not isinstance(k, str) or not isinstance(v, str)]
+    if bad:
+        raise TypeError(f"onnx.export: metadata must map str to str, got entry {bad[0]!r}: "
+                        f"{type(metadata[bad[0]]).__name__}")
     if example_input.ndim == 0:
         raise ValueError("onnx.export: the example input must have a batch dim, got a 0-d tensor")
     t = trace(model, example_input)
@@ -163,6 +168,8 @@ def export(model, example_input, path, opset: int = 17, dynamic_batch: bool = Tr
     opsets = [helper.make_opsetid("", opset)]
     proto = helper.make_model(graph, opset_imports=opsets, producer_name="cnnkit", doc_string=repr(model)[:2000])
     proto.ir_version = helper.find_min_ir_version_for(opsets)
+    if metadata:
+        helper.set_model_props(proto, dict(metadata))
     try:
         onnx.checker.check_model(proto, full_check=True)
     except Exception as e:   # a converter bug, not a user error: say so plainly

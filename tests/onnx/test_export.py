@@ -278,3 +278,23 @@ def test_requires_grad_and_mode_are_restored(tmp_path):
     ck.onnx.export(model, ck.randn(2, 2, 3, 3), tmp_path / "m.onnx")
     assert model.training and model.body[1].training
     assert model.body[0].weight.requires_grad is False and model.body[0].bias.requires_grad is True
+
+
+def test_verify_measures_the_difference_and_refuses_a_stale_file(tmp_path):
+    model = randomize(Wrap(nn.Conv2d(2, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(12, 4)))
+    path = tmp_path / "m.onnx"
+    x2, x3 = (np.random.default_rng(n).standard_normal((n, 2, 4, 4)).astype(np.float32) for n in (2, 3))
+    ck.onnx.export(model, x2, path, metadata={"note": "a test"})
+    assert {p.key: p.value for p in onnx.load(str(path)).metadata_props} == {"note": "a test"}
+    model.train()
+    error = ck.onnx.verify(model, path, [x2, x3])
+    assert 0 <= error <= 1e-6 and model.training
+    with ck.no_grad():
+        model.body[3].bias.data[0] += 1.0          # the model changed after export: the file is stale
+    want = cnnkit_eval(model, x3)
+    (got,) = run_onnx(path, x3)
+    stale = float(np.abs(got - want).max() / np.abs(want).max())
+    with pytest.raises(ExportError, match=rf"differs from the model's by {stale:.3g} .*more than 0\.0001"):
+        ck.onnx.verify(model, path, [x3])
+    with pytest.raises(TypeError, match="metadata must map str to str, got entry 'n': int"):
+        ck.onnx.export(model, x2, path, metadata={"n": 1})
