@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zipfile
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -318,14 +319,22 @@ def test_a_missing_storage_member(tmp_path):
         load_torch(p)
 
 
-def test_load_torch_needs_no_torch(tmp_path):
+def test_load_torch_needs_only_numpy(tmp_path):
+    """In a fresh interpreter where torch, onnx, onnxruntime and safetensors cannot be imported, ``import cnnkit``
+    and ``load_torch`` work, and the only third-party package they import is NumPy."""
     torch.save({"w": torch.arange(3.0)}, tmp_path / "w.pth")
-    code = ("import sys; sys.modules['torch'] = None\n"     # any 'import torch' now fails
+    code = ("import sys\n"
+            "for name in ('torch', 'onnx', 'onnxruntime', 'safetensors'):\n"
+            "    sys.modules[name] = None\n"                       # any import of them now fails
             "import cnnkit as ck\n"
-            f"print(ck.io.load_torch({str(tmp_path / 'w.pth')!r})['w'].data.tolist())")
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
+            f"print(ck.io.load_torch({str(tmp_path / 'w.pth')!r})['w'].data.tolist())\n"
+            "loaded = {m.split('.')[0] for m, v in sys.modules.items() if v is not None}\n"
+            "print(' '.join(sorted(m for m in loaded - set(sys.stdlib_module_names) if not m.startswith('_'))))")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert out.stdout.strip() == "[0.0, 1.0, 2.0]"
+    values, packages = out.stdout.strip().splitlines()
+    assert values == "[0.0, 1.0, 2.0]"
+    assert set(packages.split()) - {"cython_runtime"} == {"cnnkit", "numpy"}   # (NumPy's Cython registers that)
 
 
 def test_read_torch_keeps_plain_values(tmp_path):
