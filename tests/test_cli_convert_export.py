@@ -212,6 +212,16 @@ def test_export_errors(tmp_path, capsys, monkeypatch):
     assert "--input goes with --model" in err
     err = one_line_error(*run(["export", ckpt, "--onnx", out, "--opset", "9"], capsys), "export")
     assert "opset must be an int from 13" in err
+    # onnxruntime missing: the file is written, the check says what to install
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    code, stdout, err = run(["export", ckpt, "--onnx", out], capsys)
+    assert code == 1 and stdout.startswith(f"wrote {out}: lenet5") and len(stdout.splitlines()) == 1
+    assert err == ("cnnkit export: error: onnx.verify: the 'onnxruntime' package is not installed; pip install "
+                   "'cnnkit[onnx]' (the file was written unchecked; --no-verify skips the check)\n")
+    assert onnx.load(str(out)).graph.input[0].name == "input"
+    out.unlink()
+    assert run(["export", ckpt, "--onnx", out, "--no-verify"], capsys)[0] == 0
+    out.unlink()
     # the onnx package missing: what to install
     monkeypatch.setitem(sys.modules, "onnx", None)
     err = one_line_error(*run(["export", ckpt, "--onnx", out], capsys), "export")

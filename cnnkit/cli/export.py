@@ -92,7 +92,10 @@ def run(args, context) -> int:
     print(f"wrote {args.onnx}: {what}; 'input' ({batch}, {', '.join(map(str, shape))}), opset {args.opset}",
           file=context.out)
     if args.verify:
-        error = verify(model, args.onnx, inputs)
+        try:
+            error = verify(model, args.onnx, inputs)
+        except ImportError as e:
+            raise ImportError(f"{e} (the file was written unchecked; --no-verify skips the check)") from None
         sizes = " and ".join(str(n) for n in batches)
         print(f"onnxruntime: outputs equal the model's at batch {sizes} (largest difference {error:.1e} of the "
               f"largest output)", file=context.out)
