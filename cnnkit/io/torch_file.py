@@ -10,9 +10,10 @@ legacy (``_use_new_zipfile_serialization=False``)
     byte order), the object, the list of storage keys; then, for each key in that order, the element
     count as an 8-byte integer followed by the storage's bytes.
 
-The pickles go through the restricted unpickler of :mod:`cnnkit.io.torch_pickle`: only tensor/storage
-rebuilding, ``OrderedDict`` and plain containers and numbers are admitted. Every size is checked against
-the bytes actually present before anything is allocated. (The pre-1.0 tar format is refused by name.)
+The pickles are run by the interpreter of :mod:`cnnkit.io.pickle_vm` (never by Python's unpickler) with the
+stand-ins of :mod:`cnnkit.io.torch_pickle`: only tensor/storage rebuilding, ``OrderedDict`` and plain
+containers and numbers are admitted. Every size is checked against the bytes actually present before
+anything is allocated. (The pre-1.0 tar format is refused by name.)
 
     model = ck.models.resnet18()
     model.load_state_dict(ck.io.load_torch("resnet18-f37072fd.pth"))
@@ -20,8 +21,6 @@ the bytes actually present before anything is allocated. (The pre-1.0 tar format
 """
 from __future__ import annotations
 
-import io
-import pickle
 import struct
 import tarfile
 import zipfile
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..tensor import Tensor
+from .pickle_vm import UnpickleError, evaluate
 from .torch_pickle import Storage, TorchFileError, itemsize, storage_id, unpickle
 
 __all__ = ["load_torch", "convert_torch", "read_torch", "TorchFileError"]
@@ -105,48 +105,23 @@ def _read_zip(path: Path, where: str):
             st = storages[key] = Storage(kind, _read_member(zf, info, size, where), numel, big, where)
             return st
 
-        return unpickle(_read_member(zf, infos[pkls[0]], size, where), storage_for, where)
+        return unpickle(_read_member(zf, infos[pkls[0]], size, where), storage_for, where)[0]
 
 
 # ----- legacy format -----------------------------------------------------------------------------------------
 
 def _plain(data: bytes, pos: int, where: str, what: str):
-    """One pickle of plain values starting at ``pos``; (value, end position)."""
-    f = io.BytesIO(data)
-    f.seek(pos)
-
-    def no_storage(pid):
-        raise TorchFileError(f"load_torch: {where}: unexpected persistent id in the {what}")
-
-    class Plain(pickle.Unpickler):
-        def find_class(self, module, name):
-            raise TorchFileError(f"load_torch: {where}: the {what} refers to the global '{module}.{name}'; refused")
-
-        def persistent_load(self, pid):
-            return no_storage(pid)
+    """One pickle of plain values (no globals, no storages) starting at ``pos``; (value, end position)."""
+    def refuse(module, name):
+        raise TorchFileError(f"load_torch: {where}: the {what} refers to the global '{module}.{name}'; refused")
 
     try:
-        value = Plain(f).load()
+        return evaluate(data, refuse, None, (), pos)
     except TorchFileError:
         raise
-    except Exception as e:
+    except (UnpickleError, ValueError, TypeError, KeyError, IndexError, OverflowError) as e:
         raise TorchFileError(f"load_torch: {where} is truncated or corrupt: cannot read the {what} "
                              f"({type(e).__name__}: {e})") from None
-    return value, f.tell()
-
-
-def _pickle_end(data: bytes, pos: int, where: str) -> int:
-    """The end of the pickle starting at ``pos`` (found by scanning opcodes, nothing is built)."""
-    import pickletools
-
-    try:
-        for op, _, at in pickletools.genops(data[pos:]):
-            if op.name == "STOP":
-                return pos + at + 1
-    except Exception as e:
-        raise TorchFileError(f"load_torch: {where} is truncated or corrupt: the object pickle is unreadable "
-                             f"({type(e).__name__}: {e})") from None
-    raise TorchFileError(f"load_torch: {where} is truncated: the object pickle has no end")
 
 
 def _read_legacy(data: bytes, where: str):
@@ -159,11 +134,9 @@ def _read_legacy(data: bytes, where: str):
                              f"(expected {_LEGACY_PROTOCOL})")
     info, pos = _plain(data, pos, where, "system info")
     big = isinstance(info, dict) and info.get("little_endian") is False
-    obj_start, obj_end = pos, _pickle_end(data, pos, where)
-    keys, pos = _plain(data, obj_end, where, "storage key list")
-    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-        raise TorchFileError(f"load_torch: {where}: the storage key list is corrupt")
-    # the object pickle names each storage's type and size; read those first, then locate the bytes
+    # the object pickle names each storage's type and size: a dry run (it builds only markers and checks
+    # the globals) reads those and finds the pickle's end; then the key list and the bytes
+    obj_start = pos
     declared: dict = {}
 
     def declare(pid):
@@ -174,7 +147,10 @@ def _read_legacy(data: bytes, where: str):
             raise TorchFileError(f"load_torch: {where}: storage '{key}' is declared twice, differently")
         return Storage(kind, None, numel, big, where)   # no bytes: the dry run rebuilds no tensor
 
-    unpickle(data[obj_start:obj_end], declare, where)   # a dry run: builds only markers, checks globals
+    _, obj_end = unpickle(data, declare, where, start=obj_start)
+    keys, pos = _plain(data, obj_end, where, "storage key list")
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise TorchFileError(f"load_torch: {where}: the storage key list is corrupt")
     storages: dict = {}
     order = ">" if big else "<"
     for key in keys:
@@ -193,7 +169,7 @@ def _read_legacy(data: bytes, where: str):
     missing = set(declared) - set(storages)
     if missing:
         raise TorchFileError(f"load_torch: {where} is corrupt: storages {sorted(missing)} have no data")
-    return unpickle(data[obj_start:obj_end], lambda pid: storages[storage_id(pid, where)[1]], where)
+    return unpickle(data, lambda pid: storages[storage_id(pid, where)[1]], where, start=obj_start)[0]
 
 
 # ----- public functions --------------------------------------------------------------------------------------

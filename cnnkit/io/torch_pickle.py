@@ -4,7 +4,8 @@ A ``torch.save`` file is a pickle in which every tensor is a call
 ``torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks)`` and every storage
 is a *persistent id* ``("storage", torch.FloatStorage, key, location, numel)`` that the reader resolves to
 raw bytes. A normal unpickler imports and calls whatever the pickle names (``os.system``, ``builtins.eval``…).
-This one resolves a name only from a fixed table of its own stand-ins:
+This one (run by the interpreter of :mod:`cnnkit.io.pickle_vm`, which imports and calls nothing by itself)
+resolves a name only from a fixed table of its own stand-ins:
 
     torch._utils._rebuild_tensor_v2 / _rebuild_parameter[_with_state], torch._tensor._rebuild_from_type_v2
                                         -> functions here that build NumPy arrays
@@ -18,14 +19,12 @@ storage size, taken with ``as_strided`` and copied into a fresh contiguous array
 """
 from __future__ import annotations
 
-import _compat_pickle
 import collections
-import io
-import pickle
-import pickletools
 from typing import NamedTuple
 
 import numpy as np
+
+from .pickle_vm import UnpickleError, evaluate
 
 
 class TorchFileError(ValueError):
@@ -169,56 +168,32 @@ def _allowed() -> dict:
 ALLOWED = _allowed()
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """Resolves globals from ``ALLOWED`` only and storages through ``storage_for(persistent_id)``."""
+CALLABLES = (collections.OrderedDict, rebuild_tensor, rebuild_parameter, rebuild_from_type)
 
-    def __init__(self, data: bytes, storage_for, where: str):
-        super().__init__(io.BytesIO(data))
-        self._storage_for, self._where = storage_for, where
 
-    def find_class(self, module, name):
-        # protocol 2 writes Python 2 names (__builtin__.eval): name them as Python 3 does
-        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
-        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+def find_class(where: str):
+    """The ``find_class`` of a checkpoint: a stand-in from ``ALLOWED``, or a refusal naming the global."""
+    def find(module: str, name: str):
         try:
             return ALLOWED[(module, name)]
-        except (KeyError, TypeError):
-            raise TorchFileError(f"load_torch: {self._where} refers to the global '{module}.{name}', which a "
+        except KeyError:
+            raise TorchFileError(f"load_torch: {where} refers to the global '{module}.{name}', which a "
                                  f"checkpoint of tensors never needs; refused (nothing was run)") from None
-
-    def persistent_load(self, pid):
-        return self._storage_for(pid)
+    return find
 
 
-def _check_memo(data: bytes, where: str) -> None:
-    """Refuse memo indices beyond the pickle's length before unpickling: the C unpickler grows its memo
-    table to twice the largest index it is given, so one forged PUT could ask for gigabytes."""
+def unpickle(data, storage_for, where: str, start: int = 0):
+    """Run the pickle at ``data[start:]`` in :mod:`~cnnkit.io.pickle_vm` with the stand-ins of ``ALLOWED``
+    and storages from ``storage_for(persistent_id)``; returns (value, end). Any failure becomes a
+    ``TorchFileError`` naming ``where``."""
     try:
-        for op, arg, _ in pickletools.genops(data):
-            if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and int(arg) > len(data):
-                raise TorchFileError(f"load_torch: {where}: the pickle stores a value at memo index {arg}, more "
-                                     f"than its {len(data)} bytes can hold; refused as corrupt")
-            if op.name == "STOP":
-                return
+        return evaluate(data, find_class(where), storage_for, CALLABLES, start)
     except TorchFileError:
         raise
-    except Exception as e:
-        raise TorchFileError(f"load_torch: {where} is not a readable checkpoint pickle "
-                             f"({type(e).__name__}: {e})") from None
-
-
-def unpickle(data: bytes, storage_for, where: str):
-    """Run the restricted unpickler; any failure becomes a ``TorchFileError`` naming ``where``."""
-    _check_memo(data, where)
-    try:
-        return RestrictedUnpickler(data, storage_for, where).load()
-    except TorchFileError:
-        raise
-    except RecursionError:
-        raise TorchFileError(f"load_torch: {where} nests too deeply to be a checkpoint") from None
     except MemoryError:
         raise TorchFileError(f"load_torch: {where} declares more data than fits in memory") from None
-    except Exception as e:   # corrupt or hostile opcodes: REDUCE of a non-callable, bad BUILD, truncation …
+    except (UnpickleError, ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+            UnicodeDecodeError) as e:   # malformed or hostile opcodes, truncation
         raise TorchFileError(f"load_torch: {where} is not a readable checkpoint pickle "
                              f"({type(e).__name__}: {e})") from None
 
