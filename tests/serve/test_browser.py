@@ -159,10 +159,11 @@ def test_phone_viewport(server, browser, tmp_path):
     assert answer_to(page, ONE) == "1"
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the feature maps wrap
     assert page.locator("#clear").bounding_box()["height"] >= 44
+    page.screenshot(path=str(tmp_path / "serve-phone.png"), full_page=True)
     page.locator("#pad").focus()
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "clear"
     page.keyboard.press("Enter")
     assert page.locator("#prediction").inner_text() == "?"
-    page.screenshot(path=str(tmp_path / "serve-phone.png"), full_page=True)
+    assert not page.locator("#input-image").is_visible()
     page.close()

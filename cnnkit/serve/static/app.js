@@ -8,6 +8,7 @@ const prediction = document.getElementById("prediction");
 const bars = document.getElementById("bars");
 const layersBox = document.getElementById("layers");
 const inputImage = document.getElementById("input-image");
+const inputFigure = document.getElementById("input-figure");
 const LINE_WIDTH = 22;          // in canvas pixels (the canvas is 280×280, like a 28×28 digit at 10×)
 let drawing = null;             // the pointer id of the stroke in progress
 let last = null;                // its last point
@@ -71,7 +72,7 @@ function reset() {
   sent += 1;                    // answers still on their way are for a drawing that is gone
   shown = sent;
   prediction.textContent = "?";
-  inputImage.hidden = true;
+  inputFigure.hidden = true;
   renderBars(null);
   layersBox.replaceChildren(paragraph("Draw a digit to see them.", "muted"));
   statusLine.textContent = "cleared";
@@ -182,7 +183,7 @@ function renderLayers(layers) {
 function render(answer) {
   prediction.textContent = answer.label;
   inputImage.src = `data:image/png;base64,${answer.input.png}`;
-  inputImage.hidden = false;
+  inputFigure.hidden = false;
   renderBars(answer);
   renderLayers(answer.layers);
   const top = answer.probabilities[answer.prediction];
