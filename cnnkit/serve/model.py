@@ -35,7 +35,7 @@ from ..nn import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, Conv2d, ConvT
                   MaxPool2d, TableConv2d)
 from ..tensor import Tensor, no_grad
 from . import upload
-from .tiles import layer_tiles, png_base64
+from .tiles import layer_tiles, png_base64, viridis_palette
 
 SHOWN_LAYERS = (Conv2d, ConvTranspose2d, TableConv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d,
                 LPPool2d, Linear)
@@ -68,11 +68,13 @@ class Predictor:
         self.layers = [row for row in table if row.leaf and isinstance(modules.get(row.name), SHOWN_LAYERS)]
         self._hooked = {name: modules[name] for name in dict.fromkeys(row.name for row in self.layers)}
         self.total_params = table.total_params
-        self.class_names = None
+        n_classes = restored.num_classes or int(np.prod(table.rows[0].output_shape[1:]))  # the model's output
+        self.class_names = _class_names(restored.data, n_classes)
         state = load(path)
         self._history = state.get("history") if isinstance(state.get("history"), list) else []
         self._meta = state.get("meta") if isinstance(state.get("meta"), dict) else {}
         self._lock = threading.Lock()
+        viridis_palette()  # built now, not by the first requests at once
 
     # ----- the model's facts -------------------------------------------------------------------------------
     def info(self) -> dict:
@@ -82,21 +84,15 @@ class Predictor:
         r = self.restored
         return {
             "model": r.name, "description": r.describe(), "model_kwargs": self._meta.get("model_kwargs", {}),
-            "parameters": int(self.total_params), "data": r.data, "classes": self.classes(),
+            "parameters": int(self.total_params), "data": r.data, "classes": self.class_names,
             "input_shape": list(self.input_shape), "epoch": r.epoch,
             "test_accuracy": _finite_or_none(last.get("val_acc")), "test_loss": _finite_or_none(last.get("val_loss")),
             "preprocessing": {"mean": r.mean.tolist(), "std": r.std.tolist(), "framed": self.frame,
                               "light_on_dark": self.light_on_dark},
             "layers": [{"name": row.name, "type": row.type, "shape": list(row.output_shape), "params": row.params}
                        for row in self.layers],
-            "checkpoint": self.path,
+            "checkpoint": os.path.basename(self.path),
         }
-
-    def classes(self) -> list:
-        if self.class_names is None:
-            n = self.restored.num_classes or int(self.layers[-1].output_shape[-1])
-            self.class_names = _class_names(self.restored.data, n)
-        return self.class_names
 
     # ----- one drawing -------------------------------------------------------------------------------------
     def prepare(self, data: bytes, invert: bool = False) -> tuple:
@@ -150,7 +146,7 @@ class Predictor:
                                    f"{row.output_shape}")  # the model's forward differs from the summary's pass
             layers.append({"name": row.name, "type": row.type, "shape": list(row.output_shape), **layer_tiles(out)})
         k = int(np.argmax(z))
-        classes = self.classes()
+        classes = self.class_names
         gray = x01.mean(axis=0) if x01.shape[0] > 1 else x01[0]
         return {
             "prediction": k, "label": classes[k], "classes": classes, "probabilities": p.tolist(),

@@ -18,7 +18,7 @@ import numpy as np
 
 
 @lru_cache(maxsize=1)
-def _palette() -> bytes:
+def viridis_palette() -> bytes:
     """The 256 viridis colours as a PNG palette (R, G, B bytes); read-only once built."""
     from matplotlib import colormaps
 
@@ -52,14 +52,14 @@ def layer_tiles(output: np.ndarray) -> dict:
     (the numbers, rounded) for a vector."""
     out = np.asarray(output)
     indices, low, high = scale_to_indices(out)
-    palette = _palette()
+    colours = viridis_palette()
     spatial = out.ndim == 3 and out.shape[1] * out.shape[2] > 1
     if spatial:  # one PNG file per map: a loop over files to encode, not over the computation
-        tiles = [png_base64(indices[c], palette) for c in range(out.shape[0])]
+        tiles = [png_base64(indices[c], colours) for c in range(out.shape[0])]
         result = {"tiles": tiles}
     else:
         flat = out.reshape(-1)
-        result = {"tiles": [png_base64(indices.reshape(1, -1), palette)],
+        result = {"tiles": [png_base64(indices.reshape(1, -1), colours)],
                   "values": np.round(flat.astype(np.float64), 5).tolist()}
     result.update(min=_finite(low), max=_finite(high))
     return result

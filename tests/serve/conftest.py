@@ -1,6 +1,12 @@
 """Fixtures of the serve tests: a LeNet-5 checkpoint trained briefly on the built-in digits (once per session),
 the app serving it and a test client."""
 import io
+import os
+import queue
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +16,7 @@ pytest.importorskip("starlette", reason="the serve tests need the serve extra (s
 import cnnkit as ck  # noqa: E402
 
 EPOCHS = 6
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def train_lenet5(path, epochs: int = EPOCHS) -> None:
@@ -56,3 +63,36 @@ def client(app):
 
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def server(checkpoint):
+    """The URL of `run_serve(checkpoint, port=0)` running in a subprocess (stopped after the session)."""
+    code = "import sys; from cnnkit.serve import run_serve; run_serve(sys.argv[1], host='127.0.0.1', port=0)"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-c", code, str(checkpoint)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: ([lines.put(line) for line in proc.stdout], lines.put(None)), daemon=True).start()
+    seen = []
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=120)
+            except queue.Empty:
+                pytest.fail(f"cnnkit serve printed no URL within 120 s: {''.join(seen)}")
+            if line is None:
+                pytest.fail(f"cnnkit serve exited with {proc.wait()}: {''.join(seen)}")
+            seen.append(line)
+            if "http://" in line:
+                url = line[line.index("http://"):].split()[0]
+                break
+        assert url.startswith("http://127.0.0.1:")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -6,18 +6,12 @@ Set CNNKIT_CHROMIUM to use another binary, CNNKIT_SERVE_SCREENSHOT to also save 
 docs/images/serve.png is made that way).
 """
 import os
-import queue
 import shutil
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from tests.serve.drawings import ONE, ZERO
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def chromium_binary():
@@ -33,39 +27,6 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium binary (De
                                                          "or set CNNKIT_CHROMIUM)")
 
 LAYER_TILES = 6 + 6 + 16 + 16 + 1 + 1 + 1  # c1, s2, c3, s4 maps; c5, f6, output strips
-
-
-@pytest.fixture(scope="module")
-def server(checkpoint):
-    """The URL of `run_serve(checkpoint, port=0)` running in a subprocess (stopped after the module's tests)."""
-    code = "import sys; from cnnkit.serve import run_serve; run_serve(sys.argv[1], host='127.0.0.1', port=0)"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-c", code, str(checkpoint)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
-    seen = []
-    try:
-        while True:
-            try:
-                line = lines.get(timeout=120)
-            except queue.Empty:
-                pytest.fail(f"cnnkit serve printed no URL within 120 s: {''.join(seen)}")
-            seen.append(line)
-            if "http://" in line:
-                url = line[line.index("http://"):].split()[0]
-                break
-            if proc.poll() is not None:
-                pytest.fail(f"cnnkit serve exited with {proc.returncode}: {''.join(seen)}")
-        assert url.startswith("http://127.0.0.1:")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
