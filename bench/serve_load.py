@@ -40,7 +40,7 @@ def drawing(digit: int, dx: float = 0.0) -> bytes:
         points = [(145 + dx, 45), (140 + dx, 140), (136 + dx, 235)]
     else:
         t = np.linspace(0, 2 * math.pi, 40)
-        points = list(zip((140 + dx + 62 * np.sin(t)).tolist(), (140 - 92 * np.cos(t)).tolist()))
+        points = list(zip((140 + dx + 62 * np.sin(t)).tolist(), (140 - 92 * np.cos(t)).tolist(), strict=True))
     pen.line(points, fill=255, width=22, joint="curve")
     for x, y in (points[0], points[-1]):
         pen.ellipse([x - 11, y - 11, x + 11, y + 11], fill=255)
@@ -108,7 +108,7 @@ def run_load(host: str, port: int, n_requests: int, n_clients: int) -> int:
     bodies = [drawing(digit, dx) for digit, dx in cases]
     conn = http.client.HTTPConnection(host, port, timeout=60)
     reference = []
-    for (digit, _), body in zip(cases, bodies):  # each drawing alone, before the load
+    for (digit, _), body in zip(cases, bodies, strict=True):  # each drawing alone, before the load
         status, data = post(conn, body)
         answer = json.loads(data)
         if status != 200 or answer["prediction"] != digit:

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import upload
-from .upload import BadUpload
+from .upload import MAX_BYTES, BadUpload, check_content_type, check_length, too_large
 
 STATIC = Path(__file__).with_name("static")
 
@@ -47,14 +46,14 @@ def create_app(predictor):
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     async def predict(request):
-        upload.check_content_type(request.headers.get("content-type"))
-        upload.check_length(request.headers.get("content-length"))
+        check_content_type(request.headers.get("content-type"))
+        check_length(request.headers.get("content-length"))
         invert = _flag(request.query_params.get("invert"), "invert")
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
-            if len(body) > upload.MAX_BYTES:
-                raise upload.too_large(len(body))
+            if len(body) > MAX_BYTES:
+                raise too_large(len(body))
         answer = await run_in_threadpool(predictor.predict_png, bytes(body), invert)
         return JSONResponse(answer)
 

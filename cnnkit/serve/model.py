@@ -34,8 +34,8 @@ from ..io.checkpoint import load
 from ..nn import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, Conv2d, ConvTranspose2d, Linear, LPPool2d,
                   MaxPool2d, TableConv2d)
 from ..tensor import Tensor, no_grad
-from . import upload
 from .tiles import layer_tiles, png_base64, viridis_palette
+from .upload import BadUpload, check_not_blank, check_png
 
 SHOWN_LAYERS = (Conv2d, ConvTranspose2d, TableConv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d,
                 LPPool2d, Linear)
@@ -98,7 +98,7 @@ class Predictor:
     def prepare(self, data: bytes, invert: bool = False) -> tuple:
         """The PNG ``data`` as ``cnnkit predict`` prepares an image file: float32 (C, size, size) in [0, 1]
         (before standardization), and whether its border is light (after ``invert``)."""
-        upload.check_png(data)
+        check_png(data)
         fd, name = tempfile.mkstemp(suffix=".png", prefix="cnnkit-serve-")  # the reader takes a file name
         try:
             with os.fdopen(fd, "wb") as f:
@@ -106,10 +106,10 @@ class Predictor:
             try:
                 pixels = _read_image(name, self.restored.channels)
             except ValueError as e:
-                raise upload.BadUpload(400, f"predict: {str(e).replace(name, 'the upload')}") from None
+                raise BadUpload(400, f"predict: {str(e).replace(name, 'the upload')}") from None
         finally:
             os.unlink(name)
-        upload.check_not_blank(pixels)
+        check_not_blank(pixels)
         return _prepare_image(pixels, self.restored.size, self.frame, invert)
 
     def forward(self, x: np.ndarray) -> tuple:
@@ -139,8 +139,11 @@ class Predictor:
         p /= p.sum()
         names = {id(m): name for name, m in self._hooked.items()}
         outputs = [(names[id(module)], out) for module, out in captured]
+        if len(outputs) != len(self.layers):
+            raise RuntimeError(f"serve: the forward pass called {len(outputs)} of the layers shown, the summary "
+                               f"{len(self.layers)}")  # the model's forward differs from the summary's pass
         layers = []
-        for row, (name, out) in zip(self.layers, outputs):
+        for row, (name, out) in zip(self.layers, outputs, strict=True):
             if name != row.name or (1, *out.shape) != tuple(row.output_shape):
                 raise RuntimeError(f"serve: layer {name} {out.shape} does not match the summary's {row.name} "
                                    f"{row.output_shape}")  # the model's forward differs from the summary's pass
