@@ -2,9 +2,9 @@
 
 With no checkpoint it serves the one ``cnnkit train lenet5`` writes (``DEFAULT_CHECKPOINT``); when that file
 does not exist yet it calls ``train_default()`` first (the command line passes its ``cnnkit train lenet5``,
-progress bar included), so the command works on a fresh install. The socket is bound before the server
-starts, so a port in use is an ``OSError`` (not an exit from inside uvicorn), and ``port=0`` picks a free
-port; the printed URL has the real one.
+progress bar included), so the command works on a fresh install. The socket listens before the server
+starts, so a port in use is an ``OSError`` (not an exit from inside uvicorn), the printed URL answers at once,
+and ``port=0`` picks a free port (the printed URL has the real one).
 """
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def resolve_checkpoint(checkpoint=None, train_default=None, stream=None) -> Path
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host``:``port`` (IPv4 or IPv6, as the host resolves), ready for uvicorn."""
+    """A TCP socket bound to ``host``:``port`` (IPv4 or IPv6, as the host resolves) and listening, so connections
+    made as soon as the URL is printed wait in its queue until uvicorn accepts them."""
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ValueError(f"serve: port must be an int in 0..65535, got {port!r}")
     try:
@@ -49,6 +50,7 @@ def bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
+        sock.listen(2048)
     except OSError as e:
         sock.close()
         raise OSError(f"serve: cannot listen on {host}:{port}: {e.strerror or e}") from None
