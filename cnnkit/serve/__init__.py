@@ -8,7 +8,7 @@ Needs the ``serve`` extra (``pip install 'cnnkit[serve]'``: Starlette and uvicor
 ``model`` (the checkpoint's model answering one drawing), ``upload`` (checks of uploads), ``tiles`` (feature maps
 as PNG tiles), ``run`` (``run_serve``), ``static/`` (the page: plain HTML, CSS and JavaScript).
 """
-from .app import create_app
+from .app import create_app, require_extra
 from .run import DEFAULT_CHECKPOINT, run_serve
 
-__all__ = ["DEFAULT_CHECKPOINT", "create_app", "run_serve"]
+__all__ = ["DEFAULT_CHECKPOINT", "create_app", "require_extra", "run_serve"]

@@ -19,17 +19,21 @@ from .upload import MAX_BYTES, BadUpload, check_content_type, check_length, too_
 STATIC = Path(__file__).with_name("static")
 
 
-def _starlette():
-    try:
-        import starlette  # noqa: F401
-    except ImportError:
-        raise ImportError("cnnkit serve needs Starlette and uvicorn: pip install 'cnnkit[serve]'") from None
+def require_extra() -> None:
+    """An ImportError with the one line that says what to install unless the ``serve`` extra (Starlette and
+    uvicorn) is installed."""
+    import importlib.util
+
+    missing = [name for name in ("starlette", "uvicorn") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ImportError(f"serve needs {' and '.join(missing)}, which are not installed: "
+                          f"pip install 'cnnkit[serve]'")
 
 
 def create_app(predictor):
     """The Starlette application serving ``predictor`` (a :class:`~cnnkit.serve.model.Predictor`, or a
     checkpoint path to build one from)."""
-    _starlette()
+    require_extra()
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException

@@ -1,21 +1,23 @@
 """The served model: a ``cnnkit train`` checkpoint answering one drawing at a time with every layer's output.
 
-A drawing goes through exactly the steps of ``cnnkit predict`` (the same functions): read with Pillow as
-grayscale (transparent pixels on white), optionally inverted (v → 255 − v), framed like the digits / MNIST
-training images (crop to the ink's bounding box, pad to a square, resize to 20×20, centre in 28×28), scaled
-to [0, 1] and standardized with the checkpoint's per-channel mean and standard deviation; then
+A drawing goes through exactly the steps of ``cnnkit predict``, with the same library functions
+(:mod:`cnnkit.data.images`): read with Pillow as grayscale (transparent pixels on white), optionally inverted
+(v → 255 − v), framed like the digits / MNIST training images (crop to the ink's bounding box, pad to a square,
+resize to 20×20, centre in 28×28), scaled to [0, 1] and standardized with the checkpoint's per-channel mean and
+standard deviation (:func:`cnnkit.train.restore` rebuilds the model and that standardization); then
 
     p_k = exp(z_k − max z) / Σ_j exp(z_j − max z)      (softmax of the logits z, in float64)
 
+The layers shown, their names and their output shapes are the rows of ``summary`` (:mod:`cnnkit.insight`).
+
 Concurrency. Requests are answered on several threads, but the forward pass runs under one lock,
-``Predictor._lock``: cnnkit's ``no_grad`` is a process-wide switch (two overlapping requests would restore it
-in the wrong order), the convolution kernels switch BLAS's thread count through threadpoolctl and share one
-worker pool, and the forward hooks that collect the layer outputs are attached to the one shared model. Under
-the lock each request attaches its hooks, runs the model in eval mode under ``no_grad``, copies what it
-collected and removes its hooks before the next request can start, so no request sees another's state and
-the model is the same after every request. The parameters are also frozen (``requires_grad`` False). A
-LeNet-5 forward pass of one image takes about a millisecond; decoding, framing and PNG encoding, the larger
-part of a request, run outside the lock, in parallel.
+``Predictor._lock``: the forward hooks that collect the layer outputs are attached to the one shared model,
+and the convolution kernels set BLAS's thread count (process-wide, through threadpoolctl) around their
+parallel regions. Under the lock each request attaches its hooks, runs the model in eval mode under
+``no_grad`` (grad mode is per thread), copies what it collected and removes its hooks before the next request
+can start, so no request sees another's state and the model is the same after every request. The parameters
+are also frozen (``requires_grad`` False). A LeNet-5 forward pass of one image takes about a millisecond;
+decoding, framing and PNG encoding, the larger part of a request, run outside the lock, in parallel.
 """
 from __future__ import annotations
 
@@ -25,15 +27,24 @@ import threading
 
 import numpy as np
 
-# The one import from the command line: its image preparation (``cnnkit predict``'s steps 1-3) and its model
-# restoring. TEMPORARY: these move to cnnkit.data.images and cnnkit.train.restore (the lead repoints them here).
-from ..cli import DIGIT_FRAMED, LIGHT_ON_DARK, _class_names, _prepare_image, _read_image, _Restored
-from ..data.transforms import Normalize
+from ..autograd.grad_mode import no_grad
+from ..data.datasets.catalog import DIGIT_FRAMED, LIGHT_ON_DARK, NAMES, class_names
+from ..data.images import has_light_border, prepare_image, read_image
 from ..insight import summary
 from ..io.checkpoint import load
-from ..nn import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, Conv2d, ConvTranspose2d, Linear, LPPool2d,
-                  MaxPool2d, TableConv2d)
-from ..tensor import Tensor, no_grad
+from ..nn import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool2d,
+    Conv2d,
+    ConvTranspose2d,
+    Linear,
+    LPPool2d,
+    MaxPool2d,
+    TableConv2d,
+)
+from ..tensor import Tensor
+from ..train.restore import restore
 from .tiles import layer_tiles, png_base64, viridis_palette
 from .upload import BadUpload, check_not_blank, check_png
 
@@ -53,13 +64,12 @@ class Predictor:
 
     def __init__(self, path):
         self.path = str(path)
-        restored = _Restored(path)
+        restored = restore(path, data_names=NAMES)
         if restored.channels not in (1, 3):
-            raise ValueError(f"serve: {path} holds {restored.describe()} for {restored.channels}-channel inputs; "
+            raise ValueError(f"{path} holds {restored.describe()} for {restored.channels}-channel inputs; "
                              f"a drawing gives 1 (grayscale) or 3 (RGB) channels")
         self.restored = restored
         self.model = restored.model.eval().requires_grad_(False)
-        self.normalize = Normalize(restored.mean, restored.std)
         self.frame = restored.data in DIGIT_FRAMED and restored.channels == 1
         self.light_on_dark = restored.data in LIGHT_ON_DARK and restored.channels == 1
         self.input_shape = (restored.channels, restored.size, restored.size)
@@ -69,10 +79,10 @@ class Predictor:
         self._hooked = {name: modules[name] for name in dict.fromkeys(row.name for row in self.layers)}
         self.total_params = table.total_params
         n_classes = restored.num_classes or int(np.prod(table.rows[0].output_shape[1:]))  # the model's output
-        self.class_names = _class_names(restored.data, n_classes)
-        state = load(path)
-        self._history = state.get("history") if isinstance(state.get("history"), list) else []
-        self._meta = state.get("meta") if isinstance(state.get("meta"), dict) else {}
+        self.class_names = class_names(restored.data, n_classes)
+        history = load(path).get("history")  # the per-epoch metrics, which restore() does not keep
+        self._history = history if isinstance(history, list) else []
+        self._meta = restored.meta
         self._lock = threading.Lock()
         viridis_palette()  # built now, not by the first requests at once
 
@@ -104,13 +114,15 @@ class Predictor:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             try:
-                pixels = _read_image(name, self.restored.channels)
+                pixels = read_image(name, self.restored.channels)
             except ValueError as e:
                 raise BadUpload(400, f"predict: {str(e).replace(name, 'the upload')}") from None
         finally:
             os.unlink(name)
         check_not_blank(pixels)
-        return _prepare_image(pixels, self.restored.size, self.frame, invert)
+        if invert:
+            pixels = 255 - pixels
+        return prepare_image(pixels, self.restored.size, self.frame), has_light_border(pixels)
 
     def forward(self, x: np.ndarray) -> tuple:
         """Logits (classes,) and the outputs of the shown layers (name -> array of one sample) for one
@@ -133,19 +145,19 @@ class Predictor:
     def predict_png(self, data: bytes, invert: bool = False) -> dict:
         """The answer of ``POST /api/predict`` to the PNG ``data``."""
         x01, light_border = self.prepare(data, invert)
-        logits, captured = self.forward(self.normalize(x01[None])[0])
+        logits, captured = self.forward(self.restored.normalize(x01[None])[0])
         z = logits.astype(np.float64)
         p = np.exp(z - z.max())
         p /= p.sum()
         names = {id(m): name for name, m in self._hooked.items()}
         outputs = [(names[id(module)], out) for module, out in captured]
         if len(outputs) != len(self.layers):
-            raise RuntimeError(f"serve: the forward pass called {len(outputs)} of the layers shown, the summary "
+            raise RuntimeError(f"Predictor: the forward pass called {len(outputs)} of the layers shown, the summary "
                                f"{len(self.layers)}")  # the model's forward differs from the summary's pass
         layers = []
         for row, (name, out) in zip(self.layers, outputs, strict=True):
             if name != row.name or (1, *out.shape) != tuple(row.output_shape):
-                raise RuntimeError(f"serve: layer {name} {out.shape} does not match the summary's {row.name} "
+                raise RuntimeError(f"Predictor: layer {name} {out.shape} does not match the summary's {row.name} "
                                    f"{row.output_shape}")  # the model's forward differs from the summary's pass
             layers.append({"name": row.name, "type": row.type, "shape": list(row.output_shape), **layer_tiles(out)})
         k = int(np.argmax(z))

@@ -22,18 +22,18 @@ def resolve_checkpoint(checkpoint=None, train_default=None, stream=None) -> Path
     if checkpoint is not None:
         path = Path(checkpoint)
         if not path.is_file():
-            raise FileNotFoundError(f"serve: no checkpoint at {path}")
+            raise FileNotFoundError(f"no checkpoint at {path}")
         return path
     path = DEFAULT_CHECKPOINT
     if not path.is_file():
         if train_default is None:
-            raise FileNotFoundError(f"serve: no checkpoint at {path}; train one with `cnnkit train lenet5` or "
+            raise FileNotFoundError(f"no checkpoint at {path}; train one with `cnnkit train lenet5` or "
                                     f"name a checkpoint")
-        print(f"serve: no checkpoint at {path} yet: training LeNet-5 on the built-in digits first", file=stream,
+        print(f"no checkpoint at {path} yet: training LeNet-5 on the built-in digits first", file=stream,
               flush=True)
         train_default()
         if not path.is_file():
-            raise FileNotFoundError(f"serve: training finished but wrote no checkpoint at {path}")
+            raise FileNotFoundError(f"training finished but wrote no checkpoint at {path}")
     return path
 
 
@@ -41,11 +41,11 @@ def bind(host: str, port: int) -> socket.socket:
     """A TCP socket bound to ``host``:``port`` (IPv4 or IPv6, as the host resolves) and listening, so connections
     made as soon as the URL is printed wait in its queue until uvicorn accepts them."""
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise ValueError(f"serve: port must be an int in 0..65535, got {port!r}")
+        raise ValueError(f"port must be an int in 0..65535, got {port!r}")
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as e:
-        raise OSError(f"serve: cannot resolve the host {host!r}: {e.strerror}") from None
+        raise OSError(f"cannot resolve the host {host!r}: {e.strerror}") from None
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -53,7 +53,7 @@ def bind(host: str, port: int) -> socket.socket:
         sock.listen(2048)
     except OSError as e:
         sock.close()
-        raise OSError(f"serve: cannot listen on {host}:{port}: {e.strerror or e}") from None
+        raise OSError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
     return sock
 
 
@@ -62,18 +62,20 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-def run_serve(checkpoint=None, host: str = "127.0.0.1", port: int = 8000, train_default=None, stream=None) -> int:
+def run_serve(checkpoint=None, host: str = "127.0.0.1", port: int = 8000, train_default=None, stream=None,
+              err=None) -> int:
     """Serve the page and the API for ``checkpoint`` on ``host``:``port`` until interrupted (Ctrl-C); prints the
-    URL to ``stream`` (default stdout). Returns 0."""
-    from .app import _starlette, create_app
+    URL to ``stream`` (default stdout), the note that the default checkpoint is being trained to ``err`` (default
+    stderr). Returns 0."""
+    from .app import create_app, require_extra
 
-    _starlette()
+    require_extra()
     import uvicorn
 
     from .model import Predictor
 
     stream = stream if stream is not None else sys.stdout
-    predictor = Predictor(resolve_checkpoint(checkpoint, train_default))
+    predictor = Predictor(resolve_checkpoint(checkpoint, train_default, err))
     app = create_app(predictor)
     sock = bind(host, port)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("starlette", reason="the serve tests need the serve extra (starlette, uvicorn)")
 
-import cnnkit as ck  # noqa: E402
+import cnnkit as ck
 
 EPOCHS = 6
 ROOT = Path(__file__).resolve().parents[2]
