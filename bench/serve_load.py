@@ -1,13 +1,15 @@
 """Load check of `cnnkit serve`: 200 drawings from 8 concurrent clients on the loopback, every answer checked.
 
-Run: python bench/serve_load.py [CHECKPOINT] [--requests 200] [--clients 8]
+Run: python bench/serve_load.py [CHECKPOINT] [--requests 200] [--clients 8] [--quick]
 
-Starts `run_serve(CHECKPOINT, port=0)` in a subprocess (default checkpoint: runs/lenet5-digits/checkpoint.safetensors;
-without one, a LeNet-5 is trained for 6 epochs into a temporary folder first), posts drawings of a "1" and a "0"
+Starts `cnnkit serve CHECKPOINT --port 0` in a subprocess (default checkpoint:
+runs/lenet5-digits/checkpoint.safetensors; without one, a LeNet-5 is trained for 6 epochs into a temporary folder
+first), posts drawings of a "1" and a "0"
 (light strokes on a black 280×280 canvas, like the page's) from CLIENTS threads, each with its own keep-alive
 connection, and checks every answer: status 200, the drawn digit predicted, and the same JSON as the answer to
 the same drawing sent alone before the load (so concurrent requests do not disturb each other). Prints the
-latency percentiles (p50, p95, max) and the throughput. Exits non-zero if any answer is wrong.
+latency percentiles (p50, p95, max) and the throughput. Exits non-zero if any answer is wrong. Quick mode (``--quick``
+or CNNKIT_BENCH_QUICK=1, as for the other benchmarks; the test suite smoke-runs it so): 16 requests from 4 clients.
 """
 from __future__ import annotations
 
@@ -61,10 +63,10 @@ def train_small(folder: Path) -> Path:
 
 
 def start_server(checkpoint: Path):
-    """``(process, host, port)`` of run_serve on a free loopback port."""
-    code = "import sys; from cnnkit.serve import run_serve; run_serve(sys.argv[1], host='127.0.0.1', port=0)"
-    proc = subprocess.Popen([sys.executable, "-c", code, str(checkpoint)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env_with_root(), cwd=ROOT)
+    """``(process, host, port)`` of ``cnnkit serve`` on a free loopback port."""
+    command = [sys.executable, "-m", "cnnkit", "serve", str(checkpoint), "--host", "127.0.0.1", "--port", "0"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env_with_root(),
+                            cwd=ROOT)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     while True:
@@ -89,15 +91,19 @@ def post(conn: http.client.HTTPConnection, body: bytes):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", nargs="?", default=None)
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=None, help="(default: 200; 16 with --quick)")
+    parser.add_argument("--clients", type=int, default=None, help="(default: 8; 4 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: few requests, numbers mean nothing")
     args = parser.parse_args(argv)
+    quick = args.quick or os.environ.get("CNNKIT_BENCH_QUICK", "") not in ("", "0")
+    n_requests = args.requests or (16 if quick else 200)
+    n_clients = args.clients or (4 if quick else 8)
     with tempfile.TemporaryDirectory(prefix="cnnkit-serve-load-") as tmp:
         checkpoint = Path(args.checkpoint) if args.checkpoint else (DEFAULT if DEFAULT.is_file()
                                                                       else train_small(Path(tmp)))
         proc, host, port = start_server(checkpoint)
         try:
-            return run_load(host, port, args.requests, args.clients)
+            return run_load(host, port, n_requests, n_clients)
         finally:
             proc.terminate()
             proc.wait(timeout=20)

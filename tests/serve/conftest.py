@@ -67,11 +67,11 @@ def client(app):
 
 @pytest.fixture(scope="session")
 def server(checkpoint):
-    """The URL of `run_serve(checkpoint, port=0)` running in a subprocess (stopped after the session)."""
-    code = "import sys; from cnnkit.serve import run_serve; run_serve(sys.argv[1], host='127.0.0.1', port=0)"
+    """The URL of `cnnkit serve CHECKPOINT --host 127.0.0.1 --port 0` running in a subprocess (stopped after the
+    session)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-c", code, str(checkpoint)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    command = [sys.executable, "-m", "cnnkit", "serve", str(checkpoint), "--host", "127.0.0.1", "--port", "0"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: ([lines.put(line) for line in proc.stdout], lines.put(None)), daemon=True).start()
     seen = []

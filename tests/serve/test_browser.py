@@ -26,6 +26,10 @@ CHROMIUM = chromium_binary()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium binary (Debian: apt-get install chromium; "
                                                          "or set CNNKIT_CHROMIUM)")
 
+# headless=True adds --headless; launch() gives every browser a fresh temporary profile (--user-data-dir), and
+# the flags keep it from reaching out (no updates, sync, QUIC or background requests) and from needing a GPU.
+LAUNCH_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 LAYER_TILES = 6 + 6 + 16 + 16 + 1 + 1 + 1  # c1, s2, c3, s4 maps; c5, f6, output strips
 
 
@@ -33,8 +37,7 @@ LAYER_TILES = 6 + 6 + 16 + 16 + 1 + 1 + 1  # c1, s2, c3, s4 maps; c5, f6, output
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs Playwright for Python")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_FLAGS)
         yield b
         b.close()
 
