@@ -27,7 +27,6 @@ import threading
 
 import numpy as np
 
-from ..autograd.grad_mode import no_grad
 from ..data.datasets.catalog import DIGIT_FRAMED, LIGHT_ON_DARK, NAMES, class_names
 from ..data.images import has_light_border, prepare_image, read_image
 from ..insight import summary
@@ -43,7 +42,6 @@ from ..nn import (
     MaxPool2d,
     TableConv2d,
 )
-from ..tensor import Tensor
 from ..train.restore import restore
 from .tiles import layer_tiles, png_base64, viridis_palette
 from .upload import BadUpload, check_not_blank, check_png
@@ -125,7 +123,7 @@ class Predictor:
         return prepare_image(pixels, self.restored.size, self.frame), has_light_border(pixels)
 
     def forward(self, x: np.ndarray) -> tuple:
-        """Logits (classes,) and the outputs of the shown layers (name -> array of one sample) for one
+        """Logits (classes,) and the outputs of the shown layers ((module, array of one sample), in call order) for one
         standardized input ``x`` (C, H, W); under the lock (see the module docstring)."""
         captured = []
 
@@ -135,8 +133,7 @@ class Predictor:
         with self._lock:
             handles = [module.register_forward_hook(keep) for module in self._hooked.values()]
             try:
-                with no_grad():
-                    logits = self.model(Tensor._wrap(np.ascontiguousarray(x[None]))).data[0].copy()
+                logits = self.restored.logits(np.ascontiguousarray(x[None]))[0].copy()  # eval, under no_grad
             finally:
                 for handle in handles:
                     handle.remove()
