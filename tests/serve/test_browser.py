@@ -23,8 +23,9 @@ def chromium_binary():
 
 
 CHROMIUM = chromium_binary()
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium binary (Debian: apt-get install chromium; "
-                                                         "or set CNNKIT_CHROMIUM)")
+pytestmark = [pytest.mark.slow,  # a browser and a server process start: seconds
+              pytest.mark.skipif(CHROMIUM is None, reason="no Chromium binary (Debian: apt-get install chromium; "
+                                                          "or set CNNKIT_CHROMIUM)")]
 
 # headless=True adds --headless; launch() gives every browser a fresh temporary profile (--user-data-dir), and
 # the flags keep it from reaching out (no updates, sync, QUIC or background requests) and from needing a GPU.
