@@ -127,7 +127,7 @@ class ConvExplanation:
                          f"columns {colr} of the padded input" + (f" (every {dl}th)" if dl > 1 else ""))
             for c in range(d):
                 terms = " + ".join(f"{term(x)}·{term(wt)}" for x, wt in
-                                   zip(st.window[c].ravel(), self.weight[st.filter, c].ravel()))
+                                   zip(st.window[c].ravel(), self.weight[st.filter, c].ravel(), strict=True))
                 lines.append(f"  c{c}: {terms} = {num(st.channel_sums[c])}")
             parts = " + ".join(term(v) for v in st.channel_sums)
             lines.append(f"  sum: {parts} + b{st.filter} = {parts} + {term(st.bias)} = {num(st.total)}")
@@ -232,7 +232,7 @@ def render_conv_png(ex: ConvExplanation, path, max_frames: int = 36) -> str:
     for ax in axes.ravel():
         ax.set_axis_off()
     small = max(ph, pw) <= 12
-    for ax, st in zip(axes.ravel(), steps):
+    for ax, st in zip(axes.ravel()[:len(steps)], steps, strict=True):
         ax.imshow(inside, cmap="Blues", vmin=0, vmax=3)
         if small:
             for (r, c), v in np.ndenumerate(plane):
