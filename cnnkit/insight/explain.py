@@ -161,9 +161,12 @@ def _formula(n: int, f: int, p: int, s: int, dl: int, axis: str) -> tuple[int, s
 
 
 def explain_conv(input_shape=(5, 5, 3), kernel: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1,
-                 channels_out: int = 1, seed: int = 0) -> ConvExplanation:
+                 channels_out: int = 1, seed: int = 0, *, values=None, weight=None, bias=None) -> ConvExplanation:
     """Work out a convolution on a seeded integer input of ``input_shape`` (H, W) or (H, W, D): inputs in
-    {0, 1, 2}, weights in {−1, 0, 1}, biases in {−1, 0, 1}. Returns a :class:`ConvExplanation`."""
+    {0, 1, 2}, weights in {−1, 0, 1}, biases in {−1, 0, 1}. Returns a :class:`ConvExplanation`.
+
+    From Python, ``values`` (D, H, W), ``weight`` (K, D, F, F) and ``bias`` (K,) replace the seeded numbers
+    (e.g. a worked example from a book); their shapes must agree with the other arguments."""
     shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
     if shape is None or len(shape) not in (2, 3):
         raise ValueError(f"explain conv: expected --input HxW or HxWxC, got {input_shape!r}")
@@ -184,6 +187,12 @@ def explain_conv(input_shape=(5, 5, 3), kernel: int = 3, stride: int = 1, paddin
     x = rng.integers(0, 3, size=(d, h, w)).astype(np.float64)
     wt = rng.integers(-1, 2, size=(k, d, f, f)).astype(np.float64)
     b = rng.integers(-1, 2, size=k).astype(np.float64)
+    for name, given, default in (("values", values, x), ("weight", weight, wt), ("bias", bias, b)):
+        if given is not None and np.shape(given) != default.shape:
+            raise ValueError(f"explain conv: expected {name} of shape {default.shape}, got {np.shape(given)}")
+    x = x if values is None else np.array(values, dtype=np.float64)
+    wt = wt if weight is None else np.array(weight, dtype=np.float64)
+    b = b if bias is None else np.array(bias, dtype=np.float64)
     ho, size_h = _formula(h, f, p, s, dl, "H")
     wo, size_w = _formula(w, f, p, s, dl, "W")
     with no_grad():

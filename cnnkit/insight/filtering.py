@@ -70,16 +70,22 @@ def filter_image(image, kernel) -> np.ndarray:
 
 
 def sample_image(name: str = "china.jpg") -> np.ndarray:
-    """A photo shipped inside scikit-learn (``china.jpg`` or ``flower.jpg``, 427×640×3 uint8): no download."""
-    try:
-        from sklearn.datasets import load_sample_image
-    except ImportError:
+    """A photo shipped inside scikit-learn (``china.jpg`` or ``flower.jpg``, 427×640×3 uint8): no download.
+
+    The JPEG is read from scikit-learn's installed package data with Pillow (what ``load_sample_image`` does,
+    without importing scikit-learn, which takes a second or two)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
         raise ValueError("no IMAGE given and scikit-learn (which ships the sample photo) is not installed; "
-                         "pass an image file") from None
-    try:
-        return np.asarray(load_sample_image(name), dtype=np.uint8)
-    except (AttributeError, OSError, ValueError) as e:
-        raise ValueError(f"cannot load scikit-learn's sample image {name!r}: {e}") from None
+                         "pass an image file")
+    for root in spec.submodule_search_locations:
+        path = Path(root) / "datasets" / "images" / name
+        if path.is_file():
+            return load_image(path)
+    raise ValueError(f"no IMAGE given and scikit-learn's sample image {name!r} is not in its installed files; "
+                     f"pass an image file")
 
 
 def load_image(path) -> np.ndarray:
