@@ -221,10 +221,7 @@ def explain_conv(input_shape=(5, 5, 3), kernel: int = 3, stride: int = 1, paddin
 def render_conv_png(ex: ConvExplanation, path, max_frames: int = 36) -> str:
     """Draw filter 0's steps as a grid of frames (matplotlib): the padded channel 0 with the window outlined and
     the output so far, then the finished output; writes ``path`` (PNG) and returns it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure        # no pyplot: no global state, no GUI backend
     from matplotlib.patches import Rectangle
 
     steps = [st for st in ex.steps if st.filter == 0][:max_frames]
@@ -235,7 +232,8 @@ def render_conv_png(ex: ConvExplanation, path, max_frames: int = 36) -> str:
     ph, pw = plane.shape
     f = ex.weight.shape[2]
     span = ex.dilation * (f - 1) + 1
-    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 2.5 * rows), squeeze=False)
+    fig = Figure(figsize=(2.4 * cols, 2.5 * rows + 0.4))
+    axes = fig.subplots(rows, cols, squeeze=False)
     inside = np.zeros_like(plane)
     inside[ex.padding:ph - ex.padding, ex.padding:pw - ex.padding] = 1
     for ax in axes.ravel():
@@ -249,15 +247,15 @@ def render_conv_png(ex: ConvExplanation, path, max_frames: int = 36) -> str:
         ax.add_patch(Rectangle((st.left - 0.5, st.top - 0.5), span, span, fill=False, ec="red", lw=2))
         ax.set_title(f"o[0,{st.row},{st.col}] = {num(st.total)}", fontsize=8)
     last = axes.ravel()[len(steps)]
-    last.imshow(ex.output[0], cmap="viridis")
+    last.imshow(ex.output[0], cmap="coolwarm")
     if ex.output[0].size <= 144:
         for (r, c), v in np.ndenumerate(ex.output[0]):
-            last.text(c, r, num(v), ha="center", va="center", fontsize=7, color="white")
+            last.text(c, r, num(v), ha="center", va="center", fontsize=7)
     last.set_title("output o[0]", fontsize=8)
     d = ex.input.shape[0]
     fig.suptitle(f"{ex.input.shape[1]}×{ex.input.shape[2]}×{d} input, padding {ex.padding}, stride {ex.stride}, "
                  f"{f}×{f} filter w0" + (" (channel 0 shown; sums over all channels)" if d > 1 else ""), fontsize=9)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.6 / (2.5 * rows + 0.4), wspace=0.1,
+                        hspace=0.25)
     fig.savefig(path, dpi=80)
-    plt.close(fig)
     return str(path)
