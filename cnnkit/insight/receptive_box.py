@@ -13,7 +13,10 @@ by design). Unit (u, v) of the layer is centred at start + (u, v)·j, and its fi
     rows  start_h + u·j_h − (r_h − 1)/2  …  start_h + u·j_h + (r_h − 1)/2      (and likewise for columns)
 
 which may extend past the image (padding): ``clipped`` is the part on the image. r and j are taken from
-``summary``'s row, so the rectangle is the same receptive field the table prints.
+``summary``'s row, so the rectangle is the same receptive field the table prints. For a unit whose
+rectangle lies inside the image it is exactly the set of pixels that can change the unit; near the
+borders, pixels that reach the unit only through the zero padding of an inner feature map (or that a
+floor in an output size drops) lie in the rectangle but cannot change it.
 """
 from __future__ import annotations
 
@@ -44,6 +47,22 @@ class FieldBox:
     size: tuple
     jump: tuple
     input_hw: tuple
+    start: tuple = (0, 0)        # the centre of unit (0, 0), in input pixels (may be a half)
+    map_hw: tuple = (1, 1)       # the layer's feature map size
+
+    def at(self, unit) -> "FieldBox":
+        """The field of another unit (row, col) of the same layer (no forward pass)."""
+        unit = tuple(int(u) for u in unit)
+        ho, wo = self.map_hw
+        if len(unit) != 2 or not (0 <= unit[0] < ho and 0 <= unit[1] < wo):
+            raise ValueError(f"receptive field: unit {unit} is outside {self.layer}'s {ho}×{wo} map (rows "
+                             f"0–{ho - 1}, columns 0–{wo - 1})")
+        r = [Fraction(v) for v in self.size]
+        centre = [Fraction(self.start[i]) + unit[i] * Fraction(self.jump[i]) for i in (0, 1)]
+        low = [int(np.floor(centre[i] - (r[i] - 1) / 2)) for i in (0, 1)]
+        high = [int(np.ceil(centre[i] + (r[i] - 1) / 2)) for i in (0, 1)]
+        return FieldBox(self.layer, unit, low[0], low[1], high[0], high[1], self.size, self.jump, self.input_hw,
+                        self.start, self.map_hw)
 
     @property
     def clipped(self) -> tuple:
@@ -172,21 +191,13 @@ def receptive_field(model: Module, input_size, layer: str, unit=None) -> FieldBo
     ho, wo = row.output_shape[-2:]
     if unit is None:
         unit = (ho // 2, wo // 2)
-    unit = tuple(int(u) for u in unit)
-    if len(unit) != 2 or not (0 <= unit[0] < ho and 0 <= unit[1] < wo):
-        raise ValueError(f"receptive field: unit {unit} is outside {layer}'s {ho}×{wo} map (rows 0–{ho - 1}, "
-                         f"columns 0–{wo - 1})")
     starts = _starts(model, input_size)
     if starts.get(layer) is None:
         raise ValueError(f"receptive field: cannot place {layer}'s field on the input")
     start, _ = starts[layer]
-    r = tuple(Fraction(v) for v in row.receptive_field)
-    j = tuple(Fraction(v) for v in row.jump)
-    centre = [start[i] + unit[i] * j[i] for i in (0, 1)]
-    low = [centre[i] - (r[i] - 1) / 2 for i in (0, 1)]
-    high = [centre[i] + (r[i] - 1) / 2 for i in (0, 1)]
-    return FieldBox(layer, unit, int(np.floor(low[0])), int(np.floor(low[1])), int(np.ceil(high[0])),
-                    int(np.ceil(high[1])), row.receptive_field, row.jump, tuple(int(v) for v in input_size[-2:]))
+    box = FieldBox(layer, (0, 0), 0, 0, 0, 0, row.receptive_field, row.jump,
+                   tuple(int(v) for v in input_size[-2:]), start, (ho, wo))
+    return box.at(unit)
 
 
 def draw_box(image, box: FieldBox, scale: int = 1) -> np.ndarray:
