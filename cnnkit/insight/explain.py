@@ -25,7 +25,7 @@ import numpy as np
 from ..nn import functional as F
 from ..tensor import Tensor, no_grad
 
-__all__ = ["ConvExplanation", "ConvStep", "explain_conv", "render_conv_png"]
+__all__ = ["ConvExplanation", "ConvStep", "explain_conv", "parse_dims", "render_conv_png", "run_explain_conv"]
 
 
 def num(v) -> str:
@@ -259,3 +259,39 @@ def render_conv_png(ex: ConvExplanation, path, max_frames: int = 36) -> str:
                         hspace=0.25)
     fig.savefig(path, dpi=80)
     return str(path)
+
+
+def parse_dims(text, what: str, count=(2, 3)) -> tuple:
+    """``"5x5x3"`` (or ``5×5×3``, ``5,5,3``) -> (5, 5, 3); ``"3"`` -> (3,) when 1 is in ``count``."""
+    if isinstance(text, (int, np.integer)) and not isinstance(text, bool):
+        dims = (int(text),)
+    elif isinstance(text, (tuple, list)):
+        dims = tuple(text)
+    else:
+        parts = str(text).lower().replace("×", "x").replace(",", "x").split("x")
+        try:
+            dims = tuple(int(p) for p in parts)
+        except ValueError:
+            dims = ()
+    if len(dims) not in count or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1
+                                     for d in dims):
+        forms = " or ".join("x".join(["N"] * c) for c in count)
+        raise ValueError(f"{what}: expected positive integers as {forms}, got {text!r}")
+    return tuple(int(d) for d in dims)
+
+
+def run_explain_conv(input="5x5x3", kernel="3x3", stride=1, padding=0, dilation=1, channels_out=1, seed=0,
+                     png=None) -> str:
+    """The ``cnnkit explain conv --input HxW[xC] [--kernel KxK] [--stride S] [--padding P] [--dilation D]
+    [--channels-out K] [--seed N] [--png OUT]`` command: returns the explanation text (and writes the PNG)."""
+    shape = parse_dims(input, "explain conv: --input", (2, 3))
+    k = parse_dims(kernel, "explain conv: --kernel", (1, 2))
+    if len(k) == 2 and k[0] != k[1]:
+        raise ValueError(f"explain conv: --kernel must be square (F×F), got {kernel!r}")
+    ex = explain_conv(shape, k[0], stride, padding, dilation, channels_out, seed)
+    text = ex.text()
+    if png is not None:
+        if not str(png).lower().endswith(".png"):
+            raise ValueError(f"explain conv: --png {png}: expected a .png file name")
+        text += f"\nwrote {render_conv_png(ex, png)}"
+    return text

@@ -20,9 +20,9 @@ import numpy as np
 
 from ..nn import functional as F
 from ..tensor import Tensor
-from .explain import matrix_text, num
+from .explain import matrix_text, num, parse_dims
 
-__all__ = ["PoolExplanation", "PoolStep", "explain_pool"]
+__all__ = ["PoolExplanation", "PoolStep", "explain_pool", "run_explain_pool"]
 
 
 @dataclass
@@ -134,3 +134,13 @@ def explain_pool(input_shape=(4, 4), kernel: int = 2, stride: int | None = None,
                         for a, n, o in (("H", h, ho), ("W", w, wo))) + f"  →  {ho}×{wo}"
     return PoolExplanation(mode, k, s, x, y, dy, dx, yt.data[0, 0].copy(), xt.grad.data[0, 0].copy(), steps,
                            formula)
+
+
+def run_explain_pool(input="4x4", kernel=2, stride=None, mode="max", seed=0) -> str:
+    """The ``cnnkit explain pool --input HxW --kernel K [--stride S] [--mode max|avg] [--seed N]`` command: returns
+    the explanation text (forward, routed backward error, check against autograd)."""
+    shape = parse_dims(input, "explain pool: --input", (2,))
+    k = parse_dims(kernel, "explain pool: --kernel", (1, 2))
+    if len(k) == 2 and k[0] != k[1]:
+        raise ValueError(f"explain pool: --kernel must be square (K×K), got {kernel!r}")
+    return explain_pool(shape, k[0], stride, mode, seed).text()

@@ -18,7 +18,7 @@ import numpy as np
 from ..nn import functional as F
 from ..tensor import Tensor
 
-__all__ = ["EdgeLearning", "edge_data", "learn_edge"]
+__all__ = ["EdgeLearning", "edge_data", "learn_edge", "run_learn_edge"]
 
 TRUE_KERNEL = np.array([[1.0, -1.0]])
 
@@ -83,8 +83,14 @@ def learn_edge(steps: int = 40, lr: float = 0.03, seed: int = 0, every: int = 5,
         k = k - lr * kt.grad.data[0, 0]
         if step % every == 0 or step == steps:
             result.history.append((step, float(loss.item()), k.copy()))
-            say(f"step {step:3d}: loss {loss.item():.6f}  K = [{k[0, 0]:.4f}, {k[0, 1]:.4f}]")
+            say(f"step {step:3d}: loss {loss.item():.6f}, then K = [{k[0, 0]:.4f}, {k[0, 1]:.4f}]")
     result.kernel = k
     err = float(np.abs(k - TRUE_KERNEL).max())
     say(f"learned K = [{k[0, 0]:.4f}, {k[0, 1]:.4f}]; the true kernel is [1, −1] (largest error {err:.4f})")
     return result
+
+
+def run_learn_edge(steps: int = 40, lr: float = 0.03, seed: int = 0, every: int = 5, echo=print) -> str:
+    """The ``cnnkit explain learn-edge [--steps N] [--lr LR] [--seed N]`` command: prints each line as it is
+    computed with ``echo`` (None: silent) and returns the whole text."""
+    return learn_edge(steps=steps, lr=lr, seed=seed, every=every, echo=echo).text()

@@ -50,7 +50,7 @@ class FieldBox:
     start: tuple = (0, 0)        # the centre of unit (0, 0), in input pixels (may be a half)
     map_hw: tuple = (1, 1)       # the layer's feature map size
 
-    def at(self, unit) -> "FieldBox":
+    def at(self, unit) -> FieldBox:
         """The field of another unit (row, col) of the same layer (no forward pass)."""
         unit = tuple(int(u) for u in unit)
         ho, wo = self.map_hw

@@ -26,7 +26,8 @@ from ..tensor import Tensor, no_grad
 from .receptive_box import draw_box, parse_layer_unit
 from .receptive_box import receptive_field as _receptive_field
 
-__all__ = ["feature_maps", "filter_grid", "grid_shape", "normalize", "tile", "tile_origin", "visualize"]
+__all__ = ["feature_maps", "filter_grid", "grid_shape", "normalize", "run_visualize", "tile", "tile_origin",
+           "visualize"]
 
 _MAP_LAYERS = (Conv2d, TableConv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, LPPool2d, AdaptiveAvgPool2d,
                AdaptiveMaxPool2d)
@@ -199,3 +200,26 @@ def visualize(model: Module, image, out_dir, filters: bool = True, feature_maps:
     written.append(str(index))
     return written
 
+
+
+def run_visualize(model: Module, image, mean=None, std=None, out="visualize", filters: bool = False,
+                  feature_maps: bool = False, receptive_field=None) -> str:
+    """The ``cnnkit visualize CHECKPOINT [IMAGE] [--filters] [--feature-maps] [--receptive-field LAYER[:ROW,COL]]
+    [--out DIR]`` command, once the checkpoint's model is rebuilt: ``image`` is one image (C, H, W) in [0, 1] at
+    the model's input size (as the data set serves it, or a file prepared as ``predict`` does), standardized here
+    with the checkpoint's per-channel ``mean`` and ``std`` (None: as is). With none of the three switches, draws
+    the filters and the feature maps. Returns the lines it prints (the files written)."""
+    x = np.asarray(image, dtype=np.float64)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3:
+        raise ValueError(f"visualize: expected one image (C, H, W), got shape {x.shape}")
+    display = np.rint(np.clip(x, 0, 1) * 255).astype(np.uint8)
+    display = display[0] if display.shape[0] != 3 else display.transpose(1, 2, 0)
+    if mean is not None and std is not None:
+        x = (x - np.asarray(mean, dtype=np.float64)[:, None, None]) / np.asarray(std, dtype=np.float64)[:, None, None]
+    if not (filters or feature_maps or receptive_field):
+        filters = feature_maps = True
+    written = visualize(model, x, out, filters=filters, feature_maps=feature_maps, receptive_field=receptive_field,
+                        display=display)
+    return "\n".join(f"wrote {p}" for p in written)

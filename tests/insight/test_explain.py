@@ -128,7 +128,7 @@ def test_learn_edge_recovers_the_kernel():
     result = learn_edge(steps=40, lr=0.03, seed=0, echo=lines.append)
     assert np.abs(result.kernel - [[1.0, -1.0]]).max() < 1e-2
     losses = [loss for _, loss, _ in result.history]
-    assert all(b < a for a, b in zip(losses, losses[1:]))
+    assert all(b < a for a, b in zip(losses, losses[1:], strict=False))
     assert len(result.history) == 8 and lines == result.lines and "learned K" in lines[-1]
     # the learned kernel reproduces Y through cnnkit's conv2d
     out = ck.nn.functional.conv2d(ck.tensor(x[None, None]), ck.tensor(result.kernel[None, None])).numpy()[0, 0]
@@ -141,3 +141,20 @@ def test_learn_edge_bad_arguments():
     for bad in (dict(steps=0), dict(lr=0.0), dict(lr=2.0)):
         with pytest.raises(ValueError, match="learn-edge"):
             learn_edge(**bad)
+
+
+def test_command_entry_points(tmp_path):
+    from cnnkit.insight import run_explain_conv, run_explain_pool, run_learn_edge
+
+    text = run_explain_conv("5x5x3", "3x3", stride=2, padding=1, channels_out=2)
+    assert text == explain_conv((5, 5, 3), 3, 2, 1, 1, 2).text()
+    assert run_explain_conv("4×4", 3, padding=1).count("step ") == 16
+    assert run_explain_pool("4x4", "2", mode="avg") == explain_pool((4, 4), 2, None, "avg").text()
+    assert run_learn_edge(steps=10, echo=None).endswith("(largest error 0.0104)")
+    for bad, match in ((dict(input="5x5x3x2"), "--input"), (dict(input="5xa"), "--input"),
+                       (dict(kernel="3x2"), "square"), (dict(png=str(tmp_path / "a.jpg")), ".png")):
+        with pytest.raises(ValueError, match=match) as e:
+            run_explain_conv(**bad)
+        assert "\n" not in str(e.value)
+    with pytest.raises(ValueError, match="--input"):
+        run_explain_pool("4x4x1")

@@ -172,3 +172,21 @@ def test_visualize_writes_a_png_per_layer_and_an_index(tmp_path):
     np.testing.assert_array_equal(png[::scale, ::scale], np.rint(grid * 255).astype(np.uint8))
     with pytest.raises(ValueError, match="valid layers"):
         visualize(model, x, tmp_path / "vis2", filters=False, feature_maps=False, receptive_field="nope")
+
+
+def test_run_visualize_standardizes_and_defaults_to_filters_and_maps(tmp_path):
+    from cnnkit.insight import run_visualize
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2))
+    image = np.random.default_rng(1).random((3, 12, 12))
+    mean, std = [0.5, 0.4, 0.3], [0.2, 0.25, 0.3]
+    lines = run_visualize(model, image, mean, std, out=str(tmp_path / "v")).splitlines()
+    assert [ln.split("/")[-1] for ln in lines] == ["filters_0.png", "features_0.png", "features_1.png", "index.md"]
+    x = (image - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]
+    maps = feature_maps(model, x)
+    png = np.asarray(Image.open(tmp_path / "v" / "features_0.png"))
+    scale = png.shape[0] // (1 + 2 * 11)
+    first = png[::scale, ::scale][1:11, 1:11]
+    np.testing.assert_array_equal(first, np.rint(minmax(maps["0"][0].astype(np.float64)) * 255).astype(np.uint8))
+    with pytest.raises(ValueError, match="one image"):
+        run_visualize(model, np.zeros((1, 3, 12, 12, 1)), out=str(tmp_path / "w"))
