@@ -180,6 +180,9 @@ def explain_conv(input_shape=(5, 5, 3), kernel: int = 3, stride: int = 1, paddin
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"explain conv: expected an integer seed, got {seed!r}")
     f_eff = dl * (f - 1) + 1
+    if h * w * d > 4096 or k > 64:
+        raise ValueError(f"explain conv: the explanation prints every product, so it is for small layers (H·W·C ≤ "
+                         f"4096, at most 64 filters), got {h}×{w}×{d} and {k} filters")
     if h + 2 * p < f_eff or w + 2 * p < f_eff:
         raise ValueError(f"explain conv: the {f}×{f} kernel (span {f_eff} with dilation {dl}) does not fit the "
                          f"{h}×{w} input padded by {p}")

@@ -100,6 +100,9 @@ def explain_pool(input_shape=(4, 4), kernel: int = 2, stride: int | None = None,
     h, w = (_int(v, "the input size") for v in shape)
     k = _int(kernel, "the window size")
     s = k if stride is None else _int(stride, "the stride")
+    if h * w > 4096:
+        raise ValueError(f"explain pool: the explanation prints every window, so it is for small inputs (H·W ≤ "
+                         f"4096), got {h}×{w}")
     if mode not in ("max", "avg"):
         raise ValueError(f"explain pool: expected --mode max or avg, got {mode!r}")
     if k > h or k > w:
