@@ -165,6 +165,7 @@ def visualize(model: Module, image, out_dir, filters: bool = True, feature_maps:
         rf = parse_layer_unit(receptive_field) if isinstance(receptive_field, str) else tuple(receptive_field)
     if not (filters or feature_maps or rf):
         raise ValueError("visualize: nothing to draw (ask for --filters, --feature-maps or --receptive-field)")
+    box = _receptive_field(model, x.shape[1:], *rf) if rf else None     # a bad layer fails before any file
     out.mkdir(parents=True, exist_ok=True)
     written, entries = [], []
     if filters:
@@ -181,9 +182,8 @@ def visualize(model: Module, image, out_dir, filters: bool = True, feature_maps:
             path = out / f"features_{name}.png"
             written.append(_to_png(tile(np.stack([normalize(c) for c in a])), path))
             entries.append(f"- [{path.name}]({path.name}): `{name}`, {a.shape[0]} maps of {a.shape[1]}×{a.shape[2]}")
-    if rf:
-        layer, unit = rf
-        box = _receptive_field(model, x.shape[1:], layer, unit)
+    if box is not None:
+        layer = box.layer
         picture = _display(x, display)
         scale = max(1, 512 // max(picture.shape[:2]))
         path = out / f"receptive_field_{layer}.png"

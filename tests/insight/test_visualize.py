@@ -171,7 +171,8 @@ def test_visualize_writes_a_png_per_layer_and_an_index(tmp_path):
     scale = png.shape[0] // grid.shape[0]
     np.testing.assert_array_equal(png[::scale, ::scale], np.rint(grid * 255).astype(np.uint8))
     with pytest.raises(ValueError, match="valid layers"):
-        visualize(model, x, tmp_path / "vis2", filters=False, feature_maps=False, receptive_field="nope")
+        visualize(model, x, tmp_path / "vis2", receptive_field="nope")
+    assert not (tmp_path / "vis2").exists()                              # nothing written
 
 
 def test_run_visualize_standardizes_and_defaults_to_filters_and_maps(tmp_path):
