@@ -1,6 +1,6 @@
 """Activations, dropout and Linear against PyTorch: forward + backward, float32.
 
-Run: python bench/activation.py
+Run: python bench/activation.py [--quick]
 """
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import compare, fwd_bwd, print_environment, print_table  # noqa: E402
+import torch
+import torch.nn.functional as TF
+from harness import compare, fwd_bwd, print_environment, print_table
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as TF  # noqa: E402
-
-import cnnkit as ck  # noqa: E402
-import cnnkit.nn as nn  # noqa: E402
-import cnnkit.nn.functional as F  # noqa: E402
+import cnnkit as ck
+import cnnkit.nn as nn
+import cnnkit.nn.functional as F
 
 ACT = (32, 64, 56, 56)     # a VGG/ResNet-sized activation, 6.4M elements
 

@@ -11,7 +11,7 @@ for about 10 ms after a parallel region and would steal a core from the next cal
 After the tables, :func:`efficiency` prints the GFLOP/s of a large 3x3 convolution (256@28, batch 8, forward
 only) in cnnkit and torch next to a NumPy SGEMM of the same size measured in the same run.
 
-Run: python bench/conv.py [--repeats 15]   (add rows to CONV_ROWS / OTHER_ROWS)
+Run: python bench/conv.py [--repeats 15] [--quick]   (add rows to CONV_ROWS / OTHER_ROWS)
 """
 from __future__ import annotations
 
@@ -20,13 +20,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (THREADS, compare, fwd_bwd, geomean, print_environment, print_table, settle,  # noqa: E402
-                     time_once)
+import torch
+from harness import QUICK, THREADS, compare, fwd_bwd, geomean, print_environment, print_table, settle, time_once
 
-import torch  # noqa: E402
-
-import cnnkit as ck  # noqa: E402
-import cnnkit.nn.functional as F  # noqa: E402
+import cnnkit as ck
+import cnnkit.nn.functional as F
 
 
 def conv_case(n, c, o, hw, k, stride=1, padding=0, groups=1, input_grad=True):
@@ -78,6 +76,8 @@ def efficiency(repeats: int = 15, warmup: int = 2, n=8, c=256, o=256, hw=28) -> 
     """
     import numpy as np
 
+    if QUICK:
+        repeats, warmup, n, c, o, hw = 1, 0, 1, 8, 8, 7
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
     w = (rng.standard_normal((o, c, 3, 3)) / np.sqrt(c * 9)).astype(np.float32)

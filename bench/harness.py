@@ -4,6 +4,10 @@ Both frameworks run on 2 threads. Each case is timed A, B, A, B, ... (cnnkit, to
 the machine's slow phases hit both; the reported figure is the median of the pairwise ratios
 cnnkit_time / torch_time (below 1 means cnnkit is faster). Absolute medians are printed for context only.
 Benchmarks print; they never assert.
+
+Quick mode (``--quick`` on any script's command line, or CNNKIT_BENCH_QUICK=1 in the environment): one timed
+call per case, no warm-up, no settle pauses, and the scripts pick tiny sizes (:func:`quick`). Every code path
+still runs once; the numbers mean nothing. The test suite smoke-runs every script this way.
 """
 from __future__ import annotations
 
@@ -15,11 +19,22 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import math  # noqa: E402
 import statistics  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 
 import torch  # noqa: E402
 
 torch.set_num_threads(THREADS)
+
+if "--quick" in sys.argv:  # taken off the command line before the script's own argument parsing
+    sys.argv.remove("--quick")
+    os.environ["CNNKIT_BENCH_QUICK"] = "1"  # child processes of a script run quick too
+QUICK = os.environ.get("CNNKIT_BENCH_QUICK", "") not in ("", "0")
+
+
+def quick(full, tiny):
+    """``tiny`` in quick mode, else ``full`` (a size, a batch, a repeat count)."""
+    return tiny if QUICK else full
 
 
 def time_once(fn) -> float:
@@ -38,6 +53,8 @@ torch convolution ran 2.2x slower 20 ms after a 2-thread NumPy GEMM, 1.2x slower
 
 
 def settle(seconds: float | None = None) -> None:
+    if QUICK:
+        return
     end = time.perf_counter() + (SETTLE if seconds is None else seconds)
     while time.perf_counter() < end:
         pass
@@ -45,7 +62,9 @@ def settle(seconds: float | None = None) -> None:
 
 def compare(name: str, ck_fn, torch_fn, repeats: int = 15, warmup: int = 2) -> dict:
     """Time ``ck_fn`` and ``torch_fn`` alternately (each after a :func:`settle` pause); return the median
-    pairwise ratio and both medians."""
+    pairwise ratio and both medians. Quick mode: one call each, no warm-up."""
+    if QUICK:
+        repeats, warmup = 1, 0
     for _ in range(warmup):
         ck_fn()
         torch_fn()

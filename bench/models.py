@@ -25,7 +25,7 @@ it above the built model (the training step alone), what stays resident after th
 figures.
 
 Run: python bench/models.py [--repeats N] [--rows resnet18-train resnet18-infer vgg11-infer resnet50-memory]
-                            [--no-memory]
+                            [--no-memory] [--quick]
 """
 from __future__ import annotations
 
@@ -39,12 +39,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import THREADS, compare, print_environment, print_table  # noqa: E402  (sets the thread counts)
+import numpy as np
+import torch
+from harness import THREADS, compare, print_environment, print_table, quick
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-import cnnkit as ck  # noqa: E402
+import cnnkit as ck
 
 ROOT = Path(__file__).resolve().parent.parent
 LR, MOMENTUM = 0.01, 0.9
@@ -125,12 +124,13 @@ def inference_fns(ck_model, th_model, x: np.ndarray):
 def timing_row(key: str, repeats: int | None):
     """(table row, agreement note) of one timing row."""
     if key == "resnet18-train":
-        name = "ResNet-18 train step b8 112x112"
-        ck_step, th_step = train_step_fns(*twins("resnet18"), *batch(8, 112))
+        n, side = quick((8, 112), (2, 32))
+        name = f"ResNet-18 train step b{n} {side}x{side}"
+        ck_step, th_step = train_step_fns(*twins("resnet18"), *batch(n, side))
         a, b = ck_step(), th_step()  # the first step starts from the same weights: the losses agree
         note = f"{name}: first-step loss cnnkit {a:.6f}, torch {b:.6f}"
         return compare(name, ck_step, th_step, repeats=repeats or TRAIN_REPEATS), note
-    model, side = {"resnet18-infer": ("resnet18", 224), "vgg11-infer": ("vgg11", 224)}[key]
+    model, side = {"resnet18-infer": ("resnet18", quick(224, 32)), "vgg11-infer": ("vgg11", quick(224, 32))}[key]
     name = f"{'ResNet-18' if model == 'resnet18' else 'VGG-11'} inference b1 {side}x{side}"
     ck_fwd, th_fwd = inference_fns(*twins(model), batch(1, side)[0])
     diff = float(np.max(np.abs(np.asarray(ck_fwd().data) - th_fwd().numpy())))
@@ -158,8 +158,10 @@ def _reset_peak() -> bool:
         return False
 
 
-def memory_child(framework: str, steps: int = 2, n: int = 4, side: int = 224) -> dict:
-    """Run in a fresh process: ResNet-50 training steps in one framework; the RSS figures in MiB."""
+def memory_child(framework: str, steps: int = 2, n: int | None = None, side: int | None = None) -> dict:
+    """Run in a fresh process: ResNet-50 training steps in one framework; the RSS figures in MiB.
+    Default batch 4 at 224x224 (quick mode: 2 at 32x32)."""
+    n, side = n or quick(4, 2), side or quick(224, 32)
     reference = torch_reference()  # everything imported before the baseline (harness, numpy, torch, cnnkit)
     baseline = _status_mib("VmRSS")
     reset = _reset_peak()  # import transients do not count
@@ -207,8 +209,9 @@ def memory_report() -> None:
             ("RSS after the steps, above baseline (what stays allocated)", lambda r: r["end"] - r["baseline"]),
             ("absolute peak RSS (VmHWM, incl. interpreter + both libraries)", lambda r: r["peak"]),
             ("baseline RSS after imports", lambda r: r["baseline"])]
-    print(f"\n### ResNet-50 training, batch 4, 224x224, 2 steps: peak resident memory  ({THREADS} threads each; "
-          "one fresh process per framework; MiB)\n")
+    n, side = quick(4, 2), quick(224, 32)
+    print(f"\n### ResNet-50 training, batch {n}, {side}x{side}, 2 steps: peak resident memory  "
+          f"({THREADS} threads each; one fresh process per framework; MiB)\n")
     print("| measure | cnnkit MiB | torch MiB | ratio |")
     print("|---|---:|---:|---:|")
     for label, f in rows:

@@ -1,6 +1,6 @@
 """Normalization layers against PyTorch: forward + backward in training mode, float32.
 
-Run: python bench/norm.py
+Run: python bench/norm.py [--quick]
 """
 from __future__ import annotations
 
@@ -8,13 +8,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import compare, fwd_bwd, print_environment, print_table  # noqa: E402
+import torch
+from harness import compare, fwd_bwd, print_environment, print_table
 
-import torch  # noqa: E402
-
-import cnnkit as ck  # noqa: E402
-import cnnkit.nn as nn  # noqa: E402
-
+import cnnkit.nn as nn
 
 CASES = [
     ("BatchNorm2d(64) 32x64x56x56", lambda: nn.BatchNorm2d(64), lambda: torch.nn.BatchNorm2d(64), (32, 64, 56, 56)),

@@ -1,6 +1,6 @@
 """Engine ops against PyTorch: forward + backward of element-wise, reduction, shape and matmul ops.
 
-Run: python bench/ops.py
+Run: python bench/ops.py [--quick]
 """
 from __future__ import annotations
 
@@ -8,12 +8,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import compare, fwd_bwd, print_environment, print_table  # noqa: E402
-
-import torch  # noqa: E402
-
-import cnnkit as ck  # noqa: E402
-
+from harness import compare, fwd_bwd, print_environment, print_table
 
 CASES = [
     ("add broadcast (64,256,14,14)+(256,1,1)", lambda a, b: a + b, lambda a, b: a + b, (64, 256, 14, 14), (256, 1, 1)),

@@ -1,6 +1,6 @@
 """Pooling layers against PyTorch: forward + backward, float32, NCHW.
 
-Run: python bench/pool.py
+Run: python bench/pool.py [--quick]
 """
 from __future__ import annotations
 
@@ -8,13 +8,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import compare, fwd_bwd, print_environment, print_table  # noqa: E402
+import torch.nn.functional as TF
+from harness import compare, fwd_bwd, print_environment, print_table
 
-import torch  # noqa: E402
-import torch.nn.functional as TF  # noqa: E402
-
-import cnnkit as ck  # noqa: E402
-import cnnkit.nn.functional as F  # noqa: E402
+import cnnkit.nn.functional as F
 
 CASES = [
     ("max-pool 2x2/2 (32,64,56,56)", lambda x: F.max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2),

@@ -16,7 +16,7 @@ each). Rows:
 
 Printed: the ratio table (cnnkit time / torch time, median of pairwise ratios) and images/s of both.
 
-Run: python bench/train.py [--batch-size 64] [--batches 10] [--repeats 15] [--data random|digits]
+Run: python bench/train.py [--batch-size 64] [--batches 10] [--repeats 15] [--data random|digits] [--quick]
 """
 from __future__ import annotations
 
@@ -27,18 +27,16 @@ from collections import OrderedDict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (THREADS, compare, print_environment,  # noqa: E402  (sets the thread counts before numpy loads)
-                     print_table)
+import numpy as np
+import torch
+from harness import THREADS, compare, print_environment, print_table
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-import cnnkit as ck  # noqa: E402
-from cnnkit import models  # noqa: E402
-from cnnkit.data import ArrayDataset, DataLoader  # noqa: E402
-from cnnkit.nn import CrossEntropyLoss  # noqa: E402
-from cnnkit.optim import SGD  # noqa: E402
-from cnnkit.train import Trainer  # noqa: E402
+import cnnkit as ck
+from cnnkit import models
+from cnnkit.data import ArrayDataset, DataLoader
+from cnnkit.nn import CrossEntropyLoss
+from cnnkit.optim import SGD
+from cnnkit.train import Trainer
 
 LR, MOMENTUM = 0.01, 0.9
 

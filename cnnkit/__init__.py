@@ -6,30 +6,99 @@
     y.backward()          # x.grad == 2x
 """
 from . import autograd, backend, ops
-from .backend import (bool_, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
-                      set_default_dtype, uint8)
+from .autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .backend import (
+                      bool_,
+                      float16,
+                      float32,
+                      float64,
+                      get_default_dtype,
+                      int8,
+                      int16,
+                      int32,
+                      int64,
+                      set_default_dtype,
+                      uint8,
+)
 from .ops.activation import log_softmax, relu, sigmoid, softmax, tanh
 from .ops.dtype import cast
-from .ops.elementwise import (abs, add, allclose, clamp, clip, clone, div, eq, exp, ge, gt, isfinite, isnan, le,
-                              log, logical_and, logical_not, logical_or, lt, maximum, minimum, mul, ne, neg, pow,
-                              sign, sqrt, sub, where)
+from .ops.elementwise import (
+                      abs,
+                      add,
+                      allclose,
+                      clamp,
+                      clip,
+                      clone,
+                      div,
+                      eq,
+                      exp,
+                      ge,
+                      gt,
+                      isfinite,
+                      isnan,
+                      le,
+                      log,
+                      logical_and,
+                      logical_not,
+                      logical_or,
+                      lt,
+                      maximum,
+                      minimum,
+                      mul,
+                      ne,
+                      neg,
+                      pow,
+                      sign,
+                      sqrt,
+                      sub,
+                      where,
+)
 from .ops.linalg import matmul
+from .ops.pad import pad
 from .ops.reduce import amax, amin, argmax, argmin, max, mean, min, std, sum, var
-from .ops.shape import (cat, chunk, concatenate, expand, flatten, pad, permute, reshape, split, squeeze, stack, t,
-                        transpose, unsqueeze)
+from .ops.shape import (
+                      cat,
+                      chunk,
+                      concatenate,
+                      expand,
+                      flatten,
+                      permute,
+                      reshape,
+                      split,
+                      squeeze,
+                      stack,
+                      t,
+                      transpose,
+                      unsqueeze,
+)
 from .random import get_generator, get_rng_state, initial_seed, manual_seed, set_rng_state
-from .tensor import (Tensor, arange, as_tensor, empty, enable_grad, from_numpy, full, full_like, is_grad_enabled,
-                     no_grad, ones, ones_like, rand, rand_like, randint, randn, randn_like, set_grad_enabled, tensor,
-                     zeros, zeros_like)
+from .tensor import (
+                      Tensor,
+                      arange,
+                      as_tensor,
+                      empty,
+                      from_numpy,
+                      full,
+                      full_like,
+                      ones,
+                      ones_like,
+                      rand,
+                      rand_like,
+                      randint,
+                      randn,
+                      randn_like,
+                      tensor,
+                      zeros,
+                      zeros_like,
+)
 
-bool = bool_  # noqa: A001 - PyTorch's name
+bool = bool_
 long = int64
-float = float32  # noqa: A001 - PyTorch's name
+float = float32
 double = float64
 
-from . import nn, optim  # noqa: E402  (layers, losses, optimizers)
-from . import data, models, train  # noqa: E402
-from .io.checkpoint import load, save  # noqa: E402
+from . import data, models, nn, optim, train  # noqa: E402  (layers, losses, optimizers)  # noqa: E402
 from .insight.summary import summary  # noqa: E402
+from .io.checkpoint import load, save  # noqa: E402
 
 __version__ = "0.1.0"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import tensor as _tensor
+from .autograd.grad_mode import enabled as _grad_enabled
 from .backend import is_floating
 from .tensor import Tensor
 
@@ -29,7 +29,7 @@ class Function:
     generation = 0
 
     def __call__(self, *inputs: Tensor):
-        record = _tensor._grad_enabled and any(x.requires_grad for x in inputs)
+        record = _grad_enabled.get() and any(x.requires_grad for x in inputs)
         self.needs_input_grad = tuple(x.requires_grad for x in inputs) if record else (False,) * len(inputs)
         ys = self.forward(*[x.data for x in inputs])
         single = not isinstance(ys, tuple)

@@ -1,58 +1,33 @@
-"""Tensor: an n-d array that remembers how it was computed, and reverse-mode autograd.
+"""Tensor: an n-d array that remembers how it was computed, and the functions that create tensors.
 
 A ``Tensor`` wraps a NumPy array (``.data``). When an op (a ``Function``, see
-``function.py``) is applied to tensors that require gradients, the output keeps
-a reference to that function (``.creator``, PyTorch's ``grad_fn``) and the
-function keeps its inputs: together they form the computation graph.
-
-``backward()`` walks that graph in reverse topological order without
-recursion: every function carries a *generation* (one more than the newest of
-its inputs), and a max-heap on the generation guarantees that all consumers of
-a tensor have delivered their gradients before its creator is visited. A
-tensor used several times receives the sum of its gradients (multivariate
-chain rule). After the walk the graph is freed unless ``retain_graph=True``.
+``function.py``) is applied to tensors that require gradients while grad mode
+is on (``autograd/grad_mode.py``), the output keeps a reference to that
+function (``.creator``, PyTorch's ``grad_fn``) and the function keeps its
+inputs: together they form the computation graph. ``Tensor.backward()`` walks
+it (``autograd/backward.py``).
 
 Arithmetic operators and methods such as ``sum`` or ``reshape`` are the ops of
 ``cnnkit/ops``; ``cnnkit/ops/tensor_methods.py`` attaches them to this class.
+The creation functions (``tensor``, ``zeros``, ``ones``, ``randn``, ``arange``, ...)
+follow the class.
 """
 from __future__ import annotations
 
-import heapq
-import itertools
 import weakref
-from contextlib import contextmanager
 
 import numpy as np
 
 from . import backend
+from .autograd.backward import run_backward, use_tensor_class
+from .autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd.grad_mode import enabled as _grad_enabled
 from .random import get_generator
 
-_grad_enabled = True
-
-
-def is_grad_enabled() -> bool:
-    """Whether ops currently record the graph for backward."""
-    return _grad_enabled
-
-
-@contextmanager
-def set_grad_enabled(mode: bool):
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, bool(mode)
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
-
-
-def no_grad():
-    """Context manager: ops inside it record no graph (inference, optimizer updates)."""
-    return set_grad_enabled(False)
-
-
-def enable_grad():
-    """Context manager: record the graph even inside ``no_grad``."""
-    return set_grad_enabled(True)
+__all__ = ["Tensor", "arange", "as_tensor", "empty", "from_numpy", "full", "full_like", "ones", "ones_like", "rand",
+           "rand_like", "randint", "randn", "randn_like", "tensor", "zeros", "zeros_like",
+           # grad mode lives in autograd/grad_mode.py; these names stay importable from here for older import sites
+           "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled"]
 
 
 class Tensor:
@@ -82,7 +57,7 @@ class Tensor:
             self.requires_grad_(True)
 
     @classmethod
-    def _wrap(cls, array: np.ndarray) -> "Tensor":
+    def _wrap(cls, array: np.ndarray) -> Tensor:
         """Fast constructor for op outputs (no copy, no checks; a NumPy scalar becomes a 0-d array)."""
         t = cls.__new__(cls)
         t.data = array if isinstance(array, np.ndarray) else np.asarray(array)
@@ -168,7 +143,7 @@ class Tensor:
     def grad_fn(self):
         return self.creator
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and not backend.is_floating(self.data.dtype):
             raise RuntimeError(f"requires_grad: only floating point tensors can require gradients, "
                                f"got dtype {self.data.dtype}")
@@ -185,7 +160,7 @@ class Tensor:
         if self.creator is not None:
             self.creator._retained[self._output_index] = weakref.ref(self)
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A new leaf tensor sharing the data, cut from the graph."""
         return Tensor._wrap(self.data)
 
@@ -198,21 +173,21 @@ class Tensor:
 
     # ----- in-place helpers (no graph: for init and optimizers) -----------------------------
     def _check_inplace(self, name: str) -> None:
-        if _grad_enabled and self.requires_grad:
+        if _grad_enabled.get() and self.requires_grad:
             raise RuntimeError(f"{name}: a tensor that requires grad cannot be changed in place while the "
                                f"graph is recorded; wrap the update in `with ck.no_grad():`")
 
-    def zero_(self) -> "Tensor":
+    def zero_(self) -> Tensor:
         self._check_inplace("zero_")
         self.data[...] = 0
         return self
 
-    def fill_(self, value) -> "Tensor":
+    def fill_(self, value) -> Tensor:
         self._check_inplace("fill_")
         self.data[...] = value
         return self
 
-    def copy_(self, src) -> "Tensor":
+    def copy_(self, src) -> Tensor:
         self._check_inplace("copy_")
         arr = src.data if isinstance(src, Tensor) else np.asarray(src)
         try:
@@ -234,106 +209,7 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
 
-# ===== the backward walk ===========================================================================
-
-def _accumulate_leaf(x: Tensor, g: np.ndarray, handed_out: set, borrowed: set) -> None:
-    """Add ``g`` into ``x.grad``. A leaf's gradient array is never shared with another tensor.
-
-    A gradient taken without a copy (``borrowed``) may still be waiting as another function's output
-    gradient in this walk, so the first accumulation into it makes a new array instead of adding in place.
-    """
-    if g.dtype != x.data.dtype:
-        g = g.astype(x.data.dtype)
-    if x.grad is None:
-        if g.base is not None or id(g) in handed_out or not g.flags.writeable:
-            g = g.copy(order="K")  # keep the memory layout (a channels-last gradient stays a plain memcpy)
-        else:
-            borrowed.add(id(g))
-        handed_out.add(id(g))
-        x.grad = Tensor._wrap(g)
-    elif id(x.grad.data) in borrowed:
-        x.grad.data = x.grad.data + g
-    else:
-        np.add(x.grad.data, g, out=x.grad.data, casting="unsafe")
-
-
-def run_backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
-    if not isinstance(root, Tensor):
-        raise TypeError(f"backward: expected a Tensor, got {type(root).__name__}")
-    if not root.requires_grad:
-        raise RuntimeError("backward: this tensor does not require grad and has no graph to walk; create the "
-                           "inputs with requires_grad=True (and not inside ck.no_grad()) before computing it")
-    if gradient is None:
-        if root.data.size != 1:
-            raise RuntimeError(f"backward: a gradient can be implied only for a one-element output, got shape "
-                               f"{root.data.shape}; pass backward(gradient) of that shape")
-        seed = np.ones_like(root.data)
-    else:
-        seed = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
-        if seed.shape != root.data.shape:
-            raise ValueError(f"backward: gradient shape {seed.shape} does not match the tensor's shape "
-                             f"{root.data.shape}")
-        seed = seed.astype(root.data.dtype, copy=False)  # never stored as a leaf's grad: see handed_out
-    handed_out = {id(seed)}
-    borrowed = set()
-    f = root.creator
-    if f is None:
-        _accumulate_leaf(root, seed, handed_out, borrowed)
-        return
-    if f.inputs is None:
-        _raise_freed(f)
-    f._out_grads[root._output_index] = seed
-    counter = itertools.count()
-    heap = [(-f.generation, next(counter), f)]
-    queued = {id(f)}
-    while heap:
-        f = heapq.heappop(heap)[2]
-        if f.inputs is None:
-            _raise_freed(f)
-        gys = f._out_grads
-        for i, gy in enumerate(gys):
-            if gy is None:
-                shape, dtype = f._out_meta[i]
-                gys[i] = np.zeros(shape, dtype)
-        if f._retained:
-            for i, ref in f._retained.items():
-                t = ref()
-                if t is not None:
-                    if t.grad is None:
-                        t.grad = Tensor._wrap(gys[i].copy())
-                    else:  # retained gradients accumulate over backward calls, like a leaf's
-                        np.add(t.grad.data, gys[i], out=t.grad.data, casting="unsafe")
-        gxs = f.backward(*gys)
-        if not isinstance(gxs, tuple):
-            gxs = (gxs,)
-        f._out_grads = [None] * len(gys)
-        for x, gx in zip(f.inputs, gxs):
-            if gx is None or not x.requires_grad:
-                continue
-            if gx.shape != x.data.shape:
-                raise RuntimeError(f"{type(f).__name__}.backward returned a gradient of shape {gx.shape} for an "
-                                   f"input of shape {x.data.shape} (a bug in that op)")
-            c = x.creator
-            if c is None:
-                _accumulate_leaf(x, gx, handed_out, borrowed)
-                continue
-            if c.inputs is None:
-                _raise_freed(c)
-            if gx.dtype != x.data.dtype:
-                gx = gx.astype(x.data.dtype)
-            i = x._output_index
-            cur = c._out_grads[i]
-            c._out_grads[i] = gx if cur is None else cur + gx
-            if id(c) not in queued:
-                queued.add(id(c))
-                heapq.heappush(heap, (-c.generation, next(counter), c))
-        if not retain_graph:
-            f.release()
-
-
-def _raise_freed(f) -> None:
-    raise RuntimeError(f"backward: the graph through {type(f).__name__} was already freed by an earlier "
-                       f"backward(); pass retain_graph=True to the first backward() to walk it twice")
+use_tensor_class(Tensor)  # the backward walk creates gradients of this class
 
 
 # ===== creation functions ==========================================================================

@@ -2,12 +2,12 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from hypothesis import HealthCheck, settings  # noqa: E402
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, settings
 
-import cnnkit as ck  # noqa: E402
+import cnnkit as ck
 
 torch.set_num_threads(2)
 

@@ -2,6 +2,7 @@
 (on a small slice of the digits), and the error paths (argparse errors exit 2, run-time errors exit 1 with one
 line)."""
 import csv
+import io
 import os
 import re
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 import cnnkit as ck
 import cnnkit.data.datasets
 from cnnkit import cli, models
+from cnnkit.cli.commands import COMMANDS, Command
 from cnnkit.data import ArrayDataset, DataLoader
 from cnnkit.data import transforms as T
 from cnnkit.nn.loss import CrossEntropyLoss
@@ -58,13 +60,13 @@ def test_one_epoch_on_the_built_in_digits(tmp_path):
 
 
 # ----- in-process runs on a slice of the digits -------------------------------------------------------
-_REAL_DIGITS = cnnkit.data.datasets.digits
 _CACHE = {}
 
 
 def _small_digits(train=True, **kwargs):
+    """The first 96 training / 48 test images of the digits: a loader for ``main(..., datasets={"digits": ...})``."""
     if train not in _CACHE:
-        d = _REAL_DIGITS(train=train)
+        d = cnnkit.data.datasets.digits(train=train)
         n = 96 if train else 48
         _CACHE[train] = (d.arrays[0][:n].copy(), d.arrays[1][:n].copy())
     x, y = _CACHE[train]
@@ -72,12 +74,13 @@ def _small_digits(train=True, **kwargs):
 
 
 @pytest.fixture
-def small(monkeypatch):
-    monkeypatch.setattr(cnnkit.data.datasets, "digits", _small_digits)
+def small():
+    """The data sets of an in-process run: the built-in digits replaced by a slice of them."""
+    return {"digits": _small_digits}
 
 
-def run(args, capsys):
-    code = cli.main(args)
+def run(args, capsys, datasets=None):
+    code = cli.main(args, datasets=datasets)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -93,12 +96,12 @@ def same_weights(a, b):
 
 def test_resume_two_plus_two_equals_four(tmp_path, small, capsys):
     common = ["train", "lenet5", "--quiet", "--augment", "--schedule", "none", "--batch-size", "32"]
-    code, out, _ = run(common + ["--epochs", "4", "--out", str(tmp_path / "full")], capsys)
+    code, out, _ = run(common + ["--epochs", "4", "--out", str(tmp_path / "full")], capsys, small)
     assert code == 0 and ACCURACY.search(out)
-    code, _, _ = run(common + ["--epochs", "2", "--out", str(tmp_path / "split")], capsys)
+    code, _, _ = run(common + ["--epochs", "2", "--out", str(tmp_path / "split")], capsys, small)
     assert code == 0
     assert not same_weights(tmp_path / "full/checkpoint.safetensors", tmp_path / "split/checkpoint.safetensors")
-    code, out, err = run(common + ["--epochs", "4", "--out", str(tmp_path / "split"), "--resume"], capsys)
+    code, out, err = run(common + ["--epochs", "4", "--out", str(tmp_path / "split"), "--resume"], capsys, small)
     assert code == 0 and "resumed from" in err and "after epoch 2" in err and "warning" not in err
     assert same_weights(tmp_path / "full/checkpoint.safetensors", tmp_path / "split/checkpoint.safetensors")
     full, split = ck.load(tmp_path / "full/checkpoint.safetensors"), ck.load(tmp_path / "split/checkpoint.safetensors")
@@ -106,64 +109,75 @@ def test_resume_two_plus_two_equals_four(tmp_path, small, capsys):
     for (i, s), (j, r) in zip(full["optimizer"]["state"].items(), split["optimizer"]["state"].items()):
         assert i == j and np.array_equal(s["momentum_buffer"].data, r["momentum_buffer"].data)
     assert ACCURACY.search(out).groups() == ACCURACY.search(run(common + [
-        "--epochs", "4", "--out", str(tmp_path / "full"), "--resume"], capsys)[1]).groups()
+        "--epochs", "4", "--out", str(tmp_path / "full"), "--resume"], capsys, small)[1]).groups()
     # the metrics log of the resumed run has all four epochs, the same as the uninterrupted one
     rows = {name: list(csv.DictReader((tmp_path / name / "metrics.csv").open())) for name in ("full", "split")}
     assert [r["epoch"] for r in rows["split"]] == ["1", "2", "3", "4"]
     assert [r["train_loss"] for r in rows["split"]] == [r["train_loss"] for r in rows["full"]]
 
 
-def test_interrupted_cosine_run_resumes_exactly(tmp_path, small, capsys, monkeypatch):
+class _Interrupting(ArrayDataset):
+    """A training set whose batch number ``stop`` raises KeyboardInterrupt (Ctrl-C), once."""
+
+    def __init__(self, *arrays, stop: int):
+        super().__init__(*arrays)
+        self.fetched, self.stop = 0, stop
+
+    def __getitem__(self, index):
+        self.fetched += 1
+        if self.fetched == self.stop:
+            raise KeyboardInterrupt
+        return super().__getitem__(index)
+
+
+def test_interrupted_cosine_run_resumes_exactly(tmp_path, small, capsys):
     """Ctrl-C during epoch 3 of a 4-epoch run (default cosine schedule), then --resume: the same weights as 4
     uninterrupted epochs."""
     common = ["train", "--quiet", "--epochs", "4"]
-    assert run(common + ["--out", str(tmp_path / "full")], capsys)[0] == 0
-    original = Trainer._train_epoch
+    assert run(common + ["--out", str(tmp_path / "full")], capsys, small)[0] == 0
 
-    def interrupted(self, loader, progress):
-        if self.epoch == 2:
-            raise KeyboardInterrupt
-        return original(self, loader, progress)
+    def interrupted_in_epoch_3(train, **kwargs):  # 96 images in batches of 32: 3 batches an epoch
+        d = _small_digits(train)
+        return _Interrupting(*d.arrays, stop=7) if train else d
 
-    monkeypatch.setattr(Trainer, "_train_epoch", interrupted)
-    code, _, err = run(common + ["--out", str(tmp_path / "split")], capsys)
+    code, _, err = run(common + ["--out", str(tmp_path / "split")], capsys, {"digits": interrupted_in_epoch_3})
     assert code == 130 and "interrupted" in err
     assert ck.load(tmp_path / "split/checkpoint.safetensors")["epoch"] == 2
-    monkeypatch.setattr(Trainer, "_train_epoch", original)
-    assert run(common + ["--out", str(tmp_path / "split"), "--resume"], capsys)[0] == 0
+    assert run(common + ["--out", str(tmp_path / "split"), "--resume"], capsys, small)[0] == 0
     assert same_weights(tmp_path / "full/checkpoint.safetensors", tmp_path / "split/checkpoint.safetensors")
 
 
 def test_epochs_below_the_checkpoint_trains_nothing(tmp_path, small, capsys):
     out = tmp_path / "run"
-    assert run(["train", "--quiet", "--epochs", "2", "--out", str(out)], capsys)[0] == 0
+    assert run(["train", "--quiet", "--epochs", "2", "--out", str(out)], capsys, small)[0] == 0
     before = (out / "checkpoint.safetensors").read_bytes()
-    code, stdout, err = run(["train", "--quiet", "--epochs", "1", "--out", str(out), "--resume"], capsys)
+    code, stdout, err = run(["train", "--quiet", "--epochs", "1", "--out", str(out), "--resume"], capsys, small)
     assert code == 0
     assert "nothing to train: the checkpoint already has 2 epochs (--epochs 1)" in err and "wrote" not in err
     assert ACCURACY.search(stdout)
     assert (out / "checkpoint.safetensors").read_bytes() == before
     # resuming a cosine run with another --epochs warns that the saved schedule goes on
-    code, _, err = run(["train", "--quiet", "--epochs", "3", "--out", str(out), "--resume"], capsys)
+    code, _, err = run(["train", "--quiet", "--epochs", "3", "--out", str(out), "--resume"], capsys, small)
     assert code == 0 and "warning: the checkpoint's cosine learning-rate schedule was planned for 2 epochs" in err
 
 
 def test_resume_from_an_explicit_path_and_other_options(tmp_path, small, capsys):
     first = tmp_path / "a"
     assert run(["train", "--quiet", "--epochs", "1", "--out", str(first), "--optimizer", "adam",
-                "--schedule", "step", "--l1", "1e-5", "--classic"], capsys)[0] == 0
+                "--schedule", "step", "--l1", "1e-5", "--classic"], capsys, small)[0] == 0
     code, _, err = run(["train", "--quiet", "--epochs", "2", "--out", str(tmp_path / "b"), "--optimizer", "adam",
-                        "--schedule", "step", "--classic", "--resume", str(first / "checkpoint.safetensors")], capsys)
+                        "--schedule", "step", "--classic", "--resume", str(first / "checkpoint.safetensors")], capsys,
+                       small)
     assert code == 0 and "after epoch 1" in err
     assert ck.load(tmp_path / "b/checkpoint.safetensors")["epoch"] == 2
     # a checkpoint of another architecture does not fit: one clear line, exit 1
     code, _, err = run(["train", "--quiet", "--epochs", "2", "--out", str(tmp_path / "c"),
-                        "--resume", str(first / "checkpoint.safetensors")], capsys)
+                        "--resume", str(first / "checkpoint.safetensors")], capsys, small)
     assert code == 1 and err.startswith("cnnkit train: error: Trainer.load_checkpoint: ")
     assert len(err.strip().splitlines()) <= 3 and "Traceback" not in err
 
 
-def test_tqdm_progress_on_a_terminal(tmp_path, small, capsys, monkeypatch):
+def test_tqdm_progress_on_a_terminal(tmp_path, small):
     class TTY:
         def __init__(self):
             self.parts = []
@@ -178,8 +192,7 @@ def test_tqdm_progress_on_a_terminal(tmp_path, small, capsys, monkeypatch):
             return True
 
     tty = TTY()
-    monkeypatch.setattr(sys, "stderr", tty)
-    assert cli.main(["train", "--epochs", "1", "--out", str(tmp_path)]) == 0
+    assert cli.main(["train", "--epochs", "1", "--out", str(tmp_path)], datasets=small, stderr=tty) == 0
     text = "".join(tty.parts)
     assert "\r" in text and "epoch 1/1" in text and "3/3" in text and "val_acc=" in text
 
@@ -245,11 +258,11 @@ def test_empty_dataset_folder_without_download(tmp_path, capsys):
 
 
 def test_resume_errors(tmp_path, small, capsys):
-    code, _, err = run(["train", "--out", str(tmp_path), "--resume"], capsys)
+    code, _, err = run(["train", "--out", str(tmp_path), "--resume"], capsys, small)
     assert code == 1 and err == f"cnnkit train: error: --resume: no checkpoint at {tmp_path}/checkpoint.safetensors\n"
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{}")
-    code, _, err = run(["train", "--out", str(tmp_path), "--resume", str(bad)], capsys)
+    code, _, err = run(["train", "--out", str(tmp_path), "--resume", str(bad)], capsys, small)
     assert code == 1 and err.startswith(f"cnnkit train: error: load: {bad} is truncated or corrupt")
     assert len(err.strip().splitlines()) == 1
 
@@ -257,10 +270,73 @@ def test_resume_errors(tmp_path, small, capsys):
 def test_classic_is_for_lenet5_only(tmp_path, small, capsys):
     other = next((m for m in models.list() if m != "lenet5"), None)
     assert other is not None
-    code, _, err = run(["train", other, "--classic", "--out", str(tmp_path)], capsys)
+    code, _, err = run(["train", other, "--classic", "--out", str(tmp_path)], capsys, small)
     assert code == 1 and err == f"cnnkit train: error: --classic applies to lenet5 only, not {other}\n"
 
 
 def test_models_command(capsys):
     code, out, _ = run(["models"], capsys)
     assert code == 0 and out.split() == models.list() and "lenet5" in out
+
+
+# ----- the injection points and the command table -----------------------------------------------------------------
+def test_limit_and_output_streams(tmp_path, capsys):
+    """--limit N trains and evaluates on the first N images; stdout= / stderr= receive what the command writes."""
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(["train", "--quiet", "--epochs", "1", "--limit", "64", "--out", str(tmp_path)], stdout=out,
+                    stderr=err)
+    assert code == 0 and capsys.readouterr() == ("", "")
+    assert "training lenet5 (61,706 parameters) on digits: 64 training, 64 test images" in err.getvalue()
+    assert ACCURACY.search(out.getvalue()).group(3) == "64"
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["eval", str(tmp_path / "checkpoint.safetensors"), "--limit", "10"], stdout=out, stderr=err) == 0
+    assert "on the digits test set: 10 images" in err.getvalue() and ACCURACY.search(out.getvalue()).group(3) == "10"
+    # argparse's errors and help go to the streams too
+    err = io.StringIO()
+    with pytest.raises(SystemExit) as e:
+        cli.main(["train", "--limit", "0"], stderr=err)
+    assert e.value.code == 2 and capsys.readouterr() == ("", "")
+    assert err.getvalue() == ("cnnkit train: error: argument --limit: expected a positive integer, got 0 (see "
+                              "'cnnkit train --help')\n")
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as e:
+        cli.main(["models", "--help"], stdout=out)
+    assert e.value.code == 0 and out.getvalue().startswith("usage: cnnkit models")
+
+
+def test_injected_data_set(tmp_path, capsys):
+    """datasets= replaces a --data entry: the loader gets the split and the --data-dir / --download options."""
+    calls = []
+
+    def load(train, data_dir=None, download=False):
+        calls.append((train, data_dir, download))
+        return _small_digits(train)
+
+    code, _, err = run(["train", "--data", "mnist", "--data-dir", "somewhere", "--quiet", "--epochs", "1",
+                        "--out", str(tmp_path)], capsys, {"mnist": load})
+    assert code == 0 and "on mnist: 96 training, 48 test images" in err
+    assert calls == [(True, "somewhere", False), (False, "somewhere", False)]
+
+
+def test_the_command_table_builds_parser_help_and_dispatch(capsys):
+    assert list(cli.build_parser().commands) == list(COMMANDS) == ["train", "eval", "predict", "models", "summary"]
+    for command in COMMANDS.values():
+        assert command.module.HELP == command.help and command.run is command.module.run
+
+    def add_arguments(parser):
+        parser.add_argument("word")
+
+    def hello(args, context):
+        print(f"hello {args.word}", file=context.out)
+        return 0
+
+    row = Command("hello", None, "say hello", "Say hello to WORD.", add_arguments, hello)
+    table = {**COMMANDS, "hello": row}
+    assert cli.main(["hello", "world"], commands=table) == 0 and capsys.readouterr().out == "hello world\n"
+    with pytest.raises(SystemExit):
+        cli.main(["--help"], commands=table)
+    assert "hello     say hello" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        cli.main(["hello"], commands=table)
+    assert e.value.code == 2 and capsys.readouterr().err == ("cnnkit hello: error: the following arguments are "
+                                                             "required: word (see 'cnnkit hello --help')\n")

@@ -15,6 +15,7 @@ from cnnkit import cli, models
 from cnnkit.data import DataLoader
 from cnnkit.data import datasets as D
 from cnnkit.data import transforms as T
+from cnnkit.data.images import prepare_image
 from cnnkit.nn.loss import CrossEntropyLoss
 from cnnkit.optim import SGD
 from cnnkit.train import Trainer
@@ -272,12 +273,12 @@ def test_digit_framing_of_a_drawing(checkpoint, digit_images, tmp_path, capsys):
     digit = quantize(digit_images[0][0, 0, 4:24, 4:24])  # the 20×20 box of a framed digit
     big = np.kron(digit, np.ones((5, 5), dtype=np.uint8))  # 100×100
     canvases = []
-    for i, (top, left, shape) in enumerate([(10, 20, (180, 150)), (70, 45, (240, 300))]):
+    for top, left, shape in [(10, 20, (180, 150)), (70, 45, (240, 300))]:
         canvas = np.zeros(shape, dtype=np.uint8)
         canvas[top:top + 100, left:left + 100] = big
         canvases.append(255 - canvas)  # black on white
     paths = write_pngs(tmp_path, canvases, "canvas")
-    framed = [cli._prepare_image(255 - c, 28, True, False)[0] for c in canvases]
+    framed = [prepare_image(255 - c, 28, frame=True) for c in canvases]
     assert np.array_equal(framed[0], framed[1])
     x = framed[0][0]
     assert x.shape == (28, 28) and x.dtype == np.float32

@@ -10,7 +10,6 @@ import torch
 import cnnkit as ck
 from tests.oracle import assert_close
 
-
 # ----- attributes -----------------------------------------------------------------------------------
 
 def test_attributes():

@@ -175,7 +175,7 @@ class _Fitted(Transform):
 class MeanSubtract(_Fitted):
     """x ← x − μ, with μ the training mean per channel (``per='channel'``) or per pixel (the mean image)."""
 
-    def fit(self, data) -> "MeanSubtract":
+    def fit(self, data) -> MeanSubtract:
         data = np.asarray(data, dtype=np.float64)
         self.mean = data.mean(axis=self._axes(data), keepdims=True)[0]
         self._shape, self._fitted = data.shape, True
@@ -193,7 +193,7 @@ class Standardize(_Fitted):
         super().__init__(per)
         self.eps = eps
 
-    def fit(self, data) -> "Standardize":
+    def fit(self, data) -> Standardize:
         data = np.asarray(data, dtype=np.float64)
         axes = self._axes(data)
         self.mean = data.mean(axis=axes, keepdims=True)[0]
@@ -226,7 +226,7 @@ class PCAWhitening(Transform):
         self.n_components, self.eps, self.zca = n_components, eps, zca
         self._fitted = False
 
-    def fit(self, data) -> "PCAWhitening":
+    def fit(self, data) -> PCAWhitening:
         data = np.asarray(data, dtype=np.float64)
         if data.ndim < 2 or data.shape[0] < 2:
             raise ValueError(f"{type(self).__name__}.fit: expected at least 2 samples (N, ...), got shape {data.shape}")
@@ -381,7 +381,7 @@ class PCAColorJitter(Transform):
         if self.eigvec.shape != (c, c):
             raise ValueError(f"PCAColorJitter: eigvec must be ({c}, {c}) for {c} eigenvalues, got {self.eigvec.shape}")
 
-    def fit(self, data) -> "PCAColorJitter":
+    def fit(self, data) -> PCAColorJitter:
         data = np.asarray(data, dtype=np.float64)
         if data.ndim != 4:
             raise ValueError(f"PCAColorJitter.fit: expected images (N, C, H, W), got shape {data.shape}")

@@ -4,9 +4,9 @@
     print(s)                                  # the table, with a footer of totals
     s.total_params, s.total_macs, s["features.28"].receptive_field
 
-The model runs once, in eval mode, on zeros of shape ``(batch_size, *input_size)``, with a forward
-pre-hook and a forward hook on every module; each module call becomes a row (in call order, nested names
-as in ``state_dict``: ``features.0``, ``layer1.0.conv1``). The model's training flags and its parameters'
+The model runs once (``trace.py``: in eval mode, on zeros of shape ``(batch_size, *input_size)``, with
+hooks on every module); each module call becomes a row (in call order, nested names as in
+``state_dict``: ``features.0``, ``layer1.0.conv1``). The model's training flags and its parameters'
 ``requires_grad`` are restored afterwards, and no parameter or buffer changes.
 
 Parameters
@@ -17,38 +17,17 @@ Parameters
     the modules that ran. ``total_params`` = Σ p.numel() over the model's distinct parameters, including
     modules that the forward pass did not call (e.g. auxiliary classifiers in eval mode; reported apart).
 
-Multiply-adds (MACs), for the whole batch (one MAC = one multiplication and one addition):
-    Conv2d           N·C_out·H_out·W_out · (C_in/groups)·kH·kW
-    ConvTranspose2d  N·C_in·H_in·W_in · (C_out/groups)·kH·kW      (each input pixel spreads one kernel)
-    TableConv2d      N·H_out·W_out · connections·kH·kW          (only the connected kernels)
-    Linear           (output elements) · in_features
-    bias additions, batch norm, activations, pooling, LRN, softmax and shortcut additions: not counted.
-This is the fvcore/torchvision convention: torchvision's published "GFLOPS" are exactly these MACs
-(conv and linear layers only). Functional convolutions and linear maps called directly inside a
-``forward`` (``F.conv2d``, ``F.linear``, ``matmul``) are counted by the same rules and attributed to the
-module whose ``forward`` called them.
+Multiply-adds (MACs), for the whole batch: conv and linear layers only, bias not counted, as torchvision's
+published "GFLOPS" (the formula per layer type is in ``macs.py``).
 
-Receptive field (RF) and jump (cumulative stride), in input pixels, per axis, from r = j = 1 at the input:
-    convolution, pooling window (kernel k, stride s, dilation d):   r ← r + (k − 1)·d·j,   j ← j·s
-    transposed convolution:     r ← r + (⌈(d·(k − 1) + 1)/s⌉ − 1)·j,   j ← j/s
-    adaptive pooling H → n:     k = the largest window, s = H/n (exact when n divides H)
-    global average pooling and a fully connected layer on a flattened H×W map (a convolution whose kernel
-    is the whole map):          r ← r + (H − 1)·j
-    everything else (activations, BN, LRN, dropout, +, cat, reshape/flatten): r and j unchanged.
-Where paths branch and merge (Inception's concatenated branches, ResNet's shortcuts, DenseNet's
-concatenations) a tensor's RF is the largest over the paths that lead to it (per axis), i.e. the extent
-of the input region that can influence one of its pixels; RFs are not clipped to the image. To follow
-operations that are not modules (``ck.cat``, ``+``, ``flatten``, ``F.max_pool2d`` inside a forward),
-the pass records the autograd graph (the input requires grad, the parameters are frozen for the pass):
-every tensor knows the function that made it and that function's inputs. Unknown spatial operations
-(slicing with a step, interpolation) count as the identity.
+Receptive field (RF) and jump (cumulative stride), in input pixels, per axis, largest over the paths where
+branches merge (the algebra per layer is in ``receptive_field.py``).
 
 Memory: the input; the activations, Σ bytes of the outputs of every call of a leaf module (what a
 training step keeps for its backward pass, roughly); the parameters and the buffers (e.g. BN statistics).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -56,298 +35,12 @@ import numpy as np
 
 from .. import backend
 from ..models.lenet import LeNet5
-from ..nn import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, Conv2d, ConvTranspose2d, Linear, LPPool2d,
-                  MaxPool2d, Module, TableConv2d)
-from ..ops import conv as conv_ops
-from ..ops import linalg
-from ..ops import pool as pool_ops
-from ..tensor import Tensor, set_grad_enabled
+from ..nn import Conv2d, Module, TableConv2d
+from .macs import call_macs
+from .receptive_field import as_numbers, call_fields
+from .trace import trace
 
 __all__ = ["LayerRow", "Summary", "default_input_size", "summary"]
-
-
-# ===== receptive fields ==========================================================================
-
-@dataclass(frozen=True)
-class _Field:
-    """Receptive field (rh, rw) and jump (jh, jw) of a tensor, and the size (h, w) of its last feature map."""
-
-    rh: Fraction
-    rw: Fraction
-    jh: Fraction
-    jw: Fraction
-    h: int
-    w: int
-
-    def window(self, k, s, d, out_hw) -> "_Field":
-        """After a sliding window: r ← r + (k − 1)·d·j, j ← j·s (per axis)."""
-        h, w = out_hw or (self.h, self.w)
-        return _Field(self.rh + (k[0] - 1) * d[0] * self.jh, self.rw + (k[1] - 1) * d[1] * self.jw,
-                      self.jh * s[0], self.jw * s[1], h, w)
-
-    def transposed(self, k, s, d, out_hw) -> "_Field":
-        """After a transposed convolution: an output pixel sees ⌈(d·(k − 1) + 1)/s⌉ input pixels per axis."""
-        reach = [-(-(d[i] * (k[i] - 1) + 1) // s[i]) for i in (0, 1)]
-        return _Field(self.rh + (reach[0] - 1) * self.jh, self.rw + (reach[1] - 1) * self.jw,
-                      self.jh / s[0], self.jw / s[1], *(out_hw or (self.h, self.w)))
-
-    def whole_map(self, axes=(0, 1)) -> "_Field":
-        """A layer that sees the whole h×w map (fully connected, global pooling): r ← r + (h − 1)·j."""
-        kh = self.h if 0 in axes else 1
-        kw = self.w if 1 in axes else 1
-        return self.window((kh, kw), (kh, kw), (1, 1), (self.h // kh, self.w // kw))
-
-
-def _combine(fields, out_shape) -> _Field | None:
-    """The field of a tensor computed from tensors with ``fields``: the largest over the paths, per axis."""
-    fields = [f for f in fields if f is not None]
-    if not fields:
-        return None
-    widest = max(fields, key=lambda f: (f.rh * f.rw, f.rh))
-    h, w = (out_shape[-2], out_shape[-1]) if len(out_shape) >= 3 else (widest.h, widest.w)
-    return _Field(max(f.rh for f in fields), max(f.rw for f in fields), max(f.jh for f in fields),
-                  max(f.jw for f in fields), h, w)
-
-
-def _pair(v) -> tuple:
-    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(a) for a in v)
-
-
-def _spatial(shape) -> tuple | None:
-    return (int(shape[-2]), int(shape[-1])) if len(shape) >= 3 else None
-
-
-def _adaptive(field: _Field, in_shape, out_shape) -> _Field:
-    """Adaptive pooling H → n: the largest window ⌈(i+1)H/n⌉ − ⌊iH/n⌋ as kernel, H/n as stride."""
-    k, s = [], []
-    for H, n in zip(in_shape[-2:], out_shape[-2:]):
-        H, n = int(H), max(int(n), 1)
-        i = np.arange(n)
-        k.append(int((-((-(i + 1) * H) // n) - (i * H) // n).max()))
-        s.append(Fraction(H, n))
-    return field.window(k, s, (1, 1), _spatial(out_shape))
-
-
-def _fully_connected(field: _Field, in_shape) -> _Field:
-    """A linear map over the last dim: on a flattened map it sees the whole map; on an (N, C, H, W) tensor, W."""
-    return field.whole_map((1,) if len(in_shape) >= 3 else (0, 1))
-
-
-def _module_field(m: Module, field: _Field, in_shape, out_shape):
-    """The field after a known leaf module, from its public attributes; None for modules not listed here."""
-    out_hw = _spatial(out_shape)
-    if isinstance(m, Conv2d):
-        return field.window(m.kernel_size, m.stride, m.dilation, out_hw)
-    if isinstance(m, TableConv2d):
-        return field.window(m.kernel_size, m.stride, (1, 1), out_hw)
-    if isinstance(m, ConvTranspose2d):
-        return field.transposed(m.kernel_size, m.stride, m.dilation, out_hw)
-    if isinstance(m, MaxPool2d):
-        return field.window(_pair(m.kernel_size), _pair(m.stride), _pair(m.dilation), out_hw)
-    if isinstance(m, AvgPool2d):
-        return field.window(_pair(m.kernel_size), _pair(m.stride), (1, 1), out_hw)
-    if isinstance(m, LPPool2d):
-        k = _pair(m.kernel_size)
-        return field.window(k, k if m.stride is None else _pair(m.stride), (1, 1), out_hw)
-    if isinstance(m, (AdaptiveAvgPool2d, AdaptiveMaxPool2d)):
-        return _adaptive(field, in_shape, out_shape)
-    if isinstance(m, Linear):
-        return _fully_connected(field, in_shape)
-    return None
-
-
-def _function_field(f, field: _Field, out_shape) -> _Field:
-    """The field after an autograd Function (an op called outside a known leaf module)."""
-    out_hw = _spatial(out_shape)
-    in_shape = f.inputs[0].shape
-    try:
-        if isinstance(f, conv_ops.Convolution):
-            g = f.geometry
-            return field.window(g.kernel, g.stride, g.dilation, out_hw)
-        if isinstance(f, conv_ops.TransposedConvolution):
-            g = f.geometry
-            return field.transposed(g.kernel, g.stride, g.dilation, out_hw)
-        if isinstance(f, (pool_ops.MaxPool2d, pool_ops.AvgPool2d, pool_ops.LPPool2d)):
-            p = f.plan
-            return field.window(p.k, p.s, p.d, out_hw)
-        if isinstance(f, (pool_ops.GlobalAvgPool2d, pool_ops.AdaptiveAvgPool2d, pool_ops.AdaptiveMaxPool2d)):
-            return _adaptive(field, in_shape, out_shape)
-        if isinstance(f, linalg.Linear):
-            return _fully_connected(field, in_shape)
-    except AttributeError:  # an op whose internals changed: fall back to the identity
-        pass
-    return field
-
-
-# ===== multiply-adds =============================================================================
-
-def _module_macs(m: Module, in_shape, out_shape):
-    """MACs of one call of a known leaf module (see the module docstring); None for other modules."""
-    out_n = math.prod(out_shape)
-    if isinstance(m, Conv2d):
-        return out_n * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
-    if isinstance(m, ConvTranspose2d):
-        return math.prod(in_shape) * (m.out_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
-    if isinstance(m, TableConv2d):
-        return out_n // m.out_channels * m.connections * m.kernel_size[0] * m.kernel_size[1]
-    if isinstance(m, Linear):
-        return out_n * m.in_features
-    return None
-
-
-def _function_macs(f) -> int:
-    """MACs of an autograd Function: convolutions, linear maps and matrix products; 0 for the rest."""
-    try:
-        out_n = math.prod(f._out_meta[0][0])
-        if isinstance(f, conv_ops.Convolution):
-            return out_n * math.prod(f.inputs[1].shape[1:])
-        if isinstance(f, conv_ops.TransposedConvolution):
-            return math.prod(f.inputs[0].shape) * math.prod(f.inputs[1].shape[1:])
-        if isinstance(f, (linalg.Linear, linalg.MatMul)):
-            return out_n * f.inputs[0].shape[-1]
-    except (AttributeError, IndexError, TypeError):
-        pass
-    return 0
-
-
-# ===== the trace =================================================================================
-
-def _tensors(obj) -> list:
-    """The tensors in a module's output (a tensor, or tuples/lists/dicts of them, e.g. aux outputs)."""
-    if isinstance(obj, Tensor):
-        return [obj]
-    if isinstance(obj, dict):
-        obj = list(obj.values())
-    if isinstance(obj, (tuple, list)):
-        return [t for o in obj for t in _tensors(o)]
-    return []
-
-
-def _shape_of(ts) -> tuple | None:
-    if not ts:
-        return None
-    return tuple(ts[0].shape) if len(ts) == 1 else tuple(tuple(t.shape) for t in ts)
-
-
-class _Call:
-    """One call of one module during the traced forward pass."""
-
-    __slots__ = ("module", "name", "index", "depth", "parent", "in_shape", "args", "out_shape", "params", "macs",
-                 "field", "leaf")
-
-    def __init__(self, module, name, index, depth, parent, args):
-        self.module, self.name, self.index, self.depth, self.parent = module, name, index, depth, parent
-        self.args = args
-        self.in_shape = _shape_of(args)
-        self.out_shape, self.params, self.macs, self.field = None, 0, 0, None
-        self.leaf = not any(c is not None for c in module._modules.values())
-
-
-class _Tracer:
-    """Forward hooks that record a row per module call, its MACs and the receptive fields of the tensors."""
-
-    def __init__(self, names: dict):
-        self.names = names
-        self.calls: list[_Call] = []
-        self.stack: list[_Call] = []
-        self.fields: dict = {}          # id(tensor) -> (tensor, field or None); holds the tensors alive
-        self.outputs: dict = {}         # id(tensor) -> (tensor, the outermost call that returned it)
-        self.counted: set = set()       # ids of Functions whose MACs are attributed already
-        self.seen_modules: set = set()
-        self.seen_params: set = set()
-        self.activation_bytes = 0
-        self._activation_ids: set = set()
-
-    def start(self, x: Tensor) -> None:
-        hw = _spatial(x.shape)
-        one = Fraction(1)
-        self.fields[id(x)] = (x, _Field(one, one, one, one, *hw) if hw else None)
-
-    # --- the receptive field of any tensor, through the autograd graph ---
-    def field(self, t: Tensor):
-        if id(t) in self.fields:
-            return self.fields[id(t)][1]
-        stack = [t]
-        while stack:
-            u = stack[-1]
-            if id(u) in self.fields:
-                stack.pop()
-                continue
-            f = u.creator
-            if f is None or f.inputs is None:
-                self.fields[id(u)] = (u, None)
-                stack.pop()
-                continue
-            pending = [x for x in f.inputs if id(x) not in self.fields]
-            if pending:
-                stack.extend(pending)
-                continue
-            stack.pop()
-            combined = _combine([self.fields[id(x)][1] for x in f.inputs], u.shape)
-            self.fields[id(u)] = (u, None if combined is None else _function_field(f, combined, u.shape))
-        return self.fields[id(t)][1]
-
-    def _functional_macs(self, call: "_Call", outs) -> int:
-        """MACs of the functions that ``call``'s forward ran itself: walk the graph back from its outputs to
-        its inputs, hopping over the calls made inside it (their functions are theirs)."""
-        seen = {id(a) for a in call.args}
-        total, stack = 0, list(outs)
-        while stack:
-            t = stack.pop()
-            if id(t) in seen:
-                continue
-            seen.add(id(t))
-            if id(t) in self.outputs:
-                inner = self.outputs[id(t)][1]
-                if inner.index > call.index:          # a call made inside this one: continue from its inputs
-                    stack.extend(inner.args)
-                continue                              # else an earlier module's output: not ours
-            f = t.creator
-            if f is None or f.inputs is None or id(f) in self.counted:
-                continue
-            self.counted.add(id(f))
-            total += _function_macs(f)
-            stack.extend(f.inputs)
-        return total
-
-    # --- hooks ---
-    def pre_hook(self, module, args):
-        parent = self.stack[-1] if self.stack else None
-        call = _Call(module, self.names.get(id(module), type(module).__name__), len(self.calls), len(self.stack),
-                     parent, _tensors(args))
-        self.calls.append(call)
-        self.stack.append(call)
-
-    def hook(self, module, args, out):
-        call = self.stack.pop()
-        outs = _tensors(out)
-        call.out_shape = _shape_of(outs)
-        if id(module) not in self.seen_modules:
-            self.seen_modules.add(id(module))
-            for p in module._parameters.values():
-                if p is not None and id(p) not in self.seen_params:
-                    self.seen_params.add(id(p))
-                    call.params += p.numel()
-        ins = call.args
-        in_shape = tuple(ins[0].shape) if ins else ()
-        macs = _module_macs(module, in_shape, tuple(outs[0].shape)) if call.leaf and outs else None
-        field = None
-        if call.leaf and outs and ins:
-            field = _combine([self.field(a) for a in ins], outs[0].shape)
-            field = None if field is None else _module_field(module, field, in_shape, outs[0].shape)
-        if field is not None:
-            for t in outs:
-                self.fields.setdefault(id(t), (t, field))
-        call.macs = macs if macs is not None else self._functional_macs(call, outs)
-        if outs:
-            call.field = self.field(outs[0])
-        for t in outs:
-            self.outputs[id(t)] = (t, call)
-        if call.leaf:
-            for t in outs:
-                if id(t) not in self._activation_ids:
-                    self._activation_ids.add(id(t))
-                    self.activation_bytes += t.data.nbytes
 
 
 # ===== the result ================================================================================
@@ -529,77 +222,67 @@ def summary(model: Module, input_size, batch_size: int = 1, dtype=backend.float3
     conventions (MACs: conv + linear only, bias not counted; receptive fields along the widest path).
     """
     shape, d = _check_args(model, input_size, batch_size, dtype, depth)
-    names = {}
-    for name, m in model.named_modules():
-        names.setdefault(id(m), name)
     params = list(model.parameters())
     total_params = sum(p.numel() for p in params)
     trainable = sum(p.numel() for p in params if p.requires_grad)
-    modes = [(m, m.training) for m in model.modules()]
-    flags = [(p, p.requires_grad) for p in params]
-    tracer = _Tracer(names)
-    handles = []
     model_name = type(model).__name__
     try:
-        for m in model.modules():
-            handles.append(m.register_forward_pre_hook(tracer.pre_hook))
-            handles.append(m.register_forward_hook(tracer.hook))
-        model.eval()
-        for p in params:
-            p.requires_grad = False
-        x = Tensor(np.zeros(shape, d), requires_grad=True)
-        tracer.start(x)
-        with set_grad_enabled(True):
-            try:
-                model(x)
-            except (ValueError, TypeError) as e:
-                try:
-                    err = type(e)(f"summary: running {model_name} on an input of shape {shape} failed: {e}")
-                except Exception:
-                    raise e from None
-                raise err from e
-    finally:
-        for h in handles:
-            h.remove()
-        for m, mode in modes:
-            m.training = mode
-        for p, flag in flags:
-            p.requires_grad = flag
+        t = trace(model, shape, d)
+    except (ValueError, TypeError) as e:
+        try:
+            err = type(e)(f"summary: running {model_name} on an input of shape {shape} failed: {e}")
+        except Exception:
+            raise e from None
+        raise err from e
+    fields, macs = call_fields(t), call_macs(t)
+
+    # parameters at a module's first call, activations: the outputs of leaf calls (each tensor once)
+    own_params, seen_modules, seen_params = {}, set(), set()
+    activation_bytes, activation_ids = 0, set()
+    for call in t.finished:
+        n = 0
+        if id(call.module) not in seen_modules:
+            seen_modules.add(id(call.module))
+            for p in call.module._parameters.values():
+                if p is not None and id(p) not in seen_params:
+                    seen_params.add(id(p))
+                    n += p.numel()
+        own_params[id(call)] = n
+        if call.leaf:
+            for o in call.outs:
+                if id(o) not in activation_ids:
+                    activation_ids.add(id(o))
+                    activation_bytes += o.data.nbytes
 
     rows, shown = [], {}
-    for call in tracer.calls:
+    for call in t.calls:
         if depth is not None and call.depth > depth:
             anc = call
             while anc.depth > depth:
                 anc = anc.parent
             row = shown[id(anc)]
-            row.params += call.params
-            row.macs += call.macs
+            row.params += own_params[id(call)]
+            row.macs += macs[id(call)]
             continue
-        f = call.field
+        f = fields[id(call)]
         row = LayerRow(call.name, type(call.module).__name__, call.depth, call.in_shape, call.out_shape,
-                       call.params, call.macs, None if f is None else (f.rh, f.rw),
-                       None if f is None else (f.jh, f.jw), call.leaf)
-        for attr in ("receptive_field", "jump"):
-            v = getattr(row, attr)
-            if v is not None:
-                setattr(row, attr, tuple(int(a) if Fraction(a).denominator == 1 else a for a in v))
+                       own_params[id(call)], macs[id(call)], None if f is None else as_numbers((f.rh, f.rw)),
+                       None if f is None else as_numbers((f.jh, f.jw)), call.leaf)
         shown[id(call)] = row
         rows.append(row)
 
-    called = tracer.seen_modules
-    unused_params = sum(p.numel() for p in params if id(p) not in tracer.seen_params)
+    unused_params = sum(p.numel() for p in params if id(p) not in seen_params)
     unused_names = []     # the outermost modules that did not run and hold parameters that did not run either
     for name, m in model.named_modules():
-        if id(m) in called or any(name.startswith(u + ".") for u in unused_names):
+        if id(m) in seen_modules or any(name.startswith(u + ".") for u in unused_names):
             continue
-        if any(id(p) not in tracer.seen_params for p in m.parameters()):
+        if any(id(p) not in seen_params for p in m.parameters()):
             unused_names.append(name)
     return Summary(
         model_name, rows, shape, d, total_params, trainable, unused_params, unused_names,
-        total_macs=sum(c.macs for c in tracer.calls),
+        total_macs=sum(macs.values()),
         input_bytes=int(np.prod(shape)) * d.itemsize,
-        activation_bytes=tracer.activation_bytes,
+        activation_bytes=activation_bytes,
         param_bytes=sum(p.data.nbytes for p in params),
         buffer_bytes=sum(b.data.nbytes for b in model.buffers()),
     )

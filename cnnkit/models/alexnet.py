@@ -48,8 +48,19 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from ..nn import (AdaptiveAvgPool2d, Conv2d, Dropout, Flatten, Linear, LocalResponseNorm, MaxPool2d, Module,
-                  ReLU, Sequential, init)
+from ..nn import (
+    AdaptiveAvgPool2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Linear,
+    LocalResponseNorm,
+    MaxPool2d,
+    Module,
+    ReLU,
+    Sequential,
+    init,
+)
 from ..ops.shape import flatten
 from ._util import check_image_batch
 
@@ -115,7 +126,7 @@ class AlexNetOriginal(Module):
         if paper_init:
             self.paper_init_()
 
-    def paper_init_(self) -> "AlexNetOriginal":
+    def paper_init_(self) -> AlexNetOriginal:
         """The paper's initialization: W ~ N(0, 0.01²); b = 1 in conv2, conv4, conv5, fc6, fc7, else 0."""
         ones = {"conv2", "conv4", "conv5", "fc6", "fc7"}
         for name, m in list(self.features.named_children()) + list(self.classifier.named_children()):

@@ -39,8 +39,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..function import Function
-from ..nn import (AvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, ModuleDict, ReLU, Sequential,
-                  init)
+from ..nn import AvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, ModuleDict, ReLU, Sequential, init
 from ..nn import functional as F
 from ..ops.shape import cat, flatten
 from ..tensor import Tensor

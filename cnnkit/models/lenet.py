@@ -14,7 +14,7 @@ The padding of 2 stands in for the paper's 32×32 input frame around a 28×28 di
 (``input_size=32`` takes 32×32 inputs without padding, e.g. CIFAR-10 with ``in_channels=3``).
 The modern variant uses ReLU and max pooling. ``classic=True`` gives LeCun's: tanh,
 average pooling (sub-sampling) and the S2→C3 connection table, in which each C3 map
-sees only some S2 maps (``nn.conv.LENET5_C3_TABLE``). The paper's trainable
+sees only some S2 maps (``LENET5_C3_TABLE`` below). The paper's trainable
 sub-sampling coefficients and RBF output layer are replaced by plain average pooling
 and a linear layer, as is usual.
 """
@@ -24,9 +24,29 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..nn import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, Tanh
-from ..nn.conv import LENET5_C3_TABLE, TableConv2d
+from ..nn import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, TableConv2d, Tanh
 from ..tensor import Tensor
+
+
+def _lenet5_c3_table() -> np.ndarray:
+    """LeNet-5's S2 -> C3 connections (LeCun et al. 1998, Table I) as a bool array (16, 6).
+
+    The first six C3 maps take three neighbouring S2 maps, the next six four neighbouring maps, the next
+    three four non-neighbouring maps, and the last one all six: 60 connections that break the symmetry
+    between the maps and keep the number of connections "within reasonable bounds".
+    """
+    inputs = [[j % 6 for j in range(i, i + 3)] for i in range(6)]
+    inputs += [[j % 6 for j in range(i, i + 4)] for i in range(6)]
+    inputs += [[0, 1, 3, 4], [1, 2, 4, 5], [0, 2, 3, 5], list(range(6))]
+    table = np.zeros((16, 6), bool)
+    for out, ins in enumerate(inputs):
+        table[out, ins] = True
+    table.setflags(write=False)
+    return table
+
+
+LENET5_C3_TABLE = _lenet5_c3_table()
+"""LeNet-5's connection table between S2 (6 maps) and C3 (16 maps), shape (out=16, in=6), 60 connections."""
 
 
 def _positive_int(value, what: str) -> int:
@@ -66,10 +86,10 @@ class LeNet5(Module):
 
     def forward(self, x):
         if not isinstance(x, Tensor):
-            raise TypeError(f"LeNet5: expected a Tensor input, got {type(x).__name__}")
+            raise TypeError(f"expected a Tensor input, got {type(x).__name__}")
         expected = (self.in_channels, self.input_size, self.input_size)
         if x.ndim != 4 or tuple(x.shape[1:]) != expected:
-            raise ValueError(f"LeNet5: expected input of shape (N, {', '.join(map(str, expected))}), got shape "
+            raise ValueError(f"expected input of shape (N, {', '.join(map(str, expected))}), got shape "
                              f"{tuple(x.shape)}")
         return self.classifier(self.features(x))
 

@@ -28,6 +28,6 @@ def get(name: str, **kwargs):
     return fn(**kwargs)
 
 
-def list() -> list:  # noqa: A001 - the public name is ck.models.list()
+def list() -> list:
     """Names of the registered models, sorted."""
     return sorted(_REGISTRY)

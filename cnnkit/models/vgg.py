@@ -27,8 +27,19 @@ The A-LRN column's LRN is the AlexNet paper's (see ``alexnet.PAPER_LRN``); it sh
 """
 from __future__ import annotations
 
-from ..nn import (AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Linear, LocalResponseNorm, MaxPool2d, Module,
-                  ReLU, Sequential, init)
+from ..nn import (
+    AdaptiveAvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Linear,
+    LocalResponseNorm,
+    MaxPool2d,
+    Module,
+    ReLU,
+    Sequential,
+    init,
+)
 from ..ops.shape import flatten
 from ._util import check_image_batch
 from .alexnet import PAPER_LRN

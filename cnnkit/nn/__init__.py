@@ -2,11 +2,11 @@
 from . import functional, init
 from .activation import ELU, GLU, LeakyReLU, LogSoftmax, Maxout, ReLU, Sigmoid, Softmax, Tanh
 from .containers import Identity, ModuleDict, ModuleList, Sequential
-from .conv import LENET5_C3_TABLE, Conv2d, ConvTranspose2d, TableConv2d
+from .conv import Conv2d, ConvTranspose2d
 from .dropout import Dropout, Dropout2d
 from .linear import Flatten, Linear, Unflatten
-from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
-                   SmoothL1Loss)
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
 from .normalization import BatchNorm1d, BatchNorm2d, LocalResponseNorm
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, LPPool2d, MaxPool2d
+from .table_conv import TableConv2d

@@ -3,7 +3,8 @@
 """
 from __future__ import annotations
 
-from ..ops import activation as A
+from ..ops import activation as F
+from ..ops import validate
 from .module import Module
 
 
@@ -19,7 +20,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return A._relu(input, self)
+        return F.relu(input)
 
     def extra_repr(self) -> str:
         return _inplace_repr(self.inplace)
@@ -30,12 +31,12 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 1e-2, inplace: bool = False):
         super().__init__()
-        A._number(negative_slope, "negative_slope", "LeakyReLU")
+        validate.number(negative_slope, "negative_slope", "LeakyReLU")
         self.negative_slope = negative_slope
         self.inplace = inplace
 
     def forward(self, input):
-        return A._leaky_relu(input, self.negative_slope, self)
+        return F.leaky_relu(input, self.negative_slope)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
@@ -46,12 +47,12 @@ class ELU(Module):
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
-        A._number(alpha, "alpha", "ELU")
+        validate.number(alpha, "alpha", "ELU")
         self.alpha = alpha
         self.inplace = inplace
 
     def forward(self, input):
-        return A._elu(input, self.alpha, self)
+        return F.elu(input, self.alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -61,19 +62,19 @@ class Sigmoid(Module):
     """y = 1 / (1 + e⁻ˣ)."""
 
     def forward(self, input):
-        return A.Sigmoid()(A._float_arg(input, self, promote=True))
+        return F.sigmoid(input)
 
 
 class Tanh(Module):
     """y = tanh x."""
 
     def forward(self, input):
-        return A.Tanh()(A._float_arg(input, self, promote=True))
+        return F.tanh(input)
 
 
-def _check_dim(dim, who: str):
-    if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int)):
-        raise TypeError(f"{who}: dim must be an int or None, got {dim!r}")
+def _check_dim(dim, fn: str):
+    if dim is not None and not validate.is_int(dim):
+        raise TypeError(f"{fn}: dim must be an int or None, got {dim!r}")
     return dim
 
 
@@ -86,7 +87,7 @@ class Softmax(Module):
         self.dim = _check_dim(dim, "Softmax")
 
     def forward(self, input):
-        return A._softmax_like(A.Softmax, input, self.dim, None, self, 4)
+        return F.softmax(input, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -100,7 +101,7 @@ class LogSoftmax(Module):
         self.dim = _check_dim(dim, "LogSoftmax")
 
     def forward(self, input):
-        return A._softmax_like(A.LogSoftmax, input, self.dim, None, self, 4)
+        return F.log_softmax(input, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -111,12 +112,10 @@ class GLU(Module):
 
     def __init__(self, dim: int = -1):
         super().__init__()
-        if isinstance(dim, bool) or not isinstance(dim, int):
-            raise TypeError(f"GLU: dim must be an int, got {dim!r}")
-        self.dim = dim
+        self.dim = validate.integer(dim, "dim", "GLU")
 
     def forward(self, input):
-        return A._glu(input, self.dim, self)
+        return F.glu(input, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -131,14 +130,11 @@ class Maxout(Module):
 
     def __init__(self, pieces: int, dim: int = 1):
         super().__init__()
-        if isinstance(pieces, bool) or not isinstance(pieces, int) or pieces < 1:
-            raise ValueError(f"Maxout: pieces must be a positive int, got {pieces!r}")
-        if isinstance(dim, bool) or not isinstance(dim, int):
-            raise TypeError(f"Maxout: dim must be an int, got {dim!r}")
-        self.pieces, self.dim = pieces, dim
+        self.pieces = validate.positive_int(pieces, "pieces", "Maxout")
+        self.dim = validate.integer(dim, "dim", "Maxout")
 
     def forward(self, input):
-        return A._maxout(input, self.pieces, self.dim, self)
+        return F.maxout(input, self.pieces, self.dim)
 
     def extra_repr(self) -> str:
         return f"pieces={self.pieces}, dim={self.dim}"

@@ -18,20 +18,20 @@ class Identity(Module):
         return x
 
 
-def _index(idx, n: int, who: str) -> int:
+def _index(idx, n: int, fn: str) -> int:
     """A position in [0, n) from an index in [-n, n) (anything ``operator.index`` accepts, as in PyTorch)."""
     try:
         idx = operator.index(idx)
     except TypeError:
-        raise TypeError(f"{who} indices must be integers or slices, got {type(idx).__name__}") from None
+        raise TypeError(f"{fn} indices must be integers or slices, got {type(idx).__name__}") from None
     if not -n <= idx < n:
-        raise IndexError(f"{who} index {idx} is out of range for {n} modules")
+        raise IndexError(f"{fn} index {idx} is out of range for {n} modules")
     return idx % n
 
 
-def _check_module(module, who: str) -> None:
+def _check_module(module, fn: str) -> None:
     if not isinstance(module, Module):
-        raise TypeError(f"{who}: expected a Module, got {type(module).__name__}")
+        raise TypeError(f"{fn}: expected a Module, got {type(module).__name__}")
 
 
 class Sequential(Module):
@@ -84,11 +84,11 @@ class Sequential(Module):
         for i, m in enumerate(mods):
             self._modules[str(i)] = m
 
-    def append(self, module: Module) -> "Sequential":
+    def append(self, module: Module) -> Sequential:
         self.add_module(str(len(self)), module)
         return self
 
-    def insert(self, index: int, module: Module) -> "Sequential":
+    def insert(self, index: int, module: Module) -> Sequential:
         """Insert ``module`` before position ``index`` (-len <= index <= len).
 
         At ``index == len`` this is ``append``; otherwise the modules are renamed '0', '1', ... (PyTorch
@@ -106,7 +106,7 @@ class Sequential(Module):
         self._renumber(mods)
         return self
 
-    def extend(self, modules) -> "Sequential":
+    def extend(self, modules) -> Sequential:
         for m in modules:
             self.append(m)
         return self
@@ -116,12 +116,12 @@ class Sequential(Module):
         del self[idx]
         return m
 
-    def __add__(self, other) -> "Sequential":
+    def __add__(self, other) -> Sequential:
         if not isinstance(other, Sequential):
             raise ValueError(f"Sequential + : expected a Sequential, got {type(other).__name__}")
         return Sequential(*self, *other)
 
-    def __iadd__(self, other) -> "Sequential":
+    def __iadd__(self, other) -> Sequential:
         if not isinstance(other, Sequential):
             raise ValueError(f"Sequential += : expected a Sequential, got {type(other).__name__}")
         return self.extend(list(other))
@@ -160,11 +160,11 @@ class ModuleList(Module):
         for i, m in enumerate(mods):
             self._modules[str(i)] = m
 
-    def append(self, module: Module) -> "ModuleList":
+    def append(self, module: Module) -> ModuleList:
         self.add_module(str(len(self)), module)
         return self
 
-    def extend(self, modules) -> "ModuleList":
+    def extend(self, modules) -> ModuleList:
         if not isinstance(modules, Iterable):
             raise TypeError(f"ModuleList.extend: expected an iterable of Modules, got {type(modules).__name__}")
         for m in modules:
@@ -183,10 +183,10 @@ class ModuleList(Module):
         del self[idx]
         return m
 
-    def __iadd__(self, modules) -> "ModuleList":
+    def __iadd__(self, modules) -> ModuleList:
         return self.extend(modules)
 
-    def __add__(self, other) -> "ModuleList":
+    def __add__(self, other) -> ModuleList:
         return ModuleList([*self, *other])
 
     def __repr__(self) -> str:

@@ -5,21 +5,22 @@ In ``train()`` mode each unit (or channel) is zeroed with probability p and the 
 """
 from __future__ import annotations
 
-from ..ops.dropout import _dropout, check_probability
+from ..ops import validate
+from ..ops.dropout import dropout, dropout2d
 from .module import Module
 
 
 class _DropoutNd(Module):
-    _channelwise = False
+    _op = staticmethod(dropout)
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
-        check_probability(p, type(self).__name__)
+        validate.probability(p, "p", type(self).__name__)
         self.p = p
         self.inplace = inplace
 
     def forward(self, input):
-        return _dropout(input, self.p, self.training, self._channelwise, self)
+        return self._op(input, self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
@@ -33,7 +34,7 @@ class Dropout2d(_DropoutNd):
     """Zero whole channels x[n, c] of an (N, C, H, W) input with probability p during training
     (scaling the kept ones by 1/(1 − p)); a 3-d input is read as (N, C, L), as in PyTorch."""
 
-    _channelwise = True
+    _op = staticmethod(dropout2d)
 
 
 __all__ = ["Dropout", "Dropout2d"]

@@ -10,10 +10,10 @@ project-wide generator (``ck.manual_seed``) unless a ``numpy.random.Generator`` 
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
+from .._warn import warn
 from ..random import get_generator
 from ..tensor import Tensor
 
@@ -51,11 +51,11 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple:
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
-def _check_tensor(tensor, who: str, random: bool = False) -> None:
+def _check_tensor(tensor, fn: str, random: bool = False) -> None:
     if not isinstance(tensor, Tensor):
-        raise TypeError(f"{who}: expected a Tensor, got {type(tensor).__name__}")
+        raise TypeError(f"{fn}: expected a Tensor, got {type(tensor).__name__}")
     if random and not np.issubdtype(tensor.data.dtype, np.floating):
-        raise TypeError(f"{who}: random initialization needs a floating point tensor, got dtype {tensor.data.dtype}")
+        raise TypeError(f"{fn}: random initialization needs a floating point tensor, got dtype {tensor.data.dtype}")
 
 
 def _rng(generator) -> np.random.Generator:
@@ -71,9 +71,9 @@ def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
     return tensor
 
 
-def _is_empty(tensor: Tensor, who: str) -> bool:
+def _is_empty(tensor: Tensor, fn: str) -> bool:
     if tensor.data.size == 0:
-        warnings.warn(f"{who}: initializing a zero-element tensor is a no-op")
+        warn(f"{fn}: initializing a zero-element tensor is a no-op")
         return True
     return False
 
@@ -141,10 +141,10 @@ def ones_(tensor: Tensor) -> Tensor:
     return _fill(tensor, np.ones(tensor.shape))
 
 
-def _xavier_std(tensor: Tensor, gain: float, who: str) -> float | None:
-    _check_tensor(tensor, who, random=True)
+def _xavier_std(tensor: Tensor, gain: float, fn: str) -> float | None:
+    _check_tensor(tensor, fn, random=True)
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    if _is_empty(tensor, who):
+    if _is_empty(tensor, fn):
         return None
     return gain * math.sqrt(2.0 / (fan_in + fan_out))
 
@@ -164,14 +164,14 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     return tensor if std is None else normal_(tensor, 0.0, std, generator)
 
 
-def _kaiming_std(tensor: Tensor, a, mode: str, nonlinearity: str, who: str) -> float | None:
+def _kaiming_std(tensor: Tensor, a, mode: str, nonlinearity: str, fn: str) -> float | None:
     """std = gain / √fan, or None for a zero-element tensor (left as is, as PyTorch does)."""
-    _check_tensor(tensor, who, random=True)
+    _check_tensor(tensor, fn, random=True)
     if not isinstance(mode, str) or mode.lower() not in ("fan_in", "fan_out"):
-        raise ValueError(f"{who}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+        raise ValueError(f"{fn}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     gain = calculate_gain(nonlinearity, a)
-    if _is_empty(tensor, who):
+    if _is_empty(tensor, fn):
         return None
     return gain / math.sqrt(fan_in if mode.lower() == "fan_in" else fan_out)
 

@@ -11,24 +11,17 @@ import math
 
 import numpy as np
 
-from .. import backend
-from ..ops import linalg
-from ..ops._util import normalize_dim
+from ..ops import linalg, validate
 from ..ops.shape import reshape
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
 
 
-def _size(v, what: str, who: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-        raise ValueError(f"{who}: {what} must be a non-negative int, got {v!r}")
-    return int(v)
-
-
-def _tensor_input(x, who) -> Tensor:
+def _tensor_input(x) -> Tensor:
+    """The input of a layer's forward; ``Module.__call__`` names the layer in the error."""
     if not isinstance(x, Tensor):
-        raise TypeError(f"{who}: expected a Tensor, got {type(x).__name__}")
+        raise TypeError(f"expected a Tensor, got {type(x).__name__}")
     return x
 
 
@@ -37,11 +30,9 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
-        self.in_features = _size(in_features, "in_features", "Linear")
-        self.out_features = _size(out_features, "out_features", "Linear")
-        d = backend.as_dtype(dtype) or backend.get_default_dtype()
-        if not backend.is_floating(d):
-            raise TypeError(f"Linear: dtype must be a floating point type, got {d}")
+        self.in_features = validate.non_negative_int(in_features, "in_features", "Linear")
+        self.out_features = validate.non_negative_int(out_features, "out_features", "Linear")
+        d = validate.floating_dtype(dtype, "Linear")
         self.weight = Parameter(np.empty((self.out_features, self.in_features), d))
         if bias:
             self.bias = Parameter(np.empty(self.out_features, d))
@@ -59,13 +50,13 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
-        x = _tensor_input(input, self)
+        x = _tensor_input(input)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"{self}: expected input with last dimension {self.in_features}, "
+            raise ValueError(f"expected input with last dimension {self.in_features}, "
                              f"got shape {tuple(x.shape)}")
         w, b = self.weight, self.bias
         if x.dtype != w.dtype or (b is not None and b.dtype != w.dtype):
-            raise TypeError(f"{self}: input dtype {x.dtype} does not match the layer's dtype {w.dtype} "
+            raise TypeError(f"input dtype {x.dtype} does not match the layer's dtype {w.dtype} "
                             f"(convert the input with .to({w.dtype}) or the layer with .to({x.dtype}))")
         return linalg.Linear()(x, w) if b is None else linalg.Linear()(x, w, b)
 
@@ -84,13 +75,13 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, input):
-        x = _tensor_input(input, self)
-        s = normalize_dim(self.start_dim, x.ndim, self)
-        e = normalize_dim(self.end_dim, x.ndim, self)
+        x = _tensor_input(input)
+        s = validate.dim(self.start_dim, x.ndim, "flatten")
+        e = validate.dim(self.end_dim, x.ndim, "flatten")
         if x.ndim == 0:
             return reshape(x, 1)
         if s > e:
-            raise ValueError(f"{self}: start_dim comes after end_dim for input of shape {tuple(x.shape)}")
+            raise ValueError(f"start_dim comes after end_dim for input of shape {tuple(x.shape)}")
         shape = x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:]
         return reshape(x, shape)
 
@@ -115,16 +106,16 @@ class Unflatten(Module):
         self.dim, self.unflattened_size = dim, sizes
 
     def forward(self, input):
-        x = _tensor_input(input, self)
+        x = _tensor_input(input)
         if x.ndim == 0:
-            raise ValueError(f"{self}: expected a tensor with at least 1 dimension, got a 0-d tensor")
-        d = normalize_dim(self.dim, x.ndim, self)
+            raise ValueError("expected a tensor with at least 1 dimension, got a 0-d tensor")
+        d = validate.dim(self.dim, x.ndim, "unflatten")
         n, sizes = x.shape[d], list(self.unflattened_size)
         known = math.prod(s for s in sizes if s != -1)
         if -1 in sizes and known > 0 and n % known == 0:
             sizes[sizes.index(-1)] = n // known
         if -1 in sizes or math.prod(sizes) != n:
-            raise ValueError(f"{self}: cannot split dimension {self.dim} of size {n} into {self.unflattened_size} "
+            raise ValueError(f"cannot split dimension {self.dim} of size {n} into {self.unflattened_size} "
                              f"(input shape {tuple(x.shape)})")
         return reshape(x, x.shape[:d] + tuple(sizes) + x.shape[d + 1:])
 

@@ -5,27 +5,28 @@ when given and follow ``.double()`` / ``.float()``.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..ops import loss as L
-from ..ops._util import as_operand
-from ..tensor import Tensor
+from ..tensor import Tensor, as_tensor
 from .module import Module
 
 
-def _buffer(value, owner: str, what: str):
+def _buffer(value, fn: str, what: str):
+    """A class-weight buffer: None, a Tensor, or an array or list of numbers (made a Tensor)."""
     if value is None or isinstance(value, Tensor):
         return value
-    try:
-        return as_operand(value, owner)
-    except TypeError:
-        raise TypeError(f"{owner}: {what} must be a Tensor or None, got {type(value).__name__}") from None
+    if isinstance(value, (np.ndarray, list, tuple)):
+        return as_tensor(value)
+    raise TypeError(f"{fn}: {what} must be a Tensor or None, got {type(value).__name__}")
 
 
 class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__()
-        name = type(self).__name__
-        self.reduction = L._legacy_reduction(size_average, reduce, reduction, name)
-        L._check_reduction(self.reduction, name)
+        fn = type(self).__name__
+        self.reduction = L.legacy_reduction(size_average, reduce, reduction, fn)
+        L.check_reduction(self.reduction, fn)
 
 
 class _WeightedLoss(_Loss):
@@ -44,13 +45,13 @@ class CrossEntropyLoss(_WeightedLoss):
     def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
                  reduction: str = "mean", label_smoothing: float = 0.0):
         super().__init__(weight, size_average, reduce, reduction)
-        self.ignore_index = L._check_ignore_index(ignore_index, "CrossEntropyLoss")
-        L._check_label_smoothing(label_smoothing, "CrossEntropyLoss")
+        self.ignore_index = L.check_ignore_index(ignore_index, "CrossEntropyLoss")
+        L.check_label_smoothing(label_smoothing, "CrossEntropyLoss")
         self.label_smoothing = label_smoothing
 
     def forward(self, input, target):
-        return L._cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
-                                self.label_smoothing, "CrossEntropyLoss")
+        return L.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
+                               label_smoothing=self.label_smoothing)
 
 
 class NLLLoss(_WeightedLoss):
@@ -59,24 +60,24 @@ class NLLLoss(_WeightedLoss):
     def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
                  reduction: str = "mean"):
         super().__init__(weight, size_average, reduce, reduction)
-        self.ignore_index = L._check_ignore_index(ignore_index, "NLLLoss")
+        self.ignore_index = L.check_ignore_index(ignore_index, "NLLLoss")
 
     def forward(self, input, target):
-        return L._nll_loss(input, target, self.weight, self.ignore_index, self.reduction, "NLLLoss")
+        return L.nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
 
 
 class MSELoss(_Loss):
     """Mean squared error (x − y)²."""
 
     def forward(self, input, target):
-        return L._regression("mse", input, target, self.reduction, 1.0, None, True, "MSELoss")
+        return L.mse_loss(input, target, reduction=self.reduction)
 
 
 class L1Loss(_Loss):
     """Mean absolute error |x − y|."""
 
     def forward(self, input, target):
-        return L._regression("l1", input, target, self.reduction, 1.0, None, True, "L1Loss")
+        return L.l1_loss(input, target, reduction=self.reduction)
 
 
 class SmoothL1Loss(_Loss):
@@ -84,11 +85,10 @@ class SmoothL1Loss(_Loss):
 
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
         super().__init__(size_average, reduce, reduction)
-        self.beta = L._check_positive(beta, "beta", "SmoothL1Loss", allow_zero=True)
+        self.beta = L.check_positive(beta, "beta", "SmoothL1Loss", allow_zero=True)
 
     def forward(self, input, target):
-        kind = "smooth" if self.beta > 0 else "l1"
-        return L._regression(kind, input, target, self.reduction, self.beta, None, True, "SmoothL1Loss")
+        return L.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 
 class HuberLoss(_Loss):
@@ -96,10 +96,10 @@ class HuberLoss(_Loss):
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction=reduction)
-        self.delta = L._check_positive(delta, "delta", "HuberLoss", allow_zero=False)
+        self.delta = L.check_positive(delta, "delta", "HuberLoss", allow_zero=False)
 
     def forward(self, input, target):
-        return L._regression("huber", input, target, self.reduction, self.delta, None, False, "HuberLoss")
+        return L.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -111,15 +111,15 @@ class BCEWithLogitsLoss(_Loss):
         self.register_buffer("pos_weight", _buffer(pos_weight, "BCEWithLogitsLoss", "pos_weight"))
 
     def forward(self, input, target):
-        return L._bce_with_logits(input, target, self.weight, self.reduction, self.pos_weight,
-                                  "BCEWithLogitsLoss")
+        return L.binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)
 
 
 class BCELoss(_WeightedLoss):
     """Binary cross-entropy on probabilities in [0, 1] (logs clamped at −100)."""
 
     def forward(self, input, target):
-        return L._bce(input, target, self.weight, self.reduction, "BCELoss")
+        return L.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
 
 
 __all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCEWithLogitsLoss",

@@ -13,7 +13,8 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor, no_grad
+from ..autograd.grad_mode import no_grad
+from ..tensor import Tensor
 
 
 class Parameter(Tensor):
@@ -48,14 +49,14 @@ class _RemovableHandle:
     def remove(self) -> None:
         self._hooks.pop(self.id, None)
 
-    def __enter__(self) -> "_RemovableHandle":
+    def __enter__(self) -> _RemovableHandle:
         return self
 
     def __exit__(self, *exc) -> None:
         self.remove()
 
 
-def _state_array(value, key: str, who: str) -> np.ndarray:
+def _state_array(value, key: str, module_name: str) -> np.ndarray:
     """The values of one state-dict entry as an ndarray (a cnnkit Tensor, an ndarray, a torch tensor, numbers)."""
     if isinstance(value, Tensor):
         arr = value.data
@@ -73,9 +74,32 @@ def _state_array(value, key: str, who: str) -> np.ndarray:
             arr = None
     if arr is None or arr.dtype.kind not in "biuf":
         found = type(value).__name__ if arr is None or arr.dtype.kind == "O" else f"dtype {arr.dtype}"
-        raise StateDictError(f"load_state_dict for {who}: value for '{key}' must be a Tensor or an array of "
+        raise StateDictError(f"load_state_dict for {module_name}: value for '{key}' must be a Tensor or an array of "
                              f"numbers, found {found}")
     return arr
+
+
+def name_error(error: BaseException, module) -> BaseException:
+    """Prefix ``error``'s message with the label of ``module`` (its repr, or its class name when the repr spans
+    several lines), unless an inner module already named it; the exception keeps its type and traceback.
+
+    ``Module.__call__`` does this for the ValueError/TypeError/IndexError raised while a module runs, so that an
+    op's message (``max_pool2d: expected ...``) reaches the user as
+    ``MaxPool2d(kernel_size=2, ...): max_pool2d: expected ...``, named by the innermost module only.
+    Pass ``module=None`` to mark an error that already names its source (e.g. a model's own input check).
+    """
+    if getattr(error, "_cnnkit_named", False):
+        return error
+    if module is not None and error.args and isinstance(error.args[0], str):
+        label = repr(module)
+        if "\n" in label:
+            label = type(module).__name__
+        error.args = (f"{label}: {error.args[0]}",) + error.args[1:]
+    try:
+        error._cnnkit_named = True
+    except AttributeError:  # an exception type without a __dict__: left as it is
+        pass
+    return error
 
 
 class Module:
@@ -198,7 +222,11 @@ class Module:
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
-        out = self.forward(*args, **kwargs)
+        try:
+            out = self.forward(*args, **kwargs)
+        except (ValueError, TypeError, IndexError) as e:
+            name_error(e, self)
+            raise
         for hook in tuple(self._forward_hooks.values()):
             result = hook(self, args, out)
             if result is not None:
@@ -273,7 +301,7 @@ class Module:
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
-    def get_submodule(self, target: str) -> "Module":
+    def get_submodule(self, target: str) -> Module:
         """The sub-module at a dotted path (``'features.0'``); ``''`` is the module itself."""
         module = self
         for part in target.split(".") if target else []:
@@ -298,7 +326,7 @@ class Module:
         """The buffer at a dotted path (``'bn.running_mean'``)."""
         return self._get_member(target, "_buffers", "buffer")
 
-    def apply(self, fn) -> "Module":
+    def apply(self, fn) -> Module:
         """Call ``fn(m)`` on every sub-module (children first) and on self, e.g. for custom initialization."""
         for m in self.children():
             m.apply(fn)
@@ -306,7 +334,7 @@ class Module:
         return self
 
     # ----- modes, gradients, dtypes -----------------------------------------------------------
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Set training mode on this module and (through their own ``train``) on all its descendants."""
         if not isinstance(mode, bool):
             raise ValueError(f"{type(self).__name__}.train: mode must be a bool, got {type(mode).__name__}")
@@ -315,10 +343,10 @@ class Module:
             m.train(mode)
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         return self.train(False)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
@@ -332,7 +360,7 @@ class Module:
             else:
                 p.grad.data[...] = 0
 
-    def to(self, *args, dtype=None, **kwargs) -> "Module":
+    def to(self, *args, dtype=None, **kwargs) -> Module:
         """Convert floating parameters and buffers to ``dtype`` (devices are accepted and ignored: CPU only)."""
         for a in args:
             if isinstance(a, Tensor):
@@ -351,14 +379,14 @@ class Module:
                     t.grad.data = t.grad.data.astype(d)
         return self
 
-    def cpu(self) -> "Module":
+    def cpu(self) -> Module:
         """cnnkit runs on the CPU: nothing to move."""
         return self
 
-    def float(self) -> "Module":
+    def float(self) -> Module:
         return self.to(backend.float32)
 
-    def double(self) -> "Module":
+    def double(self) -> Module:
         return self.to(backend.float64)
 
     # ----- state dict -------------------------------------------------------------------------
@@ -386,31 +414,31 @@ class Module:
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        who = type(self).__name__
+        module_name = type(self).__name__
         if strict and (missing or unexpected):
             parts = []
             if missing:
                 parts.append("missing key(s): " + ", ".join(f"'{k}'" for k in missing))
             if unexpected:
                 parts.append("unexpected key(s): " + ", ".join(f"'{k}'" for k in unexpected))
-            raise StateDictError(f"load_state_dict for {who}: " + "; ".join(parts))
+            raise StateDictError(f"load_state_dict for {module_name}: " + "; ".join(parts))
         staged = []
         for key, target in own.items():
             if key not in state_dict:
                 continue
-            arr = _state_array(state_dict[key], key, who)
+            arr = _state_array(state_dict[key], key, module_name)
             if arr.shape != target.data.shape:
-                raise StateDictError(f"load_state_dict for {who}: size mismatch for '{key}': expected shape "
+                raise StateDictError(f"load_state_dict for {module_name}: size mismatch for '{key}': expected shape "
                                      f"{tuple(target.data.shape)}, found {tuple(arr.shape)}")
             kind = target.data.dtype.kind
             if kind in "iu" and arr.dtype.kind == "f":
                 if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-                    raise StateDictError(f"load_state_dict for {who}: '{key}' must hold integers "
+                    raise StateDictError(f"load_state_dict for {module_name}: '{key}' must hold integers "
                                          f"(dtype {target.data.dtype}), found non-integer values")
             if kind in "iu" and arr.size and arr.dtype.kind in "iuf":
                 info = np.iinfo(target.data.dtype)
                 if arr.min() < info.min or arr.max() > info.max:
-                    raise StateDictError(f"load_state_dict for {who}: '{key}' has values outside the range of "
+                    raise StateDictError(f"load_state_dict for {module_name}: '{key}' has values outside the range of "
                                          f"{target.data.dtype} [{info.min}, {info.max}]")
             staged.append((target, arr))
         with no_grad():

@@ -16,7 +16,8 @@ import numbers
 import numpy as np
 
 from .. import backend
-from ..ops.norm import _batch_norm, _check_lrn_args, _local_response_norm
+from ..ops import validate
+from ..ops.norm import batch_norm, check_lrn_args, local_response_norm
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
@@ -31,14 +32,12 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, *, bias: bool = True):
         super().__init__()
-        name = type(self).__name__
-        if not isinstance(num_features, numbers.Integral) or isinstance(num_features, bool) or num_features < 1:
-            raise ValueError(f"{name}: num_features must be a positive integer, got {num_features!r}")
-        if not isinstance(eps, numbers.Real) or isinstance(eps, bool) or eps < 0:
-            raise ValueError(f"{name}: eps must be a non-negative number, got {eps!r}")
-        if momentum is not None and (not isinstance(momentum, numbers.Real) or isinstance(momentum, bool)):
-            raise TypeError(f"{name}: momentum must be a number or None, got {momentum!r}")
-        self.num_features = int(num_features)
+        fn = type(self).__name__
+        self.num_features = validate.positive_int(num_features, "num_features", fn)
+        if validate.number(eps, "eps", fn) < 0:
+            raise ValueError(f"{fn}: eps must be non-negative, got {eps!r}")
+        if momentum is not None and (isinstance(momentum, bool) or not isinstance(momentum, numbers.Real)):
+            raise TypeError(f"{fn}: momentum must be a number or None, got {momentum!r}")
         self.eps = eps
         self.momentum = momentum
         self.affine = bool(affine)
@@ -82,29 +81,30 @@ class _BatchNorm(Module):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
-    def _check_input(self, input) -> None:
+    def _check_input_dim(self, input) -> None:
+        """The layer's own checks (rank, channels, dtype); ``Module.__call__`` names the layer in the error."""
         if not isinstance(input, Tensor):
-            raise TypeError(f"{self!r}: expected a Tensor input, got {type(input).__name__}")
+            raise TypeError(f"expected a Tensor input, got {type(input).__name__}")
         if input.ndim not in self._ranks:
-            raise ValueError(f"{self!r}: expected {self._layout} input, got shape {tuple(input.shape)}")
+            raise ValueError(f"expected {self._layout} input, got shape {tuple(input.shape)}")
         if input.shape[1] != self.num_features:
-            raise ValueError(f"{self!r}: expected input with {self.num_features} channels, got shape "
+            raise ValueError(f"expected input with {self.num_features} channels, got shape "
                              f"{tuple(input.shape)}")
         state = self.weight if self.weight is not None else self.running_mean
         if state is not None and input.dtype != state.dtype and backend.is_floating(input.dtype):
-            raise TypeError(f"{self!r}: the input has dtype {input.dtype} but the layer is {state.dtype}; convert "
+            raise TypeError(f"the input has dtype {input.dtype} but the layer is {state.dtype}; convert "
                             f"one of them (e.g. layer.double() or x.float())")
 
     def forward(self, input) -> Tensor:
-        self._check_input(input)
+        self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         count = self.training and self.track_running_stats and self.num_batches_tracked is not None
         if count and self.momentum is None:  # cumulative moving average over the batches so far
             factor = 1.0 / float(self.num_batches_tracked.data + 1)
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         pass_stats = not self.training or self.track_running_stats
-        y = _batch_norm(input, self.running_mean if pass_stats else None, self.running_var if pass_stats else None,
-                        self.weight, self.bias, use_batch_stats, factor, self.eps, self)
+        y = batch_norm(input, self.running_mean if pass_stats else None, self.running_var if pass_stats else None,
+                       self.weight, self.bias, use_batch_stats, factor, self.eps)
         if count:  # counted after the call succeeded: a rejected input does not count as a batch
             self.num_batches_tracked.data += 1
         return y
@@ -139,7 +139,7 @@ class LocalResponseNorm(Module):
 
     def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
         super().__init__()
-        _check_lrn_args(size, alpha, beta, k, "LocalResponseNorm")
+        check_lrn_args(size, alpha, beta, k, "LocalResponseNorm")
         self.size = size
         self.alpha = alpha
         self.beta = beta
@@ -149,4 +149,4 @@ class LocalResponseNorm(Module):
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
     def forward(self, input) -> Tensor:
-        return _local_response_norm(input, self.size, self.alpha, self.beta, self.k, self)
+        return local_response_norm(input, self.size, self.alpha, self.beta, self.k)

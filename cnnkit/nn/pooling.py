@@ -4,15 +4,18 @@
 Pooling summarizes each window of a feature map by one number — its maximum, its mean or its L_p
 norm — which makes the representation smaller and less sensitive to small shifts. The layers have no
 parameters. Output sizes, the backward rules (max routes the error to the arg-max, average spreads it
-evenly) and the exact formulas are documented in ``cnnkit/ops/pool.py``.
+evenly) and the exact formulas are documented in ``cnnkit/ops/pool.py`` and
+``cnnkit/ops/adaptive_pool.py``.
 
 The arguments are checked when the layer is built (a bad kernel, stride, padding or norm_type fails
-there, naming the layer) and the input when it is called.
+there, naming the layer's class) and the input when it is called (the op's error, prefixed with the
+layer's repr by ``Module.__call__``).
 """
 from __future__ import annotations
 
-from ..ops.pool import (_adaptive_avg_pool2d, _adaptive_max_pool2d, _adaptive_out, _avg_pool2d, _check_bool,
-                        _check_divisor, _check_norm_type, _lp_pool2d, _max_pool2d, _window_args)
+from ..ops import validate
+from ..ops.adaptive_pool import adaptive_avg_pool2d, adaptive_max_pool2d, output_size_arg
+from ..ops.pool import avg_pool2d, check_divisor, check_norm_type, lp_pool2d, max_pool2d, window_args
 from .module import Module
 
 
@@ -33,13 +36,13 @@ class MaxPool2d(Module):
         self.dilation = dilation
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
-        _window_args(self, kernel_size, self.stride, padding, dilation)
-        _check_bool(return_indices, "return_indices", self)
-        _check_bool(ceil_mode, "ceil_mode", self)
+        window_args(kernel_size, self.stride, padding, dilation, "MaxPool2d")
+        validate.flag(return_indices, "return_indices", "MaxPool2d")
+        validate.flag(ceil_mode, "ceil_mode", "MaxPool2d")
 
     def forward(self, input):
-        return _max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                           self.return_indices, self)
+        return max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                          self.return_indices)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -62,14 +65,14 @@ class AvgPool2d(Module):
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
         self.divisor_override = divisor_override
-        _window_args(self, kernel_size, self.stride, padding)
-        _check_bool(ceil_mode, "ceil_mode", self)
-        _check_bool(count_include_pad, "count_include_pad", self)
-        _check_divisor(divisor_override, self)
+        window_args(kernel_size, self.stride, padding, 1, "AvgPool2d")
+        validate.flag(ceil_mode, "ceil_mode", "AvgPool2d")
+        validate.flag(count_include_pad, "count_include_pad", "AvgPool2d")
+        check_divisor(divisor_override, "AvgPool2d")
 
     def forward(self, input):
-        return _avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                           self.count_include_pad, self.divisor_override, self)
+        return avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                          self.count_include_pad, self.divisor_override)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -86,12 +89,12 @@ class LPPool2d(Module):
         self.kernel_size = kernel_size
         self.stride = stride
         self.ceil_mode = ceil_mode
-        _check_norm_type(norm_type, self)
-        _window_args(self, kernel_size, stride, 0)
-        _check_bool(ceil_mode, "ceil_mode", self)
+        check_norm_type(norm_type, "LPPool2d")
+        window_args(kernel_size, stride, 0, 1, "LPPool2d")
+        validate.flag(ceil_mode, "ceil_mode", "LPPool2d")
 
     def forward(self, input):
-        return _lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode, self)
+        return lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
 
     def extra_repr(self) -> str:
         return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
@@ -106,10 +109,10 @@ class AdaptiveAvgPool2d(Module):
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
-        _adaptive_out(output_size, (1, 1), self)
+        output_size_arg(output_size, (1, 1), "AdaptiveAvgPool2d")
 
     def forward(self, input):
-        return _adaptive_avg_pool2d(input, self.output_size, self)
+        return adaptive_avg_pool2d(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -123,11 +126,11 @@ class AdaptiveMaxPool2d(Module):
         super().__init__()
         self.output_size = output_size
         self.return_indices = return_indices
-        _adaptive_out(output_size, (1, 1), self)
-        _check_bool(return_indices, "return_indices", self)
+        output_size_arg(output_size, (1, 1), "AdaptiveMaxPool2d")
+        validate.flag(return_indices, "return_indices", "AdaptiveMaxPool2d")
 
     def forward(self, input):
-        return _adaptive_max_pool2d(input, self.output_size, self.return_indices, self)
+        return adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"

@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 import numbers
 import types
-import warnings
 
 import numpy as np
 
 from .. import backend
+from .._warn import warn
 from ..ops.elementwise import abs as _abs
 from ..ops.reduce import sum as _sum
 from ..ops.shape import cat, reshape
@@ -40,7 +40,7 @@ def _tensor_list(parameters, name: str) -> list:
         if not isinstance(p, Tensor):
             raise TypeError(f"{name}: parameters must be Tensors, got a {type(p).__name__}")
     if is_generator and not params:
-        warnings.warn(f"{name}: `parameters` is an empty generator, nothing to do", stacklevel=3)
+        warn(f"{name}: `parameters` is an empty generator, nothing to do")
     return params
 
 

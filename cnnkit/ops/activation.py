@@ -21,15 +21,13 @@ same values and gradients, the input tensor is left unchanged).
 """
 from __future__ import annotations
 
-import numbers
-import warnings
-
 import numpy as np
 
 from .. import backend
+from .._warn import warn
 from ..function import Function
 from ..tensor import Tensor
-from ._util import normalize_dim
+from . import validate
 from .dtype import cast
 from .shape import reshape
 
@@ -101,7 +99,7 @@ class ELU(Function):
         return d
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def _logistic(x: np.ndarray) -> np.ndarray:
     """1 / (1 + e⁻ˣ) in x's dtype; e⁻ˣ may overflow to inf, whose reciprocal gives the exact limit 0."""
     with np.errstate(over="ignore"):
         y = np.negative(x)
@@ -114,7 +112,7 @@ class Sigmoid(Function):
     """y = σ(x) = 1 / (1 + e⁻ˣ);  dx = dy · y(1 − y)."""
 
     def forward(self, x):
-        self.y = _sigmoid(x)
+        self.y = _logistic(x)
         return self.y
 
     def backward(self, gy):
@@ -193,7 +191,7 @@ class GLU(Function):
 
     def forward(self, x):
         ia, ib = self._halves(x.shape)
-        s = _sigmoid(x[ib])
+        s = _logistic(x[ib])
         y = np.multiply(x[ia], s)
         if self.needs_input_grad[0]:
             self.y, self.s, self.shape = y, s, x.shape
@@ -251,73 +249,58 @@ class Maxout(Function):
 
 
 # ----- public functions --------------------------------------------------------------------------
-# ``who`` names the caller in error messages: a string, or a module whose repr is formatted only on error.
 
-def _tensor_arg(x, who) -> Tensor:
+def _tensor_arg(x, fn: str) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if isinstance(x, np.ndarray):
         return Tensor._wrap(x)
-    raise TypeError(f"{who}: expected a Tensor, got {type(x).__name__}")
+    raise TypeError(f"{fn}: expected a Tensor, got {type(x).__name__}")
 
 
-def _float_arg(x, who, promote: bool = False) -> Tensor:
+def _float_arg(x, fn: str, promote: bool = False) -> Tensor:
     """``x`` as a floating tensor: integers are promoted (sigmoid, tanh) or rejected, as in PyTorch."""
-    x = _tensor_arg(x, who)
+    x = _tensor_arg(x, fn)
     if not backend.is_floating(x.dtype):
         if promote:
             return cast(x, backend.get_default_dtype())
-        raise TypeError(f"{who}: expected a floating point tensor, got dtype {x.dtype}")
+        raise TypeError(f"{fn}: expected a floating point tensor, got dtype {x.dtype}")
     return x
 
 
-def _number(v, what: str, who) -> float:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{who}: {what} must be a number, got {v!r}")
-    return float(v)
-
-
-def _relu(x, who) -> Tensor:
-    x = _tensor_arg(x, who)
+def _numeric_arg(x, fn: str) -> Tensor:
+    x = _tensor_arg(x, fn)
     if x.dtype == np.bool_:
-        raise TypeError(f"{who}: expected a numeric tensor, got dtype bool")
-    return ReLU()(x)
+        raise TypeError(f"{fn}: expected a numeric tensor, got dtype bool")
+    return x
 
 
 def relu(input, inplace: bool = False) -> Tensor:
     """max(x, 0) element-wise (``inplace`` is accepted; the result is computed out of place)."""
-    return _relu(input, "relu")
+    return ReLU()(_numeric_arg(input, "relu"))
 
 
 def relu_(input) -> Tensor:
     """PyTorch's in-place name; here the same as ``relu`` (out of place)."""
-    return _relu(input, "relu_")
-
-
-def _leaky_relu(x, negative_slope, who) -> Tensor:
-    return LeakyReLU(_number(negative_slope, "negative_slope", who))(_float_arg(x, who))
+    return ReLU()(_numeric_arg(input, "relu_"))
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x if x > 0 else negative_slope · x (the gradient at 0 is negative_slope, as in PyTorch)."""
-    return _leaky_relu(input, negative_slope, "leaky_relu")
+    return LeakyReLU(validate.number(negative_slope, "negative_slope", "leaky_relu"))(_float_arg(input, "leaky_relu"))
 
 
 def leaky_relu_(input, negative_slope: float = 0.01) -> Tensor:
-    return _leaky_relu(input, negative_slope, "leaky_relu_")
-
-
-def _elu(x, alpha, who) -> Tensor:
-    return ELU(_number(alpha, "alpha", who))(_float_arg(x, who))
+    return LeakyReLU(validate.number(negative_slope, "negative_slope", "leaky_relu_"))(_float_arg(input, "leaky_relu_"))
 
 
 def elu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x if x > 0 else alpha · (eˣ − 1) (Clevert et al. 2015)."""
-    return _elu(input, alpha, "elu")
+    return ELU(validate.number(alpha, "alpha", "elu"))(_float_arg(input, "elu"))
 
 
 def elu_(input, alpha: float = 1.0) -> Tensor:
-    return _elu(input, alpha, "elu_")
+    return ELU(validate.number(alpha, "alpha", "elu_"))(_float_arg(input, "elu_"))
 
 
 def sigmoid(input) -> Tensor:
@@ -330,66 +313,53 @@ def tanh(input) -> Tensor:
     return Tanh()(_float_arg(input, "tanh", promote=True))
 
 
-def implicit_softmax_dim(ndim: int, who, stacklevel: int = 2) -> int:
-    """PyTorch's legacy rule when no dim is given: dim 0 for 0-, 1- and 3-d input, else dim 1 (warns)."""
-    warnings.warn(f"Implicit dimension choice for {who} has been deprecated. "
-                  f"Change the call to include dim=X as an argument.", UserWarning, stacklevel=stacklevel)
+def implicit_softmax_dim(ndim: int, fn: str) -> int:
+    """PyTorch's legacy rule when no dim is given: dim 0 for 0-, 1- and 3-d input, else dim 1.
+
+    Warns (a UserWarning, as PyTorch does), attributed to the user's line that led here."""
+    warn(f"Implicit dimension choice for {fn} has been deprecated. Change the call to include dim=X as an argument.")
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def _softmax_like(fn_cls, x, dim, dtype, who, stacklevel: int) -> Tensor:
-    x = _tensor_arg(x, who)
+def _softmax_like(op, x, dim, dtype, fn: str) -> Tensor:
+    x = _tensor_arg(x, fn)
     if dtype is not None:
         x = cast(x, dtype)
     if not backend.is_floating(x.dtype):
-        raise TypeError(f"{who}: expected a floating point tensor, got dtype {x.dtype} (pass dtype=... to convert)")
+        raise TypeError(f"{fn}: expected a floating point tensor, got dtype {x.dtype} (pass dtype=... to convert)")
     if dim is None:
-        dim = implicit_softmax_dim(x.ndim, who, stacklevel + 1)
-    axis = normalize_dim(dim, x.ndim, who)
+        dim = implicit_softmax_dim(x.ndim, fn)
+    axis = validate.dim(dim, x.ndim, fn)
     if x.ndim == 0:
-        return reshape(fn_cls(0)(reshape(x, 1)), ())
-    return fn_cls(axis)(x)
+        return reshape(op(0)(reshape(x, 1)), ())
+    return op(axis)(x)
 
 
 def softmax(input, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
-    """e^xᵢ / Σⱼ e^xⱼ along ``dim`` (computed as e^(x − max) for stability)."""
-    return _softmax_like(Softmax, input, dim, dtype, "softmax", _stacklevel)
+    """e^xᵢ / Σⱼ e^xⱼ along ``dim`` (computed as e^(x − max) for stability).
+
+    ``_stacklevel`` is accepted for PyTorch compatibility and ignored."""
+    return _softmax_like(Softmax, input, dim, dtype, "softmax")
 
 
 def log_softmax(input, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
-    """log softmax along ``dim`` via log-sum-exp: x − m − log Σ e^(x − m)."""
-    return _softmax_like(LogSoftmax, input, dim, dtype, "log_softmax", _stacklevel)
+    """log softmax along ``dim`` via log-sum-exp: x − m − log Σ e^(x − m).
 
-
-def _glu(x, dim, who) -> Tensor:
-    x = _float_arg(x, who)
-    if x.ndim == 0:
-        raise ValueError(f"{who}: expected a tensor with at least 1 dimension, got a 0-d tensor")
-    axis = normalize_dim(dim, x.ndim, who)
-    if x.shape[axis] % 2:
-        raise ValueError(f"{who}: halving dimension must be even, but dimension {dim} has size {x.shape[axis]} "
-                         f"(input shape {tuple(x.shape)})")
-    return GLU(axis)(x)
+    ``_stacklevel`` is accepted for PyTorch compatibility and ignored."""
+    return _softmax_like(LogSoftmax, input, dim, dtype, "log_softmax")
 
 
 def glu(input, dim: int = -1) -> Tensor:
     """Gated linear unit (Dauphin et al. 2017): a ⊙ σ(b), with a, b the halves of the input along ``dim``."""
-    return _glu(input, dim, "glu")
-
-
-def _maxout(x, pieces, dim, who) -> Tensor:
-    x = _tensor_arg(x, who)
-    if x.dtype == np.bool_:
-        raise TypeError(f"{who}: expected a numeric tensor, got dtype bool")
-    if isinstance(pieces, bool) or not isinstance(pieces, (int, np.integer)) or pieces < 1:
-        raise ValueError(f"{who}: pieces must be a positive int, got {pieces!r}")
+    fn = "glu"
+    x = _float_arg(input, fn)
     if x.ndim == 0:
-        raise ValueError(f"{who}: expected a tensor with at least 1 dimension, got a 0-d tensor")
-    axis = normalize_dim(dim, x.ndim, who)
-    if x.shape[axis] % pieces:
-        raise ValueError(f"{who}: the size {x.shape[axis]} of dimension {dim} is not divisible by "
-                         f"pieces={pieces} (input shape {tuple(x.shape)})")
-    return Maxout(int(pieces), axis)(x)
+        raise ValueError(f"{fn}: expected a tensor with at least 1 dimension, got a 0-d tensor")
+    axis = validate.dim(dim, x.ndim, fn)
+    if x.shape[axis] % 2:
+        raise ValueError(f"{fn}: halving dimension must be even, but dimension {dim} has size {x.shape[axis]} "
+                         f"(input shape {tuple(x.shape)})")
+    return GLU(axis)(x)
 
 
 def maxout(input, pieces: int, dim: int = 1) -> Tensor:
@@ -398,7 +368,16 @@ def maxout(input, pieces: int, dim: int = 1) -> Tensor:
     For input (N, C, ...) and dim=1 the output is (N, C / pieces, ...) with
     y[:, g] = max(x[:, g·pieces], …, x[:, g·pieces + pieces − 1]); the gradient goes to the winner.
     """
-    return _maxout(input, pieces, dim, "maxout")
+    fn = "maxout"
+    x = _numeric_arg(input, fn)
+    pieces = validate.positive_int(pieces, "pieces", fn)
+    if x.ndim == 0:
+        raise ValueError(f"{fn}: expected a tensor with at least 1 dimension, got a 0-d tensor")
+    axis = validate.dim(dim, x.ndim, fn)
+    if x.shape[axis] % pieces:
+        raise ValueError(f"{fn}: the size {x.shape[axis]} of dimension {dim} is not divisible by "
+                         f"pieces={pieces} (input shape {tuple(x.shape)})")
+    return Maxout(pieces, axis)(x)
 
 
 __all__ = ["relu", "relu_", "leaky_relu", "leaky_relu_", "elu", "elu_", "sigmoid", "tanh", "softmax",

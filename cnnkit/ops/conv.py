@@ -1,6 +1,6 @@
-"""Convolution as differentiable ops: ``conv2d``, ``conv_transpose2d`` and the connection-table convolution.
+"""Convolution as differentiable ops: ``conv2d`` and ``conv_transpose2d``.
 
-Forward and backward of a 2-d convolution y = x ⋆ W + b (the kernels are in ``im2col.py``):
+Forward and backward of a 2-d convolution y = x ⋆ W + b (the kernels are in ``cnnkit/kernels/``):
 
     forward     Y  = cols(x) · W_mat                         (im2col + GEMM)
     backward    dW = cols(x)ᵀ · dY                            (GEMM with the same columns)
@@ -23,59 +23,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from ..function import Function
+from ..kernels import ConvGeometry, is_channels_last, nhwc, out_size
 from ..tensor import Tensor
+from . import validate
 from ._util import as_operand
-from .im2col import (ConvGeometry, conv_forward, conv_grad_input, conv_grad_weight, is_channels_last, nhwc,
-                     out_size)
 from .shape import reshape
 
-__all__ = ["conv2d", "conv_transpose2d", "table_conv2d", "pad2d", "Convolution", "TransposedConvolution",
-           "ScatterKernels", "Pad2d", "pair", "conv_output_size", "conv_transpose_output_size"]
+__all__ = ["conv2d", "conv_transpose2d", "Convolution", "TransposedConvolution", "conv_output_size",
+           "conv_transpose_output_size"]
 
 
 # ----- argument checking ----------------------------------------------------------------------------------------
 
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def pair(value, what: str, name: str, minimum: int = 1) -> tuple:
-    """An int or a pair of ints as a pair, each at least ``minimum``; a clear error otherwise."""
-    if _is_int(value):
-        value = (value, value)
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value):
-        value = tuple(value)
-    else:
-        raise TypeError(f"{name}: expected {what} to be an int or a pair of ints, got {value!r}")
-    value = (int(value[0]), int(value[1]))
-    if min(value) < minimum:
-        rule = "positive" if minimum == 1 else f"at least {minimum}"
-        raise ValueError(f"{name}: expected {what} to be {rule}, got {value}")
-    return value
-
-
-def _padding(padding, kernel: tuple, stride: tuple, dilation: tuple, name: str) -> tuple:
-    """(top, bottom, left, right) from an int, a pair, 'valid' or 'same' (PyTorch's rules).
-
-    'same' pads d·(k − 1) in total per dim, the odd one on the bottom/right, and needs stride 1.
-    """
-    if isinstance(padding, str):
-        if padding == "valid":
-            return (0, 0, 0, 0)
-        if padding == "same":
-            if stride != (1, 1):
-                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions "
-                                 f"(expected stride 1, got stride {stride})")
-            th, tw = dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1)
-            return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
-        raise ValueError(f"{name}: expected padding 'valid', 'same', an int or a pair of ints, got {padding!r}")
-    ph, pw = pair(padding, "padding", name, minimum=0)
-    return (ph, ph, pw, pw)
-
-
 def _check_tensors(x, w, b, name: str):
-    x = as_operand(x, name)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a Tensor input, got {type(x).__name__}")
     w = as_operand(w, name)
     if b is not None:
         b = as_operand(b, name)
@@ -96,14 +60,6 @@ def _check_tensors(x, w, b, name: str):
     return x, w, b
 
 
-def _check_groups(groups, name: str) -> int:
-    if not _is_int(groups):
-        raise TypeError(f"{name}: expected groups to be an int, got {groups!r}")
-    if groups < 1:
-        raise ValueError(f"{name}: expected groups to be positive, got {groups}")
-    return int(groups)
-
-
 def _check_bias(b, channels: int, name: str) -> None:
     if b is not None and b.shape != (channels,):
         raise ValueError(f"{name}: expected a bias of shape ({channels},), got shape {b.shape}")
@@ -111,17 +67,19 @@ def _check_bias(b, channels: int, name: str) -> None:
 
 def conv_output_size(hw: tuple, kernel, stride=1, padding=0, dilation=1) -> tuple:
     """(Ho, Wo) of conv2d on an input of spatial size ``hw`` (padding: int, pair, 'valid' or 'same')."""
-    k, s, d = pair(kernel, "kernel_size", "conv_output_size"), pair(stride, "stride", "conv_output_size"), \
-        pair(dilation, "dilation", "conv_output_size")
-    p = _padding(padding, k, s, d, "conv_output_size")
+    fn = "conv_output_size"
+    k, s, d = validate.pair(kernel, "kernel_size", fn), validate.pair(stride, "stride", fn), \
+        validate.pair(dilation, "dilation", fn)
+    p = validate.padding(padding, k, s, d, fn)
     return out_size(hw[0], k[0], s[0], d[0], p[0], p[1]), out_size(hw[1], k[1], s[1], d[1], p[2], p[3])
 
 
 def conv_transpose_output_size(hw: tuple, kernel, stride=1, padding=0, output_padding=0, dilation=1) -> tuple:
     """(Ho, Wo) of conv_transpose2d: (H − 1)·s − 2p + d·(k − 1) + output_padding + 1."""
-    name = "conv_transpose_output_size"
-    k, s, d = pair(kernel, "kernel_size", name), pair(stride, "stride", name), pair(dilation, "dilation", name)
-    p, op = pair(padding, "padding", name, 0), pair(output_padding, "output_padding", name, 0)
+    fn = "conv_transpose_output_size"
+    k, s, d = validate.pair(kernel, "kernel_size", fn), validate.pair(stride, "stride", fn), \
+        validate.pair(dilation, "dilation", fn)
+    p, op = validate.pair(padding, "padding", fn, 0), validate.pair(output_padding, "output_padding", fn, 0)
     return tuple((hw[i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1 for i in range(2))
 
 
@@ -157,25 +115,28 @@ def bias_grad(gy: np.ndarray) -> np.ndarray:
 
 
 class Convolution(Function):
-    """y = conv2d(x, W) + b on NCHW arrays; see the module docstring for the backward rules."""
+    """y = conv2d(x, W) + b on NCHW arrays; see the module docstring for the backward rules.
+
+    Forward picks the algorithm (``self.algorithm``, see :func:`cnnkit.kernels.select`); backward uses it."""
 
     def __init__(self, geometry: ConvGeometry):
         self.geometry = geometry
 
     def forward(self, x, w, b=None):
         need = self.needs_input_grad
-        y, self.saved = conv_forward(x, w, self.geometry, keep_columns=need[1])
+        self.algorithm = kernels.select(self.geometry, x.shape, w.shape)
+        y, self.kept = kernels.forward(self.algorithm, x, w, self.geometry, keep=need[1])
         if b is not None:
             add_bias(y, b)
-        self.x = x if need[1] and self.saved is None else None
+        self.x = x if need[1] and self.kept is None else None
         self.w = w if need[0] else None
         self.x_shape, self.w_shape = x.shape, w.shape
         return y
 
     def backward(self, gy):
-        need, g = self.needs_input_grad, self.geometry
-        gx = conv_grad_input(gy, self.w, g, self.x_shape) if need[0] else None
-        gw = conv_grad_weight(self.x, gy, g, self.w_shape, self.saved) if need[1] else None
+        need, g, algorithm = self.needs_input_grad, self.geometry, self.algorithm
+        gx = kernels.grad_input(algorithm, gy, self.w, g, self.x_shape) if need[0] else None
+        gw = kernels.grad_weight(algorithm, self.x, gy, g, self.w_shape, self.kept) if need[1] else None
         if len(need) == 3:
             return gx, gw, (bias_grad(gy) if need[2] else None)
         return gx, gw
@@ -184,7 +145,8 @@ class Convolution(Function):
 class TransposedConvolution(Function):
     """y = conv_transpose2d(x, W) + b: the input gradient of the convolution whose output x would be.
 
-    ``geometry`` describes that convolution (its input is y, its output x).
+    ``geometry`` describes that convolution (its input is y, its output x); forward picks its algorithm
+    (``self.algorithm``) and backward uses it.
     """
 
     def __init__(self, geometry: ConvGeometry):
@@ -194,7 +156,9 @@ class TransposedConvolution(Function):
         need = self.needs_input_grad
         n = x.shape[0]
         c_out = w.shape[1] * self.geometry.groups
-        y = conv_grad_input(x, w, self.geometry, (n, c_out) + self.geometry.in_hw)
+        y_shape = (n, c_out) + self.geometry.in_hw
+        self.algorithm = kernels.select(self.geometry, y_shape, w.shape)
+        y = kernels.grad_input(self.algorithm, x, w, self.geometry, y_shape)
         if b is not None:
             add_bias(y, b)
         self.x = x if need[1] else None
@@ -203,22 +167,22 @@ class TransposedConvolution(Function):
         return y
 
     def backward(self, gy):
-        need, g = self.needs_input_grad, self.geometry
-        gx = conv_forward(gy, self.w, g)[0] if need[0] else None
-        gw = conv_grad_weight(gy, self.x, g, self.w_shape) if need[1] else None
+        need, g, algorithm = self.needs_input_grad, self.geometry, self.algorithm
+        gx = kernels.forward(algorithm, gy, self.w, g)[0] if need[0] else None
+        gw = kernels.grad_weight(algorithm, gy, self.x, g, self.w_shape) if need[1] else None
         if len(need) == 3:
             return gx, gw, (bias_grad(gy) if need[2] else None)
         return gx, gw
 
 
-def _batched(x, name: str):
+def _batched(x):
     """A 3-d (C, H, W) input becomes a batch of one (as in PyTorch); returns (x, was_unbatched)."""
     if x.ndim == 3:
         return reshape(x, (1,) + x.shape), True
     return x, False
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, _name: str = "conv2d") -> Tensor:
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """2-d convolution (cross-correlation, as in every CNN library) of an (N, C, H, W) or (C, H, W) input.
 
     weight (O, C/groups, kH, kW), bias (O,) or None. stride, dilation: int or pair; padding: int, pair,
@@ -228,12 +192,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         y[n, o, h, w] = b[o] + Σ_{c ∈ group(o), i, j} x_pad[n, c, h·sH + i·dH, w·sW + j·dW] · W[o, c, i, j]
         Ho = ⌊(H + p_top + p_bottom − dH·(kH − 1) − 1) / sH⌋ + 1
     """
-    name = _name
+    name = "conv2d"
     x, w, b = _check_tensors(input, weight, bias, name)
-    groups = _check_groups(groups, name)
+    groups = validate.positive_int(groups, "groups", name)
     o, cg, kh, kw = w.shape
-    s, d = pair(stride, "stride", name), pair(dilation, "dilation", name)
-    pad = _padding(padding, (kh, kw), s, d, name)
+    s, d = validate.pair(stride, "stride", name), validate.pair(dilation, "dilation", name)
+    pad = validate.padding(padding, (kh, kw), s, d, name)
     c, h, w_ = x.shape[-3:]
     if o % groups:
         raise ValueError(f"{name}: expected out_channels (weight.shape[0] = {o}) divisible by groups={groups}")
@@ -249,14 +213,14 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     geometry = ConvGeometry((h, w_), (out_size(h, kh, s[0], d[0], pad[0], pad[1]),
                                       out_size(w_, kw, s[1], d[1], pad[2], pad[3])),
                             (kh, kw), s, d, pad, groups)
-    x, unbatched = _batched(x, name)
+    x, unbatched = _batched(x)
     args = (x, w) if b is None else (x, w, b)
     y = Convolution(geometry)(*args)
     return reshape(y, y.shape[1:]) if unbatched else y
 
 
-def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *,
-                     _name: str = "conv_transpose2d") -> Tensor:
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1) -> Tensor:
     """Transposed 2-d convolution (the gradient of conv2d with respect to its input; "deconvolution").
 
     weight (C_in, C_out/groups, kH, kW) as in PyTorch, bias (C_out,) or None. Every input pixel spreads
@@ -266,15 +230,15 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
         Ho = (H − 1)·sH − 2·pH + dH·(kH − 1) + output_padding_H + 1
     """
-    name = _name
+    name = "conv_transpose2d"
     x, w, b = _check_tensors(input, weight, bias, name)
-    groups = _check_groups(groups, name)
+    groups = validate.positive_int(groups, "groups", name)
     c_in, og, kh, kw = w.shape
-    s, d = pair(stride, "stride", name), pair(dilation, "dilation", name)
+    s, d = validate.pair(stride, "stride", name), validate.pair(dilation, "dilation", name)
     if isinstance(padding, str):
-        raise ValueError(f"{name}: expected padding to be an int or a pair of ints, got {padding!r}")
-    p = pair(padding, "padding", name, minimum=0)
-    op = pair(output_padding, "output_padding", name, minimum=0)
+        raise ValueError(f"{name}: padding must be an int or a tuple of two ints, got {padding!r}")
+    p = validate.pair(padding, "padding", name, minimum=0)
+    op = validate.pair(output_padding, "output_padding", name, minimum=0)
     for i in range(2):
         if op[i] >= max(s[i], d[i]):
             raise ValueError(f"{name}: expected output_padding smaller than stride or dilation, got "
@@ -291,115 +255,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         raise ValueError(f"{name}: the output size ({ho}, {wo}) is not positive for input shape {x.shape}, "
                          f"kernel ({kh}, {kw}), stride {s}, padding {p}, dilation {d}")
     geometry = ConvGeometry((ho, wo), (h, w_), (kh, kw), s, d, (p[0], p[0] - op[0], p[1], p[1] - op[1]), groups)
-    x, unbatched = _batched(x, name)
+    x, unbatched = _batched(x)
     args = (x, w) if b is None else (x, w, b)
     y = TransposedConvolution(geometry)(*args)
     return reshape(y, y.shape[1:]) if unbatched else y
-
-
-# ----- connection tables (LeNet-5's S2 -> C3) ----------------------------------------------------------------
-
-class ScatterKernels(Function):
-    """The dense weight (O, C, kH, kW) holding the connected kernels (n, kH, kW) where ``table`` (O, C) is True
-    and zeros elsewhere. Backward gathers the connected kernels' gradients (the others have none)."""
-
-    def __init__(self, table: np.ndarray):
-        self.rows, self.cols = np.nonzero(table)
-        self.shape = table.shape
-
-    def forward(self, wc):
-        dense = np.zeros(self.shape + wc.shape[1:], wc.dtype)
-        dense[self.rows, self.cols] = wc
-        return dense
-
-    def backward(self, gd):
-        return gd[self.rows, self.cols]
-
-
-def check_table(table, name: str) -> np.ndarray:
-    """A connection table as a bool array (out_channels, in_channels) in which every output sees an input."""
-    t = np.asarray(table.data if isinstance(table, Tensor) else table)
-    if t.ndim != 2 or t.dtype.kind not in "biu" or not np.all((t == 0) | (t == 1)):
-        raise ValueError(f"{name}: expected a 2-d boolean table (out_channels, in_channels), got "
-                         f"{'shape ' + str(t.shape) if t.ndim != 2 else 'dtype ' + str(t.dtype)}")
-    t = t.astype(bool)
-    empty = np.flatnonzero(~t.any(axis=1))
-    if empty.size:
-        raise ValueError(f"{name}: output map(s) {empty.tolist()} have no input in the connection table")
-    return t
-
-
-def table_conv2d(input, weight, table, bias=None, stride=1, padding=0, *, _name: str = "table_conv2d") -> Tensor:
-    """Convolution in which output map j sees only the input maps i with ``table[j, i]`` True.
-
-    ``weight`` holds the connected kernels only, shape (table.sum(), kH, kW), in the row-major order of the
-    True entries of ``table`` (output map by output map). Equal to conv2d with a dense weight that is zero
-    where the table is False; the gradient exists for the connected kernels only.
-    """
-    name = _name
-    t = check_table(table, name)
-    w = as_operand(weight, name)
-    if w.ndim != 3 or w.shape[0] != int(t.sum()):
-        raise ValueError(f"{name}: expected a weight of shape ({int(t.sum())}, kH, kW) (one kernel per connection "
-                         f"of the table), got shape {w.shape}")
-    dense = ScatterKernels(t)(w)
-    return conv2d(input, dense, bias, stride, padding, _name=name)
-
-
-# ----- padding modes of Conv2d ------------------------------------------------------------------------------------
-
-class Pad2d(Function):
-    """Pad H and W by (top, bottom, left, right) with 'reflect', 'replicate' or 'circular' values.
-
-    Backward folds the gradient of every padded row/column back onto the row/column it copies
-    (reflect: the mirror image about the edge row; replicate: the edge row; circular: the other side).
-    """
-
-    _NUMPY = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
-
-    def __init__(self, pad: tuple, mode: str):
-        self.pad, self.mode = pad, mode
-
-    def forward(self, x):
-        t, b, l_, r = self.pad
-        self.in_shape = x.shape
-        return np.pad(x, ((0, 0), (0, 0), (t, b), (l_, r)), mode=self._NUMPY[self.mode])
-
-    def _fold(self, g: np.ndarray, axis: int, lo: int, hi: int, n: int) -> np.ndarray:
-        """Fold a gradient padded by (lo, hi) along ``axis`` back to length n."""
-        g = np.moveaxis(g, axis, 0)
-        out = g[lo:lo + n].copy()
-        top, bottom = g[:lo], g[lo + n:]
-        if self.mode == "replicate":
-            out[0] += top.sum(axis=0)
-            out[n - 1] += bottom.sum(axis=0)
-        elif self.mode == "reflect":
-            out[lo:0:-1] += top                      # padded row p (< lo) copies row lo - p
-            stop = n - 2 - hi if n - 2 - hi >= 0 else None
-            out[n - 2:stop:-1] += bottom             # padded row n + lo + q copies row n - 2 - q
-        else:  # circular
-            out[n - lo:] += top                      # padded row p copies row n - lo + p
-            out[:hi] += bottom                       # padded row n + lo + q copies row q
-        return np.moveaxis(out, 0, axis)
-
-    def backward(self, gy):
-        t, b, l_, r = self.pad
-        n, c, h, w = self.in_shape
-        g = self._fold(gy, 2, t, b, h)
-        return np.ascontiguousarray(self._fold(g, 3, l_, r, w))
-
-
-def pad2d(x, pad: tuple, mode: str, name: str = "pad2d") -> Tensor:
-    """Pad the last two dims of an (N, C, H, W) or (C, H, W) tensor by pad = (top, bottom, left, right)."""
-    if mode not in Pad2d._NUMPY:
-        raise ValueError(f"{name}: expected padding_mode 'zeros', 'reflect', 'replicate' or 'circular', got {mode!r}")
-    x = as_operand(x, name)
-    h, w = x.shape[-2:]
-    t, b, l_, r = pad
-    if mode == "reflect" and (max(t, b) >= h or max(l_, r) >= w):
-        raise ValueError(f"{name}: reflect padding {pad} must be smaller than the input size ({h}, {w})")
-    if mode == "circular" and (max(t, b) > h or max(l_, r) > w):
-        raise ValueError(f"{name}: circular padding {pad} must not exceed the input size ({h}, {w})")
-    if x.ndim == 3:
-        return reshape(Pad2d(pad, mode)(reshape(x, (1,) + x.shape)), x.shape[0], h + t + b, w + l_ + r)
-    return Pad2d(pad, mode)(x)

@@ -13,14 +13,13 @@ a kept value is exactly ``x * dtype(1 / (1 - p))``.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .. import backend
 from ..function import Function
 from ..random import get_generator
 from ..tensor import Tensor
+from . import validate
 
 
 class Dropout(Function):
@@ -42,15 +41,6 @@ class Dropout(Function):
         return g
 
 
-def check_probability(p, who: str) -> float:
-    """``p`` as a float in [0, 1], or a ValueError naming ``who``."""
-    if isinstance(p, bool) or not isinstance(p, numbers.Real):
-        raise TypeError(f"{who}: p must be a number, got {p!r}")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{who}: p must be a probability in [0, 1], got {p}")
-    return float(p)
-
-
 def _keep_mask(shape, p: float) -> np.ndarray:
     """Boolean mask, True with probability 1 − p (a float32 uniform draw u is kept when u >= p)."""
     return get_generator().random(shape, dtype=np.float32) >= np.float32(p)
@@ -61,17 +51,16 @@ def _channel_mask_shape(shape) -> tuple:
     return tuple(shape[:2]) + (1,) * (len(shape) - 2)
 
 
-def _dropout(x, p, training: bool, channelwise: bool, who) -> Tensor:
-    """Shared by the functions and the modules; ``who`` (a name or a module) is named in errors."""
+def _inverted_dropout(x, p, training, channelwise: bool, fn: str) -> Tensor:
     if not isinstance(x, Tensor):
         if not isinstance(x, np.ndarray):
-            raise TypeError(f"{who}: expected a Tensor, got {type(x).__name__}")
+            raise TypeError(f"{fn}: expected a Tensor, got {type(x).__name__}")
         x = Tensor._wrap(x)
-    p = check_probability(p, who)
+    p = validate.probability(p, "p", fn)
     if not backend.is_floating(x.dtype):
-        raise TypeError(f"{who}: expected a floating point tensor, got dtype {x.dtype}")
+        raise TypeError(f"{fn}: expected a floating point tensor, got dtype {x.dtype}")
     if channelwise and x.ndim < 2:
-        raise ValueError(f"{who}: expected input of shape (N, C, H, W) or (N, C, L), got shape {tuple(x.shape)}")
+        raise ValueError(f"{fn}: expected input of shape (N, C, H, W) or (N, C, L), got shape {tuple(x.shape)}")
     if not training or p == 0.0 or x.data.size == 0:
         return x
     shape = _channel_mask_shape(x.shape) if channelwise else x.shape
@@ -86,7 +75,7 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     p = 0 or ``training=False`` returns the input unchanged; p = 1 gives zeros. ``inplace`` is accepted
     for PyTorch compatibility; the result is always a new tensor.
     """
-    return _dropout(input, p, training, False, "dropout")
+    return _inverted_dropout(input, p, training, False, "dropout")
 
 
 def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -94,7 +83,7 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
 
     As in PyTorch, a 3-d input is read as (N, C, L) (one mask entry per sample and channel).
     """
-    return _dropout(input, p, training, True, "dropout2d")
+    return _inverted_dropout(input, p, training, True, "dropout2d")
 
 
 __all__ = ["dropout", "dropout2d"]

@@ -5,6 +5,7 @@ from .. import backend
 from ..function import Function
 from ..tensor import Tensor
 
+
 class Cast(Function):
     """y = x converted to ``dtype``; the gradient is converted back to x's dtype."""
 

@@ -201,7 +201,7 @@ class Sqrt(Function):
         return gy / (2 * self.y)
 
 
-def _sign(x: np.ndarray) -> np.ndarray:
+def _signum(x: np.ndarray) -> np.ndarray:
     """sign(x) with PyTorch's value 0 at NaN."""
     s = np.asarray(np.sign(x))
     if s.dtype.kind == "f":
@@ -217,7 +217,7 @@ class Abs(Function):
         return np.abs(x)
 
     def backward(self, gy):
-        return gy * _sign(self.x)
+        return gy * _signum(self.x)
 
 
 class Sign(Function):
@@ -225,7 +225,7 @@ class Sign(Function):
 
     def forward(self, x):
         self.shape, self.dtype = x.shape, x.dtype
-        return _sign(x)
+        return _signum(x)
 
     def backward(self, gy):
         return np.zeros(self.shape, self.dtype)
@@ -296,7 +296,7 @@ def div(a, b) -> Tensor:
     return Div()(*binary_operands(a, b, "div", float_result=True))
 
 
-def pow(a, b) -> Tensor:  # noqa: A001 - PyTorch's name
+def pow(a, b) -> Tensor:
     """``a ** b``: a number exponent (or base) is a constant; two tensors differentiate both."""
     if isinstance(b, np.generic):
         b = b.item()  # a NumPy scalar exponent must not promote float32 to float64
@@ -347,7 +347,7 @@ def sqrt(x) -> Tensor:
     return _float_unary(Sqrt, x, "sqrt")
 
 
-def abs(x) -> Tensor:  # noqa: A001 - PyTorch's name
+def abs(x) -> Tensor:
     return Abs()(as_operand(x, "abs"))
 
 
@@ -355,7 +355,7 @@ def sign(x) -> Tensor:
     return Sign()(as_operand(x, "sign"))
 
 
-def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's argument names
+def clamp(x, min=None, max=None) -> Tensor:
     """Limit ``x`` to [min, max] (either bound may be None)."""
     x = as_operand(x, "clamp")
     if min is None and max is None:

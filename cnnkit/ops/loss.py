@@ -25,11 +25,11 @@ pos_weight p and lw = 1 + (p − 1) y:
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 
 from .. import backend
+from .._warn import warn
 from ..function import Function
 from ..tensor import Tensor
 from ._util import as_operand, result_dtype, sum_to
@@ -41,7 +41,7 @@ REDUCTIONS = ("none", "mean", "sum")
 
 # ===== helpers =====================================================================================
 
-def _check_reduction(reduction, name: str) -> None:
+def check_reduction(reduction, name: str) -> None:
     if not isinstance(reduction, str) or reduction not in REDUCTIONS:
         raise ValueError(f"{name}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
 
@@ -79,7 +79,7 @@ def _output_scale(gy: np.ndarray, reduction: str, denominator) -> np.ndarray:
     return gy
 
 
-def _log_softmax(x: np.ndarray) -> np.ndarray:
+def _log_softmax_axis1(x: np.ndarray) -> np.ndarray:
     """log softmax over axis 1 by the stable log-sum-exp: z = x − max_c x, log p = z − log Σ_c exp(z).
 
     No exponent exceeds 0, so logits of ±1e4 are safe. (softmax p = exp(log p), as PyTorch's backward uses.)
@@ -125,7 +125,7 @@ class CrossEntropy(_IndexTargets, Function):
         self._prepare(x)
         c = x.shape[1]
         eps = self.eps
-        logp = _log_softmax(x)
+        logp = _log_softmax_axis1(x)
         loss = np.where(self.valid, -(self.wt * np.take_along_axis(logp, self.idx, axis=1)[:, 0]), 0)
         if eps > 0:
             if self.weight is None:
@@ -192,7 +192,7 @@ class CrossEntropyProbs(Function):
 
     def forward(self, x, y):
         c = x.shape[1]
-        logp = _log_softmax(x)
+        logp = _log_softmax_axis1(x)
         yt = y * (1 - self.eps) + self.eps / c if self.eps > 0 else y
         if self.weight is not None:
             self.w = self.weight.reshape(_class_shape(x.ndim, c))
@@ -396,18 +396,17 @@ class BCE(Function):
 
 # ===== argument checks =============================================================================
 
-def _legacy_reduction(size_average, reduce, reduction: str, name: str) -> str:
+def legacy_reduction(size_average, reduce, reduction: str, name: str) -> str:
     """PyTorch's deprecated ``size_average``/``reduce`` flags, mapped to ``reduction`` as PyTorch does."""
     if size_average is None and reduce is None:
         return reduction
-    warnings.warn(f"{name}: size_average and reduce are deprecated, use reduction='none'|'mean'|'sum'",
-                  UserWarning, stacklevel=3)
+    warn(f"{name}: size_average and reduce are deprecated, use reduction='none'|'mean'|'sum'")
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
     return ("mean" if size_average else "sum") if reduce else "none"
 
 
-def _check_label_smoothing(label_smoothing, name: str) -> float:
+def check_label_smoothing(label_smoothing, name: str) -> float:
     if not isinstance(label_smoothing, numbers.Real) or isinstance(label_smoothing, bool):
         raise TypeError(f"{name}: label_smoothing must be a float, got {type(label_smoothing).__name__}")
     if label_smoothing > 1.0 or label_smoothing != label_smoothing:
@@ -415,7 +414,7 @@ def _check_label_smoothing(label_smoothing, name: str) -> float:
     return max(float(label_smoothing), 0.0)  # PyTorch applies smoothing only when it is > 0
 
 
-def _check_ignore_index(ignore_index, name: str) -> int:
+def check_ignore_index(ignore_index, name: str) -> int:
     if not isinstance(ignore_index, (int, np.integer)) or isinstance(ignore_index, bool):
         raise TypeError(f"{name}: ignore_index must be an int, got {type(ignore_index).__name__}")
     return int(ignore_index)
@@ -498,7 +497,7 @@ def _check_unit_interval(x: Tensor, name: str, what: str) -> None:
         raise ValueError(f"{name}: all elements of {what} should be between 0 and 1, found {float(a[bad].flat[0])}")
 
 
-# ===== the public functions (``_name`` variants let a module name itself in errors) =================
+# ===== the public functions ========================================================================
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
@@ -510,14 +509,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     ``label_smoothing`` ε mixes the target with the uniform distribution: (1-ε)·target + ε/C.
     Output: per-sample losses (N, d1, ...) for reduction='none', else a 0-d tensor.
     """
-    reduction = _legacy_reduction(size_average, reduce, reduction, "cross_entropy")
-    return _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing, "cross_entropy")
-
-
-def _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing, name) -> Tensor:
-    _check_reduction(reduction, name)
-    ignore_index = _check_ignore_index(ignore_index, name)
-    eps = _check_label_smoothing(label_smoothing, name)
+    name = "cross_entropy"
+    reduction = legacy_reduction(size_average, reduce, reduction, name)
+    check_reduction(reduction, name)
+    ignore_index = check_ignore_index(ignore_index, name)
+    eps = check_label_smoothing(label_smoothing, name)
     input = _check_logits(input, name)
     target = _tensor(target, name, "target")
     c = input.shape[0] if input.ndim == 1 else input.shape[1]
@@ -553,13 +549,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     l_i = −weight[t_i]·input[i, t_i] (0 where t_i == ignore_index); 'mean' divides by Σ weight[t_i] over
     the non-ignored targets.
     """
-    reduction = _legacy_reduction(size_average, reduce, reduction, "nll_loss")
-    return _nll_loss(input, target, weight, ignore_index, reduction, "nll_loss")
-
-
-def _nll_loss(input, target, weight, ignore_index, reduction, name) -> Tensor:
-    _check_reduction(reduction, name)
-    ignore_index = _check_ignore_index(ignore_index, name)
+    name = "nll_loss"
+    reduction = legacy_reduction(size_average, reduce, reduction, name)
+    check_reduction(reduction, name)
+    ignore_index = check_ignore_index(ignore_index, name)
     input = _check_logits(input, name)
     target = _tensor(target, name, "target")
     c = input.shape[0] if input.ndim == 1 else input.shape[1]
@@ -571,7 +564,7 @@ def _nll_loss(input, target, weight, ignore_index, reduction, name) -> Tensor:
 
 
 def _regression(kind, input, target, reduction, param, weight, mean_by_weight, name) -> Tensor:
-    _check_reduction(reduction, name)
+    check_reduction(reduction, name)
     input = _tensor(input, name, "input")
     target = _tensor(target, name, "target")
     if target.shape != input.shape:
@@ -580,9 +573,8 @@ def _regression(kind, input, target, reduction, param, weight, mean_by_weight, n
         except ValueError:
             raise ValueError(f"{name}: input of shape {input.shape} and target of shape {target.shape} do not "
                              f"broadcast") from None
-        warnings.warn(f"{name}: using a target size {target.shape} that is different to the input size "
-                      f"{input.shape}; this will likely lead to incorrect results due to broadcasting",
-                      UserWarning, stacklevel=3)
+        warn(f"{name}: using a target size {target.shape} that is different to the input size "
+             f"{input.shape}; this will likely lead to incorrect results due to broadcasting")
     if weight is None:
         x, y, _ = _promote(name, input, target)
         return Regression(kind, reduction, param, mean_by_weight)(x, y)
@@ -598,17 +590,17 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
 
     ``weight`` (the input's shape) scales each element; 'mean' is then Σ w (x − y)² / Σ w.
     """
-    reduction = _legacy_reduction(size_average, reduce, reduction, "mse_loss")
+    reduction = legacy_reduction(size_average, reduce, reduction, "mse_loss")
     return _regression("mse", input, target, reduction, 1.0, weight, True, "mse_loss")
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None) -> Tensor:
     """Mean absolute error |x − y| (gradient sign(x − y), 0 at x = y); weighted as :func:`mse_loss`."""
-    reduction = _legacy_reduction(size_average, reduce, reduction, "l1_loss")
+    reduction = legacy_reduction(size_average, reduce, reduction, "l1_loss")
     return _regression("l1", input, target, reduction, 1.0, weight, True, "l1_loss")
 
 
-def _check_positive(value, what: str, name: str, allow_zero: bool) -> float:
+def check_positive(value, what: str, name: str, allow_zero: bool) -> float:
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
         raise TypeError(f"{name}: {what} must be a float, got {type(value).__name__}")
     if value < 0 or (value == 0 and not allow_zero) or value != value:
@@ -620,15 +612,15 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str
                    beta: float = 1.0) -> Tensor:
     """½(x − y)²/β where |x − y| < β, else |x − y| − ½β (Fast R-CNN's loss); β = 0 is the L1 loss."""
     name = "smooth_l1_loss"
-    reduction = _legacy_reduction(size_average, reduce, reduction, name)
-    beta = _check_positive(beta, "beta", name, allow_zero=True)
+    reduction = legacy_reduction(size_average, reduce, reduction, name)
+    beta = check_positive(beta, "beta", name, allow_zero=True)
     return _regression("smooth" if beta > 0 else "l1", input, target, reduction, beta, None, True, name)
 
 
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None) -> Tensor:
     """½(x − y)² where |x − y| < δ, else δ(|x − y| − ½δ); with ``weight``, 'mean' is the mean of w·l."""
     name = "huber_loss"
-    delta = _check_positive(delta, "delta", name, allow_zero=False)
+    delta = check_positive(delta, "delta", name, allow_zero=False)
     return _regression("huber", input, target, reduction, delta, weight, False, name)
 
 
@@ -641,12 +633,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     The result has the target's dtype, as in PyTorch.
     """
     name = "binary_cross_entropy_with_logits"
-    reduction = _legacy_reduction(size_average, reduce, reduction, name)
-    return _bce_with_logits(input, target, weight, reduction, pos_weight, name)
-
-
-def _bce_with_logits(input, target, weight, reduction, pos_weight, name) -> Tensor:
-    _check_reduction(reduction, name)
+    reduction = legacy_reduction(size_average, reduce, reduction, name)
+    check_reduction(reduction, name)
     input = _tensor(input, name, "input")
     target = _tensor(target, name, "target")
     _floating(input, name, "input")
@@ -666,12 +654,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     Prefer :func:`binary_cross_entropy_with_logits` on logits: it is stable where σ saturates.
     """
     name = "binary_cross_entropy"
-    reduction = _legacy_reduction(size_average, reduce, reduction, name)
-    return _bce(input, target, weight, reduction, name)
-
-
-def _bce(input, target, weight, reduction, name) -> Tensor:
-    _check_reduction(reduction, name)
+    reduction = legacy_reduction(size_average, reduce, reduction, name)
+    check_reduction(reduction, name)
     input = _tensor(input, name, "input")
     target = _tensor(target, name, "target")
     if target.shape != input.shape:

@@ -26,14 +26,12 @@ Local response normalization (Krizhevsky et al., 2012; PyTorch's form), across c
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .. import backend
 from ..function import Function
 from ..tensor import Tensor
-
+from . import validate
 
 # ===== per-channel arithmetic on a 2-d view ========================================================
 
@@ -198,70 +196,26 @@ class BatchNorm(Function):
         return out if len(out) > 1 else gx
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-
-def _check_vector(t, what: str, c: int, dtype, who) -> None:
+def _check_vector(t, what: str, c: int, dtype, fn: str) -> None:
     if not isinstance(t, Tensor):
-        raise TypeError(f"{who}: {what} must be a Tensor or None, got {type(t).__name__}")
+        raise TypeError(f"{fn}: {what} must be a Tensor or None, got {type(t).__name__}")
     if t.shape != (c,):
-        raise ValueError(f"{who}: {what} must have shape ({c},) (one value per channel of the input), "
+        raise ValueError(f"{fn}: {what} must have shape ({c},) (one value per channel of the input), "
                          f"got shape {tuple(t.shape)}")
     if t.dtype != dtype:
-        raise TypeError(f"{who}: {what} has dtype {t.dtype} but the input has dtype {dtype}; all must share "
+        raise TypeError(f"{fn}: {what} has dtype {t.dtype} but the input has dtype {dtype}; all must share "
                         f"one dtype")
 
 
-def _check_input(input, min_ndim: int, who: str) -> None:
-    """A floating point Tensor of at least ``min_ndim`` dims (N, C, *), or an error naming ``who``."""
+def _check_ndim(input, min_ndim: int, fn: str) -> None:
+    """A floating point Tensor of at least ``min_ndim`` dims (N, C, *)."""
     if not isinstance(input, Tensor):
-        raise TypeError(f"{who}: expected a Tensor input, got {type(input).__name__}")
+        raise TypeError(f"{fn}: expected a Tensor input, got {type(input).__name__}")
     if input.ndim < min_ndim:
-        raise ValueError(f"{who}: expected an input of {min_ndim} or more dims (N, C, *), got shape "
+        raise ValueError(f"{fn}: expected an input of {min_ndim} or more dims (N, C, *), got shape "
                          f"{tuple(input.shape)}")
     if not backend.is_floating(input.dtype):
-        raise TypeError(f"{who}: expected a floating point input, got dtype {input.dtype}")
-
-
-def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, who) -> Tensor:
-    """batch_norm with the error messages naming ``who`` (the functional's name or the layer's repr)."""
-    _check_input(input, 2, who)
-    if not _is_number(eps):
-        raise TypeError(f"{who}: eps must be a number, got {eps!r}")
-    if training and eps <= 0:
-        raise ValueError(f"{who}: eps must be positive in training mode, got {eps}")
-    if eps < 0:
-        raise ValueError(f"{who}: eps must be non-negative, got {eps}")
-    if (running_mean is None) != (running_var is None):
-        raise ValueError(f"{who}: running_mean and running_var must both be given or both be None")
-    c = input.shape[1]
-    dtype = input.dtype
-    for t, what in ((running_mean, "running_mean"), (running_var, "running_var"), (weight, "weight"),
-                    (bias, "bias")):
-        if t is not None:
-            _check_vector(t, what, c, dtype, who)
-    if not training and running_mean is None:
-        raise ValueError(f"{who}: running_mean and running_var are required in evaluation mode "
-                         f"(training=False)")
-    if training and running_mean is not None and not _is_number(momentum):
-        raise TypeError(f"{who}: momentum must be a number, got {momentum!r}")
-    if training and c and input.data.size // c == 1:
-        raise ValueError(f"{who}: expected more than 1 value per channel when training, got input of shape "
-                         f"{tuple(input.shape)}")
-    running = None if training else (running_mean.data, running_var.data)
-    fn = BatchNorm(bool(training), float(eps), weight is not None, bias is not None, running)
-    args = [input] + [t for t in (weight, bias) if t is not None]
-    y = fn(*args)
-    if training and running_mean is not None and fn.count > 0:
-        momentum = float(momentum)
-        m = fn.count
-        rm, rv = running_mean.data, running_var.data
-        rm *= 1.0 - momentum
-        rm += momentum * fn.batch_mean
-        rv *= 1.0 - momentum
-        rv += (momentum * m / (m - 1)) * fn.batch_var
-    return y
+        raise TypeError(f"{fn}: expected a floating point input, got dtype {input.dtype}")
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
@@ -273,7 +227,41 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     updated in place: r ← (1 − momentum)·r + momentum·s (the unbiased variance for running_var).
     With ``training=False`` the running statistics are used.
     """
-    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, "batch_norm")
+    fn = "batch_norm"
+    _check_ndim(input, 2, fn)
+    if training and validate.number(eps, "eps", fn) <= 0:
+        raise ValueError(f"{fn}: eps must be positive in training mode, got {eps}")
+    if eps < 0:
+        raise ValueError(f"{fn}: eps must be non-negative, got {eps}")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{fn}: running_mean and running_var must both be given or both be None")
+    c = input.shape[1]
+    dtype = input.dtype
+    for t, what in ((running_mean, "running_mean"), (running_var, "running_var"), (weight, "weight"),
+                    (bias, "bias")):
+        if t is not None:
+            _check_vector(t, what, c, dtype, fn)
+    if not training and running_mean is None:
+        raise ValueError(f"{fn}: running_mean and running_var are required in evaluation mode "
+                         f"(training=False)")
+    if training and running_mean is not None:
+        validate.number(momentum, "momentum", fn)
+    if training and c and input.data.size // c == 1:
+        raise ValueError(f"{fn}: expected more than 1 value per channel when training, got input of shape "
+                         f"{tuple(input.shape)}")
+    running = None if training else (running_mean.data, running_var.data)
+    op = BatchNorm(bool(training), float(eps), weight is not None, bias is not None, running)
+    args = [input] + [t for t in (weight, bias) if t is not None]
+    y = op(*args)
+    if training and running_mean is not None and op.count > 0:
+        momentum = float(momentum)
+        m = op.count
+        rm, rv = running_mean.data, running_var.data
+        rm *= 1.0 - momentum
+        rm += momentum * op.batch_mean
+        rv *= 1.0 - momentum
+        rv += (momentum * m / (m - 1)) * op.batch_var
+    return y
 
 
 # ===== local response normalization ================================================================
@@ -320,20 +308,14 @@ class LocalResponseNorm(Function):
         return gx
 
 
-def _local_response_norm(input, size, alpha, beta, k, who) -> Tensor:
-    _check_input(input, 3, who)
-    _check_lrn_args(size, alpha, beta, k, who)
-    return LocalResponseNorm(int(size), float(alpha), float(beta), float(k))(input)
-
-
-def _check_lrn_args(size, alpha, beta, k, who) -> None:
-    if not isinstance(size, numbers.Integral) or isinstance(size, bool):
-        raise TypeError(f"{who}: size must be an int, got {size!r}")
+def check_lrn_args(size, alpha, beta, k, fn: str) -> None:
+    """Local response normalization's arguments: size a positive int, alpha, beta and k numbers."""
+    if not validate.is_int(size):
+        raise TypeError(f"{fn}: size must be an int, got {size!r}")
     if size < 1:
-        raise ValueError(f"{who}: size must be a positive number of channels, got {size}")
+        raise ValueError(f"{fn}: size must be a positive number of channels, got {size}")
     for name, v in (("alpha", alpha), ("beta", beta), ("k", k)):
-        if not _is_number(v):
-            raise TypeError(f"{who}: {name} must be a number, got {v!r}")
+        validate.number(v, name, fn)
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0) -> Tensor:
@@ -342,4 +324,7 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0) -> Tensor:
     y_c = x_c / (k + (α/n) Σ_{c'} x_{c'}²)^β, the sum over the n = ``size`` channels
     c' = c − ⌊n/2⌋ … c + ⌊(n−1)/2⌋ (those outside [0, C) count as zero). ``input`` is (N, C, *) with at least 3 dims.
     """
-    return _local_response_norm(input, size, alpha, beta, k, "local_response_norm")
+    fn = "local_response_norm"
+    _check_ndim(input, 3, fn)
+    check_lrn_args(size, alpha, beta, k, fn)
+    return LocalResponseNorm(int(size), float(alpha), float(beta), float(k))(input)

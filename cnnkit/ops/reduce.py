@@ -14,8 +14,8 @@ import numpy as np
 from .. import backend
 from ..function import Function
 from ..tensor import Tensor
-from ._util import as_operand, normalize_dim, normalize_dims
 from . import elementwise
+from ._util import as_operand, normalize_dim, normalize_dims
 from .dtype import cast
 from .elementwise import sqrt
 
@@ -132,7 +132,7 @@ def _reducible(x, name):
     return x
 
 
-def sum(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
+def sum(x, dim=None, keepdim: bool = False) -> Tensor:
     """Sum over ``dim`` (int, tuple, or None for all)."""
     x = _reducible(x, "sum")
     return Sum(normalize_dims(dim, x.ndim, "sum"), keepdim)(x)
@@ -177,12 +177,12 @@ def _max_or_min(x, dim, keepdim, other, minimum: bool):
     return values_indices(*MaxDim(normalize_dim(dim, x.ndim, name), keepdim, minimum)(x))
 
 
-def max(x, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001 - PyTorch's name
+def max(x, dim=None, keepdim: bool = False, *, other=None):
     """``max(x)``: the largest element; ``max(x, dim)``: (values, indices) along ``dim``; ``max(x, y)``: maximum."""
     return _max_or_min(x, dim, keepdim, other, minimum=False)
 
 
-def min(x, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001 - PyTorch's name
+def min(x, dim=None, keepdim: bool = False, *, other=None):
     """``min(x)``: the smallest element; ``min(x, dim)``: (values, indices) along ``dim``; ``min(x, y)``: minimum."""
     return _max_or_min(x, dim, keepdim, other, minimum=True)
 

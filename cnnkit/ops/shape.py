@@ -1,9 +1,9 @@
 """Shape ops: reshape/view, flatten, squeeze/unsqueeze, transpose/permute, expand,
-cat/stack/split/chunk, constant padding and indexing.
+cat/stack/split/chunk and indexing (padding is in ``pad.py``).
 
 These move values without changing them, so each backward moves the gradient
 back: reshape undoes the reshape, transpose applies the inverse permutation,
-expand sums over the broadcast dims, cat slices, pad crops, and indexing
+expand sums over the broadcast dims, cat slices, and indexing
 scatters the gradient into zeros (adding up repeated indices).
 """
 from __future__ import annotations
@@ -99,35 +99,6 @@ class Split(Function):
 
     def backward(self, *gys):
         return np.concatenate(gys, axis=self.axis)
-
-
-class Pad(Function):
-    """Constant padding (negative widths crop); dx = dy with the padding cut off."""
-
-    def __init__(self, widths, value):
-        self.widths, self.value = widths, value
-
-    def forward(self, x):
-        self.in_shape = x.shape
-        out_shape, self.src, self.dst = [], [], []
-        for n, (lo, hi) in zip(x.shape, self.widths):
-            m = n + lo + hi
-            if m < 0:
-                raise ValueError(f"pad: padding {(lo, hi)} leaves a negative size for a dimension of {n}")
-            if n + builtins.min(lo, 0) + builtins.min(hi, 0) < 0:
-                raise ValueError(f"pad: padding {(lo, hi)} crops more than the {n} elements of its dimension")
-            out_shape.append(m)
-            self.src.append(slice(builtins.max(-lo, 0), n - builtins.max(-hi, 0)))
-            self.dst.append(slice(builtins.max(lo, 0), m - builtins.max(hi, 0)))
-        self.src, self.dst = tuple(self.src), tuple(self.dst)
-        y = np.full(out_shape, self.value, dtype=x.dtype)
-        y[self.dst] = x[self.src]
-        return y
-
-    def backward(self, gy):
-        gx = np.zeros(self.in_shape, gy.dtype)
-        gx[self.src] = gy[self.dst]
-        return gx
 
 
 class GetItem(Function):
@@ -318,20 +289,6 @@ def chunk(x, chunks: int, dim: int = 0) -> tuple:
     n = x.shape[normalize_dim(dim, x.ndim, "chunk")]
     size = -(-n // int(chunks)) if n else 1
     return split(x, builtins.max(size, 1), dim)
-
-
-def pad(x, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
-    """Pad with a constant; ``pad`` = (left, right, top, bottom, ...) from the last dim backwards, as in PyTorch."""
-    x = as_operand(x, "pad")
-    if mode != "constant":
-        raise ValueError(f"pad: only mode='constant' is supported, got {mode!r}")
-    pad = tuple(int(p) for p in pad)
-    if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ValueError(f"pad: expected an even number of widths for at most {x.ndim} dims, got {pad}")
-    widths = [(0, 0)] * x.ndim
-    for k in range(len(pad) // 2):
-        widths[x.ndim - 1 - k] = (pad[2 * k], pad[2 * k + 1])
-    return Pad(widths, value)(x)
 
 
 def _index_part(i, name):

@@ -29,10 +29,10 @@ from __future__ import annotations
 import math
 import numbers
 import types
-import warnings
 from bisect import bisect_right
 from collections import Counter
 
+from .._warn import warn
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR",
@@ -99,7 +99,7 @@ class LRScheduler:
         """Advance one epoch and write the new rates into the optimizer's groups."""
         self._step_count += 1
         if epoch is not None:
-            warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=2)
+            warn(_EPOCH_DEPRECATION)
         self._update_lr(epoch)
 
     def _update_lr(self, epoch: int | None = None) -> None:
@@ -575,7 +575,7 @@ class ReduceLROnPlateau(LRScheduler):
         if epoch is None:
             epoch = self.last_epoch + 1
         else:
-            warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=2)
+            warn(_EPOCH_DEPRECATION)
         self.last_epoch = epoch
         if self._is_better(current, self.best):
             self.best = current

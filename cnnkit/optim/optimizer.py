@@ -24,7 +24,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from ..tensor import Tensor, enable_grad
+from ..autograd.grad_mode import enable_grad
+from ..tensor import Tensor
 
 
 class _Required:

@@ -1,6 +1,9 @@
-"""Training: the Trainer (loop, validation, progress, log, plot, checkpoints) and metrics."""
+"""Training: the Trainer (loop, validation, progress, log, plot, checkpoints), evaluation, metrics, and restoring
+a trained model from its checkpoint."""
+from .evaluate import evaluate
 from .metrics import accuracy, confusion_matrix, target_rank, topk_accuracy, topk_correct
+from .restore import Restored, restore
 from .trainer import NonFiniteLossError, Trainer
 
-__all__ = ["NonFiniteLossError", "Trainer", "accuracy", "confusion_matrix", "target_rank", "topk_accuracy",
-           "topk_correct"]
+__all__ = ["NonFiniteLossError", "Restored", "Trainer", "accuracy", "confusion_matrix", "evaluate", "restore",
+           "target_rank", "topk_accuracy", "topk_correct"]

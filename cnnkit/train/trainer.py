@@ -26,27 +26,19 @@ import time
 
 import numpy as np
 
-from ..data.dataloader import DataLoader
 from ..io.checkpoint import load, save
 from ..nn.utils import clip_grad_norm_, l1_penalty
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor, no_grad
-from .metrics import RunningMean, confusion_matrix, topk_correct
+from .evaluate import as_loader, class_targets, evaluate
+from .metrics import RunningMean, topk_correct
 from .report import Progress, plot_history, write_log
 
 
 class NonFiniteLossError(FloatingPointError):
     """The loss, the gradients or the updated weights became NaN or infinite; training stopped and the
     model and optimizer were restored to their state before the offending batch."""
-
-
-def _as_loader(data, batch_size: int, shuffle: bool, who: str):
-    if data is None or isinstance(data, DataLoader):
-        return data
-    if hasattr(data, "__len__") and hasattr(data, "__getitem__"):
-        return DataLoader(data, batch_size=batch_size, shuffle=shuffle)
-    raise TypeError(f"{who}: expected a DataLoader or a Dataset, got {type(data).__name__}")
 
 
 def _all_finite(arrays) -> bool:
@@ -56,11 +48,6 @@ def _all_finite(arrays) -> bool:
             if a.dtype.kind in "fc" and not math.isfinite(a.sum()) and not np.isfinite(a).all():
                 return False
     return True
-
-
-def _class_targets(out, y) -> bool:
-    """True if (out, y) are logits (N, C) and class indices (N,), so accuracy is defined."""
-    return out.ndim == 2 and y.ndim == 1 and y.data.dtype.kind in "iu"
 
 
 def _deep_copy_state(obj):
@@ -193,7 +180,7 @@ class Trainer:
                                          f"learning rate?)")
             n = len(y)
             loss_mean.update(value, n)
-            if _class_targets(out, y):
+            if class_targets(out, y):
                 correct += topk_correct(out.data, y.data, 1)
                 scored += n
             seen += n
@@ -213,8 +200,8 @@ class Trainer:
         """
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"Trainer.fit: epochs must be a non-negative int, got {epochs!r}")
-        train_loader = _as_loader(train, self.batch_size, True, "Trainer.fit")
-        val_loader = _as_loader(val, self.batch_size, False, "Trainer.fit")
+        train_loader = as_loader(train, self.batch_size, True, "Trainer.fit")
+        val_loader = as_loader(val, self.batch_size, False, "Trainer.fit")
         if train_loader is None:
             raise TypeError("Trainer.fit: expected a DataLoader or a Dataset, got None")
         self._last_plot = time.monotonic()
@@ -272,37 +259,10 @@ class Trainer:
 
         The loss is the plain ``loss`` (without the L1 penalty), averaged over samples.
         """
-        loader = _as_loader(data, self.batch_size, False, "Trainer.evaluate")
+        loader = as_loader(data, self.batch_size, False, "Trainer.evaluate")
         if loader is None:
             raise TypeError("Trainer.evaluate: expected a DataLoader or a Dataset, got None")
-        was_training = self.model.training
-        self.model.eval()
-        loss_mean, correct, correct_k, n = RunningMean(), 0, 0, 0
-        preds, targets, num_classes = [], [], 0
-        try:
-            with no_grad():
-                for x, y in loader:
-                    out = self.model(x)
-                    loss_mean.update(self.loss(out, y).item(), len(y))
-                    n += len(y)
-                    if not _class_targets(out, y):
-                        continue
-                    logits, t = out.data, y.data
-                    correct += topk_correct(logits, t, 1)
-                    if self.topk:
-                        correct_k += topk_correct(logits, t, min(self.topk, logits.shape[1]))
-                    preds.append(logits.argmax(axis=1))
-                    targets.append(t)
-                    num_classes = logits.shape[1]
-        finally:
-            self.model.train(was_training)
-        scored = sum(len(t) for t in targets)  # samples with class targets
-        result = {"loss": loss_mean.mean, "accuracy": correct / scored if scored else float("nan"), "n": n}
-        if self.topk:
-            result[f"top{self.topk}"] = correct_k / scored if scored else float("nan")
-        if preds:
-            result["confusion"] = confusion_matrix(np.concatenate(preds), np.concatenate(targets), num_classes)
-        return result
+        return evaluate(self.model, loader, self.loss, topk=self.topk)
 
     def predict(self, x, batch_size: int | None = None, return_logits: bool = False) -> np.ndarray:
         """Predicted classes (int64, shape (N,)) for inputs ``x`` (N, ...), or the raw outputs (N, C) with

@@ -10,10 +10,19 @@ import numpy as np
 import pytest
 import torch
 
-from cnnkit.data.datasets import (CIFAR10_CLASSES, FASHION_MNIST_CLASSES, DatasetError, cifar10, digits,
-                                  fashion_mnist, load_idx_pair, mnist, read_cifar_batch, read_idx)
+from cnnkit.data.datasets import (
+    CIFAR10_CLASSES,
+    FASHION_MNIST_CLASSES,
+    DatasetError,
+    cifar10,
+    digits,
+    fashion_mnist,
+    load_idx_pair,
+    mnist,
+    read_cifar_batch,
+    read_idx,
+)
 from cnnkit.data.datasets.cifar import CIFAR10_ARCHIVE
-
 
 # ---------------------------------------------------------------- digits (scikit-learn's bundled images)
 

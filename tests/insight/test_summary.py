@@ -18,7 +18,6 @@ import cnnkit.nn.functional as F
 from cnnkit.cli import main
 from cnnkit.insight import default_input_size, summary
 
-
 # ----- networks built here from cnnkit.nn layers ---------------------------------------------------------------
 
 VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]

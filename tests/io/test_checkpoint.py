@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import cnnkit as ck
-import cnnkit.nn  # noqa: F401
+import cnnkit.nn
 from cnnkit.io.checkpoint import CheckpointError, load, save
 
 

@@ -79,6 +79,7 @@ NATIVE = [("alexnet", {}, 224), ("alexnet_original", {"original": True}, 227), (
           ("densenet121", {}, 224)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,kwargs,size", NATIVE, ids=[n for n, _, _ in NATIVE])
 def test_native_resolution_forward_backward_and_eval(name, kwargs, size):
     model = ck.models.get(name.replace("_original", ""), **kwargs)
@@ -105,6 +106,7 @@ OVERFIT = [("alexnet", {"dropout": 0.0}, 64, 1e-4), ("vgg11", {"dropout": 0.0}, 
            ("resnet18", {}, 32, 1e-3), ("densenet121", {}, 32, 1e-3)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,kwargs,size,lr", OVERFIT, ids=[o[0] for o in OVERFIT])
 def test_overfits_a_tiny_batch(name, kwargs, size, lr):
     """Four random images of four classes: Adam drives the training loss down by 90% within 40 steps.
@@ -182,6 +184,7 @@ def compare_pass(ck_model, torch_model, x, train: bool, backward: bool = True):
         assert_close(v.data, tsd[key].numpy(), f"state {key}")
 
 
+@pytest.mark.slow
 def test_resnet18_matches_a_pytorch_reference_with_torchvisions_keys():
     sd = random_state(FIXTURE["resnet18"])
     ours, theirs = ck.models.resnet18(), ref.ref_resnet18()
@@ -191,6 +194,7 @@ def test_resnet18_matches_a_pytorch_reference_with_torchvisions_keys():
     compare_pass(ours, theirs, x, train=True)
 
 
+@pytest.mark.slow
 def test_vgg11_matches_a_pytorch_reference_with_torchvisions_keys():
     sd = random_state(FIXTURE["vgg11"])
     ours, theirs = ck.models.vgg11(init_weights=False), ref.ref_vgg11()
@@ -199,6 +203,7 @@ def test_vgg11_matches_a_pytorch_reference_with_torchvisions_keys():
     compare_pass(ours, theirs, x, train=False)  # no BN; training mode only adds dropout
 
 
+@pytest.mark.slow
 def test_densenet121_matches_a_naive_concatenation_reference():
     sd = random_state(FIXTURE["densenet121"])
     ours, theirs = ck.models.densenet121(), ref.ref_densenet121()
@@ -208,6 +213,7 @@ def test_densenet121_matches_a_naive_concatenation_reference():
     compare_pass(ours, theirs, x, train=True)
 
 
+@pytest.mark.slow
 def test_googlenet_matches_a_pytorch_reference_with_its_auxiliary_heads():
     sd = random_state(FIXTURE["googlenet"])
     ours = ck.models.googlenet(dropout=0.0, dropout_aux=0.0)  # dropout off so the training pass is deterministic
@@ -234,6 +240,7 @@ def _conv_layers(features):
     return [m for m in features if isinstance(m, nn.Conv2d)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["vgg11_lrn", "vgg16_c"])
 def test_vgg_paper_columns_structure_and_passes(name):
     model = ck.models.get(name, init_weights=False)  # (the initialization is checked on vgg11)
@@ -258,6 +265,7 @@ def test_vgg_paper_columns_structure_and_passes(name):
     run_train_and_eval(model, ck.randn(2, 3, 32, 32), 1000)
 
 
+@pytest.mark.slow
 def test_alexnet_original_is_the_papers_two_tower_network():
     m = ck.models.alexnet(original=True)
     assert isinstance(m, ck.models.AlexNetOriginal)
@@ -285,6 +293,7 @@ def test_alexnet_original_is_the_papers_two_tower_network():
         m(ck.zeros(1, 3, 66, 66))
 
 
+@pytest.mark.slow
 def test_alexnet_original_paper_init():
     m = ck.models.alexnet(num_classes=10, original=True, paper_init=True)
     f, c = m.features, m.classifier
@@ -298,6 +307,7 @@ def test_alexnet_original_paper_init():
 
 # ----- options, initialization and the building blocks ---------------------------------------------------
 
+@pytest.mark.slow
 def test_googlenet_defaults_follow_the_paper():
     m = ck.models.googlenet(aux_logits=False, num_classes=10)
     assert m.dropout.p == 0.4 and m.aux1 is None and m.aux2 is None and not m.transform_input
@@ -323,6 +333,7 @@ def test_googlenet_transform_input():
         np.testing.assert_allclose(a(x).data, b(t).data, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_inception_v3_auxiliary_head_needs_299_in_training_only():
     m = ck.models.inception_v3(num_classes=10)
     assert isinstance(m.AuxLogits, nn.Module) and m.dropout.p == 0.5
@@ -334,6 +345,7 @@ def test_inception_v3_auxiliary_head_needs_299_in_training_only():
         m(ck.zeros(2, 3, 298, 298))
 
 
+@pytest.mark.slow
 def test_resnet_initialization_and_zero_init_residual():
     m = ck.models.resnet50()
     w = m.layer3[1].conv2.weight.data  # kaiming_normal_(fan_out, relu): std = √(2 / (256·9))
@@ -383,6 +395,7 @@ def test_dense_block_concatenates_into_one_buffer_and_differentiates():
 
 # ----- errors at the boundary -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,who", [("resnet18", "resnet18"), ("googlenet", "GoogLeNet"),
                                       ("densenet121", "densenet121"), ("alexnet", "AlexNet")])
 def test_models_reject_bad_inputs_by_name(name, who):

@@ -8,7 +8,7 @@ import torch.nn as tnn
 
 import cnnkit as ck
 import cnnkit.models as models
-from cnnkit.nn import AvgPool2d, Conv2d, MaxPool2d, ReLU, Tanh, TableConv2d
+from cnnkit.nn import AvgPool2d, Conv2d, MaxPool2d, ReLU, TableConv2d, Tanh
 from tests.oracle import check_module
 
 

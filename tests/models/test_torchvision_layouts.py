@@ -82,6 +82,7 @@ def _assert_matches(ours, theirs, what):
     assert err <= 1e-8 * scale, f"{what}: max error {err:.3e} at scale {scale:.3e}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fid", sorted(recipe.OUTPUT_CHECKS))
 def test_outputs_equal_torchvisions_for_the_same_weights(fid):
     """torchvision's own float64 outputs (recorded in the fixture for weights and inputs that the NumPy
@@ -106,6 +107,7 @@ def test_outputs_equal_torchvisions_for_the_same_weights(fid):
         _assert_matches(_projected(o, proj), r, f"{fid} train output {i}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fid", list(ENTRIES))
 def test_layout_and_passes_match_torchvision(fid):
     entry = ENTRIES[fid]

@@ -91,12 +91,14 @@ def test_softmax_module_implicit_dim(cls, shape):
     np.testing.assert_allclose(y, yt, rtol=1e-12, atol=1e-15)
 
 
-def test_softmax_module_warning_points_at_the_caller():
+def test_softmax_warning_points_at_the_caller_of_the_function():
+    """The warning points at the user's line (here this file), through the layer or the functional."""
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         nn.Softmax()(ck.randn(2, 3))
         F.softmax(ck.randn(2, 3))
-    assert [r.filename for r in w] == [__file__, __file__]
+        F.log_softmax(ck.randn(2, 3))
+    assert [r.filename for r in w] == [__file__, __file__, __file__]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -130,25 +132,25 @@ def test_activation_modules_have_no_state(m):
 
 @pytest.mark.parametrize("call, exc, match", [
     (lambda: nn.GLU()(ck.randn(2, 5)), ValueError,
-     r"GLU\(dim=-1\): halving dimension must be even, but dimension -1 has size 5 \(input shape \(2, 5\)\)"),
-    (lambda: nn.GLU(3)(ck.randn(2, 4)), IndexError, r"GLU\(dim=3\): dim 3 is out of range"),
+     r"GLU\(dim=-1\): glu: halving dimension must be even, but dimension -1 has size 5 \(input shape \(2, 5\)\)"),
+    (lambda: nn.GLU(3)(ck.randn(2, 4)), IndexError, r"GLU\(dim=3\): glu: dim 3 is out of range"),
     (lambda: nn.GLU(1.5), TypeError, r"GLU: dim must be an int"),
     (lambda: nn.Maxout(2)(ck.randn(8, 5, 3, 3)), ValueError,
-     r"Maxout\(pieces=2, dim=1\): the size 5 of dimension 1 is not divisible by pieces=2 "
+     r"Maxout\(pieces=2, dim=1\): maxout: the size 5 of dimension 1 is not divisible by pieces=2 "
      r"\(input shape \(8, 5, 3, 3\)\)"),
-    (lambda: nn.Maxout(0), ValueError, r"Maxout: pieces must be a positive int, got 0"),
+    (lambda: nn.Maxout(0), ValueError, r"Maxout: pieces must be positive, got 0"),
     (lambda: nn.Maxout(2, dim="1"), TypeError, r"Maxout: dim must be an int"),
-    (lambda: nn.Maxout(2, dim=4)(ck.randn(2, 4)), IndexError, r"Maxout\(pieces=2, dim=4\): dim 4 is out of range"),
+    (lambda: nn.Maxout(2, dim=4)(ck.randn(2, 4)), IndexError, r"Maxout\(pieces=2, dim=4\): maxout: dim 4 is out of range"),
     (lambda: nn.Softmax(2)(ck.randn(2, 4)), IndexError,
-     r"Softmax\(dim=2\): dim 2 is out of range for a tensor with 2 dimensions"),
-    (lambda: nn.LogSoftmax(-3)(ck.randn(2, 4)), IndexError, r"LogSoftmax\(dim=-3\): dim -3 is out of range"),
+     r"Softmax\(dim=2\): softmax: dim 2 is out of range for a tensor with 2 dimensions"),
+    (lambda: nn.LogSoftmax(-3)(ck.randn(2, 4)), IndexError, r"LogSoftmax\(dim=-3\): log_softmax: dim -3 is out of range"),
     (lambda: nn.Softmax("1"), TypeError, r"Softmax: dim must be an int or None"),
-    (lambda: nn.Softmax(1)(ck.tensor([[1, 2]])), TypeError, r"Softmax\(dim=1\): expected a floating point tensor"),
+    (lambda: nn.Softmax(1)(ck.tensor([[1, 2]])), TypeError, r"Softmax\(dim=1\): softmax: expected a floating point tensor"),
     (lambda: nn.LeakyReLU("a"), TypeError, r"LeakyReLU: negative_slope must be a number"),
     (lambda: nn.ELU(alpha=None), TypeError, r"ELU: alpha must be a number"),
-    (lambda: nn.ELU()(ck.tensor([1, 2])), TypeError, r"ELU\(alpha=1.0\): expected a floating point tensor"),
-    (lambda: nn.ReLU()([1.0]), TypeError, r"ReLU\(\): expected a Tensor, got list"),
-    (lambda: nn.Sigmoid()("x"), TypeError, r"Sigmoid\(\): expected a Tensor, got str"),
+    (lambda: nn.ELU()(ck.tensor([1, 2])), TypeError, r"ELU\(alpha=1.0\): elu: expected a floating point tensor"),
+    (lambda: nn.ReLU()([1.0]), TypeError, r"ReLU\(\): relu: expected a Tensor, got list"),
+    (lambda: nn.Sigmoid()("x"), TypeError, r"Sigmoid\(\): sigmoid: expected a Tensor, got str"),
 ])
 def test_errors_name_the_layer(call, exc, match):
     with pytest.raises(exc, match=match):

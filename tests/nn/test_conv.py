@@ -11,7 +11,8 @@ import torch
 import cnnkit as ck
 import cnnkit.nn as nn
 from cnnkit.autograd import gradcheck
-from tests.oracle import assert_close, check_module
+from cnnkit.models.lenet import LENET5_C3_TABLE
+from tests.oracle import assert_close, assert_close32, check_module
 
 RTOL = 1e-8
 
@@ -134,7 +135,7 @@ def test_output_size_argument():
 # ----- TableConv2d -------------------------------------------------------------------------------------------
 
 def test_lenet5_table():
-    t = nn.LENET5_C3_TABLE
+    t = LENET5_C3_TABLE
     assert t.shape == (16, 6) and t.dtype == bool and int(t.sum()) == 60
     assert t.sum(axis=1).tolist() == [3] * 6 + [4] * 9 + [6]
     # LeCun et al. 1998, Table I, read column by column (C3 map j: the S2 maps marked X)
@@ -145,7 +146,7 @@ def test_lenet5_table():
 
 
 def test_table_conv2d_parameter_count():
-    m = nn.TableConv2d(6, 16, 5, nn.LENET5_C3_TABLE)
+    m = nn.TableConv2d(6, 16, 5, LENET5_C3_TABLE)
     assert sum(p.numel() for p in m.parameters()) == 60 * 25 + 16 == 1516
     assert m.weight.shape == (60, 5, 5) and m.bias.shape == (16,)
     assert repr(m) == "TableConv2d(6, 16, kernel_size=(5, 5), stride=(1, 1), connections=60)"
@@ -158,9 +159,9 @@ def _dense_torch(m: nn.TableConv2d, dtype):
                          bias=m.bias is not None, dtype=dtype)
     with torch.no_grad():
         tm.weight.zero_()
-        tm.weight[torch.from_numpy(m.table)] = torch.from_numpy(m.weight.data.copy())
+        tm.weight[torch.from_numpy(m.table)] = torch.from_numpy(m.weight.data.copy()).to(dtype)
         if m.bias is not None:
-            tm.bias.copy_(torch.from_numpy(m.bias.data))
+            tm.bias.copy_(torch.from_numpy(m.bias.data))  # copy_ converts the dtype
     return tm
 
 
@@ -169,30 +170,37 @@ def _dense_torch(m: nn.TableConv2d, dtype):
                                           (dict(stride=2, padding=2, bias=False), (2, 6, 9, 8)),
                                           (dict(padding="same"), (6, 10, 10))])
 def test_table_conv2d_against_masked_torch_conv(kwargs, shape, dtype):
-    m = nn.TableConv2d(6, 16, 5, nn.LENET5_C3_TABLE, dtype=dtype, **kwargs)
-    tdt = torch.float64 if dtype == np.float64 else torch.float32
-    tm = _dense_torch(m, tdt)
+    m = nn.TableConv2d(6, 16, 5, LENET5_C3_TABLE, dtype=dtype, **kwargs)
     x = _x(*shape, dtype=dtype)
-    xc, xt = ck.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    y, yt = m(xc), tm(xt)
-    tol = RTOL if dtype == np.float64 else 1e-4
-    assert_close(y, yt, tol, "output")
+    xc = ck.tensor(x, requires_grad=True)
+    y = m(xc)
     g = _x(*y.shape, dtype=dtype, seed=1)
     y.backward(g)
-    yt.backward(torch.from_numpy(g))
-    assert_close(xc.grad, xt.grad, tol, "input gradient")
+    # torch in the test's dtype and, for float32, in float64 on the same values (tests/oracle.py's rule)
+    runs = {}
+    for tdt in ((torch.float64,) if dtype == np.float64 else (torch.float32, torch.float64)):
+        tm = _dense_torch(m, tdt)
+        xt = torch.tensor(x, requires_grad=True, dtype=tdt)
+        yt = tm(xt)
+        yt.backward(torch.from_numpy(g).to(tdt))
+        grads = {"input gradient": xt.grad, "weight gradient": tm.weight.grad[torch.from_numpy(m.table)]}
+        runs[tdt] = {"output": yt, **grads, **({"bias gradient": tm.bias.grad} if m.bias is not None else {})}
     # only the connected kernels are parameters; their gradients are the dense gradient where the table allows
     assert m.weight.grad.shape == (60, 5, 5)
-    assert_close(m.weight.grad, tm.weight.grad[torch.from_numpy(m.table)], tol, "weight gradient")
-    if m.bias is not None:
-        assert_close(m.bias.grad, tm.bias.grad, tol, "bias gradient")
+    ours = {"output": y, "input gradient": xc.grad, "weight gradient": m.weight.grad, "bias gradient":
+            m.bias.grad if m.bias is not None else None}
+    for what, ref in runs[torch.float64].items():
+        if dtype == np.float64:
+            assert_close(ours[what], ref, RTOL, what)
+        else:
+            assert_close32(ours[what], ref, runs[torch.float32][what], 1e-4, what)
 
 
 def test_table_conv2d_initialization_and_gradcheck():
     ck.manual_seed(0)
-    m = nn.TableConv2d(6, 16, 5, nn.LENET5_C3_TABLE)
-    fan_in = nn.LENET5_C3_TABLE.sum(axis=1) * 25
-    rows = np.nonzero(nn.LENET5_C3_TABLE)[0]
+    m = nn.TableConv2d(6, 16, 5, LENET5_C3_TABLE)
+    fan_in = LENET5_C3_TABLE.sum(axis=1) * 25
+    rows = np.nonzero(LENET5_C3_TABLE)[0]
     assert np.all(np.abs(m.weight.data).max(axis=(1, 2)) <= 1 / np.sqrt(fan_in[rows]))
     assert np.all(np.abs(m.bias.data) <= 1 / np.sqrt(fan_in))
     table = np.array([[1, 0, 1], [0, 1, 0]], bool)
@@ -202,11 +210,11 @@ def test_table_conv2d_initialization_and_gradcheck():
 
 
 def test_table_conv2d_dense_weight():
-    m = nn.TableConv2d(6, 16, 5, nn.LENET5_C3_TABLE)
+    m = nn.TableConv2d(6, 16, 5, LENET5_C3_TABLE)
     dense = m.dense_weight().data
     assert dense.shape == (16, 6, 5, 5)
-    assert np.all(dense[~nn.LENET5_C3_TABLE] == 0)
-    assert np.array_equal(dense[nn.LENET5_C3_TABLE], m.weight.data)
+    assert np.all(dense[~LENET5_C3_TABLE] == 0)
+    assert np.array_equal(dense[LENET5_C3_TABLE], m.weight.data)
 
 
 # ----- errors name the layer -------------------------------------------------------------------------------------
@@ -217,53 +225,54 @@ def _in(*shape, dtype=np.float32):
 
 @pytest.mark.parametrize("call,exc,match", [
     (lambda: nn.Conv2d(3, 16, 3)(_in(8, 1, 28, 28)), ValueError,
-     r"^Conv2d\(3, 16, kernel_size=\(3, 3\), stride=\(1, 1\)\): expected input with 3 channels, "
-     r"got shape \(8, 1, 28, 28\)$"),
+     r"^Conv2d\(3, 16, kernel_size=\(3, 3\), stride=\(1, 1\)\): conv2d: expected input with 3 "
+     r"channels \(weight \(16, 3, 3, 3\), groups=1\), got shape \(8, 1, 28, 28\)$"),
     (lambda: nn.Conv2d(3, 16, 3)(_in(28, 28)), ValueError,
-     r"^Conv2d\(3, 16, kernel_size=\(3, 3\), stride=\(1, 1\)\): expected a 3-d \(C, H, W\) or 4-d "
+     r"^Conv2d\(3, 16, kernel_size=\(3, 3\), stride=\(1, 1\)\): conv2d: expected a 3-d \(C, H, W\) or 4-d "
      r"\(N, C, H, W\) input, got shape \(28, 28\)$"),
     (lambda: nn.Conv2d(3, 16, 5)(_in(1, 3, 4, 4)), ValueError,
-     r"^Conv2d\(3, 16, kernel_size=\(5, 5\), stride=\(1, 1\)\): kernel size \(5, 5\) .*larger than the padded "
+     r"^Conv2d\(3, 16, kernel_size=\(5, 5\), stride=\(1, 1\)\): conv2d: kernel size \(5, 5\) .*larger than the padded "
      r"input \(4, 4\)"),
     (lambda: nn.Conv2d(3, 16, 3)(_in(1, 3, 8, 8, dtype=np.float64)), TypeError,
-     r"^Conv2d\(3, 16, .*\): expected input, weight and bias of one dtype, got input float64, weight float32"),
-    (lambda: nn.Conv2d(3, 16, 3)(np.zeros((1, 3, 8, 8))), TypeError, r"^Conv2d\(3, 16, .*\): expected a Tensor"),
-    (lambda: nn.Conv2d(3, 16, 0), ValueError, r"^Conv2d: expected kernel_size to be positive, got \(0, 0\)"),
-    (lambda: nn.Conv2d(3, 16, 3, stride=(1, 0)), ValueError, r"^Conv2d: expected stride to be positive"),
-    (lambda: nn.Conv2d(3, 16, 3, dilation=-1), ValueError, r"^Conv2d: expected dilation to be positive"),
-    (lambda: nn.Conv2d(3, 16, 3, padding=-1), ValueError, r"^Conv2d: expected padding to be at least 0"),
-    (lambda: nn.Conv2d(0, 16, 3), ValueError, r"^Conv2d: expected in_channels to be a positive int, got 0"),
-    (lambda: nn.Conv2d(3, -2, 3), ValueError, r"^Conv2d: expected out_channels to be a positive int, got -2"),
+     r"^Conv2d\(3, 16, .*\): conv2d: expected input, weight and bias of one dtype, got input float64, weight float32"),
+    (lambda: nn.Conv2d(3, 16, 3)(np.zeros((1, 3, 8, 8))), TypeError, r"^Conv2d\(3, 16, .*\): conv2d: expected a Tensor input, got ndarray"),
+    (lambda: nn.Conv2d(3, 16, 0), ValueError, r"^Conv2d: kernel_size must be positive, got 0$"),
+    (lambda: nn.Conv2d(3, 16, 3, stride=(1, 0)), ValueError, r"^Conv2d: stride must be positive, got \(1, 0\)$"),
+    (lambda: nn.Conv2d(3, 16, 3, dilation=-1), ValueError, r"^Conv2d: dilation must be positive, got -1$"),
+    (lambda: nn.Conv2d(3, 16, 3, padding=-1), ValueError, r"^Conv2d: padding must be non-negative, got -1$"),
+    (lambda: nn.Conv2d(0, 16, 3), ValueError, r"^Conv2d: in_channels must be positive, got 0$"),
+    (lambda: nn.Conv2d(3, -2, 3), ValueError, r"^Conv2d: out_channels must be positive, got -2$"),
     (lambda: nn.Conv2d(3, 16, 3, groups=2), ValueError,
      r"^Conv2d: in_channels \(3\) must be divisible by groups \(2\)"),
     (lambda: nn.Conv2d(4, 6, 3, groups=4), ValueError,
      r"^Conv2d: out_channels \(6\) must be divisible by groups \(4\)"),
-    (lambda: nn.Conv2d(4, 6, 3, groups=0), ValueError, r"^Conv2d: expected groups to be a positive int, got 0"),
+    (lambda: nn.Conv2d(4, 6, 3, groups=0), ValueError, r"^Conv2d: groups must be positive, got 0$"),
     (lambda: nn.Conv2d(3, 16, 3, stride=2, padding="same"), ValueError,
      r"^Conv2d: padding='same' is not supported for strided convolutions"),
-    (lambda: nn.Conv2d(3, 16, 3, padding="full"), ValueError, r"^Conv2d: expected padding 'valid', 'same'"),
+    (lambda: nn.Conv2d(3, 16, 3, padding="full"), ValueError, r"^Conv2d: padding must be 'valid', 'same', an int or a tuple of two ints, got 'full'$"),
     (lambda: nn.Conv2d(3, 16, 3, padding_mode="mirror"), ValueError,
-     r"^Conv2d: expected padding_mode to be one of \('zeros', 'reflect', 'replicate', 'circular'\), got 'mirror'"),
+     r"^Conv2d: padding_mode must be one of \('zeros', 'reflect', 'replicate', 'circular'\), got 'mirror'$"),
     (lambda: nn.Conv2d(3, 16, 3, padding=3, padding_mode="reflect")(_in(1, 3, 3, 3)), ValueError,
-     r"^Conv2d\(3, 16, .*padding_mode=reflect\): reflect padding \(3, 3, 3, 3\) must be smaller than the input"),
+     r"^Conv2d\(3, 16, .*padding_mode=reflect\): pad: reflect padding \(3, 3, 3, 3\) must be smaller than the input"),
     (lambda: nn.Conv2d(3, 16, 3, dtype=np.int64), TypeError, r"^Conv2d: dtype must be a floating point type"),
     (lambda: nn.ConvTranspose2d(4, 8, 3)(_in(2, 8, 5, 5)), ValueError,
-     r"^ConvTranspose2d\(4, 8, kernel_size=\(3, 3\), stride=\(1, 1\)\): expected input with 4 channels, "
-     r"got shape \(2, 8, 5, 5\)$"),
+     r"^ConvTranspose2d\(4, 8, kernel_size=\(3, 3\), stride=\(1, 1\)\): conv_transpose2d: expected input with 4 "
+     r"channels \(weight \(4, 8, 3, 3\)\), got shape \(2, 8, 5, 5\)$"),
     (lambda: nn.ConvTranspose2d(4, 8, 3, stride=2, output_padding=2), ValueError,
-     r"^ConvTranspose2d: output_padding \(2, 2\) must be smaller than stride \(2, 2\) or dilation \(1, 1\)"),
+     r"^ConvTranspose2d: output_padding must be smaller than stride or dilation, got output_padding \(2, 2\) for "
+     r"stride \(2, 2\) and dilation \(1, 1\)$"),
     (lambda: nn.ConvTranspose2d(4, 8, 3, padding="same"), ValueError,
-     r"^ConvTranspose2d: expected padding to be an int or a pair of ints, got 'same'"),
+     r"^ConvTranspose2d: padding must be an int or a tuple of two ints, got 'same'$"),
     (lambda: nn.ConvTranspose2d(4, 8, 3, padding_mode="reflect"), ValueError,
      r"^ConvTranspose2d: only padding_mode='zeros' is supported, got 'reflect'"),
     (lambda: nn.ConvTranspose2d(4, 8, 3, groups=3), ValueError,
      r"^ConvTranspose2d: in_channels \(4\) must be divisible by groups \(3\)"),
     (lambda: nn.ConvTranspose2d(4, 8, 3, padding=3)(_in(1, 4, 1, 1)), ValueError,
-     r"^ConvTranspose2d\(4, 8, .*\): the output size \(-3, -3\) is not positive"),
-    (lambda: nn.TableConv2d(6, 16, 5, nn.LENET5_C3_TABLE)(_in(1, 3, 14, 14)), ValueError,
-     r"^TableConv2d\(6, 16, kernel_size=\(5, 5\), stride=\(1, 1\), connections=60\): expected input with 6 "
-     r"channels, got shape \(1, 3, 14, 14\)$"),
-    (lambda: nn.TableConv2d(6, 10, 5, nn.LENET5_C3_TABLE), ValueError,
+     r"^ConvTranspose2d\(4, 8, .*\): conv_transpose2d: the output size \(-3, -3\) is not positive"),
+    (lambda: nn.TableConv2d(6, 16, 5, LENET5_C3_TABLE)(_in(1, 3, 14, 14)), ValueError,
+     r"^TableConv2d\(6, 16, kernel_size=\(5, 5\), stride=\(1, 1\), connections=60\): table_conv2d: expected "
+     r"input with 6 channels \(table of shape \(16, 6\)\), got shape \(1, 3, 14, 14\)$"),
+    (lambda: nn.TableConv2d(6, 10, 5, LENET5_C3_TABLE), ValueError,
      r"^TableConv2d: expected a table of shape \(out_channels, in_channels\) = \(10, 6\), got shape \(16, 6\)"),
     (lambda: nn.TableConv2d(2, 2, 3, np.array([[1, 0], [0, 0]])), ValueError,
      r"^TableConv2d: output map\(s\) \[1\] have no input in the connection table"),

@@ -86,10 +86,10 @@ def test_dropout_modules_have_no_state():
     (lambda: nn.Dropout2d(2), ValueError, r"^Dropout2d: p must be a probability in \[0, 1\], got 2$"),
     (lambda: nn.Dropout("0.5"), TypeError, r"Dropout: p must be a number"),
     (lambda: nn.Dropout()(ck.tensor([1, 2])), TypeError,
-     r"Dropout\(p=0.5, inplace=False\): expected a floating point tensor, got dtype int64"),
+     r"Dropout\(p=0.5, inplace=False\): dropout: expected a floating point tensor, got dtype int64"),
     (lambda: nn.Dropout2d()(ck.randn(4)), ValueError,
-     r"Dropout2d\(p=0.5, inplace=False\): expected input of shape \(N, C, H, W\) or \(N, C, L\), got shape \(4,\)"),
-    (lambda: nn.Dropout()([1.0]), TypeError, r"Dropout\(p=0.5, inplace=False\): expected a Tensor, got list"),
+     r"Dropout2d\(p=0.5, inplace=False\): dropout2d: expected input of shape \(N, C, H, W\) or \(N, C, L\), got shape \(4,\)"),
+    (lambda: nn.Dropout()([1.0]), TypeError, r"Dropout\(p=0.5, inplace=False\): dropout: expected a Tensor, got list"),
 ])
 def test_errors_name_the_layer(call, exc, match):
     with pytest.raises(exc, match=match):
@@ -99,5 +99,5 @@ def test_errors_name_the_layer(call, exc, match):
 def test_p_changed_after_construction_is_checked_at_call():
     m = nn.Dropout(0.5)
     m.p = 3.0
-    with pytest.raises(ValueError, match=r"Dropout\(p=3.0, inplace=False\): p must be a probability"):
+    with pytest.raises(ValueError, match=r"Dropout\(p=3.0, inplace=False\): dropout: p must be a probability in \[0, 1\], got 3.0$"):
         m(ck.randn(3))

@@ -192,23 +192,25 @@ def test_training_loop_step_reduces_loss():
 
 @pytest.mark.parametrize("make, call, exc, match", [
     (lambda: nn.CrossEntropyLoss(), lambda m: m(ck.zeros(4, 10), ck.tensor([0, 1, 10, 3])), ValueError,
-     r"CrossEntropyLoss: target contains class 10, expected values in \[0, 10\) \(or ignore_index=-100\)"),
+     r"CrossEntropyLoss\(\): cross_entropy: target contains class 10, expected values in \[0, 10\) \(or ignore_index=-100\)"),
     (lambda: nn.CrossEntropyLoss(), lambda m: m(ck.zeros(4, 10), ck.tensor([0, 1, 2])), ValueError,
-     r"CrossEntropyLoss: expected target of shape \(N,\) = \(4,\) for input of shape \(4, 10\), got \(3,\)"),
+     r"CrossEntropyLoss\(\): cross_entropy: expected target of shape \(N,\) = \(4,\) for input of shape \(4, 10\), got \(3,\)"),
     (lambda: nn.CrossEntropyLoss(weight=ck.ones(3)), lambda m: m(ck.zeros(4, 10), ck.tensor([0, 1, 2, 3])),
-     ValueError, r"CrossEntropyLoss: weight must be a 1-d tensor with one entry per class \(10\), got shape \(3,\)"),
+     ValueError,
+     r"CrossEntropyLoss\(\): cross_entropy: weight must be a 1-d tensor with one entry per class \(10\), got shape \(3,\)"),
     (lambda: nn.CrossEntropyLoss(), lambda m: m(ck.zeros(4, 10), ck.zeros(4)), TypeError,
-     r"CrossEntropyLoss: class-index target must be an integer tensor"),
+     r"CrossEntropyLoss\(\): cross_entropy: class-index target must be an integer tensor"),
     (lambda: nn.NLLLoss(), lambda m: m(ck.zeros(4, 3), ck.tensor([0, 1, 3, 1])), ValueError,
-     r"NLLLoss: target contains class 3, expected values in \[0, 3\)"),
+     r"NLLLoss\(\): nll_loss: target contains class 3, expected values in \[0, 3\)"),
     (lambda: nn.MSELoss(), lambda m: m(ck.zeros(4, 3), ck.zeros(4)), ValueError,
-     r"MSELoss: input of shape \(4, 3\) and target of shape \(4,\) do not broadcast"),
+     r"MSELoss\(\): mse_loss: input of shape \(4, 3\) and target of shape \(4,\) do not broadcast"),
     (lambda: nn.BCEWithLogitsLoss(), lambda m: m(ck.zeros(4, 3), ck.zeros(4, 1)), ValueError,
-     r"BCEWithLogitsLoss: target size \(4, 1\) must be the same as input size \(4, 3\)"),
+     r"BCEWithLogitsLoss\(\): binary_cross_entropy_with_logits: target size \(4, 1\) must be the same as input size \(4, 3\)"),
     (lambda: nn.BCEWithLogitsLoss(pos_weight=ck.ones(5)), lambda m: m(ck.zeros(4, 3), ck.zeros(4, 3)), ValueError,
-     r"BCEWithLogitsLoss: pos_weight of shape \(5,\) does not broadcast to the input's shape \(4, 3\)"),
+     r"BCEWithLogitsLoss\(\): binary_cross_entropy_with_logits: pos_weight of shape \(5,\) does not broadcast to "
+     r"the input's shape \(4, 3\)"),
     (lambda: nn.BCELoss(), lambda m: m(ck.full((2,), 2.0), ck.zeros(2)), ValueError,
-     r"BCELoss: all elements of input should be between 0 and 1, found 2.0"),
+     r"BCELoss\(\): binary_cross_entropy: all elements of input should be between 0 and 1, found 2.0"),
 ])
 def test_errors_name_the_module(make, call, exc, match):
     with pytest.raises(exc, match=match):

@@ -496,7 +496,7 @@ def test_state_dict_shares_memory_and_is_detached():
 def test_load_torch_state_dict_into_cnnkit():
     c, t = pair()
     with torch.no_grad():
-        for i, p in enumerate(t.parameters()):
+        for p in t.parameters():
             p.copy_(torch.randn(p.shape))
         t.version.fill_(7)
     ids = {k: id(v.data) for k, v in c.state_dict(keep_vars=True).items()}

@@ -9,8 +9,15 @@ import torch
 
 import cnnkit as ck
 from cnnkit.nn import Parameter
-from cnnkit.nn.utils import (NonFiniteNormError, clip_grad_norm_, clip_grad_value_, get_total_norm, l1_penalty,
-                             parameters_to_vector, vector_to_parameters)
+from cnnkit.nn.utils import (
+    NonFiniteNormError,
+    clip_grad_norm_,
+    clip_grad_value_,
+    get_total_norm,
+    l1_penalty,
+    parameters_to_vector,
+    vector_to_parameters,
+)
 from tests.oracle import assert_close
 
 SHAPES = [(3, 4), (7,), (2, 2, 3), (5,)]

@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 
 import cnnkit as ck
 import cnnkit.nn.functional as F
+from cnnkit import kernels
 from cnnkit.autograd import gradcheck
+from cnnkit.kernels import im2col, weight_order, winograd
 from cnnkit.ops import conv as conv_ops
-from cnnkit.ops import im2col
+from cnnkit.ops import validate
 from tests.oracle import assert_close, check_op
 
 RTOL = 1e-8  # float64; check_op raises it to 1e-4 for float32
@@ -48,8 +50,8 @@ def _grid():
         c, o, g = GROUPINGS[(idx // 3) % len(GROUPINGS)]
         n = (1, 2, 3)[idx % 3 if idx % 7 else 0]
         hw = ((7, 9), (8, 5), (11, 10), (6, 13))[idx % 4]
-        kp, dp = conv_ops.pair(k, "", ""), conv_ops.pair(d, "", "")
-        pp = conv_ops._padding(p, kp, conv_ops.pair(s, "", ""), dp, "")
+        kp, dp = validate.pair(k, "", ""), validate.pair(d, "", "")
+        pp = validate.padding(p, kp, validate.pair(s, "", ""), dp, "")
         hw = tuple(max(hw[i], dp[i] * (kp[i] - 1) + 1 - pp[2 * i] - pp[2 * i + 1]) for i in range(2))
         cases.append((n, c, o, hw, k, s, p, d, g, idx % 5 != 4))
     return cases
@@ -305,15 +307,15 @@ def test_table_conv2d_gradcheck():
 
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
-def test_pad2d_gradcheck_and_torch(mode):
+def test_pad_modes_gradcheck_and_torch(mode):
     x = _values((2, 2, 4, 5))[0]
-    pad = (2, 1, 3, 0) if mode != "circular" else (2, 3, 1, 4)
+    pad = (3, 0, 2, 1) if mode != "circular" else (1, 4, 2, 3)
 
     def ck_fn(t):
-        return conv_ops.pad2d(t, pad, mode)
+        return F.pad(t, pad, mode)
 
     def th_fn(t):
-        return TF.pad(t, (pad[2], pad[3], pad[0], pad[1]), mode=mode)
+        return TF.pad(t, pad, mode=mode)
 
     check_op(ck_fn, th_fn, [x], rtol=RTOL)
     assert gradcheck(ck_fn, [ck.tensor(x, requires_grad=True)])
@@ -331,7 +333,7 @@ def _compare_layouts(case, x_last: bool, gy_last: bool, transpose: bool = False)
     inputs = (_transpose_inputs if transpose else _conv_inputs)(case, np.float64)
     ck_fn, th_fn = (_transpose_fns if transpose else _conv_fns)(case)
     x = _channels_last(inputs[0]) if x_last else inputs[0]
-    assert im2col.is_channels_last(x) == x_last or x.shape[1] == 1
+    assert kernels.is_channels_last(x) == x_last or x.shape[1] == 1
     xc = ck.from_numpy(x).requires_grad_()
     rest = [ck.tensor(a, requires_grad=True) for a in inputs[1:]]
     y = ck_fn(xc, *rest)
@@ -373,7 +375,7 @@ def test_output_is_channels_last_and_input_first_layer():
     an input that needs no gradient gets none (and its gradient is not computed)."""
     x, w = _values((2, 3, 6, 6), (4, 3, 3, 3))
     y = F.conv2d(ck.tensor(x), ck.tensor(w, requires_grad=True), padding=1)
-    assert y.shape == (2, 4, 6, 6) and im2col.is_channels_last(y.data)
+    assert y.shape == (2, 4, 6, 6) and kernels.is_channels_last(y.data)
     x1, w1 = _values((2, 3, 6, 6), (4, 3, 1, 1))
     y1 = F.conv2d(ck.tensor(x1), ck.tensor(w1))
     assert y1.data.flags.c_contiguous
@@ -386,8 +388,8 @@ def test_output_is_channels_last_and_input_first_layer():
 def test_algorithm_switches():
     """Each path is taken where it should be: the boundaries of pointwise and depthwise."""
     def geom(k, s, pad, hw=(5, 5), out=None, groups=1):
-        out = out or tuple(im2col.out_size(hw[i], k, s, 1, pad[2 * i], pad[2 * i + 1]) for i in range(2))
-        return im2col.ConvGeometry(hw, out, (k, k), (s, s), (1, 1), pad, groups)
+        out = out or tuple(kernels.out_size(hw[i], k, s, 1, pad[2 * i], pad[2 * i + 1]) for i in range(2))
+        return kernels.ConvGeometry(hw, out, (k, k), (s, s), (1, 1), pad, groups)
 
     assert geom(1, 1, (0, 0, 0, 0)).pointwise
     assert geom(1, 2, (0, 0, 0, 0)).pointwise
@@ -412,9 +414,10 @@ def test_algorithm_switches():
 # ----- Winograd F(2×2, 3×3): 3×3, stride 1, dilation 1, one group, ≥ WINOGRAD_MIN_CHANNELS channels ----------
 
 @pytest.fixture
-def winograd_small(monkeypatch):
+def winograd_small():
     """Winograd from 4 channels on, so that small tests reach it."""
-    monkeypatch.setattr(im2col, "WINOGRAD_MIN_CHANNELS", 4)
+    with kernels.using(winograd_min_channels=4):
+        yield
 
 
 WINOGRAD_CASES = [  # (N, C, O, (H, W), padding, bias): odd and even sizes, every padding
@@ -429,7 +432,7 @@ WINOGRAD_CASES = [  # (N, C, O, (H, W), padding, bias): odd and even sizes, ever
 def test_winograd(case, dtype, winograd_small):
     n, c, o, hw, p, bias = case
     conv = (n, c, o, hw, 3, 1, p, 1, 1, bias)
-    assert im2col.winograd(im2col.ConvGeometry(hw, hw, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), c, o)
+    assert winograd.picks(kernels.ConvGeometry(hw, hw, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1), n, c, o)
     check_op(*_conv_fns(conv), _conv_inputs(conv, dtype), rtol=RTOL)
     if p != "same":
         tconv = (n, c, o, hw, 3, 1, p, 0, 1, 1, bias)
@@ -446,47 +449,40 @@ def test_winograd_at_real_size():
 
 
 @pytest.mark.parametrize("budget", ["tiny", "keep nothing", "threads"])
-def test_winograd_chunks_threads_and_kept_input(budget, winograd_small, monkeypatch):
-    if budget == "tiny":
-        monkeypatch.setattr(im2col, "COLUMN_BUDGET", 1)
-    elif budget == "keep nothing":
-        monkeypatch.setattr(im2col, "KEEP_COLUMNS", 0)
-    else:
-        monkeypatch.setattr(im2col, "THREADS", 3)
-        monkeypatch.setattr(im2col, "SPLIT_BLAS_KERNELS", True)
-        monkeypatch.setattr(im2col, "PARALLEL_MIN", 0)
+def test_winograd_chunks_threads_and_kept_input(budget, winograd_small):
+    options = {"tiny": dict(column_budget=1), "keep nothing": dict(keep_columns=0),
+               "threads": dict(threads=3, split_blas_kernels=True, parallel_min=0)}[budget]
     case = (4, 4, 5, (7, 6), 3, 1, 1, 1, 1, True)
-    check_op(*_conv_fns(case), _conv_inputs(case, np.float64), rtol=RTOL)
+    with kernels.using(**options):
+        check_op(*_conv_fns(case), _conv_inputs(case, np.float64), rtol=RTOL)
 
 
 def test_winograd_switch():
     def geom(k=3, s=1, d=1, groups=1):
-        return im2col.ConvGeometry((8, 8), (8, 8), (k, k), (s, s), (d, d), (1, 1, 1, 1), groups)
+        return kernels.ConvGeometry((8, 8), (8, 8), (k, k), (s, s), (d, d), (1, 1, 1, 1), groups)
 
-    m = im2col.WINOGRAD_MIN_CHANNELS
-    assert im2col.winograd(geom(), m, m)
-    assert not im2col.winograd(geom(), m - 1, m) and not im2col.winograd(geom(), m, m - 1)
-    assert not im2col.winograd(geom(k=5), m, m) and not im2col.winograd(geom(s=2), m, m)
-    assert not im2col.winograd(geom(d=2), m, m) and not im2col.winograd(geom(groups=2), 2 * m, 2 * m)
-    g = im2col.ConvGeometry((8, 8), (8, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
+    m = kernels.config().winograd_min_channels
+    assert winograd.picks(geom(), 2, m, m)
+    assert not winograd.picks(geom(), 2, m - 1, m) and not winograd.picks(geom(), 2, m, m - 1)
+    assert not winograd.picks(geom(k=5), 2, m, m) and not winograd.picks(geom(s=2), 2, m, m)
+    assert not winograd.picks(geom(d=2), 2, m, m) and not winograd.picks(geom(groups=2), 2, 2 * m, 2 * m)
+    g = kernels.ConvGeometry((8, 8), (8, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
     x, w = _values((2, m, 8, 8), (m, m, 3, 3))
-    _, saved = im2col.conv_forward(x, w, g, keep_columns=True)
-    assert saved[0] == "winograd" and saved[1].shape == (16, 2 * 4 * 4, m)
+    algorithm = kernels.select(g, x.shape, w.shape)
+    _, kept = kernels.forward(algorithm, x, w, g, keep=True)
+    assert algorithm == "winograd" and kept.shape == (16, 2 * 4 * 4, m)
 
 
 @pytest.mark.parametrize("split", [False, True])
 @pytest.mark.parametrize("n", [1, 2, 4])
-def test_winograd_split(split, n, winograd_small, monkeypatch):
+def test_winograd_split(split, n, winograd_small):
     """Winograd's three phases on the calling thread, or each split over threads (the transforms over
     images when n ≥ threads, else over tile rows; the GEMMs over ξ), give torch's result."""
-    monkeypatch.setattr(im2col, "THREADS", 3)
-    monkeypatch.setattr(im2col, "SPLIT_BLAS_KERNELS", split)
-    monkeypatch.setattr(im2col, "PARALLEL_MIN", 0)
-    monkeypatch.setattr(im2col, "PIECE_MIN", 1)
-    case = (n, 4, 5, (7, 9), 3, 1, 1, 1, 1, True)
-    check_op(*_conv_fns(case), _conv_inputs(case, np.float64), rtol=RTOL)
-    tcase = (n, 4, 5, (7, 9), 3, 1, 1, 0, 1, 1, True)
-    check_op(*_transpose_fns(tcase), _transpose_inputs(tcase, np.float64), rtol=RTOL)
+    with kernels.using(threads=3, split_blas_kernels=split, parallel_min=0, piece_min=1):
+        case = (n, 4, 5, (7, 9), 3, 1, 1, 1, 1, True)
+        check_op(*_conv_fns(case), _conv_inputs(case, np.float64), rtol=RTOL)
+        tcase = (n, 4, 5, (7, 9), 3, 1, 1, 0, 1, 1, True)
+        check_op(*_transpose_fns(tcase), _transpose_inputs(tcase, np.float64), rtol=RTOL)
 
 
 def test_winograd_kernels_flipped():
@@ -494,15 +490,16 @@ def test_winograd_kernels_flipped():
     rotated copy."""
     w = _values((3, 4, 3, 3))[0]
     rotated = np.ascontiguousarray(w[:, :, ::-1, ::-1])
-    np.testing.assert_allclose(im2col._winograd_kernels(w, flipped=True), im2col._winograd_kernels(rotated),
+    np.testing.assert_allclose(winograd.transformed_kernels(w, flipped=True), winograd.transformed_kernels(rotated),
                                rtol=1e-14, atol=1e-14)
 
 
 # ----- columns in the weight's own (c, i, j) order: few pixels, many channels ---------------------------------
 
 @pytest.fixture
-def weight_order_always(monkeypatch):
-    monkeypatch.setattr(im2col, "WEIGHT_ORDER_PIXELS", float("inf"))
+def weight_order_always():
+    with kernels.using(weight_order_pixels=float("inf")):
+        yield
 
 
 @pytest.mark.parametrize("case", [c for c in CONV_CASES if c[8] == 1], ids=str)
@@ -516,28 +513,30 @@ def test_weight_order_transposed(case, weight_order_always):
     check_op(*_transpose_fns(case), _transpose_inputs(case, np.float64), rtol=RTOL)
 
 
-def test_weight_order_rebuilds_columns(weight_order_always, monkeypatch):
-    """Columns larger than KEEP_COLUMNS are not kept; the weight gradient rebuilds them from the input."""
-    monkeypatch.setattr(im2col, "KEEP_COLUMNS", 0)
-    g = im2col.ConvGeometry((6, 5), (6, 5), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
-    x, w = _values((2, 3, 6, 5), (4, 3, 3, 3))
-    assert im2col.conv_forward(x, w, g, keep_columns=True)[1] is None
-    case = (2, 3, 4, (6, 5), 3, 1, 1, 1, 1, True)
-    check_op(*_conv_fns(case), _conv_inputs(case, np.float64), rtol=RTOL)
+def test_weight_order_rebuilds_columns(weight_order_always):
+    """Columns larger than keep_columns are not kept; the weight gradient rebuilds them from the input."""
+    with kernels.using(keep_columns=0):
+        g = kernels.ConvGeometry((6, 5), (6, 5), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
+        x, w = _values((2, 3, 6, 5), (4, 3, 3, 3))
+        assert kernels.select(g, x.shape, w.shape) == "weight_order"
+        assert kernels.forward("weight_order", x, w, g, keep=True)[1] is None
+        case = (2, 3, 4, (6, 5), 3, 1, 1, 1, 1, True)
+        check_op(*_conv_fns(case), _conv_inputs(case, np.float64), rtol=RTOL)
 
 
 def test_weight_order_switch():
     """On from N·Ho·Wo ≤ O output pixels (default threshold), one group, not 1×1; both sides equal torch,
     in float32 too, and the weight-order path keeps its columns for the weight gradient."""
-    g = im2col.ConvGeometry((7, 7), (7, 7), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
-    assert im2col.weight_order(g, 2, 98) and not im2col.weight_order(g, 2, 97)
-    assert not im2col.weight_order(im2col.ConvGeometry((7, 7), (7, 7), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 2),
-                                   2, 98)
-    assert not im2col.weight_order(im2col.ConvGeometry((7, 7), (7, 7), (1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 1),
-                                   2, 98)
+    g = kernels.ConvGeometry((7, 7), (7, 7), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
+    assert weight_order.picks(g, 2, 8, 98) and not weight_order.picks(g, 2, 8, 97)
+    assert not weight_order.picks(kernels.ConvGeometry((7, 7), (7, 7), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 2),
+                                  2, 8, 98)
+    assert not weight_order.picks(kernels.ConvGeometry((7, 7), (7, 7), (1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 1),
+                                  2, 8, 98)
     x, w = _values((2, 8, 7, 7), (98, 8, 3, 3))
-    _, saved = im2col.conv_forward(x, w, g, keep_columns=True)
-    assert saved[0] == "weight order" and saved[1].shape == (98, 8 * 9)
+    algorithm = kernels.select(g, x.shape, w.shape)
+    _, kept = kernels.forward(algorithm, x, w, g, keep=True)
+    assert algorithm == "weight_order" and kept.shape == (98, 8 * 9)
     for o in (97, 98):
         for dtype in (np.float64, np.float32):
             case = (2, 8, o, (7, 7), 3, 1, 1, 1, 1, dtype == np.float64)
@@ -551,17 +550,17 @@ def test_weight_order_switch():
     (3, 4, 6, (7, 6), (2, 3), (1, 2), (1, 0), 2, 2, False),
 ], ids=str)
 @pytest.mark.parametrize("budget", [1, "one image", "all but one", "all"])
-def test_chunked_columns(case, budget, monkeypatch):
-    """The column buffer is built chunk by chunk when it exceeds COLUMN_BUDGET; the result is the same."""
+def test_chunked_columns(case, budget):
+    """The column buffer is built chunk by chunk when it exceeds column_budget; the result is the same."""
     n, c, o, hw, k, s, p, d, g, _ = case
     kh, kw = (k, k) if isinstance(k, int) else k
     ho, wo = conv_ops.conv_output_size(hw, k, s, p, d)
     per_image = max(ho * wo * kh * kw * c, hw[0] * hw[1] * kh * kw * o) * 8  # forward columns vs correlation
     sizes = {1: 1, "one image": per_image, "all but one": per_image * (n - 1), "all": per_image * n}
-    monkeypatch.setattr(im2col, "COLUMN_BUDGET", sizes[budget])
-    check_op(*_conv_fns(case), _conv_inputs(case, np.float64), rtol=RTOL)
-    tcase = (n, c, o, hw, k, s, 1, 0, d, g, True)
-    check_op(*_transpose_fns(tcase), _transpose_inputs(tcase, np.float64), rtol=RTOL)
+    with kernels.using(column_budget=sizes[budget]):
+        check_op(*_conv_fns(case), _conv_inputs(case, np.float64), rtol=RTOL)
+        tcase = (n, c, o, hw, k, s, 1, 0, d, g, True)
+        check_op(*_transpose_fns(tcase), _transpose_inputs(tcase, np.float64), rtol=RTOL)
 
 
 THREAD_CASES = LAYOUT_CASES + [(5, 4, 6, (7, 6), 3, 2, 1, 1, 2, True), (3, 3, 3, (6, 7), 3, 1, 1, 1, 3, True)]
@@ -569,67 +568,75 @@ THREAD_CASES = LAYOUT_CASES + [(5, 4, 6, (7, 6), 3, 2, 1, 1, 2, True), (3, 3, 3,
 
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("case", THREAD_CASES, ids=str)
-def test_copies_split_over_threads(case, threads, monkeypatch):
+def test_copies_split_over_threads(case, threads):
     """With the batch split over threads (even for tiny work) every path gives the same result."""
-    monkeypatch.setattr(im2col, "THREADS", threads)
-    monkeypatch.setattr(im2col, "SPLIT_BLAS_KERNELS", True)
-    monkeypatch.setattr(im2col, "PARALLEL_MIN", 0)
-    monkeypatch.setattr(im2col, "PIECE_MIN", 1)
-    check_op(*_conv_fns(case), _conv_inputs(case, np.float64), rtol=RTOL)
-    tcase = case[:6] + (1, 0) + case[7:]
-    check_op(*_transpose_fns(tcase), _transpose_inputs(tcase, np.float64), rtol=RTOL)
-
-
-def test_over_batch_splits_and_orders(monkeypatch):
-    """The batch is cut into CHUNKS_PER_THREAD pieces per thread (never more than the images), claimed by
-    the threads as they go; the results come back in batch order and a worker's exception is raised."""
-    monkeypatch.setattr(im2col, "THREADS", 3)
-    monkeypatch.setattr(im2col, "SPLIT_BLAS_KERNELS", True)
-    monkeypatch.setattr(im2col, "PARALLEL_MIN", 10)
-    monkeypatch.setattr(im2col, "PIECE_MIN", 1)
-    calls = []
-    result = im2col.over_batch(lambda a, b: calls.append((a, b)) or (a, b), 13, 10)
-    assert result == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10), (10, 13)] and sorted(calls) == result
-    assert im2col.over_batch(lambda a, b: (a, b), 7, 9) == [(0, 7)]                    # too little work
-    assert im2col.over_batch(lambda a, b: (a, b), 2, 100) == [(0, 1), (1, 2)]          # one image per piece
-    monkeypatch.setattr(im2col, "CHUNKS_PER_THREAD", 1)
-    assert im2col.over_batch(lambda a, b: (a, b), 7, 10) == [(0, 2), (2, 4), (4, 7)]
-    monkeypatch.setattr(im2col, "CHUNKS_PER_THREAD", 2)
-    monkeypatch.setattr(im2col, "PIECE_MIN", 4)                                         # 10 // 4 = 2 < 3 threads
-    assert im2col.over_batch(lambda a, b: (a, b), 7, 10) == [(0, 2), (2, 4), (4, 7)]
-    assert len(im2col.over_batch(lambda a, b: (a, b), 7, 20)) == 5                      # 20 // 4 = 5 pieces
-
-    def fail(a, b):
-        if a == 0:
-            raise ValueError("piece 0")
-        return a
-
-    with pytest.raises(ValueError, match="piece 0"):
-        im2col.over_batch(fail, 6, 10)
+    with kernels.using(threads=threads, split_blas_kernels=True, parallel_min=0, piece_min=1):
+        check_op(*_conv_fns(case), _conv_inputs(case, np.float64), rtol=RTOL)
+        tcase = case[:6] + (1, 0) + case[7:]
+        check_op(*_transpose_fns(tcase), _transpose_inputs(tcase, np.float64), rtol=RTOL)
 
 
 @pytest.mark.parametrize("keep", ["kept", "one byte too many"])
-def test_kept_columns_boundary(keep, monkeypatch):
-    """Columns up to KEEP_COLUMNS bytes are kept for dW; one byte more and they are rebuilt in backward."""
+def test_kept_columns_boundary(keep):
+    """Columns up to keep_columns bytes are kept for dW; one byte more and they are rebuilt in backward."""
     case = (2, 3, 4, (6, 6), 3, 1, 1, 1, 1, True)
     x, w, b = _conv_inputs(case, np.float64)
     cols_bytes = 2 * 6 * 6 * 27 * 8
-    monkeypatch.setattr(im2col, "KEEP_COLUMNS", cols_bytes if keep == "kept" else cols_bytes - 1)
-    g = im2col.ConvGeometry((6, 6), (6, 6), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
-    _, saved = im2col.conv_forward(x, w, g, keep_columns=True)
-    assert (saved is not None) == (keep == "kept")
-    assert im2col.conv_forward(x, w, g, keep_columns=False)[1] is None
-    check_op(*_conv_fns(case), [x, w, b], rtol=RTOL)
+    with kernels.using(keep_columns=cols_bytes if keep == "kept" else cols_bytes - 1):
+        g = kernels.ConvGeometry((6, 6), (6, 6), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
+        assert kernels.select(g, x.shape, w.shape) == "im2col"
+        _, kept = kernels.forward("im2col", x, w, g, keep=True)
+        assert (kept is not None) == (keep == "kept")
+        assert kernels.forward("im2col", x, w, g, keep=False)[1] is None
+        check_op(*_conv_fns(case), [x, w, b], rtol=RTOL)
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_backward_uses_the_algorithm_forward_chose(transpose):
+    """Forward picks the algorithm once and stores it; backward uses that choice, whatever the config says
+    by then (here it forces 1×1 kernels, which cannot compute a 3×3 layer: re-selecting would raise).
+    The default ladder would take im2col for these 4 channels; forward is forced to Winograd, whose kept
+    input transform only Winograd's weight gradient can read."""
+    case = (2, 4, 5, (6, 7), 3, 1, 1, 0, 1, 1, True) if transpose else (2, 4, 5, (6, 7), 3, 1, 1, 1, 1, True)
+    inputs = (_transpose_inputs if transpose else _conv_inputs)(case, np.float64)
+    ck_fn, th_fn = (_transpose_fns if transpose else _conv_fns)(case)
+    ts = [ck.tensor(a, requires_grad=True) for a in inputs]
+    with kernels.using(algorithm="winograd"):
+        y = ck_fn(*ts)
+    assert y.creator.algorithm == "winograd"
+    if not transpose:
+        assert y.creator.kept is not None and y.creator.kept.shape[0] == 16     # Winograd's V, kept for dW
+    gy = np.random.default_rng(1).standard_normal(y.shape)
+    with kernels.using(algorithm="pointwise"):
+        y.backward(gy)
+    th_in = [torch.tensor(a, requires_grad=True) for a in inputs]
+    yt = th_fn(*th_in)
+    yt.backward(torch.from_numpy(gy))
+    assert_close(y, yt, RTOL, "output")
+    for a, b, what in zip(ts, th_in, ["input", "weight", "bias"], strict=False):
+        assert_close(a.grad, b.grad, RTOL, f"gradient of {what}")
+    with kernels.using(algorithm="pointwise"), pytest.raises(ValueError, match="forced algorithm 'pointwise'"):
+        ck_fn(*ts)
+
+
+@pytest.mark.parametrize("algorithm", ["im2col", "weight_order", "winograd"])
+def test_forced_algorithm_equals_torch(algorithm):
+    """Any algorithm that can compute a layer may be forced on it, and gives torch's result."""
+    with kernels.using(algorithm=algorithm):
+        for case in [(2, 4, 5, (6, 7), 3, 1, 1, 1, 1, True), (1, 3, 2, (5, 4), 3, 1, "same", 1, 1, False)]:
+            check_op(*_conv_fns(case), _conv_inputs(case, np.float64), rtol=RTOL)
+        tcase = (2, 4, 5, (6, 7), 3, 1, 1, 0, 1, 1, True)
+        check_op(*_transpose_fns(tcase), _transpose_inputs(tcase, np.float64), rtol=RTOL)
 
 
 def test_workspace_reuse_and_release():
-    a = im2col.workspace((4, 5), np.float32)
-    b = im2col.workspace((2, 3), np.float64)
+    a = kernels.workspace((4, 5), np.float32)
+    b = kernels.workspace((2, 3), np.float64)
     assert np.shares_memory(a, b)                                # one buffer per slot, reused
-    assert not np.shares_memory(a, im2col.workspace((4, 5), np.float32, "pad"))
-    assert im2col.workspace((100, 100), np.float32).shape == (100, 100)  # grown on demand
-    im2col.release_workspace()
-    assert not np.shares_memory(a, im2col.workspace((4, 5), np.float32))
+    assert not np.shares_memory(a, kernels.workspace((4, 5), np.float32, "pad"))
+    assert kernels.workspace((100, 100), np.float32).shape == (100, 100)  # grown on demand
+    kernels.release_workspace()
+    assert not np.shares_memory(a, kernels.workspace((4, 5), np.float32))
     x, w = _values((2, 3, 6, 6), (4, 3, 3, 3))
     check_op(F.conv2d, TF.conv2d, [x, w], rtol=RTOL)         # and convolutions work after a release
 
@@ -687,21 +694,23 @@ def _t(*shape, dtype=np.float32):
     (lambda: F.conv2d(_t(1, 3, 4, 4), _t(2, 3, 3, 3), dilation=2), ValueError,
      r"conv2d: kernel size \(3, 3\) \(dilated: \(5, 5\)\) is larger than the padded input"),
     (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), stride=0), ValueError,
-     r"conv2d: expected stride to be positive, got \(0, 0\)"),
-    (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), stride=(1, -2)), ValueError, r"conv2d: expected stride"),
-    (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), dilation=0), ValueError, r"conv2d: expected dilation"),
+     r"conv2d: stride must be positive, got 0$"),
+    (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), stride=(1, -2)), ValueError,
+     r"conv2d: stride must be positive, got \(1, -2\)$"),
+    (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), dilation=0), ValueError,
+     r"conv2d: dilation must be positive, got 0$"),
     (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), padding=-1), ValueError,
-     r"conv2d: expected padding to be at least 0, got \(-1, -1\)"),
+     r"conv2d: padding must be non-negative, got -1$"),
     (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), stride=1.5), TypeError,
-     r"conv2d: expected stride to be an int or a pair of ints, got 1.5"),
+     r"conv2d: stride must be an int or a tuple of two ints, got 1.5$"),
     (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), groups=0), ValueError,
-     r"conv2d: expected groups to be positive, got 0"),
+     r"conv2d: groups must be positive, got 0$"),
     (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 1, 3, 3), groups=3), ValueError,
      r"conv2d: expected out_channels \(weight.shape\[0\] = 2\) divisible by groups=3"),
     (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), stride=2, padding="same"), ValueError,
      r"conv2d: padding='same' is not supported for strided convolutions \(expected stride 1, got stride \(2, 2\)\)"),
     (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), padding="full"), ValueError,
-     r"conv2d: expected padding 'valid', 'same', an int or a pair of ints, got 'full'"),
+     r"conv2d: padding must be 'valid', 'same', an int or a tuple of two ints, got 'full'$"),
     (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3, dtype=np.float64)), TypeError,
      r"conv2d: expected input, weight and bias of one dtype, got input float32, weight float64"),
     (lambda: F.conv2d(_t(1, 3, 8, 8), _t(2, 3, 3, 3), _t(2, dtype=np.float64)), TypeError,
@@ -721,7 +730,7 @@ def _t(*shape, dtype=np.float32):
     (lambda: F.conv_transpose2d(_t(1, 3, 1, 1), _t(3, 2, 1, 1), padding=1), ValueError,
      r"conv_transpose2d: the output size \(-1, -1\) is not positive"),
     (lambda: F.conv_transpose2d(_t(1, 3, 5, 5), _t(3, 2, 3, 3), padding="same"), ValueError,
-     r"conv_transpose2d: expected padding to be an int or a pair of ints, got 'same'"),
+     r"conv_transpose2d: padding must be an int or a tuple of two ints, got 'same'$"),
     (lambda: F.conv_transpose2d(_t(1, 3, 5, 5), _t(3, 2, 3, 3), groups=2), ValueError,
      r"conv_transpose2d: expected in_channels \(weight.shape\[0\] = 3\) divisible by groups=2"),
     (lambda: F.table_conv2d(_t(1, 6, 14, 14), _t(59, 5, 5), LENET_TABLE), ValueError,
@@ -732,9 +741,10 @@ def _t(*shape, dtype=np.float32):
      r"table_conv2d: output map\(s\) \[1\] have no input in the connection table"),
     (lambda: F.table_conv2d(_t(1, 2, 5, 5), _t(1, 3, 3), np.ones(2, bool)), ValueError,
      r"table_conv2d: expected a 2-d boolean table .*got shape \(2,\)"),
-    (lambda: conv_ops.pad2d(_t(1, 2, 3, 3), (3, 0, 0, 0), "reflect"), ValueError,
-     r"pad2d: reflect padding \(3, 0, 0, 0\) must be smaller than the input size \(3, 3\)"),
-    (lambda: conv_ops.pad2d(_t(1, 2, 3, 3), (1, 0, 0, 0), "wrap"), ValueError, r"pad2d: expected padding_mode"),
+    (lambda: F.pad(_t(1, 2, 3, 3), (0, 0, 3, 0), "reflect"), ValueError,
+     r"pad: reflect padding \(0, 0, 3, 0\) must be smaller than the input size \(3, 3\)"),
+    (lambda: F.pad(_t(1, 2, 3, 3), (0, 0, 1, 0), "wrap"), ValueError,
+     r"pad: mode must be one of \('constant', 'reflect', 'replicate', 'circular'\), got 'wrap'"),
 ])
 def test_errors(call, exc, match):
     with pytest.raises(exc, match=match):

@@ -11,9 +11,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import cnnkit as ck
+from tests.ops.engine_helpers import (
+    away_from_zero,
+    broadcast_pairs,
+    broadcast_triples,
+    check_all,
+    normal,
+    positive,
+    seeds,
+    shapes,
+)
 from tests.oracle import assert_close, check_op
-from tests.ops.engine_helpers import (away_from_zero, broadcast_pairs, broadcast_triples, check_all, normal,
-                                      positive, seeds, shapes)
 
 # name -> (cnnkit function, operator or None, torch function, value maker for a, for b)
 BINARY = {
@@ -181,7 +189,7 @@ def test_clamp(kw, spelling):
         fn = lambda t: getattr(ck, spelling[3:])(t, **kw)  # noqa: E731
         th = lambda t: getattr(torch, spelling[3:])(t, **kw)  # noqa: E731
     else:
-        fn = th = lambda t: getattr(t, spelling[2:])(**kw)  # noqa: E731
+        fn = th = lambda t: getattr(t, spelling[2:])(**kw)
     check_all(fn, th, [x], what=f"{spelling}({kw})")
 
 

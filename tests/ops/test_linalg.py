@@ -11,8 +11,8 @@ from hypothesis.extra import numpy as hnp
 
 import cnnkit as ck
 from cnnkit.ops.linalg import linear
-from tests.oracle import check_op
 from tests.ops.engine_helpers import check_all, normal
+from tests.oracle import check_op
 
 MATMUL_CASES = [
     ((4,), (4,)),               # 1-d @ 1-d: a scalar

@@ -49,6 +49,11 @@ def _opt(arr, cls):
     return None if arr is None else cls(arr)
 
 
+def _like(a):
+    """A constant array as a torch tensor of ``a``'s dtype (the oracle's float64 reference runs the same lambda)."""
+    return lambda v: torch.from_numpy(v).to(a.dtype)
+
+
 def _check(ck_fn, th_fn, inputs, dtype, grad=None, what="loss"):
     inputs = [x.astype(dtype) if isinstance(x, np.ndarray) and x.dtype.kind == "f" else x for x in inputs]
     out = check_op(ck_fn, th_fn, inputs, grad=grad, rtol=RTOL, what=what)
@@ -74,7 +79,7 @@ def test_cross_entropy_grid(shape, weighted, ignore_index, reduction, label_smoo
     for dtype in (np.float64, np.float32):
         wd = None if w is None else w.astype(dtype)
         _check(lambda a, b: F.cross_entropy(a, b, weight=_opt(wd, ck.tensor), **kw),
-               lambda a, b: TF.cross_entropy(a, b, weight=_opt(wd, torch.from_numpy), **kw),
+               lambda a, b: TF.cross_entropy(a, b, weight=_opt(wd, _like(a)), **kw),
                [x, t], dtype, what=f"cross_entropy {shape} w={weighted} {kw}")
 
 
@@ -171,7 +176,7 @@ def test_cross_entropy_stable_at_huge_logits(dtype, label_smoothing, weighted):
     for reduction in REDUCTIONS:
         kw = dict(reduction=reduction, label_smoothing=label_smoothing)
         out = _check(lambda a, b: F.cross_entropy(a, b, weight=_opt(w, ck.tensor), **kw),
-                     lambda a, b: TF.cross_entropy(a, b, weight=_opt(w, torch.from_numpy), **kw), [x, t], dtype)
+                     lambda a, b: TF.cross_entropy(a, b, weight=_opt(w, _like(a)), **kw), [x, t], dtype)
         assert np.all(np.isfinite(out[0].data))
     xc = ck.tensor(x.astype(dtype), requires_grad=True)
     F.cross_entropy(xc, ck.tensor(t), label_smoothing=label_smoothing).backward()
@@ -212,7 +217,7 @@ def test_cross_entropy_probability_targets(shape, weighted, reduction, label_smo
     for dtype in (np.float64, np.float32):
         wd = None if w is None else w.astype(dtype)
         _check(lambda a, b: F.cross_entropy(a, b, weight=_opt(wd, ck.tensor), **kw),
-               lambda a, b: TF.cross_entropy(a, b, weight=_opt(wd, torch.from_numpy), **kw),
+               lambda a, b: TF.cross_entropy(a, b, weight=_opt(wd, _like(a)), **kw),
                [x, y], dtype, what=f"cross_entropy probs {shape} w={weighted} {kw}")
 
 
@@ -243,7 +248,7 @@ def test_nll_loss_grid(shape, weighted, ignore_index, reduction):
     for dtype in (np.float64, np.float32):
         wd = None if w is None else w.astype(dtype)
         _check(lambda a, b: F.nll_loss(a, b, weight=_opt(wd, ck.tensor), **kw),
-               lambda a, b: TF.nll_loss(a, b, weight=_opt(wd, torch.from_numpy), **kw),
+               lambda a, b: TF.nll_loss(a, b, weight=_opt(wd, _like(a)), **kw),
                [x, t], dtype, what=f"nll_loss {shape} w={weighted} {kw}")
 
 
@@ -456,10 +461,10 @@ def test_cross_entropy_and_nll_hypothesis(p):
     kw = dict(ignore_index=p["ignore_index"], reduction=p["reduction"])
     ls = p["label_smoothing"]
     _check(lambda a, b: F.cross_entropy(a, b, weight=_opt(w, ck.tensor), label_smoothing=ls, **kw),
-           lambda a, b: TF.cross_entropy(a, b, weight=_opt(w, torch.from_numpy), label_smoothing=ls, **kw),
+           lambda a, b: TF.cross_entropy(a, b, weight=_opt(w, _like(a)), label_smoothing=ls, **kw),
            [x, t], p["dtype"], what=f"cross_entropy {p}")
     _check(lambda a, b: F.nll_loss(a, b, weight=_opt(w, ck.tensor), **kw),
-           lambda a, b: TF.nll_loss(a, b, weight=_opt(w, torch.from_numpy), **kw), [x, t], p["dtype"],
+           lambda a, b: TF.nll_loss(a, b, weight=_opt(w, _like(a)), **kw), [x, t], p["dtype"],
            what=f"nll_loss {p}")
 
 

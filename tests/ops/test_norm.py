@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import cnnkit as ck
 import cnnkit.nn.functional as F
 from cnnkit.autograd import gradcheck
-from tests.oracle import assert_close, check_op
+from tests.oracle import assert_close, assert_close32, check_op
 
 RTOL = 1e-8  # float64; check_op raises it to 1e-4 for float32
 DTYPES = [np.float64, np.float32]
@@ -55,7 +55,7 @@ def _check_bn(shape, dtype, affine, training, with_running, momentum=0.1, eps=1e
     """batch_norm vs torch: output, gradients of input/weight/bias, and the running statistics after."""
     x, w, b, rm, rv = _bn_values(shape, dtype, seed)
     rm_ck, rv_ck = (ck.tensor(rm.copy()), ck.tensor(rv.copy())) if with_running else (None, None)
-    rm_th, rv_th = (torch.tensor(rm.copy()), torch.tensor(rv.copy())) if with_running else (None, None)
+    running = {}  # torch dtype -> its running statistics (float32 inputs also run a float64 reference)
     inputs = [x] + ([w] if "w" in affine else []) + ([b] if "b" in affine else [])
 
     def split(args):
@@ -70,15 +70,22 @@ def _check_bn(shape, dtype, affine, training, with_running, momentum=0.1, eps=1e
 
     def th_fn(*args):
         xt, wt, bt = split(args)
+        if with_running:
+            running.setdefault(xt.dtype, (torch.tensor(rm).to(xt.dtype), torch.tensor(rv).to(xt.dtype)))
+        rm_th, rv_th = running.get(xt.dtype, (None, None))
         return TF.batch_norm(xt, rm_th, rv_th, wt, bt, training=training, momentum=momentum, eps=eps)
 
     what = f"batch_norm{shape} {np.dtype(dtype)} affine={affine!r} training={training} momentum={momentum}"
     out = check_op(ck_fn, th_fn, inputs, rtol=RTOL, what=what)
     assert out[0].dtype == dtype
     if with_running:
-        tol = RTOL if dtype == np.float64 else 1e-4
-        assert_close(rm_ck, rm_th, tol, what + ": running_mean")
-        assert_close(rv_ck, rv_th, tol, what + ": running_var")
+        if dtype == np.float64:
+            assert_close(rm_ck, running[torch.float64][0], RTOL, what + ": running_mean")
+            assert_close(rv_ck, running[torch.float64][1], RTOL, what + ": running_var")
+        else:
+            (rm_th, rv_th), (rm_ref, rv_ref) = running[torch.float32], running[torch.float64]
+            assert_close32(rm_ck, rm_ref, rm_th, 1e-4, what + ": running_mean")
+            assert_close32(rv_ck, rv_ref, rv_th, 1e-4, what + ": running_var")
         assert rm_ck.dtype == dtype and rv_ck.dtype == dtype
     return out
 
@@ -115,18 +122,29 @@ def test_batch_norm_training_without_running_stats(shape, dtype):
 def test_batch_norm_running_stats_evolve_like_torch(momentum, dtype):
     """Five training steps in a row on different batches, then evaluation: same running stats as torch."""
     x0, w, b, rm, rv = _bn_values((4, 3, 3, 2), dtype)
-    rm_ck, rv_ck, rm_th, rv_th = ck.tensor(rm.copy()), ck.tensor(rv.copy()), torch.tensor(rm), torch.tensor(rv)
-    tol = RTOL if dtype == np.float64 else 1e-4
+    rm_ck, rv_ck = ck.tensor(rm.copy()), ck.tensor(rv.copy())
+    # torch in the test's dtype, and (for float32) a float64 reference on the same values
+    torch_dtypes = (torch.float64,) if dtype == np.float64 else (torch.float32, torch.float64)
+    stats = {dt: (torch.tensor(rm).to(dt), torch.tensor(rv).to(dt)) for dt in torch_dtypes}
+
+    def torch_bn(x, training, *args):
+        return {dt: TF.batch_norm(torch.tensor(x).to(dt), *stats[dt], torch.tensor(w).to(dt),
+                                  torch.tensor(b).to(dt), training, *args) for dt in torch_dtypes}
+
+    def close(a, by_dtype, what):
+        if dtype == np.float64:
+            assert_close(a, by_dtype[torch.float64], RTOL, what)
+        else:
+            assert_close32(a, by_dtype[torch.float64], by_dtype[torch.float32], 1e-4, what)
+
     for step in range(5):
         x = _bn_values((4, 3, 3, 2), dtype, seed=step + 1)[0] * (step + 1)
         y_ck = F.batch_norm(ck.tensor(x), rm_ck, rv_ck, ck.tensor(w), ck.tensor(b), True, momentum)
-        y_th = TF.batch_norm(torch.tensor(x), rm_th, rv_th, torch.tensor(w), torch.tensor(b), True, momentum)
-        assert_close(y_ck, y_th, tol, f"step {step}: output")
-        assert_close(rm_ck, rm_th, tol, f"step {step}: running_mean")
-        assert_close(rv_ck, rv_th, tol, f"step {step}: running_var")
+        close(y_ck, torch_bn(x, True, momentum), f"step {step}: output")
+        close(rm_ck, {dt: s[0] for dt, s in stats.items()}, f"step {step}: running_mean")
+        close(rv_ck, {dt: s[1] for dt, s in stats.items()}, f"step {step}: running_var")
     y_ck = F.batch_norm(ck.tensor(x0), rm_ck, rv_ck, ck.tensor(w), ck.tensor(b), False)
-    y_th = TF.batch_norm(torch.tensor(x0), rm_th, rv_th, torch.tensor(w), torch.tensor(b), False)
-    assert_close(y_ck, y_th, tol, "eval after training")
+    close(y_ck, torch_bn(x0, False), "eval after training")
 
 
 def test_batch_norm_running_var_is_unbiased():

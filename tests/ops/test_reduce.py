@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import cnnkit as ck
-from tests.oracle import check_op
 from tests.ops.engine_helpers import check_all, distinct, normal
+from tests.oracle import check_op
 
 
 @st.composite

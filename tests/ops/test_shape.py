@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import cnnkit as ck
+from tests.ops.engine_helpers import check_all, nonscalar_shapes, normal, seeds, shapes
 from tests.oracle import assert_close, check_op
-from tests.ops.engine_helpers import check_all, normal, nonscalar_shapes, seeds, shapes
 
 small_shapes = hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=3)
 
@@ -476,7 +476,8 @@ ERRORS = [
     (lambda x: ck.pad(x, (1, 1) * 3), ValueError, r"pad: expected an even number of widths for at most 2 dims"),
     (lambda x: ck.pad(x, (-2, -2)), ValueError, r"pad: padding \(-2, -2\) leaves a negative size for a dimension "
                                                 r"of 3"),
-    (lambda x: ck.pad(x, (1, 1), mode="reflect"), ValueError, r"pad: only mode='constant' is supported"),
+    (lambda x: ck.pad(x, (1, 1), mode="wrap"), ValueError,
+     r"pad: mode must be one of \('constant', 'reflect', 'replicate', 'circular'\), got 'wrap'"),
     (lambda x: ck.pad(x, (3, -4)), ValueError, r"pad: padding \(3, -4\) crops more than the 3 elements of its "
                                                r"dimension"),
     (lambda x: x[5], IndexError, r"getitem: index 5 does not fit a tensor of shape \(2, 3\)"),

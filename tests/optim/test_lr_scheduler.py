@@ -12,8 +12,18 @@ import torch
 import cnnkit as ck
 from cnnkit.nn import Parameter
 from cnnkit.optim import SGD, Adam, lr_scheduler
-from cnnkit.optim.lr_scheduler import (ConstantLR, CosineAnnealingLR, ExponentialLR, LambdaLR, LinearLR,
-                                       MultiStepLR, PolynomialLR, ReduceLROnPlateau, SequentialLR, StepLR)
+from cnnkit.optim.lr_scheduler import (
+    ConstantLR,
+    CosineAnnealingLR,
+    ExponentialLR,
+    LambdaLR,
+    LinearLR,
+    MultiStepLR,
+    PolynomialLR,
+    ReduceLROnPlateau,
+    SequentialLR,
+    StepLR,
+)
 
 TS = torch.optim.lr_scheduler
 LRS = (0.1, 0.05)

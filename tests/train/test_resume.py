@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import cnnkit as ck
-import cnnkit.nn  # noqa: F401
+import cnnkit.nn
 from cnnkit import nn
 from cnnkit.data import DataLoader, TensorDataset
 from cnnkit.data import transforms as T

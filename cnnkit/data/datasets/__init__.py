@@ -2,7 +2,7 @@
 from .cifar import CIFAR10_CLASSES, cifar10, read_cifar_batch
 from .digits import digits
 from .download import DownloadError, download, md5sum
-from .idx import DatasetError, FASHION_MNIST_CLASSES, fashion_mnist, load_idx_pair, mnist, read_idx
+from .idx import FASHION_MNIST_CLASSES, DatasetError, fashion_mnist, load_idx_pair, mnist, read_idx
 
 __all__ = ["CIFAR10_CLASSES", "DatasetError", "DownloadError", "FASHION_MNIST_CLASSES", "cifar10", "digits",
            "download", "fashion_mnist", "load_idx_pair", "md5sum", "mnist", "read_cifar_batch", "read_idx"]

@@ -13,13 +13,22 @@ checked along random directions d: <∂L/∂x, d> ≈ (L(x + εd) - L(x - εd)) 
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from .tensor import Tensor, no_grad, run_backward
+from ..tensor import Tensor
+from .backward import run_backward
+from .grad_mode import no_grad
 
 
 class GradcheckError(AssertionError):
     """An analytic gradient disagrees with finite differences."""
+
+
+def _unravel(k: int, shape: tuple) -> tuple:
+    """The multi-index of flat position ``k`` in an array of ``shape``, as plain ints."""
+    return tuple(int(j) for j in np.unravel_index(k, shape))
 
 
 def _as_outputs(out) -> list:
@@ -97,7 +106,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
             flat = x.data.reshape(-1)
             if not np.shares_memory(flat, x.data):
                 raise ValueError(f"gradcheck: input {i} must be a contiguous array")
-            index_of = (lambda k, shape=x.shape: tuple(int(j) for j in np.unravel_index(k, shape)))
+            index_of = functools.partial(_unravel, shape=x.shape)
             if x.data.size <= full_jacobian_max and n_out <= full_jacobian_max:
                 _check_full_jacobian(fn, inputs, i, flat, outs, eps, atol, rtol, index_of)
             elif x.data.size <= elementwise_max:

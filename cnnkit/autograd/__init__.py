@@ -1,0 +1,16 @@
+"""``cnnkit.autograd``: reverse-mode automatic differentiation.
+
+- ``grad_mode.py``: whether ops record the graph, per thread (``no_grad``, ``enable_grad``, ``set_grad_enabled``,
+  ``is_grad_enabled``; also at the top level: ``ck.no_grad()``).
+- ``backward.py``: the walk over the recorded graph that ``Tensor.backward()`` runs (``run_backward``), and how
+  leaves accumulate their gradients.
+- ``gradcheck.py``: analytic gradients against finite differences (``gradcheck``, ``GradcheckError``).
+
+The graph itself is made of ``Tensor`` (``tensor.py``) and ``Function`` (``function.py``) objects.
+"""
+from .backward import run_backward
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .gradcheck import GradcheckError, gradcheck  # imports tensor.py, which imports the two modules above
+
+__all__ = ["GradcheckError", "enable_grad", "gradcheck", "is_grad_enabled", "no_grad", "run_backward",
+           "set_grad_enabled"]

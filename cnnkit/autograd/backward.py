@@ -1,0 +1,140 @@
+"""The backward walk: reverse-mode differentiation over the recorded graph.
+
+Every op output that requires grad knows the ``Function`` that made it (``.creator``) and its position
+among that function's outputs; the function knows its inputs. ``run_backward(y, dy)`` seeds dL/dy and
+visits the functions in reverse topological order without recursion: every function carries a
+*generation* (one more than the newest of its inputs), and a max-heap on the generation guarantees that
+all consumers of a tensor have delivered their gradients before its creator is visited. A function
+receives dL/dy_i for each of its outputs (zeros for outputs nobody used) and returns dL/dx_j for each
+input; a tensor used several times receives the sum (the multivariate chain rule):
+
+    dL/dx = Σ over the uses u of x:  (∂u/∂x)ᵀ · dL/du
+
+Leaves (tensors made by the user, parameters) accumulate their gradient into ``.grad`` over backward
+calls; non-leaf tensors keep theirs only after ``retain_grad()``. After the walk the graph is freed
+unless ``retain_graph=True``.
+
+This module does not import ``tensor.py`` (which imports it, for ``Tensor.backward``): ``tensor.py``
+hands over its ``Tensor`` class once with ``use_tensor_class``, so that there is no import cycle.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+
+import numpy as np
+
+__all__ = ["run_backward", "use_tensor_class"]
+
+_Tensor = None  # the Tensor class (set by tensor.py through use_tensor_class)
+
+
+def use_tensor_class(cls) -> None:
+    """Tell the walk which class its tensors and the gradients it creates have (called by ``tensor.py``)."""
+    global _Tensor
+    _Tensor = cls
+
+
+def _accumulate_leaf(x, g: np.ndarray, handed_out: set, borrowed: set) -> None:
+    """Add ``g`` into ``x.grad``. A leaf's gradient array is never shared with another tensor.
+
+    A gradient taken without a copy (``borrowed``) may still be waiting as another function's output
+    gradient in this walk, so the first accumulation into it makes a new array instead of adding in place.
+    """
+    if g.dtype != x.data.dtype:
+        g = g.astype(x.data.dtype)
+    if x.grad is None:
+        if g.base is not None or id(g) in handed_out or not g.flags.writeable:
+            g = g.copy(order="K")  # keep the memory layout (a channels-last gradient stays a plain memcpy)
+        else:
+            borrowed.add(id(g))
+        handed_out.add(id(g))
+        x.grad = _Tensor._wrap(g)
+    elif id(x.grad.data) in borrowed:
+        x.grad.data = x.grad.data + g
+    else:
+        np.add(x.grad.data, g, out=x.grad.data, casting="unsafe")
+
+
+def run_backward(root, gradient=None, retain_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf) · ``gradient`` into ``.grad`` of every leaf that requires grad (``root.backward``).
+
+    ``gradient`` (a Tensor or an array of ``root``'s shape) is dL/d(root); it may be omitted for a
+    one-element ``root`` (it is then 1).
+    """
+    if not isinstance(root, _Tensor):
+        raise TypeError(f"backward: expected a Tensor, got {type(root).__name__}")
+    if not root.requires_grad:
+        raise RuntimeError("backward: this tensor does not require grad and has no graph to walk; create the "
+                           "inputs with requires_grad=True (and not inside ck.no_grad()) before computing it")
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(f"backward: a gradient can be implied only for a one-element output, got shape "
+                               f"{root.data.shape}; pass backward(gradient) of that shape")
+        seed = np.ones_like(root.data)
+    else:
+        seed = gradient.data if isinstance(gradient, _Tensor) else np.asarray(gradient)
+        if seed.shape != root.data.shape:
+            raise ValueError(f"backward: gradient shape {seed.shape} does not match the tensor's shape "
+                             f"{root.data.shape}")
+        seed = seed.astype(root.data.dtype, copy=False)  # never stored as a leaf's grad: see handed_out
+    handed_out = {id(seed)}
+    borrowed = set()
+    f = root.creator
+    if f is None:
+        _accumulate_leaf(root, seed, handed_out, borrowed)
+        return
+    if f.inputs is None:
+        _raise_freed(f)
+    f._out_grads[root._output_index] = seed
+    counter = itertools.count()
+    heap = [(-f.generation, next(counter), f)]
+    queued = {id(f)}
+    while heap:
+        f = heapq.heappop(heap)[2]
+        if f.inputs is None:
+            _raise_freed(f)
+        gys = f._out_grads
+        for i, gy in enumerate(gys):
+            if gy is None:
+                shape, dtype = f._out_meta[i]
+                gys[i] = np.zeros(shape, dtype)
+        if f._retained:
+            for i, ref in f._retained.items():
+                t = ref()
+                if t is not None:
+                    if t.grad is None:
+                        t.grad = _Tensor._wrap(gys[i].copy())
+                    else:  # retained gradients accumulate over backward calls, like a leaf's
+                        np.add(t.grad.data, gys[i], out=t.grad.data, casting="unsafe")
+        gxs = f.backward(*gys)
+        if not isinstance(gxs, tuple):
+            gxs = (gxs,)
+        f._out_grads = [None] * len(gys)
+        for x, gx in zip(f.inputs, gxs):
+            if gx is None or not x.requires_grad:
+                continue
+            if gx.shape != x.data.shape:
+                raise RuntimeError(f"{type(f).__name__}.backward returned a gradient of shape {gx.shape} for an "
+                                   f"input of shape {x.data.shape} (a bug in that op)")
+            c = x.creator
+            if c is None:
+                _accumulate_leaf(x, gx, handed_out, borrowed)
+                continue
+            if c.inputs is None:
+                _raise_freed(c)
+            if gx.dtype != x.data.dtype:
+                gx = gx.astype(x.data.dtype)
+            i = x._output_index
+            cur = c._out_grads[i]
+            c._out_grads[i] = gx if cur is None else cur + gx
+            if id(c) not in queued:
+                queued.add(id(c))
+                heapq.heappush(heap, (-c.generation, next(counter), c))
+        if not retain_graph:
+            f.release()
+
+
+def _raise_freed(f) -> None:
+    raise RuntimeError(f"backward: the graph through {type(f).__name__} was already freed by an earlier "
+                       f"backward(); pass retain_graph=True to the first backward() to walk it twice")

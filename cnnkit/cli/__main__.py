@@ -1,0 +1,6 @@
+"""``python -m cnnkit.cli`` runs the ``cnnkit`` command."""
+import sys
+
+from .main import main
+
+sys.exit(main())

@@ -1,0 +1,82 @@
+"""``cnnkit eval``: a ``cnnkit train`` checkpoint on a test set: loss, accuracy, top-3 and the confusion matrix.
+
+The model comes back with :func:`cnnkit.train.restore`, the numbers from :func:`cnnkit.train.evaluate`; this
+module checks that the data fits the model and prints.
+"""
+from __future__ import annotations
+
+from ..data import DataLoader
+from ..nn import CrossEntropyLoss
+from ..train import evaluate, restore
+from . import args as A
+from .datasets import NAMES, SHAPES, class_names
+
+HELP = "evaluate a checkpoint on a test set: loss, accuracy, confusion matrix"
+DESCRIPTION = ("Rebuild the model of a `cnnkit train` checkpoint from its meta (the model, its settings and the "
+               "training set's per-channel mean and standard deviation), load its weights and evaluate it on the "
+               "test split of the data it was trained on (or of --data): loss, accuracy, top-3 accuracy (3 or "
+               "more classes) and the confusion matrix.")
+
+
+def add_arguments(e) -> None:
+    e.add_argument("checkpoint", metavar="CHECKPOINT",
+                   help="a checkpoint written by `cnnkit train`, e.g. runs/lenet5-digits/checkpoint.safetensors")
+    e.add_argument("--data", "--dataset", dest="data", default=None, type=A.dataset_name, choices=NAMES,
+                   help="the test set (default: the one the checkpoint was trained on); its images must have the "
+                        "model's shape")
+    e.add_argument("--data-dir", default=None, help="folder of the dataset files (default: data/<data>)")
+    e.add_argument("--download", action="store_true", help="download missing dataset files (MD5-verified)")
+    e.add_argument("--batch-size", type=A.positive_int, default=256, help="(default: 256)")
+    e.add_argument("--limit", type=A.positive_int, default=None, metavar="N",
+                   help="evaluate on the first N images of the test set only (a quick run)")
+
+
+def format_confusion(matrix, names: list) -> str:
+    """The confusion matrix as text: a row per true class (labelled with its index and name), a column per
+    predicted class (its index), and each row's share of correct predictions (the class's recall)."""
+    n = len(matrix)
+    width = max(3, len(str(int(matrix.max()))) if matrix.size else 1, len(str(n - 1)))
+    named = names != [str(i) for i in range(n)]
+    labels = [f"{i} {names[i]}" if named else str(i) for i in range(n)]
+    label_width = max(len(label) for label in labels)
+    lines = [" " * label_width + "".join(f" {i:>{width}}" for i in range(n)) + "  correct"]
+    for i, row in enumerate(matrix):
+        total = int(row.sum())
+        share = f"{100 * row[i] / total:6.1f}%" if total else "      -"
+        lines.append(f"{labels[i]:<{label_width}}" + "".join(f" {int(v):>{width}}" for v in row) + "  " + share)
+    return "\n".join(lines)
+
+
+def run(args, context) -> int:
+    restored = restore(args.checkpoint, data_names=NAMES)
+    data = args.data or restored.data
+    if data is None:
+        raise ValueError(f"{args.checkpoint} does not say which data it was trained on: pass --data")
+    expected = (restored.channels, restored.size, restored.size)
+
+    def check_shape(shape):
+        if tuple(shape) != expected:
+            raise ValueError(f"data mismatch: {args.checkpoint} holds {restored.describe()} for "
+                             f"{'×'.join(map(str, expected))} images, the {data} test set has "
+                             f"{'×'.join(map(str, shape))} images")
+
+    if data in SHAPES:
+        check_shape(SHAPES[data])  # before reading any file
+    test = context.load(data, train=False, data_dir=args.data_dir, download=args.download, limit=args.limit)
+    images, labels = test.arrays[0], test.arrays[1]
+    check_shape(images.shape[1:])
+    if restored.num_classes is not None and len(labels) and int(labels.max()) >= restored.num_classes:
+        raise ValueError(f"data mismatch: {args.checkpoint} holds {restored.describe()} with "
+                         f"{restored.num_classes} classes, the {data} test set has labels up to {int(labels.max())}")
+    test.transform = restored.normalize
+    print(f"evaluating {restored.describe()} on the {data} test set: {len(test):,} images", file=context.err)
+    result = evaluate(restored.model, DataLoader(test, batch_size=args.batch_size), CrossEntropyLoss(), topk=3)
+    n, confusion = result["n"], result["confusion"]
+    out = context.out
+    print(f"test accuracy: {100 * result['accuracy']:.2f}% ({round(result['accuracy'] * n)}/{n}), test loss "
+          f"{result['loss']:.4f}", file=out)
+    if len(confusion) >= 3:
+        print(f"top-3 accuracy: {100 * result['top3']:.2f}% ({round(result['top3'] * n)}/{n})", file=out)
+    print("confusion matrix (rows: true class, columns: predicted class):", file=out)
+    print(format_confusion(confusion, class_names(data, len(confusion))), file=out, flush=True)
+    return 0

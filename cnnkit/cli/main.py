@@ -1,0 +1,68 @@
+"""The ``cnnkit`` parser, built from the command table, and ``main``: parse, dispatch, and turn an error into one
+line on stderr (no traceback) with its exit code."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .commands import COMMANDS
+from .context import Context
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``cnnkit train: error: ... (see 'cnnkit train --help')``, exit code 2
+    (instead of the whole usage block before the message); help and errors go to the context's streams."""
+
+    def __init__(self, *args, context: Context | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.context = context if context is not None else Context()
+
+    def print_help(self, file=None):
+        super().print_help(file if file is not None else self.context.out)
+
+    def exit(self, status=0, message=None):
+        if message:
+            self.context.err.write(message)
+        sys.exit(status)
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser(context: Context | None = None, commands: dict | None = None) -> Parser:
+    """The parser of the whole command line: a subparser per row of the command table (``commands``, default
+    :data:`~cnnkit.cli.commands.COMMANDS`)."""
+    parser = Parser(prog="cnnkit", description="cnnkit: convolutional neural networks on NumPy", context=context)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in (COMMANDS if commands is None else commands).values():
+        formatter = argparse.RawDescriptionHelpFormatter if command.raw_description else argparse.HelpFormatter
+        command.add_arguments(sub.add_parser(command.name, help=command.help, description=command.description,
+                                             formatter_class=formatter, context=parser.context))
+    parser.commands = sub.choices  # name -> the command's parser
+    return parser
+
+
+def main(argv=None, *, datasets=None, stdout=None, stderr=None, commands=None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code (argparse's errors and
+    ``--help`` exit through ``SystemExit``).
+
+    ``datasets`` replaces entries of the ``--data`` table (name -> ``load(train, data_dir, download)``, see
+    ``context.py``); ``stdout`` / ``stderr`` receive the output instead of ``sys.stdout`` / ``sys.stderr``;
+    ``commands`` replaces the command table (name -> ``commands.Command``).
+    """
+    commands = COMMANDS if commands is None else commands
+    context = Context(stdout=stdout, stderr=stderr)
+    if datasets is not None:
+        context.datasets.update(datasets)
+    parser = build_parser(context, commands)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # reported by the command's parser, which names the command
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    try:
+        return commands[args.command].run(args, context)
+    except KeyboardInterrupt:
+        print(f"\ncnnkit {args.command}: interrupted", file=context.err)
+        return 130
+    except (ValueError, TypeError, OSError, FloatingPointError, ImportError) as e:
+        print(f"cnnkit {args.command}: error: {e}", file=context.err)
+        return 1

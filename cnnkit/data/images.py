@@ -1,0 +1,103 @@
+"""Image files as network inputs: reading (Pillow), resizing, and the digits/MNIST framing of a drawing.
+
+    pixels = read_image("seven.png", channels=1)     uint8 (H, W); (H, W, 3) for channels=3
+    pixels = 255 - pixels                             for a dark drawing on a light background
+    x = prepare_image(pixels, 28, frame=True)         float32 (1, 28, 28) in [0, 1]
+
+The framing is how MNIST's digits were made (LeCun et al.): the digit is cropped to the bounding box of its ink,
+padded to a square, scaled to fit a 20×20 box and centred in a black 28×28 field. For another ``size`` the box
+is ``round(size · 20/28)``. The ink is every pixel brighter than a quarter of the way from the darkest value
+to the brightest one:
+
+    ink = pixels > low + (high − low) / 4
+
+All resizing is Pillow's bilinear filter (antialiased when shrinking: the filter widens with the scale).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["frame_digit", "has_light_border", "prepare_image", "read_image", "resize"]
+
+_SIXTEEN_BIT = ("I", "I;16", "I;16L", "I;16B", "I;16N")
+
+
+def read_image(path, channels: int) -> np.ndarray:
+    """The image file ``path`` as uint8 pixels: (H, W) grayscale for ``channels`` 1, (H, W, 3) RGB for 3.
+
+    Any format Pillow reads; the EXIF orientation is applied, transparent pixels are laid on white and 16-bit
+    grayscale is scaled to 8 bits (v / 257). A missing, unreadable or corrupt file raises ``FileNotFoundError``,
+    ``IsADirectoryError``, ``PermissionError`` or ``ValueError`` with a one-line message naming the file.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    file = Path(path)
+    if not file.exists():
+        raise FileNotFoundError(f"no such image file: {path}")
+    if file.is_dir():
+        raise IsADirectoryError(f"{path} is a directory, not an image file")
+    try:
+        with Image.open(file) as im:
+            im.load()
+            im = ImageOps.exif_transpose(im)  # photos: the orientation the camera recorded
+            if im.mode in _SIXTEEN_BIT:  # 16-bit grayscale: 0..65535 -> 0..255
+                im = Image.fromarray(np.clip(np.rint(np.asarray(im, dtype=np.float64) / 257), 0, 255)
+                                     .astype(np.uint8))
+            if "A" in im.getbands() or "transparency" in im.info:  # transparent pixels are laid on white
+                rgba = im.convert("RGBA")
+                im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+            return np.array(im.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
+    except UnidentifiedImageError:
+        raise ValueError(f"{path} is not an image file that Pillow can read (PNG, JPEG, ...)") from None
+    except PermissionError as e:
+        raise PermissionError(f"cannot read the image {path}: {e.strerror or e}") from None
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
+        raise ValueError(f"cannot read the image {path}: it is truncated or corrupt ({e})") from None
+
+
+def resize(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize of uint8 pixels (H, W) or (H, W, 3) with Pillow (antialiased when shrinking)."""
+    from PIL import Image
+
+    image = Image.fromarray(np.ascontiguousarray(pixels))
+    return np.asarray(image.resize((width, height), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+def frame_digit(pixels: np.ndarray, size: int) -> np.ndarray:
+    """The digits/MNIST framing of a (H, W) light-on-dark uint8 image: crop to the digit's bounding box (pixels
+    above a quarter of the way from the darkest to the brightest value), pad to a centred square with 0, resize
+    to ``round(size · 20/28)`` (20 for 28) and centre it in a ``size`` × ``size`` field of zeros."""
+    low, high = int(pixels.min()), int(pixels.max())
+    if high > low:
+        ink = pixels > low + (high - low) / 4
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        pixels = pixels[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    h, w = pixels.shape
+    side = max(h, w)
+    square = np.zeros((side, side), dtype=np.uint8)
+    square[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = pixels
+    inner = max(1, round(size * 20 / 28))
+    framed = np.zeros((size, size), dtype=np.uint8)
+    top = (size - inner) // 2
+    framed[top:top + inner, top:top + inner] = resize(square, inner, inner)
+    return framed
+
+
+def has_light_border(pixels: np.ndarray) -> bool:
+    """True if the mean of the image's outermost rows and columns (of its grayscale, the channel mean for RGB)
+    is above 127.5: a light background, e.g. a dark drawing on white."""
+    gray = pixels if pixels.ndim == 2 else pixels.mean(axis=2)
+    return float(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]).mean()) > 127.5
+
+
+def prepare_image(pixels: np.ndarray, size: int, frame: bool = False) -> np.ndarray:
+    """uint8 pixels (H, W) or (H, W, 3) -> float32 (C, size, size) in [0, 1] (v / 255), channels first.
+
+    An image of exactly ``size`` × ``size`` is taken as is; any other is framed like a digit with ``frame``
+    (grayscale only, see :func:`frame_digit`) or resized whole (bilinear) without."""
+    if pixels.shape[:2] != (size, size):
+        pixels = frame_digit(pixels, size) if frame else resize(pixels, size, size)
+    x = pixels.astype(np.float32) / np.float32(255)
+    return np.ascontiguousarray(x[None] if x.ndim == 2 else x.transpose(2, 0, 1))

@@ -1,0 +1,132 @@
+"""The tunables of the convolution engine: one frozen :class:`Config`, read with :func:`config` and changed
+for a scope with :func:`using`.
+
+    with kernels.using(algorithm="winograd", keep_columns=0):
+        ...                      # convolutions started here see the new values; the old ones return after
+
+The current config lives in a :class:`contextvars.ContextVar`: a scope changes nothing outside itself, so
+two threads (or two asyncio tasks) never see each other's values. A thread starts with the defaults; the
+engine's own worker threads run in the context of the call that started them.
+"""
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import math
+import numbers
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+__all__ = ["ALGORITHMS", "Config", "config", "using"]
+
+ALGORITHMS = ("pointwise", "depthwise", "weight_order", "winograd", "im2col")
+"""The convolution algorithms, in the order :func:`cnnkit.kernels.select` tries them."""
+
+
+def _default_threads() -> int:
+    """CNNKIT_NUM_THREADS, else OMP_/OPENBLAS_NUM_THREADS, else the usable cores."""
+    for var in ("CNNKIT_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every tunable of the engine (the measurements behind the defaults are in docs/performance.md)."""
+
+    column_budget: int = 8 * 2 ** 20
+    """Bytes of im2col columns (or Winograd transforms) built at once; a larger layer is processed in chunks of
+    images, each multiplied while it is still in the L3 cache."""
+
+    keep_columns: int = 32 * 2 ** 20
+    """Columns (or Winograd input transforms) up to this many bytes are kept from the forward pass for the
+    weight gradient; larger ones are rebuilt from the input, chunk by chunk."""
+
+    threads: int = dataclasses.field(default_factory=_default_threads)
+    """Parts the batch is split into (CNNKIT_NUM_THREADS, else OMP_/OPENBLAS_NUM_THREADS, else the cores)."""
+
+    parallel_min: int = 1 << 18
+    """Work (elements of columns or outputs) below which a kernel runs on the calling thread only."""
+
+    chunks_per_thread: int = 2
+    """Pieces of the batch per thread (claimed dynamically, so that a slowed-down core does less) ..."""
+
+    piece_min: int = 1 << 20
+    """... as long as each piece keeps this much work (elements)."""
+
+    split_blas_kernels: bool = False
+    """Split the kernels whose work is mostly GEMMs (im2col, Winograd, 1×1, weight order) over our threads,
+    each with a single-threaded BLAS? Off: they run on the calling thread and BLAS's threads split the GEMMs.
+    The depthwise kernels (einsum, no BLAS) are always split."""
+
+    pin_threads: bool = True
+    """Pin each worker thread to its own core (the calling thread keeps the first); read when the pool starts."""
+
+    winograd_min_channels: int = 32
+    """3×3 stride-1 convolutions with at least this many input and output channels use Winograd F(2×2, 3×3)."""
+
+    weight_order_pixels: float = 1.0
+    """One group and N·Ho·Wo ≤ weight_order_pixels × O output pixels: columns in the weight's own order."""
+
+    algorithm: str | None = None
+    """An algorithm of :data:`ALGORITHMS` forced on every convolution it can compute (None: the engine picks)."""
+
+
+_MINIMUM = {"column_budget": 1, "keep_columns": 0, "threads": 1, "parallel_min": 0, "chunks_per_thread": 1,
+            "piece_min": 1, "winograd_min_channels": 0, "weight_order_pixels": 0}
+_FLAGS = ("split_blas_kernels", "pin_threads")
+_OPTIONS = tuple(f.name for f in dataclasses.fields(Config))
+
+
+def _checked(name: str, value):
+    """``value`` if it is valid for option ``name``; a TypeError or ValueError naming the option otherwise."""
+    if name not in _OPTIONS:
+        raise TypeError(f"kernels.using: unknown option {name!r}; expected one of {', '.join(_OPTIONS)}")
+    if name == "algorithm":
+        if value is not None and value not in ALGORITHMS:
+            raise ValueError(f"kernels.using: expected algorithm to be None or one of {', '.join(ALGORITHMS)}, "
+                             f"got {value!r}")
+        return value
+    if name in _FLAGS:
+        if not isinstance(value, bool):
+            raise TypeError(f"kernels.using: expected {name} to be a bool, got {value!r}")
+        return value
+    if name == "weight_order_pixels":
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
+    else:
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not ok:
+        kind = "a number" if name == "weight_order_pixels" else "an int"
+        raise TypeError(f"kernels.using: expected {name} to be {kind}, got {value!r}")
+    if value < _MINIMUM[name]:
+        raise ValueError(f"kernels.using: expected {name} to be at least {_MINIMUM[name]}, got {value!r}")
+    return value if name == "weight_order_pixels" else int(value)
+
+
+_DEFAULT = Config()
+_current: contextvars.ContextVar[Config] = contextvars.ContextVar("cnnkit_kernels_config")
+
+
+def config() -> Config:
+    """The config in effect here (in this thread / context)."""
+    return _current.get(_DEFAULT)
+
+
+@contextmanager
+def using(**options):
+    """Change some options of :func:`config` for the ``with`` block (nested blocks stack); yields the new config.
+
+    Unknown option names raise TypeError, values of the wrong type TypeError, out-of-range values ValueError.
+    """
+    changes = {name: _checked(name, value) for name, value in options.items()}
+    new = dataclasses.replace(_current.get(_DEFAULT), **changes)
+    token = _current.set(new)
+    try:
+        yield new
+    finally:
+        _current.reset(token)

@@ -1,0 +1,74 @@
+"""The convolution engine's entry points: :func:`select` picks the algorithm once per convolution, and
+:func:`forward`, :func:`grad_input` and :func:`grad_weight` run that algorithm's kernel.
+
+    forward       y  = x ⋆ W                      (N, C, H, W) ⋆ (O, C/g, kH, kW) -> (N, O, Ho, Wo)
+    grad_input    dx = dy ⋆ᵀ W                     (the forward pass of the transposed convolution)
+    grad_weight   dW = x ⋆ dy                      (per kernel offset: Σ over pixels of x · dy)
+
+The ladder, tried in this order (the measurements behind it are in docs/performance.md):
+
+* ``pointwise``     a 1×1 kernel reading no padding: a GEMM in the input's own layout;
+* ``depthwise``     one input channel per group: einsum on strided views;
+* ``weight_order``  one group and few output pixels for many channels (N·Ho·Wo ≤ weight_order_pixels × O):
+                    columns in the weight's own (c, i, j) order;
+* ``winograd``      3×3, stride 1, one group, ≥ winograd_min_channels channels in and out: F(2×2, 3×3);
+* ``im2col``        everything else: im2col + GEMM.
+
+A forward pass stores the name :func:`select` returned and hands it to both gradients, so the three
+always agree. ``config().algorithm`` forces one algorithm (an error where it cannot compute the layer).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import depthwise, im2col, pointwise, weight_order, winograd
+from .config import ALGORITHMS, config
+from .layout import ConvGeometry
+
+__all__ = ["select", "forward", "grad_input", "grad_weight"]
+
+_KERNELS = {"pointwise": pointwise, "depthwise": depthwise, "weight_order": weight_order, "winograd": winograd,
+            "im2col": im2col}
+assert tuple(_KERNELS) == ALGORITHMS
+
+
+def select(g: ConvGeometry, x_shape: tuple, w_shape: tuple) -> str:
+    """The algorithm (a name of :data:`ALGORITHMS`) for a convolution of an input of shape ``x_shape``
+    (N, C, H, W) with a weight of shape ``w_shape`` (O, C/groups, kH, kW): the forced one of
+    ``config().algorithm``, else the first of the ladder that takes it."""
+    n, c = x_shape[:2]
+    o = w_shape[0]
+    forced = config().algorithm
+    if forced is not None:
+        if not _KERNELS[forced].handles(g, c, o):
+            raise ValueError(f"conv: the forced algorithm {forced!r} cannot compute a convolution with kernel "
+                             f"{g.kernel}, stride {g.stride}, dilation {g.dilation}, padding {g.pad}, "
+                             f"groups {g.groups} and {c} input channels")
+        return forced
+    return next(name for name in ALGORITHMS if _KERNELS[name].picks(g, n, c, o))
+
+
+def _kernels(algorithm: str):
+    try:
+        return _KERNELS[algorithm]
+    except KeyError:
+        raise ValueError(f"conv: expected an algorithm of {', '.join(ALGORITHMS)}, got {algorithm!r}") from None
+
+
+def forward(algorithm: str, x: np.ndarray, w: np.ndarray, g: ConvGeometry, keep: bool = False):
+    """(y, kept): y = conv(x, w) for an NCHW-shaped x (any memory layout), NCHW-shaped (in NHWC memory except
+    for a 1×1 convolution of an NCHW input). With ``keep`` (the weight gradient will be asked for) ``kept``
+    holds what the algorithm keeps for :func:`grad_weight` (columns or transforms of at most
+    ``keep_columns`` bytes), else None, and then grad_weight needs x."""
+    return _kernels(algorithm).forward(x, w, g, keep)
+
+
+def grad_input(algorithm: str, gy: np.ndarray, w: np.ndarray, g: ConvGeometry, x_shape: tuple) -> np.ndarray:
+    """dL/dx for dL/dy ``gy`` (NCHW-shaped, any memory layout), NCHW-shaped."""
+    return _kernels(algorithm).grad_input(gy, w, g, x_shape)
+
+
+def grad_weight(algorithm: str, x: np.ndarray | None, gy: np.ndarray, g: ConvGeometry, w_shape: tuple,
+                kept: np.ndarray | None = None) -> np.ndarray:
+    """dL/dW (O, C/groups, kH, kW) from the ``kept`` arrays of :func:`forward`, or else from x."""
+    return _kernels(algorithm).grad_weight(x, gy, g, w_shape, kept)

@@ -1,0 +1,185 @@
+"""Threads, scratch memory and chunking for the convolution kernels.
+
+A kernel over a batch of N images is cut into pieces [n0, n1) that threads claim as they become free
+(:func:`over_batch`); within a piece, images are processed in chunks whose columns fit in
+``column_budget`` bytes (:func:`chunks`). The kernels built on GEMMs run on the calling thread and let
+BLAS's threads split each GEMM (unless ``split_blas_kernels``); the depthwise kernels, which call no BLAS,
+split the batch over ``threads`` threads of their own. Scratch arrays (:func:`workspace`) stay mapped
+between calls: a fresh buffer of megabytes costs more in page faults than filling it does.
+"""
+from __future__ import annotations
+
+import contextvars
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
+
+import numpy as np
+
+from .config import config
+
+__all__ = ["parts_for", "over_batch", "over_images_or_rows", "workspace", "release_workspace", "chunks"]
+
+_local = threading.local()   # per thread: scratch buffers, and whether it is running a part of a parallel kernel
+_all_buffers: list = []      # every thread's scratch buffers, for release_workspace
+_pool: ThreadPoolExecutor | None = None
+_blas_libs: list | None = None
+
+
+def _forget_pool() -> None:
+    global _pool
+    _pool = None
+
+
+_pinned = 0
+_pin_lock = threading.Lock()
+
+
+def _pin_worker(pin: bool) -> None:
+    """Initializer of a worker thread: bind it to the next allowed core after the first (if the OS lets us).
+
+    A sleeping worker woken on the caller's busy core otherwise waits for the scheduler's next balancing
+    tick (~10 ms) before it moves."""
+    global _pinned
+    if not pin or not hasattr(os, "sched_setaffinity"):
+        return
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+        with _pin_lock:
+            _pinned += 1
+            cpu = cpus[_pinned % len(cpus)]
+        if len(cpus) > 1:
+            os.sched_setaffinity(0, {cpu})  # 0 = the calling thread
+    except OSError:
+        pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)  # a forked child has none of the parent's threads
+
+
+def _blas_controllers() -> list:
+    """threadpoolctl's handles on the loaded BLAS libraries (empty if threadpoolctl is missing)."""
+    global _blas_libs
+    if _blas_libs is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _blas_libs = [lc for lc in ThreadpoolController().lib_controllers if lc.user_api == "blas"]
+        except Exception:  # threadpoolctl missing or unable to inspect the process: leave BLAS alone
+            _blas_libs = []
+    return _blas_libs
+
+
+@contextmanager
+def _single_threaded_blas():
+    """BLAS runs on one thread inside (our threads already occupy the cores); restored afterwards."""
+    libs = _blas_controllers()
+    before = [lc.get_num_threads() for lc in libs]
+    for lc in libs:
+        lc.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lc, k in zip(libs, before, strict=True):
+            lc.set_num_threads(k)
+
+
+def parts_for(n: int, work: int, blas: bool = True) -> int:
+    """How many parts a kernel over n images with ``work`` elements is split into (``blas``: a kernel whose
+    work is mostly GEMMs, split only with ``split_blas_kernels``)."""
+    cfg = config()
+    if work < cfg.parallel_min or getattr(_local, "inside", False) or (blas and not cfg.split_blas_kernels):
+        return 1
+    return max(1, min(cfg.threads, n))
+
+
+def over_batch(fn, n: int, work: int, blas: bool = True) -> list:
+    """Run ``fn(n0, n1)`` over the batch [0, n) on :func:`parts_for` threads, BLAS being single-threaded
+    meanwhile; returns the results in batch order.
+
+    The batch is cut into up to ``chunks_per_thread`` pieces per thread (of at least ``piece_min`` work),
+    which the threads claim as they become free (a core slowed down by something else then does less of the
+    work). The worker threads take pieces from the front, the calling thread from the back: it has usually
+    just written the arrays involved (an input copy, an incoming gradient), and their tail is still in its
+    core's cache. Workers run in a copy of the caller's context (they see its :func:`config`)."""
+    global _pool
+    parts = parts_for(n, work, blas)
+    if parts <= 1:
+        return [fn(0, n)]
+    cfg = config()
+    if _pool is None or _pool._max_workers < parts - 1:
+        _pool = ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="cnnkit-conv", initializer=_pin_worker,
+                                   initargs=(cfg.pin_threads,))
+    pieces = min(n, max(parts, min(parts * cfg.chunks_per_thread, work // cfg.piece_min)))
+    bounds = [n * i // pieces for i in range(pieces + 1)]
+    results = [None] * pieces
+    lock = threading.Lock()
+    ends = [0, pieces]                       # the next piece from the front, one past the next from the back
+
+    def run(front: bool) -> None:
+        _local.inside = True
+        try:
+            while True:
+                with lock:
+                    if ends[0] >= ends[1]:
+                        return
+                    if front:
+                        i = ends[0]
+                        ends[0] += 1
+                    else:
+                        ends[1] -= 1
+                        i = ends[1]
+                results[i] = fn(bounds[i], bounds[i + 1])
+        finally:
+            _local.inside = False
+
+    with _single_threaded_blas():
+        futures = [_pool.submit(contextvars.copy_context().run, run, True) for _ in range(parts - 1)]
+        try:
+            run(False)
+        finally:
+            wait(futures)  # the other threads write into shared arrays: never leave before they are done
+    for f in futures:
+        f.result()  # re-raises a worker's exception
+    return results
+
+
+def over_images_or_rows(fn, n: int, rows: int, work: int) -> None:
+    """Run ``fn(i0, i1, r0, r1)`` over images [i0, i1) × rows [r0, r1) of a batch of n images of ``rows``
+    rows each: split over the images when there are at least as many as threads, else (a batch of one
+    at inference) over the rows."""
+    if n >= config().threads or rows < 2:
+        over_batch(lambda a, b: fn(a, b, 0, rows), n, work)
+    else:
+        over_batch(lambda a, b: fn(0, n, a, b), rows, work)
+
+
+def workspace(shape: tuple, dtype, slot: str = "cols") -> np.ndarray:
+    """A scratch array that is used up before the next request for the same ``slot`` (one buffer per slot
+    and thread, grown as needed): "cols" for columns, "pad" for a padded input, "out" and "aux" for
+    Winograd's products and transforms."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    buffers = getattr(_local, "buffers", None)
+    if buffers is None:
+        buffers = _local.buffers = {}
+        _all_buffers.append(buffers)
+    buf = buffers.get(slot)
+    if buf is None or buf.nbytes < nbytes:
+        buf = buffers[slot] = np.empty(max(nbytes, 1), np.uint8)
+    return buf[:nbytes].view(dtype).reshape(shape)
+
+
+def release_workspace() -> None:
+    """Free the scratch buffers of every thread (they are allocated again by the next convolution)."""
+    for buffers in _all_buffers:
+        buffers.clear()
+
+
+def chunks(a: int, b: int, bytes_per_image: int, parts: int):
+    """The image ranges of part [a, b) whose columns fit in this part's share of ``column_budget``."""
+    step = max(1, (config().column_budget // parts) // max(bytes_per_image, 1))
+    for c0 in range(a, b, step):
+        yield c0, min(c0 + step, b)
