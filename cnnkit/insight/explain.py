@@ -22,10 +22,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..autograd.grad_mode import no_grad
+from ..io.atomic import atomic_output
 from ..nn import functional as F
-from ..tensor import Tensor, no_grad
+from ..ops import validate
+from ..tensor import Tensor
 
-__all__ = ["ConvExplanation", "ConvStep", "explain_conv", "parse_dims", "render_conv_png", "run_explain_conv"]
+__all__ = ["ConvExplanation", "ConvStep", "explain_conv", "render_conv_png"]
 
 
 def num(v) -> str:
@@ -45,12 +48,6 @@ def matrix_text(a, indent: str = "  ") -> str:
     cells = [[num(v) for v in row] for row in np.atleast_2d(a)]
     width = max(len(c) for row in cells for c in row)
     return "\n".join(indent + " ".join(c.rjust(width) for c in row) for row in cells)
-
-
-def _positive(v, what: str, minimum: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"explain conv: expected {what} to be an integer ≥ {minimum}, got {v!r}")
-    return int(v)
 
 
 @dataclass
@@ -167,32 +164,32 @@ def explain_conv(input_shape=(5, 5, 3), kernel: int = 3, stride: int = 1, paddin
 
     From Python, ``values`` (D, H, W), ``weight`` (K, D, F, F) and ``bias`` (K,) replace the seeded numbers
     (e.g. a worked example from a book); their shapes must agree with the other arguments."""
+    fn = "explain_conv"
     shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
     if shape is None or len(shape) not in (2, 3):
-        raise ValueError(f"explain conv: expected --input HxW or HxWxC, got {input_shape!r}")
-    h, w = (_positive(v, "the input size") for v in shape[:2])
-    d = _positive(shape[2], "the channel count") if len(shape) == 3 else 1
-    f = _positive(kernel, "the kernel size")
-    s = _positive(stride, "the stride")
-    p = _positive(padding, "the padding", 0)
-    dl = _positive(dilation, "the dilation")
-    k = _positive(channels_out, "--channels-out")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"explain conv: expected an integer seed, got {seed!r}")
+        raise ValueError(f"{fn}: input_shape must be (H, W) or (H, W, C), got {input_shape!r}")
+    h, w = (validate.positive_int(v, "input_shape", fn) for v in shape[:2])
+    d = validate.positive_int(shape[2], "input_shape", fn) if len(shape) == 3 else 1
+    f = validate.positive_int(kernel, "kernel", fn)
+    s = validate.positive_int(stride, "stride", fn)
+    p = validate.non_negative_int(padding, "padding", fn)
+    dl = validate.positive_int(dilation, "dilation", fn)
+    k = validate.positive_int(channels_out, "channels_out", fn)
+    seed = validate.integer(seed, "seed", fn)
     f_eff = dl * (f - 1) + 1
     if h * w * d > 4096 or k > 64:
-        raise ValueError(f"explain conv: the explanation prints every product, so it is for small layers (H·W·C ≤ "
-                         f"4096, at most 64 filters), got {h}×{w}×{d} and {k} filters")
+        raise ValueError(f"{fn}: the explanation prints every product, so it is for small layers (H·W·C ≤ 4096, "
+                         f"at most 64 filters), got {h}×{w}×{d} and {k} filters")
     if h + 2 * p < f_eff or w + 2 * p < f_eff:
-        raise ValueError(f"explain conv: the {f}×{f} kernel (span {f_eff} with dilation {dl}) does not fit the "
-                         f"{h}×{w} input padded by {p}")
+        raise ValueError(f"{fn}: the {f}×{f} kernel (span {f_eff} with dilation {dl}) does not fit the {h}×{w} "
+                         f"input padded by {p}")
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 3, size=(d, h, w)).astype(np.float64)
     wt = rng.integers(-1, 2, size=(k, d, f, f)).astype(np.float64)
     b = rng.integers(-1, 2, size=k).astype(np.float64)
     for name, given, default in (("values", values, x), ("weight", weight, wt), ("bias", bias, b)):
         if given is not None and np.shape(given) != default.shape:
-            raise ValueError(f"explain conv: expected {name} of shape {default.shape}, got {np.shape(given)}")
+            raise ValueError(f"{fn}: {name} must have shape {default.shape}, got {np.shape(given)}")
     x = x if values is None else np.array(values, dtype=np.float64)
     wt = wt if weight is None else np.array(weight, dtype=np.float64)
     b = b if bias is None else np.array(bias, dtype=np.float64)
@@ -224,7 +221,7 @@ def explain_conv(input_shape=(5, 5, 3), kernel: int = 3, stride: int = 1, paddin
 def render_conv_png(ex: ConvExplanation, path, max_frames: int = 36) -> str:
     """Draw filter 0's steps as a grid of frames (matplotlib): the padded channel 0 with the window outlined and
     the output so far, then the finished output; writes ``path`` (PNG) and returns it."""
-    from matplotlib.figure import Figure        # no pyplot: no global state, no GUI backend
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
     from matplotlib.patches import Rectangle
 
     steps = [st for st in ex.steps if st.filter == 0][:max_frames]
@@ -260,41 +257,6 @@ def render_conv_png(ex: ConvExplanation, path, max_frames: int = 36) -> str:
                  f"{f}×{f} filter w0" + (" (channel 0 shown; sums over all channels)" if d > 1 else ""), fontsize=9)
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.6 / (2.5 * rows + 0.4), wspace=0.1,
                         hspace=0.25)
-    fig.savefig(path, dpi=80)
+    with atomic_output(path) as file:
+        fig.savefig(file, format="png", dpi=80)
     return str(path)
-
-
-def parse_dims(text, what: str, count=(2, 3)) -> tuple:
-    """``"5x5x3"`` (or ``5×5×3``, ``5,5,3``) -> (5, 5, 3); ``"3"`` -> (3,) when 1 is in ``count``."""
-    if isinstance(text, (int, np.integer)) and not isinstance(text, bool):
-        dims = (int(text),)
-    elif isinstance(text, (tuple, list)):
-        dims = tuple(text)
-    else:
-        parts = str(text).lower().replace("×", "x").replace(",", "x").split("x")
-        try:
-            dims = tuple(int(p) for p in parts)
-        except ValueError:
-            dims = ()
-    if len(dims) not in count or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1
-                                     for d in dims):
-        forms = " or ".join("x".join(["N"] * c) for c in count)
-        raise ValueError(f"{what}: expected positive integers as {forms}, got {text!r}")
-    return tuple(int(d) for d in dims)
-
-
-def run_explain_conv(input="5x5x3", kernel="3x3", stride=1, padding=0, dilation=1, channels_out=1, seed=0,
-                     png=None) -> str:
-    """The ``cnnkit explain conv --input HxW[xC] [--kernel KxK] [--stride S] [--padding P] [--dilation D]
-    [--channels-out K] [--seed N] [--png OUT]`` command: returns the explanation text (and writes the PNG)."""
-    shape = parse_dims(input, "explain conv: --input", (2, 3))
-    k = parse_dims(kernel, "explain conv: --kernel", (1, 2))
-    if len(k) == 2 and k[0] != k[1]:
-        raise ValueError(f"explain conv: --kernel must be square (F×F), got {kernel!r}")
-    ex = explain_conv(shape, k[0], stride, padding, dilation, channels_out, seed)
-    text = ex.text()
-    if png is not None:
-        if not str(png).lower().endswith(".png"):
-            raise ValueError(f"explain conv: --png {png}: expected a .png file name")
-        text += f"\nwrote {render_conv_png(ex, png)}"
-    return text

@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..nn import functional as F
+from ..ops import validate
 from ..tensor import Tensor
-from .explain import matrix_text, num, parse_dims
+from .explain import matrix_text, num
 
-__all__ = ["PoolExplanation", "PoolStep", "explain_pool", "run_explain_pool"]
+__all__ = ["PoolExplanation", "PoolStep", "explain_pool"]
 
 
 @dataclass
@@ -84,31 +85,24 @@ class PoolExplanation:
     __str__ = text
 
 
-def _int(v, what: str, minimum: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"explain pool: expected {what} to be an integer ≥ {minimum}, got {v!r}")
-    return int(v)
-
-
 def explain_pool(input_shape=(4, 4), kernel: int = 2, stride: int | None = None, mode: str = "max",
                  seed: int = 0) -> PoolExplanation:
     """Pool a seeded H×W input of distinct integers 1..H·W with a ``kernel``×``kernel`` window (stride default
     = kernel), route a seeded integer error dy (1..9) back, and compare with cnnkit's autograd."""
+    fn = "explain_pool"
     shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
     if shape is None or len(shape) != 2:
-        raise ValueError(f"explain pool: expected --input HxW, got {input_shape!r}")
-    h, w = (_int(v, "the input size") for v in shape)
-    k = _int(kernel, "the window size")
-    s = k if stride is None else _int(stride, "the stride")
+        raise ValueError(f"{fn}: input_shape must be (H, W), got {input_shape!r}")
+    h, w = (validate.positive_int(v, "input_shape", fn) for v in shape)
+    k = validate.positive_int(kernel, "kernel", fn)
+    s = k if stride is None else validate.positive_int(stride, "stride", fn)
+    mode = validate.one_of(mode, ("max", "avg"), "mode", fn)
+    seed = validate.integer(seed, "seed", fn)
     if h * w > 4096:
-        raise ValueError(f"explain pool: the explanation prints every window, so it is for small inputs (H·W ≤ "
-                         f"4096), got {h}×{w}")
-    if mode not in ("max", "avg"):
-        raise ValueError(f"explain pool: expected --mode max or avg, got {mode!r}")
+        raise ValueError(f"{fn}: the explanation prints every window, so it is for small inputs (H·W ≤ 4096), "
+                         f"got {h}×{w}")
     if k > h or k > w:
-        raise ValueError(f"explain pool: the {k}×{k} window does not fit the {h}×{w} input")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"explain pool: expected an integer seed, got {seed!r}")
+        raise ValueError(f"{fn}: the {k}×{k} window does not fit the {h}×{w} input")
     rng = np.random.default_rng(seed)
     x = (rng.permutation(h * w) + 1).reshape(h, w).astype(np.float64)
     ho, wo = (h - k) // s + 1, (w - k) // s + 1
@@ -137,13 +131,3 @@ def explain_pool(input_shape=(4, 4), kernel: int = 2, stride: int | None = None,
                         for a, n, o in (("H", h, ho), ("W", w, wo))) + f"  →  {ho}×{wo}"
     return PoolExplanation(mode, k, s, x, y, dy, dx, yt.data[0, 0].copy(), xt.grad.data[0, 0].copy(), steps,
                            formula)
-
-
-def run_explain_pool(input="4x4", kernel=2, stride=None, mode="max", seed=0) -> str:
-    """The ``cnnkit explain pool --input HxW --kernel K [--stride S] [--mode max|avg] [--seed N]`` command: returns
-    the explanation text (forward, routed backward error, check against autograd)."""
-    shape = parse_dims(input, "explain pool: --input", (2,))
-    k = parse_dims(kernel, "explain pool: --kernel", (1, 2))
-    if len(k) == 2 and k[0] != k[1]:
-        raise ValueError(f"explain pool: --kernel must be square (K×K), got {kernel!r}")
-    return explain_pool(shape, k[0], stride, mode, seed).text()

@@ -12,9 +12,8 @@ side; kernels have odd sides, see :mod:`cnnkit.insight.kernels`). The result is 
 
 ``correlate(image, kernel)`` returns the unclipped float64 values.
 
-``run_filter`` is the ``cnnkit filter`` command: it reads an image file (or, with none, the photo
-``china.jpg`` that ships inside scikit-learn, so it works offline), filters it and writes original | filtered
-side by side as a PNG.
+``sample_image()`` is the photo ``china.jpg`` that ships inside scikit-learn (so ``cnnkit filter`` works offline
+with no image given); ``side_by_side(original, filtered)`` is the picture that ``cnnkit filter`` writes.
 """
 from __future__ import annotations
 
@@ -22,26 +21,28 @@ from pathlib import Path
 
 import numpy as np
 
+from ..autograd.grad_mode import no_grad
+from ..data.images import read_image
 from ..nn import functional as F
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor
 from .kernels import parse_kernel
 
-__all__ = ["correlate", "filter_image", "load_image", "run_filter", "sample_image", "side_by_side"]
+__all__ = ["correlate", "filter_image", "sample_image", "side_by_side"]
 
 
-def _check_image(image, who: str) -> np.ndarray:
+def _check_image(image) -> np.ndarray:
     image = np.asarray(image)
     if image.ndim not in (2, 3) or image.size == 0 or (image.ndim == 3 and image.shape[2] < 1):
-        raise ValueError(f"{who}: expected an image of shape (H, W) or (H, W, C), got shape {image.shape}")
+        raise ValueError(f"filter_image: expected an image of shape (H, W) or (H, W, C), got shape {image.shape}")
     if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)) \
             or image.dtype == np.bool_:
-        raise ValueError(f"{who}: expected an image of integer or float pixels, got dtype {image.dtype}")
+        raise ValueError(f"filter_image: expected an image of integer or float pixels, got dtype {image.dtype}")
     return image
 
 
 def correlate(image, kernel) -> np.ndarray:
     """The float64 'same' cross-correlation of every channel of ``image`` with ``kernel`` (no clipping)."""
-    image = _check_image(image, "filter_image")
+    image = _check_image(image)
     k = parse_kernel(kernel)
     planes = image.astype(np.float64)
     planes = planes[None] if planes.ndim == 2 else np.moveaxis(planes, 2, 0)   # (C, H, W)
@@ -56,7 +57,7 @@ def correlate(image, kernel) -> np.ndarray:
 def filter_image(image, kernel) -> np.ndarray:
     """``image`` (H, W) or (H, W, C) filtered by ``kernel`` (an array, a name or a literal; see
     :func:`cnnkit.insight.kernels.parse_kernel`), same size, clipped to the image's range (module docstring)."""
-    image = _check_image(image, "filter_image")
+    image = _check_image(image)
     y = correlate(image, kernel)
     if image.dtype == np.uint8:
         return np.clip(np.rint(y), 0, 255).astype(np.uint8)
@@ -72,43 +73,20 @@ def filter_image(image, kernel) -> np.ndarray:
 def sample_image(name: str = "china.jpg") -> np.ndarray:
     """A photo shipped inside scikit-learn (``china.jpg`` or ``flower.jpg``, 427×640×3 uint8): no download.
 
-    The JPEG is read from scikit-learn's installed package data with Pillow (what ``load_sample_image`` does,
-    without importing scikit-learn, which takes a second or two)."""
+    The JPEG is read from scikit-learn's installed package data with :func:`cnnkit.data.images.read_image`
+    (what ``load_sample_image`` does, without importing scikit-learn, which takes a second or two)."""
     from importlib.util import find_spec
 
     spec = find_spec("sklearn")
     if spec is None or not spec.submodule_search_locations:
-        raise ValueError("no IMAGE given and scikit-learn (which ships the sample photo) is not installed; "
-                         "pass an image file")
+        raise ValueError("sample_image: scikit-learn, which ships the sample photos, is not installed; pass an "
+                         "image file")
     for root in spec.submodule_search_locations:
         path = Path(root) / "datasets" / "images" / name
         if path.is_file():
-            return load_image(path)
-    raise ValueError(f"no IMAGE given and scikit-learn's sample image {name!r} is not in its installed files; "
-                     f"pass an image file")
-
-
-def load_image(path) -> np.ndarray:
-    """An image file as uint8 pixels: (H, W) for grayscale files, (H, W, 3) RGB for the rest (transparent
-    pixels laid on white). A missing or unreadable file is a ValueError naming it."""
-    from PIL import Image, UnidentifiedImageError
-
-    file = Path(path)
-    if not file.is_file():
-        raise ValueError(f"cannot read the image {path}: {'it is a directory' if file.is_dir() else 'no such file'}")
-    try:
-        with Image.open(file) as im:
-            im.load()
-            if im.mode in ("1", "L", "I", "I;16", "F"):
-                return np.asarray(im.convert("L"), dtype=np.uint8)
-            if "A" in im.getbands() or "transparency" in im.info:
-                rgba = im.convert("RGBA")
-                im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-            return np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except UnidentifiedImageError:
-        raise ValueError(f"cannot read the image {path}: not an image format Pillow reads (PNG, JPEG, ...)") from None
-    except (OSError, SyntaxError, EOFError, ValueError) as e:
-        raise ValueError(f"cannot read the image {path}: {e}") from None
+            return read_image(path, channels=3)
+    raise ValueError(f"sample_image: scikit-learn's sample photo {name!r} is not among its installed files; pass "
+                     f"an image file")
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
@@ -129,24 +107,3 @@ def side_by_side(left, right, gap: int = 8) -> np.ndarray:
         a, b = [x if x.ndim == 3 else np.repeat(x[..., None], 3, axis=2) for x in (a, b)]
     spacer = np.full((a.shape[0], gap) + a.shape[2:], 255, dtype=np.uint8)
     return np.concatenate([a, spacer, b], axis=1)
-
-
-def run_filter(image=None, kernel="gaussian", size=None, sigma=None, out="filtered.png") -> str:
-    """The ``cnnkit filter [IMAGE] --kernel K [--size N] [--sigma S] [--out PNG]`` command: filter IMAGE (a
-    path; None = scikit-learn's china.jpg) with the kernel K (name, .npy file or "[[..],[..]]" literal) and write
-    original | filtered side by side to ``out``. Returns the line it prints (what was written)."""
-    from PIL import Image
-
-    k = parse_kernel(kernel, size=size, sigma=sigma)
-    pixels = sample_image() if image is None else load_image(image)
-    filtered = filter_image(pixels, k)
-    target = Path(out)
-    if target.suffix.lower() != ".png":
-        raise ValueError(f"--out {out}: expected a .png file name")
-    if target.parent != Path("") and not target.parent.is_dir():
-        raise ValueError(f"--out {out}: the folder {target.parent} does not exist")
-    Image.fromarray(side_by_side(pixels, filtered)).save(target)
-    source = "scikit-learn's sample photo china.jpg" if image is None else str(image)
-    name = kernel if isinstance(kernel, str) else "the given array"
-    return (f"wrote {target}: {source} ({pixels.shape[1]}×{pixels.shape[0]}) | filtered with {name} "
-            f"({k.shape[0]}×{k.shape[1]})")

@@ -26,10 +26,11 @@ the bottom, SciPy at the top: the two disagree by a pixel). Named kernels:
 from __future__ import annotations
 
 import ast
-import math
 from pathlib import Path
 
 import numpy as np
+
+from ..ops import validate
 
 __all__ = ["NAMES", "box", "gaussian", "get", "parse_kernel"]
 
@@ -51,11 +52,11 @@ _FIXED = {
 NAMES = ("identity", "box", "gaussian") + tuple(k for k in _FIXED if k != "identity")
 
 
-def _odd_size(size, who: str) -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1 or size % 2 == 0:
-        raise ValueError(f"{who}: expected an odd positive kernel size (1, 3, 5, ...) so the kernel has a centre "
-                         f"pixel, got {size!r}")
-    return int(size)
+def _odd_size(size, fn: str) -> int:
+    size = validate.positive_int(size, "size", fn)
+    if size % 2 == 0:
+        raise ValueError(f"{fn}: size must be odd (1, 3, 5, ...) so that the kernel has a centre pixel, got {size}")
+    return size
 
 
 def box(size: int = 3) -> np.ndarray:
@@ -67,11 +68,11 @@ def box(size: int = 3) -> np.ndarray:
 def gaussian(size: int = 5, sigma: float = 1.0) -> np.ndarray:
     """The size×size Gaussian blur: exp(−(a² + b²)/(2σ²)) at the integer offsets from the centre, summing to 1."""
     size = _odd_size(size, "gaussian")
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(sigma) or sigma <= 0:
-        raise ValueError(f"gaussian: expected a positive finite sigma, got {sigma!r}")
+    sigma = validate.finite_number(sigma, "sigma", "gaussian")
+    if sigma <= 0:
+        raise ValueError(f"gaussian: sigma must be positive, got {sigma!r}")
     a = np.arange(size, dtype=np.float64) - size // 2
-    g = np.exp(-(a * a) / (2.0 * float(sigma) ** 2))
+    g = np.exp(-(a * a) / (2.0 * sigma ** 2))
     k = np.outer(g, g)
     return k / k.sum()
 

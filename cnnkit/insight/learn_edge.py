@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..nn import functional as F
+from ..ops import validate
 from ..tensor import Tensor
 
-__all__ = ["EdgeLearning", "edge_data", "learn_edge", "run_learn_edge"]
+__all__ = ["EdgeLearning", "edge_data", "learn_edge"]
 
 TRUE_KERNEL = np.array([[1.0, -1.0]])
 
@@ -53,12 +54,13 @@ def learn_edge(steps: int = 40, lr: float = 0.03, seed: int = 0, every: int = 5,
     """Learn the 1×2 edge kernel by ``steps`` steps of gradient descent with learning rate ``lr`` from a random
     start (seeded normal), recording the loss and kernel every ``every`` steps (and printing each line with
     ``echo``, e.g. ``print``). Returns an :class:`EdgeLearning`; its ``kernel`` ends near [1, −1]."""
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"explain learn-edge: expected --steps to be a positive integer, got {steps!r}")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not 0 < lr < 1:
-        raise ValueError(f"explain learn-edge: expected --lr in (0, 1), got {lr!r}")
-    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-        raise ValueError(f"explain learn-edge: expected every to be a positive integer, got {every!r}")
+    fn = "learn_edge"
+    steps = validate.positive_int(steps, "steps", fn)
+    lr = validate.finite_number(lr, "lr", fn)
+    if not 0 < lr < 1:
+        raise ValueError(f"{fn}: lr must be in (0, 1), got {lr!r}")
+    every = validate.positive_int(every, "every", fn)
+    seed = validate.integer(seed, "seed", fn)
     x, y = edge_data()
     rng = np.random.default_rng(seed)
     k = rng.normal(size=(1, 2))
@@ -88,9 +90,3 @@ def learn_edge(steps: int = 40, lr: float = 0.03, seed: int = 0, every: int = 5,
     err = float(np.abs(k - TRUE_KERNEL).max())
     say(f"learned K = [{k[0, 0]:.4f}, {k[0, 1]:.4f}]; the true kernel is [1, −1] (largest error {err:.4f})")
     return result
-
-
-def run_learn_edge(steps: int = 40, lr: float = 0.03, seed: int = 0, every: int = 5, echo=print) -> str:
-    """The ``cnnkit explain learn-edge [--steps N] [--lr LR] [--seed N]`` command: prints each line as it is
-    computed with ``echo`` (None: silent) and returns the whole text."""
-    return learn_edge(steps=steps, lr=lr, seed=seed, every=every, echo=echo).text()

@@ -1,22 +1,15 @@
-"""``receptive_field``: the rectangle of input pixels that one unit of a layer sees.
+"""``receptive_box``: the rectangle of input pixels that one unit of a layer sees.
 
-``ck.summary`` reports, per layer, the receptive field r and the jump j (cumulative stride) in input pixels.
-Where the field sits also depends on the padding: the centre of unit 0 (``start``, in input pixel
-coordinates, from 0 at the input) moves by each sliding window (kernel k, stride s, padding p, dilation d)
-as
-
-    start ← start + ((d·(k − 1) + 1 − 1)/2 − p)·j,        j ← j·s
-
-(other layers leave it alone; where paths merge, the first path's start is taken; CNN branches are aligned
-by design). Unit (u, v) of the layer is centred at start + (u, v)·j, and its field covers
+``receptive_field.py`` gives every layer's receptive field r, jump j (cumulative stride) and start (the centre
+of unit 0's field, in input pixel coordinates from 0; negative where padding is seen), per axis — the numbers
+``ck.summary`` prints. Unit (u, v) of the layer is centred at start + (u, v)·j, and its field covers
 
     rows  start_h + u·j_h − (r_h − 1)/2  …  start_h + u·j_h + (r_h − 1)/2      (and likewise for columns)
 
-which may extend past the image (padding): ``clipped`` is the part on the image. r and j are taken from
-``summary``'s row, so the rectangle is the same receptive field the table prints. For a unit whose
-rectangle lies inside the image it is exactly the set of pixels that can change the unit; near the
-borders, pixels that reach the unit only through the zero padding of an inner feature map (or that a
-floor in an output size drops) lie in the rectangle but cannot change it.
+which may extend past the image (padding): ``clipped`` is the part on the image. For a unit whose rectangle
+lies inside the image it is exactly the set of pixels that can change the unit; near the borders, pixels that
+reach the unit only through the zero padding of an inner feature map (or that a floor in an output size
+drops) lie in the rectangle but cannot change it.
 """
 from __future__ import annotations
 
@@ -25,11 +18,11 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..nn import AvgPool2d, Conv2d, MaxPool2d, Module, TableConv2d
-from ..tensor import Tensor, set_grad_enabled
-from .summary import summary
+from ..nn import Module
+from .receptive_field import as_numbers, call_fields
+from .trace import trace
 
-__all__ = ["FieldBox", "draw_box", "parse_layer_unit", "receptive_field", "spatial_layers"]
+__all__ = ["FieldBox", "draw_box", "feature_map_fields", "parse_layer_unit", "receptive_box"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +48,7 @@ class FieldBox:
         unit = tuple(int(u) for u in unit)
         ho, wo = self.map_hw
         if len(unit) != 2 or not (0 <= unit[0] < ho and 0 <= unit[1] < wo):
-            raise ValueError(f"receptive field: unit {unit} is outside {self.layer}'s {ho}×{wo} map (rows "
+            raise ValueError(f"receptive_box: unit {unit} is outside {self.layer}'s {ho}×{wo} map (rows "
                              f"0–{ho - 1}, columns 0–{wo - 1})")
         r = [Fraction(v) for v in self.size]
         centre = [Fraction(self.start[i]) + unit[i] * Fraction(self.jump[i]) for i in (0, 1)]
@@ -70,94 +63,20 @@ class FieldBox:
         return (max(self.top, 0), max(self.left, 0), min(self.bottom, h - 1), min(self.right, w - 1))
 
 
-def _pair(v) -> tuple:
-    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(a) for a in v)
-
-
-def _window(m: Module):
-    """(kernel, stride, padding before, dilation) per axis of a sliding-window layer, or None."""
-    if isinstance(m, (Conv2d, TableConv2d)):
-        k, s = m.kernel_size, m.stride
-        d = getattr(m, "dilation", (1, 1))
-        if m.padding == "valid":
-            p = (0, 0)
-        elif m.padding == "same":
-            p = tuple(d[i] * (k[i] - 1) // 2 for i in (0, 1))
-        else:
-            p = _pair(m.padding)
-        return k, s, p, d
-    if isinstance(m, MaxPool2d):
-        return _pair(m.kernel_size), _pair(m.stride), _pair(m.padding), _pair(m.dilation)
-    if isinstance(m, AvgPool2d):
-        return _pair(m.kernel_size), _pair(m.stride), _pair(m.padding), (1, 1)
-    return None
-
-
-class _Starts:
-    """Forward hooks that carry (start, jump) per tensor through the model (see the module docstring)."""
-
-    def __init__(self, names):
-        self.names = names
-        self.table = {}            # id(tensor) -> (tensor, start, jump); holds the tensors alive
-        self.by_name = {}
-
-    def lookup(self, t):
-        stack, seen = [t], set()
-        while stack:
-            u = stack.pop(0)
-            if id(u) in self.table:
-                return self.table[id(u)][1:]
-            if id(u) in seen or u.creator is None or u.creator.inputs is None:
-                continue
-            seen.add(id(u))
-            stack.extend(x for x in u.creator.inputs if isinstance(x, Tensor))
-        return None
-
-    def hook(self, module, args, out):
-        if not args or not isinstance(args[0], Tensor) or not isinstance(out, Tensor):
-            return
-        known = self.lookup(args[0])
-        if known is None:
-            return
-        start, jump = known
-        if not any(True for _ in module.children()):
-            geo = _window(module)
-            if geo is not None:
-                k, s, p, d = geo
-                start = tuple(start[i] + (Fraction(d[i] * (k[i] - 1), 2) - p[i]) * jump[i] for i in (0, 1))
-                jump = tuple(jump[i] * s[i] for i in (0, 1))
-            self.table.setdefault(id(out), (out, start, jump))
-        name = self.names.get(id(module))
-        if name is not None:
-            self.by_name.setdefault(name, self.lookup(out))
-
-
-def _starts(model: Module, input_size) -> dict:
-    names = {id(m): n for n, m in model.named_modules()}
-    tracker = _Starts(names)
-    modes = [(m, m.training) for m in model.modules()]
-    handles = [m.register_forward_hook(tracker.hook) for m in model.modules()]
-    try:
-        model.eval()
-        dtype = next((p.data.dtype for p in model.parameters()), np.dtype(np.float32))
-        x = Tensor(np.zeros((1,) + tuple(input_size), dtype=dtype), requires_grad=True)
-        zero = Fraction(0)
-        tracker.table[id(x)] = (x, (zero, zero), (Fraction(1), Fraction(1)))
-        with set_grad_enabled(True):
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
-        for m, mode in modes:
-            m.training = mode
-    return tracker.by_name
-
-
-def spatial_layers(model: Module, input_size) -> dict:
-    """The rows of ``summary(model, input_size)`` whose output is a feature map (N, C, H, W), by name."""
-    return {r.name: r for r in summary(model, tuple(input_size), depth=None).rows
-            if r.name and r.output_shape and len(r.output_shape) == 4 and isinstance(r.output_shape[0], int)
-            and r.receptive_field is not None}
+def feature_map_fields(model: Module, input_size) -> dict:
+    """{name: (field, (H, W))} for every module call of ``model`` on one input of ``input_size`` (C, H, W)
+    whose output is a feature map (N, C, H, W) that depends on the image, in call order (first call): the
+    :class:`~cnnkit.insight.receptive_field.Field` that ``summary`` reports and the map's size."""
+    dtype = next((p.data.dtype for p in model.parameters()), np.dtype(np.float32))
+    t = trace(model, (1,) + tuple(int(v) for v in input_size), dtype)
+    fields = call_fields(t)
+    out = {}
+    for call in t.calls:
+        shape, field = call.out_shape, fields[id(call)]
+        if (call.name and field is not None and call.name not in out and shape is not None and len(shape) == 4
+                and not isinstance(shape[0], tuple)):
+            out[call.name] = (field, (int(shape[2]), int(shape[3])))
+    return out
 
 
 def _names_text(names) -> str:
@@ -175,28 +94,23 @@ def parse_layer_unit(text: str) -> tuple:
     except ValueError:
         u = ()
     if len(u) != 2:
-        raise ValueError(f"--receptive-field {text}: expected LAYER or LAYER:ROW,COL (e.g. features.c3:4,5)")
+        raise ValueError(f"parse_layer_unit: expected LAYER or LAYER:ROW,COL (e.g. features.c3:4,5), got {text!r}")
     return name, u
 
 
-def receptive_field(model: Module, input_size, layer: str, unit=None) -> FieldBox:
+def receptive_box(model: Module, input_size, layer: str, unit=None) -> FieldBox:
     """The receptive field of ``unit`` (row, col; default the centre unit) of ``layer`` (a name as in
     ``summary`` / ``named_modules``) for inputs of ``input_size`` (C, H, W). Unknown layers, layers without a
     feature map and units outside the map are ValueErrors naming the valid choices."""
-    rows = spatial_layers(model, input_size)
-    if layer not in rows:
-        raise ValueError(f"receptive field: no layer {layer!r} with a feature map in {type(model).__name__}; "
-                         f"valid layers: {_names_text(rows)}")
-    row = rows[layer]
-    ho, wo = row.output_shape[-2:]
+    maps = feature_map_fields(model, input_size)
+    if layer not in maps:
+        raise ValueError(f"receptive_box: no layer {layer!r} with a feature map in {type(model).__name__}; "
+                         f"valid layers: {_names_text(maps)}")
+    field, (ho, wo) = maps[layer]
     if unit is None:
         unit = (ho // 2, wo // 2)
-    starts = _starts(model, input_size)
-    if starts.get(layer) is None:
-        raise ValueError(f"receptive field: cannot place {layer}'s field on the input")
-    start, _ = starts[layer]
-    box = FieldBox(layer, (0, 0), 0, 0, 0, 0, row.receptive_field, row.jump,
-                   tuple(int(v) for v in input_size[-2:]), start, (ho, wo))
+    box = FieldBox(layer, (0, 0), 0, 0, 0, 0, as_numbers((field.rh, field.rw)), as_numbers((field.jh, field.jw)),
+                   tuple(int(v) for v in input_size[-2:]), as_numbers((field.sh, field.sw)), (ho, wo))
     return box.at(unit)
 
 

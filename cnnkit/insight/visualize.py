@@ -20,14 +20,24 @@ from pathlib import Path
 
 import numpy as np
 
-from ..nn import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, Conv2d, ConvTranspose2d, LPPool2d, MaxPool2d,
-                  Module, TableConv2d)
-from ..tensor import Tensor, no_grad
-from .receptive_box import draw_box, parse_layer_unit
-from .receptive_box import receptive_field as _receptive_field
+from ..autograd.grad_mode import no_grad
+from ..data.images import write_image
+from ..io.atomic import atomic_output
+from ..nn import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool2d,
+    Conv2d,
+    ConvTranspose2d,
+    LPPool2d,
+    MaxPool2d,
+    Module,
+    TableConv2d,
+)
+from ..tensor import Tensor
+from .receptive_box import draw_box, parse_layer_unit, receptive_box
 
-__all__ = ["feature_maps", "filter_grid", "grid_shape", "normalize", "run_visualize", "tile", "tile_origin",
-           "visualize"]
+__all__ = ["feature_maps", "filter_grid", "grid_shape", "normalize", "tile", "tile_origin", "visualize"]
 
 _MAP_LAYERS = (Conv2d, TableConv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, LPPool2d, AdaptiveAvgPool2d,
                AdaptiveMaxPool2d)
@@ -68,7 +78,7 @@ def _first_conv(model: Module):
     for name, m in model.named_modules():
         if isinstance(m, (Conv2d, TableConv2d)):
             return name, m
-    raise ValueError(f"filter grid: {type(model).__name__} has no Conv2d layer")
+    raise ValueError(f"filter_grid: {type(model).__name__} has no Conv2d layer")
 
 
 def filter_grid(model: Module, gap: int = 1) -> tuple:
@@ -93,7 +103,7 @@ def _as_batch(image, model: Module) -> np.ndarray:
     if x.ndim == 3:
         x = x[None]
     if x.ndim != 4 or x.shape[0] != 1:
-        raise ValueError(f"feature maps: expected one image (C, H, W), got shape {x.shape}")
+        raise ValueError(f"feature_maps: expected one image (C, H, W), got shape {x.shape}")
     dtype = next((p.data.dtype for p in model.parameters()), np.dtype(np.float32))
     return x.astype(dtype, copy=False)
 
@@ -116,7 +126,7 @@ def feature_maps(model: Module, image) -> dict:
         with no_grad():
             model(Tensor(x))
     except (TypeError, ValueError) as e:
-        raise ValueError(f"feature maps: running {type(model).__name__} on an image of shape {x.shape[1:]} "
+        raise ValueError(f"feature_maps: running {type(model).__name__} on an image of shape {x.shape[1:]} "
                          f"failed: {e}") from None
     finally:
         for h in handles:
@@ -131,13 +141,8 @@ _feature_maps = feature_maps     # visualize's arguments shadow the two names
 
 def _to_png(array01, path, target: int = 512) -> str:
     """Save an image in [0, 1] enlarged by an integer factor (nearest) so its longer side is about ``target``."""
-    from PIL import Image
-
     a = np.clip(np.rint(np.asarray(array01) * 255), 0, 255).astype(np.uint8)
-    scale = max(1, target // max(a.shape[:2]))
-    im = Image.fromarray(np.ascontiguousarray(a))
-    im.resize((a.shape[1] * scale, a.shape[0] * scale), Image.Resampling.NEAREST).save(path)
-    return str(path)
+    return write_image(a, path, max(1, target // max(a.shape[:2])))
 
 
 def _display(x: np.ndarray, display) -> np.ndarray:
@@ -159,18 +164,18 @@ def visualize(model: Module, image, out_dir, filters: bool = True, feature_maps:
     x = _as_batch(image, model)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out_dir}: exists and is not a folder")
+        raise ValueError(f"visualize: {out_dir} exists and is not a folder")
     rf = None
     if receptive_field is not None:
         rf = parse_layer_unit(receptive_field) if isinstance(receptive_field, str) else tuple(receptive_field)
     if not (filters or feature_maps or rf):
-        raise ValueError("visualize: nothing to draw (ask for --filters, --feature-maps or --receptive-field)")
-    box = _receptive_field(model, x.shape[1:], *rf) if rf else None     # a bad layer fails before any file
+        raise ValueError("visualize: nothing to draw (filters, feature_maps and receptive_field are all off)")
+    box = receptive_box(model, x.shape[1:], *rf) if rf else None     # a bad layer fails before any file
+    grid, n = filter_grid(model) if filters else (None, 0)            # and so does a model without a conv
     out.mkdir(parents=True, exist_ok=True)
     written, entries = [], []
     if filters:
         name, conv = _first_conv(model)
-        grid, n = filter_grid(model)
         path = out / f"filters_{name}.png"
         written.append(_to_png(grid, path, 256))
         shape = "×".join(str(v) for v in conv.weight.shape)
@@ -187,39 +192,13 @@ def visualize(model: Module, image, out_dir, filters: bool = True, feature_maps:
         picture = _display(x, display)
         scale = max(1, 512 // max(picture.shape[:2]))
         path = out / f"receptive_field_{layer}.png"
-        from PIL import Image
-
-        Image.fromarray(draw_box(picture, box, scale)).save(path)
-        written.append(str(path))
+        written.append(write_image(draw_box(picture, box, scale), path))
         entries.append(f"- [{path.name}]({path.name}): unit {box.unit} of `{layer}` sees rows {box.top}–{box.bottom}, "
                        f"columns {box.left}–{box.right} of the input (receptive field {box.size[0]}×{box.size[1]}, "
-                       f"jump {box.jump[0]})")
+                       f"jump {box.jump[0] if box.jump[0] == box.jump[1] else box.jump})")
     index = out / "index.md"
-    index.write_text(f"# {type(model).__name__}: one image, {x.shape[1]}×{x.shape[2]}×{x.shape[3]}\n\n"
-                     + "\n".join(entries) + "\n", encoding="utf-8")
+    with atomic_output(index) as f:
+        f.write((f"# {type(model).__name__}: one image, {x.shape[1]}×{x.shape[2]}×{x.shape[3]}\n\n"
+                 + "\n".join(entries) + "\n").encode("utf-8"))
     written.append(str(index))
     return written
-
-
-
-def run_visualize(model: Module, image, mean=None, std=None, out="visualize", filters: bool = False,
-                  feature_maps: bool = False, receptive_field=None) -> str:
-    """The ``cnnkit visualize CHECKPOINT [IMAGE] [--filters] [--feature-maps] [--receptive-field LAYER[:ROW,COL]]
-    [--out DIR]`` command, once the checkpoint's model is rebuilt: ``image`` is one image (C, H, W) in [0, 1] at
-    the model's input size (as the data set serves it, or a file prepared as ``predict`` does), standardized here
-    with the checkpoint's per-channel ``mean`` and ``std`` (None: as is). With none of the three switches, draws
-    the filters and the feature maps. Returns the lines it prints (the files written)."""
-    x = np.asarray(image, dtype=np.float64)
-    if x.ndim == 2:
-        x = x[None]
-    if x.ndim != 3:
-        raise ValueError(f"visualize: expected one image (C, H, W), got shape {x.shape}")
-    display = np.rint(np.clip(x, 0, 1) * 255).astype(np.uint8)
-    display = display[0] if display.shape[0] != 3 else display.transpose(1, 2, 0)
-    if mean is not None and std is not None:
-        x = (x - np.asarray(mean, dtype=np.float64)[:, None, None]) / np.asarray(std, dtype=np.float64)[:, None, None]
-    if not (filters or feature_maps or receptive_field):
-        filters = feature_maps = True
-    written = visualize(model, x, out, filters=filters, feature_maps=feature_maps, receptive_field=receptive_field,
-                        display=display)
-    return "\n".join(f"wrote {p}" for p in written)

@@ -1,12 +1,11 @@
 """Image kernels and filter_image: the numbers against scipy.ndimage.correlate, the lecture notes' examples,
-and the one-line errors of the `cnnkit filter` command."""
+and one-line errors (the `cnnkit filter` command is tested in tests/cli/test_insight_commands.py)."""
 import numpy as np
 import pytest
-from PIL import Image
 from scipy import ndimage
 
-from cnnkit.insight import filter_image, kernels, run_filter
-from cnnkit.insight.filtering import correlate, load_image, sample_image
+from cnnkit.insight import filter_image, kernels, sample_image, side_by_side
+from cnnkit.insight.filtering import correlate
 
 KERNELS = [kernels.gaussian(5, 1.0), kernels.gaussian(3, 0.7), kernels.box(3), kernels.get("sharpen"),
            kernels.get("sobel_x"), kernels.get("sobel_y"), kernels.get("edge"), kernels.get("laplacian"),
@@ -80,31 +79,20 @@ def test_notes_4x4_same_padding_example():
     np.testing.assert_array_equal(correlate(x, k), [[4, -5, 6, -2], [-2, 11, -2, 0], [4, -5, 6, 4], [2, 6, -1, 0]])
 
 
-def test_run_filter_default_photo(tmp_path):
-    out = tmp_path / "f.png"
-    line = run_filter(kernel="gaussian", size=5, sigma=2.0, out=str(out))
-    assert "china.jpg" in line and str(out) in line
+def test_sample_photo_and_side_by_side():
     photo = sample_image()
-    assert photo.shape == (427, 640, 3) and photo.dtype == np.uint8    # sklearn's china.jpg
-    written = np.asarray(Image.open(out))
-    h, w = photo.shape[:2]
-    assert written.shape == (h, 2 * w + 8, 3)
-    np.testing.assert_array_equal(written[:, :w], photo)
-    np.testing.assert_array_equal(written[:, w + 8:], filter_image(photo, kernels.gaussian(5, 2.0)))
+    assert photo.shape == (427, 640, 3) and photo.dtype == np.uint8    # scikit-learn's china.jpg
+    from sklearn.datasets import load_sample_image
 
-
-def test_run_filter_file_and_literal(tmp_path):
-    src = tmp_path / "in.png"
-    gray = np.random.default_rng(3).integers(0, 256, size=(9, 11), dtype=np.uint8)
-    Image.fromarray(gray).save(src)
-    np.testing.assert_array_equal(load_image(src), gray)
-    npy = tmp_path / "k.npy"
-    np.save(npy, np.array([[0.0, -1, 0], [-1, 5, -1], [0, -1, 0]]))
-    for spec in (str(npy), "[[0,-1,0],[-1,5,-1],[0,-1,0]]", "sharpen"):
-        out = tmp_path / "o.png"
-        run_filter(str(src), kernel=spec, out=str(out))
-        written = np.asarray(Image.open(out))
-        np.testing.assert_array_equal(written[:, 11 + 8:], filter_image(gray, kernels.get("sharpen")))
+    np.testing.assert_array_equal(photo, load_sample_image("china.jpg"))
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    both = side_by_side(gray, photo[:3, :4], gap=2)
+    assert both.shape == (3, 10, 3) and both.dtype == np.uint8
+    np.testing.assert_array_equal(both[:, :4], np.repeat(gray[..., None], 3, axis=2))
+    assert (both[:, 4:6] == 255).all()
+    np.testing.assert_array_equal(both[:, 6:], photo[:3, :4])
+    floats = side_by_side(np.array([[0.0, 0.5]]), np.array([[1.0, 0.25]]), gap=1)   # [0, 1] floats scaled by 255
+    np.testing.assert_array_equal(floats, [[0, 128, 255, 255, 64]])
 
 
 def one_line_error(fn, *args, match=None, **kw):
@@ -115,8 +103,9 @@ def one_line_error(fn, *args, match=None, **kw):
 
 
 def test_bad_arguments_are_one_line_value_errors(tmp_path):
-    one_line_error(kernels.gaussian, 4, 1.0, match="odd")
-    one_line_error(run_filter, kernel="gaussian", size=6, out=str(tmp_path / "x.png"), match="odd")
+    one_line_error(kernels.gaussian, 4, 1.0, match="gaussian: size must be odd")
+    one_line_error(kernels.get, "gaussian", size=6, match="odd")
+    one_line_error(kernels.box, 0, match="box: size must be positive")
     one_line_error(kernels.gaussian, 5, 0.0, match="sigma")
     one_line_error(kernels.get, "blurry", match="unknown kernel")
     one_line_error(kernels.get, "sharpen", size=5, match="fixed")
@@ -128,8 +117,4 @@ def test_bad_arguments_are_one_line_value_errors(tmp_path):
     one_line_error(kernels.parse_kernel, str(tmp_path / "missing.npy"), match="no such file")
     one_line_error(kernels.parse_kernel, "[[1, 2], [3]]", match="2-D")
     one_line_error(kernels.parse_kernel, "[[1, 2,", match="literal")
-    fake = tmp_path / "fake.png"
-    fake.write_text("not an image")
-    one_line_error(run_filter, str(fake), kernel="sharpen", out=str(tmp_path / "y.png"), match="cannot read")
-    one_line_error(load_image, tmp_path / "nothing.png", match="no such file")
-    one_line_error(filter_image, np.zeros((2, 3, 4, 5)), "sharpen", match="shape")
+    one_line_error(filter_image, np.zeros((2, 3, 4, 5)), "sharpen", match="filter_image: .*shape")

@@ -7,7 +7,7 @@ from PIL import Image
 
 import cnnkit as ck
 from cnnkit import nn
-from cnnkit.insight import feature_maps, filter_grid, receptive_field, summary, visualize
+from cnnkit.insight import feature_maps, filter_grid, receptive_box, receptive_fields, summary, visualize
 from cnnkit.insight.receptive_box import parse_layer_unit
 from cnnkit.insight.visualize import grid_shape, tile_origin
 
@@ -105,15 +105,17 @@ def test_receptive_field_is_the_gradient_support_and_summary_size(layer):
     model = Ones()
     size = (1, 61, 67)
     s = summary(model, size)
-    box = receptive_field(model, size, layer)
+    box = receptive_box(model, size, layer)
     assert box.size == s[layer].receptive_field and box.jump == s[layer].jump
+    field = next(f for f in receptive_fields(model, size) if f.name == layer)
+    assert box.start == field.start and box.size == field.receptive_field
     assert (box.bottom - box.top + 1, box.right - box.left + 1) == tuple(s[layer].receptive_field)
     ho, wo = s[layer].output_shape[-2:]
     rng = np.random.default_rng(0)
     units = {(0, 0), (ho - 1, wo - 1), (0, wo - 1), (ho // 2, wo // 3), box.unit}
     units |= {(int(rng.integers(ho)), int(rng.integers(wo))) for _ in range(6)}
     interior = 0
-    assert receptive_field(model, size, layer, (ho - 1, 0)) == box.at((ho - 1, 0))
+    assert receptive_box(model, size, layer, (ho - 1, 0)) == box.at((ho - 1, 0))
     for unit in sorted(units):
         box = box.at(unit)
         rows, cols = np.nonzero(torch_unit_gradient(model, size, layer, unit))
@@ -128,7 +130,7 @@ def test_receptive_field_is_the_gradient_support_and_summary_size(layer):
 
 def test_lenet_receptive_fields():
     model = ck.models.get("lenet5")
-    box = receptive_field(model, (1, 28, 28), "features.c3", (0, 0))
+    box = receptive_box(model, (1, 28, 28), "features.c3", (0, 0))
     # c1 (5×5, pad 2) -> s2 (2, stride 2) -> c3 (5×5): r = 5 + 1 + 4·2 = 14, unit 0 centred at 0.5
     # c1 (5×5, pad 2): centre 0; s2 (2×2, stride 2): centre 0.5, jump 2; c3 (5×5): centre 0.5 + 2·2 = 4.5,
     # r = 5 + 1 + 4·2 = 14, so rows 4.5 − 6.5 … 4.5 + 6.5
@@ -136,17 +138,17 @@ def test_lenet_receptive_fields():
     assert box.size == (14, 14) and box.jump == (2, 2) and box.start == (4.5, 4.5)
     assert box.clipped == (0, 0, 11, 11)
     assert box.at((9, 9)).clipped == (16, 16, 27, 27)
-    assert receptive_field(model, (1, 28, 28), "features.s4").size == summary(model, (1, 28, 28))[
+    assert receptive_box(model, (1, 28, 28), "features.s4").size == summary(model, (1, 28, 28))[
         "features.s4"].receptive_field
 
 
 def test_receptive_field_bad_layer_and_unit():
     model = ck.models.get("lenet5")
     with pytest.raises(ValueError, match="valid layers: .*features.c1, .*features.s2") as e:
-        receptive_field(model, (1, 28, 28), "features.c9")
+        receptive_box(model, (1, 28, 28), "features.c9")
     assert "\n" not in str(e.value)
     with pytest.raises(ValueError, match="outside"):
-        receptive_field(model, (1, 28, 28), "features.c3", (10, 0))
+        receptive_box(model, (1, 28, 28), "features.c3", (10, 0))
     with pytest.raises(ValueError, match="LAYER:ROW,COL"):
         parse_layer_unit("features.c3:4")
     assert parse_layer_unit("features.c3:4,5") == ("features.c3", (4, 5))
@@ -164,7 +166,7 @@ def test_visualize_writes_a_png_per_layer_and_an_index(tmp_path):
     index = (tmp_path / "vis" / "index.md").read_text()
     for n in names[:-1]:
         assert f"]({n})" in index
-    box = receptive_field(model, (1, 28, 28), "features.c3", (2, 3))
+    box = receptive_box(model, (1, 28, 28), "features.c3", (2, 3))
     assert f"rows {box.top}–{box.bottom}, columns {box.left}–{box.right}" in index
     grid, _ = filter_grid(model)
     png = np.asarray(Image.open(tmp_path / "vis" / "filters_features.c1.png"))
@@ -172,22 +174,8 @@ def test_visualize_writes_a_png_per_layer_and_an_index(tmp_path):
     np.testing.assert_array_equal(png[::scale, ::scale], np.rint(grid * 255).astype(np.uint8))
     with pytest.raises(ValueError, match="valid layers"):
         visualize(model, x, tmp_path / "vis2", receptive_field="nope")
+    with pytest.raises(ValueError, match="filter_grid: .* no Conv2d"):
+        visualize(nn.Sequential(nn.MaxPool2d(2)), x, tmp_path / "vis2")
+    with pytest.raises(ValueError, match="nothing to draw"):
+        visualize(model, x, tmp_path / "vis2", filters=False, feature_maps=False)
     assert not (tmp_path / "vis2").exists()                              # nothing written
-
-
-def test_run_visualize_standardizes_and_defaults_to_filters_and_maps(tmp_path):
-    from cnnkit.insight import run_visualize
-
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2))
-    image = np.random.default_rng(1).random((3, 12, 12))
-    mean, std = [0.5, 0.4, 0.3], [0.2, 0.25, 0.3]
-    lines = run_visualize(model, image, mean, std, out=str(tmp_path / "v")).splitlines()
-    assert [ln.split("/")[-1] for ln in lines] == ["filters_0.png", "features_0.png", "features_1.png", "index.md"]
-    x = (image - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]
-    maps = feature_maps(model, x)
-    png = np.asarray(Image.open(tmp_path / "v" / "features_0.png"))
-    scale = png.shape[0] // (1 + 2 * 11)
-    first = png[::scale, ::scale][1:11, 1:11]
-    np.testing.assert_array_equal(first, np.rint(minmax(maps["0"][0].astype(np.float64)) * 255).astype(np.uint8))
-    with pytest.raises(ValueError, match="one image"):
-        run_visualize(model, np.zeros((1, 3, 12, 12, 1)), out=str(tmp_path / "w"))
