@@ -95,8 +95,8 @@ def get(name: str, size: int | None = None, sigma: float | None = None) -> np.nd
         raise ValueError(f"kernels.get: unknown kernel {name!r}; expected one of {', '.join(NAMES)}")
     if size is not None or sigma is not None:
         k = np.asarray(_FIXED[key])
-        raise ValueError(f"kernels.get: the {key} kernel is a fixed {k.shape[0]}×{k.shape[1]} array; --size and "
-                         f"--sigma apply to box and gaussian only")
+        raise ValueError(f"kernels.get: the {key} kernel is a fixed {k.shape[0]}×{k.shape[1]} array; size and "
+                         f"sigma apply to box and gaussian only")
     return np.array(_FIXED[key], dtype=np.float64)
 
 
@@ -105,14 +105,14 @@ def _check_array(k, source: str) -> np.ndarray:
     try:
         k = np.array(k, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"kernel {source}: expected a 2-D array of numbers") from None
+        raise ValueError(f"parse_kernel: kernel {source}: expected a 2-D array of numbers") from None
     if k.ndim != 2 or k.size == 0:
-        raise ValueError(f"kernel {source}: expected a 2-D array (rows of numbers), got shape {k.shape}")
+        raise ValueError(f"parse_kernel: kernel {source}: expected a 2-D array (rows of numbers), got shape {k.shape}")
     if k.shape[0] % 2 == 0 or k.shape[1] % 2 == 0:
-        raise ValueError(f"kernel {source}: expected odd height and width (a centre pixel for 'same' padding), "
-                         f"got shape {k.shape[0]}×{k.shape[1]}")
+        raise ValueError(f"parse_kernel: kernel {source}: expected odd height and width (a centre pixel for "
+                         f"'same' padding), got shape {k.shape[0]}×{k.shape[1]}")
     if not np.all(np.isfinite(k)):
-        raise ValueError(f"kernel {source}: expected finite numbers")
+        raise ValueError(f"parse_kernel: kernel {source}: expected finite numbers")
     return k
 
 
@@ -128,19 +128,21 @@ def parse_kernel(spec, size: int | None = None, sigma: float | None = None) -> n
         try:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError):
-            raise ValueError(f"kernel {text!r}: not a list literal such as [[0,-1,0],[-1,5,-1],[0,-1,0]]") from None
+            raise ValueError(f"parse_kernel: kernel {text!r}: not a list literal such as "
+                             f"[[0,-1,0],[-1,5,-1],[0,-1,0]]") from None
         k = _check_array(value, repr(text))
     elif text.lower().endswith(".npy"):
         path = Path(text)
         if not path.is_file():
-            raise ValueError(f"kernel file {text}: no such file")
+            raise ValueError(f"parse_kernel: kernel file {text}: no such file")
         try:
             value = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as e:
-            raise ValueError(f"kernel file {text}: not a readable .npy array ({e})") from None
+            raise ValueError(f"parse_kernel: kernel file {text}: not a readable .npy array ({e})") from None
         k = _check_array(value, f"file {text}")
     else:
         return get(text, size=size, sigma=sigma)
     if size is not None or sigma is not None:
-        raise ValueError(f"kernel {text}: --size and --sigma apply to the named box and gaussian kernels only")
+        raise ValueError(f"parse_kernel: kernel {text}: size and sigma apply to the named box and gaussian kernels "
+                         f"only")
     return k

@@ -86,14 +86,12 @@ def _names_text(names) -> str:
 
 def parse_layer_unit(text: str) -> tuple:
     """``"features.c3"`` -> ("features.c3", None); ``"features.c3:4,5"`` -> ("features.c3", (4, 5))."""
-    name, _, unit = str(text).partition(":")
-    if not unit:
-        return name, None
+    name, colon, unit = str(text).partition(":")
     try:
-        u = tuple(int(v) for v in unit.split(","))
+        u = tuple(int(v) for v in unit.split(",")) if colon else None
     except ValueError:
         u = ()
-    if len(u) != 2:
+    if not name or (u is not None and len(u) != 2):
         raise ValueError(f"parse_layer_unit: expected LAYER or LAYER:ROW,COL (e.g. features.c3:4,5), got {text!r}")
     return name, u
 
