@@ -22,7 +22,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import NamedTuple
 
-from . import evaluate, models, predict, serve, summary, train
+from . import evaluate, explain, models, predict, serve, summary, train, visualize
+from . import filter as filter_command
 
 
 class Command(NamedTuple):
@@ -48,5 +49,8 @@ COMMANDS = {command.name: command for command in (
     Command.of("predict", predict),
     Command.of("models", models),
     Command.of("summary", summary),
+    Command.of("filter", filter_command),
+    Command.of("explain", explain),
+    Command.of("visualize", visualize),
     Command.of("serve", serve),
 )}
