@@ -4,7 +4,7 @@ and a broadcast of rank 0's values.
 Data-parallel training keeps one model replicated on R processes; it stays replicated only if all replicas start
 equal (the averaged gradients and the optimizer then move them identically). ``check_same_model`` compares each
 rank's list of (name, shape, dtype) with rank 0's and raises ``ValueError`` on every rank if any rank differs,
-naming the first differing entry on that rank and the differing ranks everywhere; ``broadcast_state``
+naming the differing ranks and the first differing entry of the lowest of them; ``broadcast_state``
 then overwrites every parameter and buffer with rank 0's values.
 """
 from __future__ import annotations
@@ -37,21 +37,22 @@ def _first_difference(mine: list, theirs: list, rank: int) -> str:
 
 
 def check_same_model(module, group, who: str = "check_same_model") -> None:
-    """Raise ``ValueError`` (on every rank) unless every rank's ``module`` has rank 0's state names, shapes and
-    dtypes; ``who`` starts the message."""
-    mine = model_signature(module)
-    text = json.dumps(mine)
-    theirs_text = group.broadcast_bytes(text.encode("utf-8")).decode("utf-8")
+    """Raise ``ValueError`` (on every rank, with one message) unless every rank's ``module`` has rank 0's state
+    names, shapes and dtypes; the message names the differing ranks and the first difference of the lowest one;
+    ``who`` starts it."""
+    text = json.dumps(model_signature(module))
+    root_text = group.broadcast_bytes(text.encode("utf-8")).decode("utf-8")
     differs = np.zeros(group.world_size, dtype=np.int32)
-    differs[group.rank] = theirs_text != text
+    differs[group.rank] = root_text != text
     group.all_reduce(differs)
     if not differs.any():
         return
-    ranks = ", ".join(str(r) for r in np.flatnonzero(differs))
-    message = f"{who}: the model differs between ranks (rank(s) {ranks} differ from rank 0)"
-    if differs[group.rank]:
-        message += ": " + _first_difference(mine, json.loads(theirs_text), group.rank)
-    raise ValueError(message)
+    ranks = np.flatnonzero(differs)
+    first = int(ranks[0])
+    first_text = group.broadcast_bytes(text.encode("utf-8"), root=first).decode("utf-8")
+    detail = _first_difference(json.loads(first_text), json.loads(root_text), first)
+    raise ValueError(f"{who}: the model differs between ranks (rank(s) {', '.join(map(str, ranks))} differ from "
+                     f"rank 0): {detail}")
 
 
 def broadcast_state(module, group) -> None:

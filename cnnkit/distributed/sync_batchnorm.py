@@ -43,7 +43,7 @@ class _SyncBatchNormFunction(Function):
         xk = x - self.shift.reshape(shape)
         sums = np.empty(2 * c + 1, dtype=np.float64 if x.dtype == np.float64 else x.dtype)
         sums[:c] = xk.sum(axis=axes)
-        sums[c:2 * c] = np.einsum("nc...,nc...->c", xk, xk) if x.ndim > 2 else (xk * xk).sum(axis=0)
+        sums[c:2 * c] = (xk * xk).sum(axis=axes)
         sums[2 * c] = x.size // c
         self.group.all_reduce(sums)
         m = int(round(float(sums[2 * c])))

@@ -1,0 +1,94 @@
+"""Data-parallel training on 2 ranks (``mpiexec -n 2`` on 127.0.0.1), against one process on the same data order.
+
+Skipped only where mpi4py is not installed (``pip install 'cnnkit[distributed]'``; the test extra has it).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from .mpirun import WORKER, mpiexec, python, run
+
+pytest.importorskip("mpi4py", reason="mpi4py is not installed (pip install 'cnnkit[distributed]')")
+pytestmark = pytest.mark.skipif(mpiexec() is None, reason="mpi4py is installed but no mpiexec was found")
+
+
+def _check(done):
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+
+
+def _rel_err(a, ref):
+    return float(np.max(np.abs(a - ref) / (np.abs(ref) + 1e-3 * np.abs(ref).max() + 1e-300)))
+
+
+@pytest.mark.parametrize("options", [[], ["--sync-bn"], ["--sync-bn", "--bucket-mb", "0.0005"]],
+                         ids=["no-bn", "sync-bn", "sync-bn-tiny-buckets"])
+def test_two_ranks_with_batch_b_equal_one_process_with_batch_2b(tmp_path, options):
+    (tmp_path / "two").mkdir()
+    (tmp_path / "one").mkdir()
+    done, _ = run(2, WORKER, "steps", tmp_path / "two", "--batch", 4, "--steps", 6, *options)
+    _check(done)
+    _check(python(WORKER, "steps", tmp_path / "one", "--batch", 8, "--steps", 6,
+                  *(["--bn"] if "--sync-bn" in options else [])))
+    ranks = [np.load(tmp_path / "two" / f"rank{r}.npz") for r in (0, 1)]
+    reference = np.load(tmp_path / "one" / "rank0.npz")
+    assert sorted(ranks[0].files) == sorted(reference.files)
+    assert len([k for k in reference.files if k.startswith("6/")]) >= 4
+    for key in reference.files:  # every step, every parameter and buffer
+        assert np.array_equal(ranks[0][key], ranks[1][key]), f"{key} differs between the ranks"
+        if reference[key].dtype.kind == "f":
+            assert _rel_err(ranks[0][key], reference[key]) <= 1e-10, key
+        else:
+            assert np.array_equal(ranks[0][key], reference[key]), key
+    first = "1/0.weight"
+    assert not np.allclose(ranks[0]["6/0.weight"], ranks[0][first])  # training moved the weights
+
+
+def test_per_rank_batchnorm_differs_from_the_global_batch(tmp_path):
+    """The default (per-rank statistics) is not the global batch's: documented, and seen here."""
+    (tmp_path / "two").mkdir()
+    (tmp_path / "one").mkdir()
+    done, _ = run(2, WORKER, "steps", tmp_path / "two", "--batch", 4, "--steps", 3, "--bn")
+    _check(done)
+    _check(python(WORKER, "steps", tmp_path / "one", "--batch", 8, "--steps", 3, "--bn"))
+    two, one = np.load(tmp_path / "two" / "rank0.npz"), np.load(tmp_path / "one" / "rank0.npz")
+    assert np.array_equal(two["3/0.weight"], np.load(tmp_path / "two" / "rank1.npz")["3/0.weight"])
+    assert _rel_err(two["3/0.weight"], one["3/0.weight"]) > 1e-6
+
+
+def test_a_raising_rank_aborts_the_job_with_its_message():
+    done, seconds = run(2, WORKER, "raise", timeout=60)
+    assert done.returncode != 0
+    assert "rank 1 failed on purpose" in done.stderr and "[rank 1]" in done.stderr
+    assert "did not abort" not in done.stdout
+    assert seconds < 20, f"the job took {seconds:.1f} s to end"
+
+
+def test_different_models_on_the_ranks_are_reported_at_start():
+    done, seconds = run(2, WORKER, "mismatch", timeout=60)
+    assert done.returncode != 0
+    assert "DistributedDataParallel: the model differs between ranks (rank(s) 1 differ from rank 0)" in done.stderr
+    assert "'0.weight' is (5, 4) float32 on rank 1 but (3, 4) float32 on rank 0" in done.stderr
+    assert seconds < 20
+
+
+@pytest.mark.slow
+def test_resume_after_an_interrupted_two_rank_run_continues_exactly(tmp_path):
+    whole, broken = tmp_path / "whole", tmp_path / "broken"
+    whole.mkdir()
+    broken.mkdir()
+    _check(run(2, WORKER, "fit", whole, 4)[0])
+    # 64 samples, 2 ranks, batch 8: 4 batches per epoch; rank 1 fails in its 11th batch, during epoch 3
+    done, _ = run(2, WORKER, "fit", broken, 4, "--fail-at-batch", 11)
+    assert done.returncode != 0 and "failed on purpose at batch 11" in done.stderr
+    assert not (broken / "final.npz").exists()
+    log = (broken / "log.csv").read_text().splitlines()
+    assert len(log) == 3  # header + 2 epochs written by rank 0 before the failure
+    _check(run(2, WORKER, "fit", broken, 4, "--resume")[0])
+    a, b = np.load(whole / "final.npz"), np.load(broken / "final.npz")
+    assert sorted(a.files) == sorted(b.files) and len(a.files) == 9
+    for key in a.files:
+        assert np.array_equal(a[key], b[key]), key
+    rows_whole = [r.split(",")[:5] for r in (whole / "log.csv").read_text().splitlines()]
+    rows_resumed = [r.split(",")[:5] for r in (broken / "log.csv").read_text().splitlines()]
+    assert rows_whole == rows_resumed  # epoch, train and validation loss/accuracy of all 4 epochs
