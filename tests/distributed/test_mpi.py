@@ -92,3 +92,35 @@ def test_resume_after_an_interrupted_two_rank_run_continues_exactly(tmp_path):
     rows_whole = [r.split(",")[:5] for r in (whole / "log.csv").read_text().splitlines()]
     rows_resumed = [r.split(",")[:5] for r in (broken / "log.csv").read_text().splitlines()]
     assert rows_whole == rows_resumed  # epoch, train and validation loss/accuracy of all 4 epochs
+
+
+CLI = ["-m", "cnnkit", "train", "lenet5", "--distributed", "--limit", "160", "--batch-size", "16", "--schedule",
+       "none", "--quiet"]
+
+
+@pytest.mark.slow
+def test_cli_distributed_run_resumes_exactly_and_rank_0_alone_reports(tmp_path):
+    import cnnkit as ck
+
+    whole, _ = run(2, *CLI, "--epochs", "3", "--out", tmp_path / "whole")
+    _check(whole)
+    assert whole.stderr.count("epoch 1/3:") == 1 and "on 2 processes (16 images each per step)" in whole.stderr
+    assert whole.stdout.count("test accuracy:") == 1
+    _check(run(2, *CLI, "--epochs", "2", "--out", tmp_path / "part")[0])
+    resumed, _ = run(2, *CLI, "--epochs", "3", "--out", tmp_path / "part", "--resume")
+    _check(resumed)
+    assert "resumed from" in resumed.stderr and resumed.stderr.count("epoch 3/3:") == 1
+    a = ck.load(tmp_path / "whole" / "checkpoint.safetensors")
+    b = ck.load(tmp_path / "part" / "checkpoint.safetensors")
+    assert a["epoch"] == b["epoch"] == 3 and sorted(a["model"]) == sorted(b["model"])
+    for key, value in a["model"].items():
+        assert np.array_equal(np.asarray(value), np.asarray(b["model"][key])), key
+    assert whole.stdout == resumed.stdout  # the test accuracy and loss, reduced over the ranks
+
+
+@pytest.mark.slow
+def test_cli_error_on_the_ranks_ends_the_job_with_its_message(tmp_path):
+    done, seconds = run(2, *CLI, "--out", tmp_path, "--resume", tmp_path / "missing.safetensors", timeout=60)
+    assert done.returncode != 0
+    assert "cnnkit train: error: --resume: no checkpoint at" in done.stderr
+    assert seconds < 30
