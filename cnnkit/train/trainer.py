@@ -237,6 +237,10 @@ class Trainer:
         val_loader = as_loader(val, self.batch_size, False, "Trainer.fit")
         if train_loader is None:
             raise TypeError("Trainer.fit: expected a DataLoader or a Dataset, got None")
+        if (self.distributed is not None and self.distributed.world_size > 1
+                and getattr(train_loader, "sampler", None) is None):
+            raise ValueError("Trainer.fit: a distributed run needs a DataLoader whose sampler gives each rank its "
+                             "shard (sampler=DistributedSampler(dataset)), got one without a sampler")
         self._last_plot = time.monotonic()
         try:
             while self.epoch < epochs:

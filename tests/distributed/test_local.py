@@ -151,3 +151,22 @@ def test_process_group_of_one_and_its_argument_checks():
         group.all_reduce(np.zeros((3, 3))[:, 0])
     with pytest.raises(ValueError, match="GradientBuckets: bucket_cap_mb must be a positive number"):
         DistributedDataParallel(nn.Linear(2, 2), process_group=group, bucket_cap_mb=0)
+
+
+class _TwoRanks(ProcessGroup):
+    """A process group that says it has 2 ranks (for the argument checks that run before any communication)."""
+
+    def __init__(self):
+        super().__init__(None)
+        self.world_size = 2
+
+
+def test_trainer_checks_its_process_group_and_the_sharding_of_the_training_data():
+    model = nn.Linear(2, 2)
+    opt = ck.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match="Trainer: distributed must be a process group"):
+        ck.train.Trainer(model, opt, nn.MSELoss(), distributed=3)
+    trainer = ck.train.Trainer(model, opt, nn.MSELoss(), distributed=_TwoRanks(), quiet=True)
+    data = ArrayDataset(np.zeros((4, 2), np.float32), np.zeros((4, 2), np.float32))
+    with pytest.raises(ValueError, match="Trainer.fit: a distributed run needs a DataLoader whose sampler"):
+        trainer.fit(DataLoader(data, batch_size=2, shuffle=True), 1)

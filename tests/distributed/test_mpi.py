@@ -116,6 +116,10 @@ def test_cli_distributed_run_resumes_exactly_and_rank_0_alone_reports(tmp_path):
     for key, value in a["model"].items():
         assert np.array_equal(np.asarray(value), np.asarray(b["model"][key])), key
     assert whole.stdout == resumed.stdout  # the test accuracy and loss, reduced over the ranks
+    # the reduction over the ranks' shards of the test set equals one process evaluating the whole test set
+    single = python("-m", "cnnkit", "eval", tmp_path / "whole" / "checkpoint.safetensors", "--limit", "160")
+    _check(single)
+    assert single.stdout.splitlines()[0] == whole.stdout.strip()
 
 
 @pytest.mark.slow
