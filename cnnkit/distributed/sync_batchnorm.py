@@ -41,7 +41,7 @@ class _SyncBatchNormFunction(Function):
         shape = (1, -1) + (1,) * (x.ndim - 2)
         c = x.shape[1]
         xk = x - self.shift.reshape(shape)
-        sums = np.empty(2 * c + 1, dtype=np.float64 if x.dtype == np.float64 else x.dtype)
+        sums = np.empty(2 * c + 1, dtype=np.float64)  # float64 whatever x's dtype: exact counts, sums of many ranks
         sums[:c] = xk.sum(axis=axes)
         sums[c:2 * c] = (xk * xk).sum(axis=axes)
         sums[2 * c] = x.size // c
@@ -52,7 +52,7 @@ class _SyncBatchNormFunction(Function):
         d = sums[:c] / m
         var = np.maximum(sums[c:2 * c] / m - d * d, 0).astype(x.dtype)
         mean = (self.shift + d).astype(x.dtype)
-        invstd = 1.0 / np.sqrt(var + self.eps)
+        invstd = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype)
         self.count, self.batch_mean, self.batch_var = m, mean, var
         self.axes, self.shape, self.invstd = axes, shape, invstd
         xhat = (x - mean.reshape(shape)) * invstd.reshape(shape)
@@ -65,11 +65,11 @@ class _SyncBatchNormFunction(Function):
 
     def backward(self, gy):
         c = gy.shape[1]
-        local = np.empty(2 * c, dtype=gy.dtype)
+        local = np.empty(2 * c, dtype=np.float64)
         local[:c] = gy.sum(axis=self.axes)
         local[c:] = (gy * self.xhat).sum(axis=self.axes)
-        gw, gb = local[c:].copy(), local[:c].copy()
-        total = self.group.all_reduce(local)
+        gw, gb = local[c:].astype(gy.dtype), local[:c].astype(gy.dtype)
+        total = self.group.all_reduce(local).astype(gy.dtype)
         scale = self.invstd if self.w is None else self.invstd * self.w
         shape, m = self.shape, self.count
         gx = (gy - (total[:c] / m).reshape(shape) - self.xhat * (total[c:] / m).reshape(shape)) * scale.reshape(shape)

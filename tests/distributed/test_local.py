@@ -170,3 +170,11 @@ def test_trainer_checks_its_process_group_and_the_sharding_of_the_training_data(
     data = ArrayDataset(np.zeros((4, 2), np.float32), np.zeros((4, 2), np.float32))
     with pytest.raises(ValueError, match="Trainer.fit: a distributed run needs a DataLoader whose sampler"):
         trainer.fit(DataLoader(data, batch_size=2, shuffle=True), 1)
+
+
+def test_sync_batchnorm_keeps_float32():
+    layer = SyncBatchNorm(3, process_group=ProcessGroup(None))
+    x = ck.tensor(np.random.default_rng(0).normal(size=(4, 3, 2, 2)).astype(np.float32), requires_grad=True)
+    y = layer(x)
+    y.sum().backward()
+    assert y.dtype == x.grad.dtype == layer.weight.grad.dtype == layer.running_var.dtype == np.float32
