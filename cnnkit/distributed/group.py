@@ -5,8 +5,10 @@ collective operations the rest of ``cnnkit.distributed`` is built on (MPI throug
     world.all_reduce(a)               # a ← Σ_ranks a, in place (every rank gets the sum)
     world.broadcast(a)                # a ← rank 0's a, in place
 
-Only NumPy buffers travel (MPI's upper-case calls); nothing is pickled. ``stats`` counts the time, the calls and
-the bytes of ``all_reduce`` (what ``bench/distributed.py`` reports).
+    pending = world.all_reduce_start(a)   # the same, non-blocking: pending.wait() when the result is needed
+
+Only NumPy buffers travel (MPI's upper-case calls); nothing is pickled. ``stats`` counts the calls, the bytes and
+the seconds spent blocked in all-reduce (for a non-blocking one, the time in ``wait``) (``bench/distributed.py``).
 
 Failure: ``init()`` of a world of more than one process installs an exception hook that prints the uncaught
 exception with the rank that raised it and calls ``MPI_Abort``, so a rank that fails ends the whole job with a
@@ -21,9 +23,24 @@ import traceback
 
 import numpy as np
 
-__all__ = ["ProcessGroup", "get_rank", "get_world_size", "init", "is_initialized"]
+__all__ = ["PendingAllReduce", "ProcessGroup", "get_rank", "get_world_size", "init", "is_initialized"]
 
 _OPS = ("sum", "max", "min")
+
+
+class PendingAllReduce:
+    """A non-blocking all-reduce in flight: ``wait()`` blocks until the array holds the result and returns it."""
+
+    def __init__(self, group, request, array: np.ndarray):
+        self.group, self.request, self.array = group, request, array
+
+    def wait(self) -> np.ndarray:
+        if self.request is not None:
+            start = time.perf_counter()
+            self.request.Wait()
+            self.group.stats["all_reduce_seconds"] += time.perf_counter() - start
+            self.request = None
+        return self.array
 
 
 class ProcessGroup:
@@ -61,6 +78,28 @@ class ProcessGroup:
         self.stats["all_reduce_calls"] += 1
         self.stats["all_reduce_bytes"] += array.nbytes
         return array
+
+    def all_reduce_start(self, array: np.ndarray) -> PendingAllReduce:
+        """Start summing ``array`` (C-contiguous) over the ranks in place, without waiting (MPI_Iallreduce); the
+        result is there after ``.wait()``. Every rank must start its all-reduces in the same order."""
+        if not isinstance(array, np.ndarray) or not array.flags.c_contiguous:
+            raise TypeError("all_reduce_start: expected a C-contiguous NumPy array")
+        if self.comm is None:
+            return PendingAllReduce(self, None, array)
+        from mpi4py import MPI
+
+        self.stats["all_reduce_calls"] += 1
+        self.stats["all_reduce_bytes"] += array.nbytes
+        return PendingAllReduce(self, self.comm.Iallreduce(MPI.IN_PLACE, array, op=MPI.SUM), array)
+
+    def progress(self, pending: list) -> None:
+        """Let MPI advance the ``pending`` all-reduces (MPICH moves a non-blocking collective on only inside MPI
+        calls of the process; calling this now and then during computation lets it overlap)."""
+        requests = [p.request for p in pending if p.request is not None]
+        if requests:
+            from mpi4py import MPI
+
+            MPI.Request.Testall(requests)
 
     def broadcast(self, array: np.ndarray, root: int = 0) -> np.ndarray:
         """Overwrite ``array`` (C-contiguous, of one shape and dtype on every rank) with rank ``root``'s; returns it."""

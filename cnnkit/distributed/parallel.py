@@ -8,8 +8,10 @@
 At construction every rank checks that its model has rank 0's parameter and buffer names, shapes and dtypes (a
 ``ValueError`` otherwise) and takes rank 0's values. Each rank runs forward and backward on its own shard; when a
 backward pass has delivered its gradients, they are averaged over the ranks (:mod:`.buckets`), so every rank's
-optimizer makes the same step and the replicas stay identical. Then the buffers (BatchNorm's running statistics)
-are broadcast from rank 0, so that evaluation and checkpoints see one model on every rank.
+optimizer makes the same step and the replicas stay identical; the all-reduce of a bucket of gradients starts as
+soon as backward has delivered all of them, overlapping with the rest of backward (from the second step on). Then
+the buffers (BatchNorm's running statistics) are broadcast from rank 0, so that evaluation and checkpoints see one
+model on every rank.
 
 BatchNorm: by default each rank normalizes with the statistics of its own shard (per-rank BatchNorm, PyTorch's
 default too): with b samples per rank the batch statistics are those of b samples, not of the global batch, and
@@ -58,14 +60,18 @@ class DistributedDataParallel(Module):
     def forward(self, *args, **kwargs):
         return self.module(*args, **kwargs)
 
-    def _on_gradient(self, _param) -> None:
-        if self.require_backward_grad_sync and not self._queued and self.process_group.world_size > 1:
+    def _on_gradient(self, param) -> None:
+        if not self.require_backward_grad_sync or self.process_group.world_size == 1:
+            return
+        if not self._queued:
             self._queued = True
+            self.reducer.start()
             queue_callback(self._after_backward)
+        self.reducer.arrived(param)
 
     def _after_backward(self) -> None:
         self._queued = False
-        self.reducer.reduce()
+        self.reducer.finish()
         if self.broadcast_buffers:
             self.sync_buffers()
 

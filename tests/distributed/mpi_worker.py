@@ -40,8 +40,26 @@ def network(bn: bool, width: int = 4):
     return nn.Sequential(*layers).double()
 
 
+class Changing(nn.Module):
+    """The network, then a 3 → 3 layer applied ``uses`` times (0, 1 or 2: the graph changes from step to step)."""
+
+    def __init__(self, body):
+        super().__init__()
+        self.body = body
+        self.extra = nn.Linear(3, 3).double()
+        self.uses = 1
+
+    def forward(self, x):
+        y = self.body(x)
+        for _ in range(self.uses):
+            y = self.extra(y)
+        return y
+
+
 def steps(args, world) -> None:
     model = network(args.bn or args.sync_bn)
+    if args.graph_changes:
+        model = Changing(model)
     if args.sync_bn:
         model = SyncBatchNorm.convert_sync_batchnorm(model)
     if world.world_size > 1 or args.ddp:
@@ -56,6 +74,8 @@ def steps(args, world) -> None:
     for epoch in range(10):
         loader.set_epoch(epoch)
         for x, y in loader:
+            if args.graph_changes:
+                net.uses = (0, 1, 1, 2, 2, 1, 0, 2)[step % 8]
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             loss.backward()
@@ -64,6 +84,9 @@ def steps(args, world) -> None:
             for name, t in net.state_dict().items():
                 saved[f"{step}/{name}"] = t.data.copy()
             if step == args.steps:
+                if hasattr(model, "reducer"):
+                    saved["started_early"] = np.array(model.reducer.started_early)
+                    saved["redone"] = np.array(model.reducer.redone)
                 np.savez(f"{args.out}/rank{world.rank}.npz", **saved)
                 return
 
@@ -104,6 +127,7 @@ def main() -> int:
     p.add_argument("--sync-bn", action="store_true")
     p.add_argument("--bn", action="store_true")
     p.add_argument("--ddp", action="store_true")
+    p.add_argument("--graph-changes", action="store_true")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("--bucket-mb", type=float, default=25.0)

@@ -21,27 +21,35 @@ def _rel_err(a, ref):
     return float(np.max(np.abs(a - ref) / (np.abs(ref) + 1e-3 * np.abs(ref).max() + 1e-300)))
 
 
-@pytest.mark.parametrize("options", [[], ["--sync-bn"], ["--sync-bn", "--bucket-mb", "0.0005"]],
-                         ids=["no-bn", "sync-bn", "sync-bn-tiny-buckets"])
+@pytest.mark.parametrize("options", [[], ["--sync-bn"], ["--sync-bn", "--bucket-mb", "0.0005"],
+                                     ["--graph-changes", "--bucket-mb", "0.0000954"]],
+                         ids=["no-bn", "sync-bn", "sync-bn-tiny-buckets", "graph-changes"])
 def test_two_ranks_with_batch_b_equal_one_process_with_batch_2b(tmp_path, options):
     (tmp_path / "two").mkdir()
     (tmp_path / "one").mkdir()
-    done, _ = run(2, WORKER, "steps", tmp_path / "two", "--batch", 4, "--steps", 6, *options)
+    steps = 8
+    done, _ = run(2, WORKER, "steps", tmp_path / "two", "--batch", 4, "--steps", steps, *options)
     _check(done)
-    _check(python(WORKER, "steps", tmp_path / "one", "--batch", 8, "--steps", 6,
-                  *(["--bn"] if "--sync-bn" in options else [])))
+    reference_options = [o.replace("--sync-bn", "--bn") for o in options if o in ("--sync-bn", "--graph-changes")]
+    _check(python(WORKER, "steps", tmp_path / "one", "--batch", 8, "--steps", steps, *reference_options))
     ranks = [np.load(tmp_path / "two" / f"rank{r}.npz") for r in (0, 1)]
     reference = np.load(tmp_path / "one" / "rank0.npz")
-    assert sorted(ranks[0].files) == sorted(reference.files)
-    assert len([k for k in reference.files if k.startswith("6/")]) >= 4
+    assert sorted(ranks[0].files) == sorted(set(reference.files) | {"started_early", "redone"})
+    assert len([k for k in reference.files if k.startswith(f"{steps}/")]) >= 4
+    if "--bucket-mb" in options:  # all-reduces of complete buckets started while backward was still running
+        assert ranks[0]["started_early"] > 0 and ranks[1]["started_early"] > 0
+    if "--graph-changes" in options:
+        # 100-byte buckets: extra.bias and extra.weight alone fill the first; used twice after a step that used them
+        # once, their bucket starts after the first use and is reduced again after backward
+        assert ranks[0]["redone"] > 0
     for key in reference.files:  # every step, every parameter and buffer
         assert np.array_equal(ranks[0][key], ranks[1][key]), f"{key} differs between the ranks"
         if reference[key].dtype.kind == "f":
             assert _rel_err(ranks[0][key], reference[key]) <= 1e-10, key
         else:
             assert np.array_equal(ranks[0][key], reference[key]), key
-    first = "1/0.weight"
-    assert not np.allclose(ranks[0]["6/0.weight"], ranks[0][first])  # training moved the weights
+    last = f"{steps}/extra.weight" if "--graph-changes" in options else f"{steps}/0.weight"
+    assert not np.allclose(ranks[0][last], ranks[0][last.replace(f"{steps}/", "1/")])  # training moved it
 
 
 def test_per_rank_batchnorm_differs_from_the_global_batch(tmp_path):
