@@ -5,7 +5,8 @@ images) three runs under ``mpiexec`` on this machine (127.0.0.1):
 
 - 1 rank × 2 threads (the whole machine to one process),
 - 1 rank × 1 thread,
-- 2 ranks × 1 thread (``DistributedDataParallel``, ``--batch-size`` images per rank, so 2× the global batch).
+- 2 ranks × 1 thread (``DistributedDataParallel``, ``--batch-size`` images per rank, so 2× the global batch),
+  with the all-reduce overlapping backward (the default) and without (``overlap=False``: after backward).
 
 Each run does ``--warmup`` steps, then times ``--steps`` steps (forward, loss, backward with the gradient
 all-reduce, optimizer step). Printed per run: images/s over all ranks, ms per step, the all-reduce time per step as
@@ -38,7 +39,7 @@ MODELS = {  # name: (constructor kwargs, input shape, batch per rank)
     "lenet5": ({"num_classes": 10}, (1, 28, 28), 64),
     "resnet18": ({"num_classes": 10}, (3, 32, 32), 16),
 }
-RUNS = [(1, 1), (2, 1), (1, 2)]  # (ranks, threads per rank); the first is the ratio's base
+RUNS = [(1, 1, True), (2, 1, True), (2, 1, False), (1, 2, True)]  # (ranks, threads per rank, overlap); 1st: base
 
 
 def worker(args) -> None:
@@ -52,7 +53,8 @@ def worker(args) -> None:
     if QUICK and args.model == "resnet18":
         shape = (3, 16, 16)
     ck.manual_seed(0)
-    model = DistributedDataParallel(ck.models.get(args.model, **kwargs), process_group=world)
+    model = DistributedDataParallel(ck.models.get(args.model, **kwargs), process_group=world,
+                                    overlap=not args.no_overlap)
     optimizer = ck.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = ck.nn.CrossEntropyLoss()
     rng = np.random.default_rng(world.rank)
@@ -92,7 +94,7 @@ def worker(args) -> None:
                           "params": sum(p.numel() for p in model.parameters())}), flush=True)
 
 
-def launch(model: str, ranks: int, threads: int, steps: int, warmup: int) -> dict:
+def launch(model: str, ranks: int, threads: int, overlap: bool, steps: int, warmup: int) -> dict:
     mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
     if mpiexec is None:
         raise SystemExit("bench/distributed.py: no mpiexec found (pip install 'cnnkit[distributed]')")
@@ -101,6 +103,7 @@ def launch(model: str, ranks: int, threads: int, steps: int, warmup: int) -> dic
                OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     command = [mpiexec, "-n", str(ranks), "-hosts", "127.0.0.1", sys.executable, str(Path(__file__).resolve()),
                "--worker", "--model", model, "--batch", str(batch), "--steps", str(steps), "--warmup", str(warmup)]
+    command += [] if overlap else ["--no-overlap"]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800, check=False)
     if done.returncode != 0:
         raise SystemExit(f"bench/distributed.py: {model} on {ranks} ranks failed:\n{done.stderr[-3000:]}")
@@ -113,8 +116,9 @@ def main() -> None:
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--model", choices=sorted(MODELS), default="lenet5", help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, default=64, help=argparse.SUPPRESS)
-    p.add_argument("--steps", type=int, default=1 if QUICK else 8)
-    p.add_argument("--warmup", type=int, default=0 if QUICK else 2)
+    p.add_argument("--no-overlap", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--steps", type=int, default=2 if QUICK else 8)
+    p.add_argument("--warmup", type=int, default=1 if QUICK else 2)
     args = p.parse_args()
     if args.worker:
         worker(args)
@@ -127,10 +131,11 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for model in MODELS:
         base = None
-        for ranks, threads in RUNS:
-            r = launch(model, ranks, threads, args.steps, args.warmup)
+        for ranks, threads, overlap in RUNS:
+            r = launch(model, ranks, threads, overlap, args.steps, args.warmup)
             base = base or r["images_per_s"]
-            print(f"| {model} ({r['params']:,} params) | {ranks} × {threads} | {r['images_per_s']:.1f} | "
+            how = "" if ranks == 1 else (", overlap" if overlap else ", after backward")
+            print(f"| {model} ({r['params']:,} params) | {ranks} × {threads}{how} | {r['images_per_s']:.1f} | "
                   f"{r['ms_per_step']:.1f} | {r['all_reduce_ms']:.2f} | {r['alone_ms']:.2f} | "
                   f"{r['mb_per_step']:.2f} | {r['images_per_s'] / base:.2f} |", flush=True)
     print("\nratio = images/s against 1 rank × 1 thread; 2 ranks process 2× the global batch per step. "

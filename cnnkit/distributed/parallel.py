@@ -37,19 +37,21 @@ __all__ = ["DistributedDataParallel"]
 
 
 class DistributedDataParallel(Module):
-    """``DistributedDataParallel(module, process_group=None, bucket_cap_mb=25, broadcast_buffers=True)``: the
+    """``DistributedDataParallel(module, process_group=None, bucket_cap_mb=25, broadcast_buffers=True,
+    overlap=True)`` (``overlap=False``: all buckets are reduced after backward, for measuring the overlap): the
     network is ``.module`` (its ``state_dict`` keys get the prefix ``module.``, as in PyTorch; ``is_wrapper`` tells
     the Trainer to save and load the network's own state, so a checkpoint of a distributed run is a plain one)."""
 
     is_wrapper = True
 
-    def __init__(self, module, process_group=None, bucket_cap_mb: float = 25.0, broadcast_buffers: bool = True):
+    def __init__(self, module, process_group=None, bucket_cap_mb: float = 25.0, broadcast_buffers: bool = True,
+                 overlap: bool = True):
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel: expected a Module, got {type(module).__name__}")
         self.module = module
         self.process_group = process_group if process_group is not None else init()
-        self.broadcast_buffers = bool(broadcast_buffers)
+        self.broadcast_buffers, self.overlap = bool(broadcast_buffers), bool(overlap)
         check_same_model(module, self.process_group, "DistributedDataParallel")
         broadcast_state(module, self.process_group)
         self.reducer = GradientBuckets(module.parameters(), self.process_group, bucket_cap_mb)
@@ -65,13 +67,18 @@ class DistributedDataParallel(Module):
             return
         if not self._queued:
             self._queued = True
-            self.reducer.start()
+            if self.overlap:
+                self.reducer.start()
             queue_callback(self._after_backward)
-        self.reducer.arrived(param)
+        if self.overlap:
+            self.reducer.arrived(param)
 
     def _after_backward(self) -> None:
         self._queued = False
-        self.reducer.finish()
+        if self.overlap:
+            self.reducer.finish()
+        else:
+            self.reducer.reduce()
         if self.broadcast_buffers:
             self.sync_buffers()
 
