@@ -19,8 +19,10 @@ def mpiexec() -> str | None:
 
 def run(n: int, *args, timeout: float = 120) -> tuple[subprocess.CompletedProcess, float]:
     """Run ``args`` (after the Python interpreter) on ``n`` ranks; returns the finished process and its seconds."""
+    launcher = mpiexec()
+    assert launcher is not None, "mpi4py is installed but no mpiexec was found next to Python or on PATH"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    command = [mpiexec(), "-n", str(n), "-hosts", "127.0.0.1", sys.executable, *map(str, args)]
+    command = [launcher, "-n", str(n), "-hosts", "127.0.0.1", sys.executable, *map(str, args)]
     start = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
     return done, time.monotonic() - start
