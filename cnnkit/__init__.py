@@ -97,7 +97,7 @@ long = int64
 float = float32
 double = float64
 
-from . import data, models, nn, optim, train  # noqa: E402  (layers, losses, optimizers)  # noqa: E402
+from . import data, distributed, models, nn, optim, train  # noqa: E402  (layers, losses, optimizers)
 from .insight.summary import summary  # noqa: E402
 from .io.checkpoint import load, save  # noqa: E402
 
