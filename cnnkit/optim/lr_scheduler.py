@@ -27,12 +27,12 @@ ReduceLROnPlateau           lr <- max(lr * factor, min_lr) when a metric stops i
 from __future__ import annotations
 
 import math
-import numbers
 import types
 from bisect import bisect_right
 from collections import Counter
 
 from .._warn import warn
+from ..ops import validate
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR",
@@ -40,14 +40,6 @@ __all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ConstantLR", "Li
 
 _EPOCH_DEPRECATION = ("scheduler.step(epoch) is deprecated (as in PyTorch): call scheduler.step() without "
                       "the epoch; with an epoch the closed form of the schedule is used")
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 class LRScheduler:
@@ -63,8 +55,7 @@ class LRScheduler:
         who = type(self).__name__
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{who}: expected an Optimizer, got {type(optimizer).__name__}")
-        if not _is_int(last_epoch) or last_epoch < -1:
-            raise ValueError(f"{who}: last_epoch must be an integer >= -1, got {last_epoch!r}")
+        validate.integer(last_epoch, "last_epoch", who, minimum=-1)
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -142,13 +133,14 @@ class LRScheduler:
                 raise ValueError(f"{who}: '{key}' must be a list with one value per parameter group ({n}), "
                                  f"got {values[key]!r}")
         for key in ("last_epoch", "_step_count"):
-            if key in values and not _is_int(values[key]):
+            if key in values and not validate.is_int(values[key]):
                 raise ValueError(f"{who}: '{key}' must be an integer, got {values[key]!r}")
-        values = self._convert_loaded(values, who)
+        values = self._convert_loaded(values)
         for k, v in values.items():
             setattr(self, k, list(v) if isinstance(v, tuple) else v)
 
-    def _convert_loaded(self, values: dict, who: str) -> dict:
+    def _convert_loaded(self, values: dict) -> dict:
+        """Loaded values in the form the schedule keeps them (raise ValueError for one it cannot take)."""
         return values
 
 
@@ -159,16 +151,6 @@ def _plain(value):
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
-
-
-def _check_positive_int(who: str, name: str, value, minimum: int = 1) -> None:
-    if not _is_int(value) or value < minimum:
-        raise ValueError(f"{who}: {name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_real(who: str, name: str, value) -> None:
-    if not _is_real(value) or value != value:
-        raise ValueError(f"{who}: {name} must be a real number, got {value!r}")
 
 
 class LambdaLR(LRScheduler):
@@ -218,8 +200,8 @@ class StepLR(LRScheduler):
     _hyper = ("step_size", "gamma")
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        _check_positive_int("StepLR", "step_size", step_size)
-        _check_real("StepLR", "gamma", gamma)
+        validate.positive_int(step_size, "step_size", "StepLR")
+        validate.finite_number(gamma, "gamma", "StepLR")
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
@@ -243,9 +225,9 @@ class MultiStepLR(LRScheduler):
         except TypeError:
             raise TypeError(f"MultiStepLR: milestones must be a list of integers, got {milestones!r}") from None
         for m in milestones:
-            if not _is_int(m):
+            if not validate.is_int(m):
                 raise ValueError(f"MultiStepLR: milestones must be integers, got {milestones!r}")
-        _check_real("MultiStepLR", "gamma", gamma)
+        validate.finite_number(gamma, "gamma", "MultiStepLR")
         self.milestones = Counter(int(m) for m in milestones)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -264,11 +246,11 @@ class MultiStepLR(LRScheduler):
         sd["milestones"] = {int(k): int(v) for k, v in sorted(self.milestones.items())}
         return sd
 
-    def _convert_loaded(self, values: dict, who: str) -> dict:
+    def _convert_loaded(self, values: dict) -> dict:
         try:
             values["milestones"] = Counter({int(k): int(v) for k, v in dict(values["milestones"]).items()})
         except (TypeError, ValueError):
-            raise ValueError(f"{who}: 'milestones' must map epochs to counts, got {values['milestones']!r}") from None
+            raise ValueError(f"MultiStepLR.load_state_dict: 'milestones' must map epochs to counts, got {values['milestones']!r}") from None
         return values
 
 
@@ -278,9 +260,9 @@ class ConstantLR(LRScheduler):
     _hyper = ("factor", "total_iters")
 
     def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5, last_epoch: int = -1):
-        if not _is_real(factor) or not 0 <= factor <= 1:
+        if not validate.is_real(factor) or not 0 <= factor <= 1:
             raise ValueError(f"ConstantLR: factor must be between 0 and 1, got {factor!r}")
-        _check_positive_int("ConstantLR", "total_iters", total_iters, minimum=0)
+        validate.non_negative_int(total_iters, "total_iters", "ConstantLR")
         self.factor, self.total_iters = factor, total_iters
         super().__init__(optimizer, last_epoch)
 
@@ -307,11 +289,11 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5, last_epoch: int = -1):
-        if not _is_real(start_factor) or not 0 < start_factor <= 1:
+        if not validate.is_real(start_factor) or not 0 < start_factor <= 1:
             raise ValueError(f"LinearLR: start_factor must be > 0 and <= 1, got {start_factor!r}")
-        if not _is_real(end_factor) or not 0 <= end_factor <= 1:
+        if not validate.is_real(end_factor) or not 0 <= end_factor <= 1:
             raise ValueError(f"LinearLR: end_factor must be between 0 and 1, got {end_factor!r}")
-        _check_positive_int("LinearLR", "total_iters", total_iters)
+        validate.positive_int(total_iters, "total_iters", "LinearLR")
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer, last_epoch)
 
@@ -336,7 +318,7 @@ class ExponentialLR(LRScheduler):
     _hyper = ("gamma",)
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
-        _check_real("ExponentialLR", "gamma", gamma)
+        validate.finite_number(gamma, "gamma", "ExponentialLR")
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -355,8 +337,8 @@ class PolynomialLR(LRScheduler):
     _hyper = ("total_iters", "power")
 
     def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1):
-        _check_positive_int("PolynomialLR", "total_iters", total_iters)
-        _check_real("PolynomialLR", "power", power)
+        validate.positive_int(total_iters, "total_iters", "PolynomialLR")
+        validate.finite_number(power, "power", "PolynomialLR")
         self.total_iters, self.power = total_iters, power
         super().__init__(optimizer, last_epoch)
 
@@ -383,8 +365,8 @@ class CosineAnnealingLR(LRScheduler):
     _hyper = ("T_max", "eta_min")
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
-        _check_positive_int("CosineAnnealingLR", "T_max", T_max)
-        _check_real("CosineAnnealingLR", "eta_min", eta_min)
+        validate.positive_int(T_max, "T_max", "CosineAnnealingLR")
+        validate.finite_number(eta_min, "eta_min", "CosineAnnealingLR")
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
@@ -431,7 +413,7 @@ class SequentialLR(LRScheduler):
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(f"SequentialLR: expects one milestone fewer than schedulers, got {len(schedulers)} "
                              f"scheduler(s) and {len(milestones)} milestone(s)")
-        if any(not _is_int(m) for m in milestones) or milestones != sorted(milestones):
+        if any(not validate.is_int(m) for m in milestones) or milestones != sorted(milestones):
             raise ValueError(f"SequentialLR: milestones must be increasing integers, got {milestones!r}")
         self._schedulers = schedulers
         self._milestones = milestones
@@ -508,25 +490,25 @@ class ReduceLROnPlateau(LRScheduler):
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0, min_lr=0,
                  eps: float = 1e-8):
-        who = "ReduceLROnPlateau"
+        who = type(self).__name__
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{who}: expected an Optimizer, got {type(optimizer).__name__}")
-        if not _is_real(factor) or not 0 <= factor < 1:
+        if not validate.is_real(factor) or not 0 <= factor < 1:
             raise ValueError(f"{who}: factor must be >= 0 and < 1.0, got {factor!r}")
-        _check_positive_int(who, "patience", patience, minimum=0)
-        _check_positive_int(who, "cooldown", cooldown, minimum=0)
-        _check_real(who, "threshold", threshold)
-        _check_real(who, "eps", eps)
+        validate.non_negative_int(patience, "patience", who)
+        validate.non_negative_int(cooldown, "cooldown", who)
+        validate.finite_number(threshold, "threshold", who)
+        validate.finite_number(eps, "eps", who)
         n = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != n:
                 raise ValueError(f"{who}: expected {n} min_lrs (one per parameter group), got {len(min_lr)}")
             for m in min_lr:
-                _check_real(who, "min_lr", m)
+                validate.finite_number(m, "min_lr", who)
             self.default_min_lr = None
             self.min_lrs = list(min_lr)
         else:
-            _check_real(who, "min_lr", min_lr)
+            validate.finite_number(min_lr, "min_lr", who)
             self.default_min_lr = min_lr
             self.min_lrs = [min_lr] * n
         self.optimizer = optimizer
@@ -604,9 +586,9 @@ class ReduceLROnPlateau(LRScheduler):
             if old_lr - new_lr > self.eps:
                 group["lr"] = new_lr
 
-    def _convert_loaded(self, values: dict, who: str) -> dict:
+    def _convert_loaded(self, values: dict) -> dict:
         if values["mode"] not in ("min", "max") or values["threshold_mode"] not in ("rel", "abs"):
-            raise ValueError(f"{who}: invalid mode {values['mode']!r} / threshold_mode {values['threshold_mode']!r}")
+            raise ValueError(f"{type(self).__name__}.load_state_dict: invalid mode {values['mode']!r} / threshold_mode {values['threshold_mode']!r}")
         for key in ("best", "mode_worse"):
             values[key] = float(values[key])
         return values
