@@ -23,30 +23,18 @@ import inspect
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..ops import validate
 from ..random import get_generator
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def _pair(v, name: str) -> tuple:
-    """(h, w) from an int or a pair of positive ints."""
-    if _is_int(v):
-        v = (v, v)
-    if not (isinstance(v, (tuple, list)) and len(v) == 2 and all(_is_int(i) for i in v)):
-        raise TypeError(f"{name}: size must be an int or a pair of ints (h, w), got {v!r}")
-    if min(v) <= 0:
-        raise ValueError(f"{name}: size must be positive, got {v!r}")
-    return int(v[0]), int(v[1])
-
-
-def _padding(padding, name: str) -> tuple:
-    """(left, top, right, bottom) from torchvision's forms: an int, (left/right, top/bottom) or 4 values."""
-    p = (padding,) * 4 if _is_int(padding) else padding
+def _padding_ltrb(padding, name: str) -> tuple:
+    """An image's border padding as (left, top, right, bottom), from torchvision's forms: an int, (left/right,
+    top/bottom) or 4 values. (A convolution's padding, ``validate.padding``, is symmetric per dim and ordered
+    (top, bottom, left, right).)"""
+    p = (padding,) * 4 if validate.is_int(padding) else padding
     if isinstance(p, (tuple, list)) and len(p) == 2:
         p = (p[0], p[1], p[0], p[1])
-    if not (isinstance(p, (tuple, list)) and len(p) == 4 and all(_is_int(v) and v >= 0 for v in p)):
+    if not (isinstance(p, (tuple, list)) and len(p) == 4 and all(validate.is_int(v) and v >= 0 for v in p)):
         raise ValueError(f"{name}: padding must be a non-negative int or a tuple of 2 or 4 of them, got {padding!r}")
     return tuple(int(v) for v in p)
 
@@ -216,7 +204,7 @@ class PCAWhitening(Transform):
     """
 
     def __init__(self, n_components: int | None = None, eps: float = 1e-5, zca: bool = False):
-        if n_components is not None and (not _is_int(n_components) or n_components <= 0):
+        if n_components is not None and (not validate.is_int(n_components) or n_components <= 0):
             raise ValueError(f"{type(self).__name__}: n_components must be a positive int or None, "
                              f"got {n_components!r}")
         if zca and n_components is not None:
@@ -287,7 +275,7 @@ class Pad(Transform):
     bottom), as torchvision. Output size (H + top + bottom, W + left + right)."""
 
     def __init__(self, padding, fill=0):
-        self.padding, self.fill = _padding(padding, "Pad"), fill
+        self.padding, self.fill = _padding_ltrb(padding, "Pad"), fill
 
     def __call__(self, x):
         b, back = _as_batch(x, "Pad")
@@ -307,9 +295,9 @@ class RandomCrop(Transform):
     left ~ U{0..W'−w} on the padded (H', W')."""
 
     def __init__(self, size, padding=None, fill=0):
-        self.size = _pair(size, "RandomCrop")
+        self.size = validate.pair(size, "size", "RandomCrop")
         self.padding = padding
-        self._pad = _padding(0 if padding is None else padding, "RandomCrop")
+        self._pad = _padding_ltrb(0 if padding is None else padding, "RandomCrop")
         self.fill = fill
 
     def __call__(self, x):
@@ -329,7 +317,7 @@ class CenterCrop(Transform):
     """The central (h, w) window (torchvision's rounding: top = round((H − h) / 2))."""
 
     def __init__(self, size):
-        self.size = _pair(size, "CenterCrop")
+        self.size = validate.pair(size, "size", "CenterCrop")
 
     def __call__(self, x):
         b, back = _as_batch(x, "CenterCrop")
@@ -432,12 +420,10 @@ class Resize(Transform):
     def __init__(self, size):
         if isinstance(size, (tuple, list)) and len(size) == 1:
             size = size[0]
-        if _is_int(size):
-            if size <= 0:
-                raise ValueError(f"Resize: size must be positive, got {size!r}")
-            self.size = int(size)
+        if validate.is_int(size):
+            self.size = validate.positive_int(size, "size", "Resize")
         else:
-            self.size = _pair(size, "Resize")
+            self.size = validate.pair(size, "size", "Resize")
 
     def output_size(self, height: int, width: int) -> tuple:
         """The (h, w) an image of (height, width) is resized to."""
