@@ -414,7 +414,7 @@ def test_geometric_errors():
         T.Pad(1.5)
     with pytest.raises(ValueError, match="RandomCrop: padding must be"):
         T.RandomCrop(2, padding=-1)
-    with pytest.raises(ValueError, match="RandomHorizontalFlip: p must be in"):
+    with pytest.raises(ValueError, match=r"RandomHorizontalFlip: p must be a probability in \[0, 1\], got 1.5$"):
         T.RandomHorizontalFlip(1.5)
     with pytest.raises(ValueError,
                        match=r"Pad: expected an image \(C, H, W\) or a batch \(N, C, H, W\), got shape \(4, 4\)"):
