@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.dataloader import DataLoader
+from ..ops import validate
 from ..tensor import no_grad
 from .metrics import RunningMean, confusion_matrix, topk_correct
 
@@ -60,9 +61,9 @@ def evaluate(model, data, loss, *, topk: int | None = None, batch_size: int = 64
     Returns ``{"loss", "accuracy", "n"}``, plus ``"top<k>"`` with ``topk`` and ``"confusion"`` (int64, C × C)
     when the outputs are logits (N, C) and the targets class indices (N,); accuracy is NaN otherwise.
     """
-    if topk is not None and (isinstance(topk, bool) or not isinstance(topk, int) or topk < 1):
+    if topk is not None and (not validate.is_int(topk) or topk < 1):
         raise ValueError(f"evaluate: topk must be a positive int or None, got {topk!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if not validate.is_int(batch_size) or batch_size < 1:
         raise ValueError(f"evaluate: batch_size must be a positive int, got {batch_size!r}")
     loader = as_loader(data, batch_size, False, "evaluate")
     if loader is None:

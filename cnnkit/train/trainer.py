@@ -33,6 +33,7 @@ import numpy as np
 
 from ..io.checkpoint import load, save
 from ..nn.utils import clip_grad_norm_, l1_penalty
+from ..ops import validate
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor, no_grad
@@ -140,14 +141,13 @@ class Trainer:
             raise TypeError(f"Trainer: optimizer must be an Optimizer, got {type(optimizer).__name__}")
         if not callable(loss):
             raise TypeError(f"Trainer: loss must be callable (e.g. nn.CrossEntropyLoss()), got {type(loss).__name__}")
-        if isinstance(l1, bool) or not isinstance(l1, (int, float)) or not l1 >= 0:
+        if not validate.is_real(l1) or not l1 >= 0:
             raise ValueError(f"Trainer: l1 must be a non-negative number, got {l1!r}")
-        if grad_clip is not None and (isinstance(grad_clip, bool) or not isinstance(grad_clip, (int, float))
-                                      or not grad_clip > 0):
+        if grad_clip is not None and (not validate.is_real(grad_clip) or not grad_clip > 0):
             raise ValueError(f"Trainer: grad_clip must be a positive number or None, got {grad_clip!r}")
-        if topk is not None and (isinstance(topk, bool) or not isinstance(topk, int) or topk < 1):
+        if topk is not None and (not validate.is_int(topk) or topk < 1):
             raise ValueError(f"Trainer: topk must be a positive int or None, got {topk!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if not validate.is_int(batch_size) or batch_size < 1:
             raise ValueError(f"Trainer: batch_size must be a positive int, got {batch_size!r}")
         self.model, self.optimizer, self.loss, self.scheduler = model, optimizer, loss, scheduler
         self.l1, self.grad_clip, self.topk = float(l1), grad_clip, topk
@@ -231,7 +231,7 @@ class Trainer:
         Returns the history: one dict per epoch (``epoch, train_loss, train_acc, val_loss, val_acc, lr,
         seconds, images_per_s``; ``lr`` is the rate used during that epoch).
         """
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        if not validate.is_int(epochs) or epochs < 0:
             raise ValueError(f"Trainer.fit: epochs must be a non-negative int, got {epochs!r}")
         train_loader = as_loader(train, self.batch_size, True, "Trainer.fit")
         val_loader = as_loader(val, self.batch_size, False, "Trainer.fit")
@@ -315,7 +315,7 @@ class Trainer:
         if arr.ndim == 0 or len(arr) == 0:
             raise ValueError(f"Trainer.predict: expected a non-empty batch of inputs (N, ...), got shape {arr.shape}")
         bs = self.batch_size if batch_size is None else batch_size
-        if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1:
+        if not validate.is_int(bs) or bs < 1:
             raise ValueError(f"Trainer.predict: batch_size must be a positive int, got {batch_size!r}")
         dtype = next((p.data.dtype for p in self.model.parameters()), arr.dtype)
         if arr.dtype != dtype:
@@ -360,7 +360,7 @@ class Trainer:
             if key not in state:
                 raise ValueError(f"{who}: {path} has no '{key}' entry (not a Trainer checkpoint)")
         epoch = state["epoch"]
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        if not validate.is_int(epoch) or epoch < 0:
             raise ValueError(f"{who}: {path} has an invalid epoch {epoch!r}")
         history = state.get("history") or []
         if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
