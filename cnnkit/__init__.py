@@ -21,31 +21,33 @@ from .backend import (
                       uint8,
 )
 from .ops.activation import log_softmax, relu, sigmoid, softmax, tanh
-from .ops.dtype import cast
-from .ops.elementwise import (
-                      abs,
-                      add,
+from .ops.compare import (
                       allclose,
-                      clamp,
-                      clip,
-                      clone,
-                      div,
                       eq,
-                      exp,
                       ge,
                       gt,
                       isfinite,
                       isnan,
                       le,
-                      log,
                       logical_and,
                       logical_not,
                       logical_or,
                       lt,
+                      ne,
+)
+from .ops.dtype import cast
+from .ops.elementwise import (
+                      abs,
+                      add,
+                      clamp,
+                      clip,
+                      clone,
+                      div,
+                      exp,
+                      log,
                       maximum,
                       minimum,
                       mul,
-                      ne,
                       neg,
                       pow,
                       sign,
@@ -98,7 +100,7 @@ float = float32
 double = float64
 
 # ck.onnx.export: the optional onnx package is imported only when it is called
-from . import data, models, nn, onnx, optim, train  # noqa: E402
+from . import data, distributed, models, nn, onnx, optim, train  # noqa: E402
 from .insight.summary import summary  # noqa: E402
 from .io.checkpoint import load, save  # noqa: E402
 

@@ -19,7 +19,7 @@ import weakref
 import numpy as np
 
 from . import backend
-from .autograd.backward import run_backward, use_tensor_class
+from .autograd.backward import register_post_accumulate_grad_hook, run_backward, use_tensor_class
 from .autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.grad_mode import enabled as _grad_enabled
 from .random import get_generator
@@ -159,6 +159,11 @@ class Tensor:
         self._retains_grad = True
         if self.creator is not None:
             self.creator._retained[self._output_index] = weakref.ref(self)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` after each accumulation into this leaf's ``.grad`` during backward; returns a handle
+        with ``remove()`` (see ``autograd/backward.py``)."""
+        return register_post_accumulate_grad_hook(self, hook)
 
     def detach(self) -> Tensor:
         """A new leaf tensor sharing the data, cut from the graph."""

@@ -166,3 +166,25 @@ def test_gradcheck_needs_an_input_requiring_grad():
 def test_gradcheck_needs_a_float_output():
     with pytest.raises(ValueError, match="gradcheck: fn returned no floating point tensor"):
         gradcheck(lambda t: t > 0, [_x(3)])
+
+
+def test_post_accumulate_grad_hook_and_queued_callback_run_in_order():
+    from cnnkit.autograd.backward import queue_callback
+    w = ck.tensor([1.0, 2.0], dtype="float64", requires_grad=True)
+    log = []
+
+    def hook(t):
+        log.append(t.grad.data.tolist())
+        if len(log) == 1:
+            queue_callback(lambda: log.append("end"))
+
+    handle = w.register_post_accumulate_grad_hook(hook)
+    ((w * 3.0).sum() + w.sum()).backward()
+    assert log[-1] == "end" and len(log) == 3  # one call per use of w, then the callback once
+    assert log[1] == [4.0, 4.0] and w.grad.data.tolist() == [4.0, 4.0]
+    handle.remove()
+    log.clear()
+    w.sum().backward()
+    assert log == []
+    with pytest.raises(RuntimeError, match="no backward pass"):
+        queue_callback(lambda: None)

@@ -319,8 +319,9 @@ def test_injected_data_set(tmp_path, capsys):
 
 
 def test_the_command_table_builds_parser_help_and_dispatch(capsys):
-    assert list(cli.build_parser().commands) == list(COMMANDS) == ["train", "eval", "predict", "models", "summary",
-                                                                   "convert", "export"]
+    names = ["train", "eval", "predict", "models", "summary", "filter", "explain", "visualize", "serve", "convert",
+             "export"]
+    assert list(cli.build_parser().commands) == list(COMMANDS) == names
     for command in COMMANDS.values():
         assert command.module.HELP == command.help and command.run is command.module.run
 

@@ -14,6 +14,12 @@ Leaves (tensors made by the user, parameters) accumulate their gradient into ``.
 calls; non-leaf tensors keep theirs only after ``retain_grad()``. After the walk the graph is freed
 unless ``retain_graph=True``.
 
+Two hooks serve code that acts on gradients as they arrive (data-parallel training averages them across
+processes): ``register_post_accumulate_grad_hook(leaf, hook)`` calls ``hook(leaf)`` after every accumulation
+into that leaf's ``.grad`` (once per use of the leaf in the graph: a parameter used twice calls it twice), and
+``queue_callback(fn)``, called during a walk (e.g. from such a hook), runs ``fn()`` once when that walk has
+finished.
+
 This module does not import ``tensor.py`` (which imports it, for ``Tensor.backward``): ``tensor.py``
 hands over its ``Tensor`` class once with ``use_tensor_class``, so that there is no import cycle.
 """
@@ -21,12 +27,51 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import weakref
 
 import numpy as np
 
-__all__ = ["run_backward", "use_tensor_class"]
+__all__ = ["queue_callback", "register_post_accumulate_grad_hook", "run_backward", "use_tensor_class"]
 
 _Tensor = None  # the Tensor class (set by tensor.py through use_tensor_class)
+_leaf_hooks: dict = {}  # id(leaf) -> (weakref to the leaf, [hooks])
+_callbacks: list = []  # one list of queued callbacks per walk in progress (a hook may start another walk)
+
+
+class HookHandle:
+    """``handle.remove()`` unregisters the hook it was returned for."""
+
+    def __init__(self, key: int, hook):
+        self.key, self.hook = key, hook
+
+    def remove(self) -> None:
+        entry = _leaf_hooks.get(self.key)
+        if entry is not None and self.hook in entry[1]:
+            entry[1].remove(self.hook)
+            if not entry[1]:
+                del _leaf_hooks[self.key]
+
+
+def register_post_accumulate_grad_hook(leaf, hook) -> HookHandle:
+    """Call ``hook(leaf)`` after each accumulation of a gradient into ``leaf.grad`` (``Tensor``'s method of the
+    same name); the hook is dropped with the leaf. Returns a handle whose ``remove()`` unregisters it."""
+    if leaf.creator is not None:
+        raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors accumulate gradients")
+    if not callable(hook):
+        raise TypeError(f"register_post_accumulate_grad_hook: expected a callable, got {type(hook).__name__}")
+    key = id(leaf)
+    entry = _leaf_hooks.get(key)
+    if entry is None or entry[0]() is not leaf:
+        entry = _leaf_hooks[key] = (weakref.ref(leaf, lambda _ref, key=key: _leaf_hooks.pop(key, None)), [])
+    entry[1].append(hook)
+    return HookHandle(key, hook)
+
+
+def queue_callback(fn) -> None:
+    """Run ``fn()`` once the backward walk in progress has finished (PyTorch's engine ``queue_callback``)."""
+    if not _callbacks:
+        raise RuntimeError("queue_callback: no backward pass is running")
+    _callbacks[-1].append(fn)
 
 
 def use_tensor_class(cls) -> None:
@@ -54,14 +99,30 @@ def _accumulate_leaf(x, g: np.ndarray, handed_out: set, borrowed: set) -> None:
         x.grad.data = x.grad.data + g
     else:
         np.add(x.grad.data, g, out=x.grad.data, casting="unsafe")
+    if _leaf_hooks:
+        entry = _leaf_hooks.get(id(x))
+        if entry is not None and entry[0]() is x:
+            for hook in list(entry[1]):
+                hook(x)
 
 
 def run_backward(root, gradient=None, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf) · ``gradient`` into ``.grad`` of every leaf that requires grad (``root.backward``).
 
     ``gradient`` (a Tensor or an array of ``root``'s shape) is dL/d(root); it may be omitted for a
-    one-element ``root`` (it is then 1).
+    one-element ``root`` (it is then 1). Callbacks queued during the walk run after it.
     """
+    _callbacks.append([])
+    try:
+        _walk(root, gradient, retain_graph)
+        queued = _callbacks[-1]
+    finally:
+        _callbacks.pop()
+    for fn in queued:
+        fn()
+
+
+def _walk(root, gradient, retain_graph: bool) -> None:
     if not isinstance(root, _Tensor):
         raise TypeError(f"backward: expected a Tensor, got {type(root).__name__}")
     if not root.requires_grad:

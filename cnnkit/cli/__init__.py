@@ -7,6 +7,7 @@
     cnnkit predict runs/lenet5-digits/checkpoint.safetensors seven.png --invert   class, top-3 of a drawing
     cnnkit models                         the registered models
     cnnkit summary vgg16 --input 3,224,224  its layers: shapes, parameters, MACs, receptive fields
+    cnnkit serve                          a page to draw a digit and watch every layer answer (serve extra)
     cnnkit convert resnet18-f37072fd.pth resnet18.safetensors   a torch.save state dict, no torch, no code run
     cnnkit export runs/lenet5-digits/checkpoint.safetensors --onnx lenet5.onnx   ONNX, checked with onnxruntime
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import models
+from ..insight.receptive_box import parse_layer_unit
 
 
 def checked(convert, what: str, valid):
@@ -47,3 +48,34 @@ def shape(text: str) -> tuple:
     if not dims or min(dims) < 1:
         raise argparse.ArgumentTypeError(f"expected positive integers separated by commas (C,H,W), got {text!r}")
     return dims
+
+
+def dims(counts: tuple, form: str):
+    """An argparse ``type`` for sizes written ``5x5x3`` (also ``5×5×3`` or ``5,5,3``): positive integers, as many
+    as one of ``counts``; ``form`` names the accepted forms in the message (e.g. "HxW or HxWxC")."""
+    def parse(text: str) -> tuple:
+        try:
+            values = tuple(int(v) for v in text.lower().replace("×", "x").replace(",", "x").split("x"))
+        except ValueError:
+            values = ()
+        if len(values) not in counts or min(values) < 1:
+            raise argparse.ArgumentTypeError(f"expected {form} (positive integers), got '{text}'")
+        return values
+    return parse
+
+
+def square(text: str) -> int:
+    """A square window ``K`` or ``KxK`` -> K."""
+    values = dims((1, 2), "K or KxK")(text)
+    if len(values) == 2 and values[0] != values[1]:
+        raise argparse.ArgumentTypeError(f"expected a square window K or KxK, got '{text}'")
+    return values[0]
+
+
+def layer_unit(text: str) -> tuple:
+    """``LAYER`` or ``LAYER:ROW,COL`` -> (layer, None) or (layer, (row, col))."""
+    try:
+        return parse_layer_unit(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LAYER or LAYER:ROW,COL (e.g. features.c3:4,5), got "
+                                         f"'{text}'") from None

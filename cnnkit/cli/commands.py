@@ -22,7 +22,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import NamedTuple
 
-from . import convert, evaluate, export, models, predict, summary, train
+from . import convert, evaluate, explain, export, models, predict, serve, summary, train, visualize
+from . import filter as filter_command
 
 
 class Command(NamedTuple):
@@ -48,6 +49,10 @@ COMMANDS = {command.name: command for command in (
     Command.of("predict", predict),
     Command.of("models", models),
     Command.of("summary", summary),
+    Command.of("filter", filter_command),
+    Command.of("explain", explain),
+    Command.of("visualize", visualize),
+    Command.of("serve", serve),
     Command.of("convert", convert),
     Command.of("export", export),
 )}

@@ -1,19 +1,18 @@
 """The data sets of ``--data``: how to load each split, and what the commands know about their images.
 
 ``LOADERS`` maps each name to ``load(train, data_dir, download)``; :class:`~cnnkit.cli.context.Context` holds
-the mapping a run uses, so ``main(argv, datasets={"digits": load})`` runs a command on other data.
+the mapping a run uses, so ``main(argv, datasets={"digits": load})`` runs a command on other data. The facts
+about the data sets' images (names, shapes, class names, framing, polarity) are the library's
+(:mod:`cnnkit.data.datasets.catalog`); the commands take them from here.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..data import datasets as D
+from ..data.datasets.catalog import DIGIT_FRAMED, LIGHT_ON_DARK, NAMES, SHAPES, class_names
 
-NAMES = ("digits", "mnist", "fashion-mnist", "cifar10")
-SHAPES = {"digits": (1, 28, 28), "mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
-CLASSES = {"fashion-mnist": D.FASHION_MNIST_CLASSES, "cifar10": D.CIFAR10_CLASSES}  # digits name themselves
-DIGIT_FRAMED = ("digits", "mnist")  # a digit centred in a 20×20 box of a black 28×28 field
-LIGHT_ON_DARK = ("digits", "mnist", "fashion-mnist")  # light strokes / objects on a black background
+__all__ = ["DIGIT_FRAMED", "LIGHT_ON_DARK", "LOADERS", "NAMES", "SHAPES", "class_names"]
 
 
 def _digits(train: bool, data_dir=None, download: bool = False):
@@ -35,11 +34,3 @@ def _from_files(name: str):
 
 LOADERS = {"digits": _digits, "mnist": _from_files("mnist"), "fashion-mnist": _from_files("fashion-mnist"),
            "cifar10": _from_files("cifar10")}
-
-
-def class_names(data, num_classes: int) -> list:
-    """Class names of ``data`` (Fashion-MNIST's and CIFAR-10's names; digits are their own names) or indices."""
-    names = CLASSES.get(data)
-    if names is None or len(names) != num_classes:
-        return [str(i) for i in range(num_classes)]
-    return list(names)

@@ -4,16 +4,22 @@ The set-up: the data set's splits (``context.load``), standardized per channel w
 standard deviation (and augmented with ``--augment``), the model from the registry, the optimizer and the
 learning-rate schedule of the options; the :class:`~cnnkit.train.Trainer` runs the loop. The checkpoint's ``meta``
 records the model, its settings and the preprocessing, which :func:`cnnkit.train.restore` reads back.
+
+``mpiexec -n N cnnkit train MODEL --distributed ...`` trains data-parallel on N processes
+(:mod:`cnnkit.distributed`): ``--batch-size`` per process, each on its shard of every epoch and of the test set;
+rank 0 alone prints and writes the output folder; an error on any rank ends the whole job with its message.
 """
 from __future__ import annotations
 
+import importlib.util
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .. import distributed as D
 from .. import models, optim
-from ..data import DataLoader
+from ..data import DataLoader, Subset
 from ..data import transforms as T
 from ..nn import CrossEntropyLoss
 from ..optim import lr_scheduler as S
@@ -71,6 +77,9 @@ def add_arguments(t) -> None:
     t.add_argument("--quiet", action="store_true", help="no progress bar: one line per epoch")
     t.add_argument("--limit", type=A.positive_int, default=None, metavar="N",
                    help="use only the first N images of the training and of the test set (a quick run)")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel training over MPI: run as 'mpiexec -n N cnnkit train ... --distributed' "
+                        "(--batch-size per process; needs pip install 'cnnkit[distributed]')")
 
 
 def channel_stats(images):
@@ -131,7 +140,36 @@ def model_kwargs_of(args, data_meta: dict) -> dict:
 
 
 def run(args, context) -> int:
-    err = context.err
+    if not args.distributed:
+        return train(args, context, None)
+    if importlib.util.find_spec("mpi4py") is None:
+        raise ImportError("--distributed needs mpi4py and an MPI library: pip install 'cnnkit[distributed]'")
+    world = D.init()
+    try:
+        return train(args, context, world)
+    except (Exception, KeyboardInterrupt) as e:
+        if world.world_size == 1:
+            raise
+        world.abort(f"cnnkit train: error: {e}" if isinstance(e, (ValueError, TypeError, OSError, FloatingPointError,
+                                                                      ImportError))
+                    else f"cnnkit train: {type(e).__name__}: {e}")
+
+
+class _Silent:
+    """The stream of a rank other than 0: nothing is written."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def train(args, context, world) -> int:
+    """The command on one process (``world`` None) or on one rank of a data-parallel job."""
+    main = world is None or world.is_main
+    err = context.err if main else _Silent()
+    out_stream = context.out if main else _Silent()
     start = time.perf_counter()
     out = Path(args.out or f"runs/{args.model}-{args.data}")
     resume = (out / CHECKPOINT) if args.resume is True else (Path(args.resume) if args.resume else None)
@@ -142,15 +180,20 @@ def run(args, context) -> int:
     train_set = context.load(args.data, train=True, **load)
     test_set = context.load(args.data, train=False, **load)
     data_meta = prepare(args, train_set, test_set)
+    n_test = len(test_set)
     model_kwargs = model_kwargs_of(args, data_meta)
     model = models.get(args.model, **model_kwargs)
+    if world is not None:
+        model = D.DistributedDataParallel(model, process_group=world)
+        rank, size = world.rank, world.world_size
+        test_set = Subset(test_set, list(range(rank, len(test_set), size)))  # evaluation reduced over the ranks
     optimizer = optimizer_of(args, model.parameters())
     scheduler = scheduler_of(args, optimizer)
     meta = {"model": args.model, "model_kwargs": model_kwargs, "data": args.data, "preprocessing": data_meta,
             "epochs": args.epochs, "schedule": args.schedule}
     trainer = Trainer(model, optimizer, CrossEntropyLoss(), scheduler, l1=args.l1, log=out / METRICS,
                       plot=out / CURVE, checkpoint=out / CHECKPOINT, quiet=args.quiet, batch_size=args.batch_size,
-                      stream=err, meta=meta)
+                      stream=err, meta=meta, distributed=world)
     if resume is not None:
         saved = trainer.load_checkpoint(resume) or {}
         print(f"resumed from {resume} after epoch {trainer.epoch}", file=err)
@@ -160,19 +203,25 @@ def run(args, context) -> int:
                   f"planned for {planned} epochs and continues as saved; 2 + 2 epochs equal 4 uninterrupted ones "
                   f"only with the same --epochs (or --schedule none)", file=err)
     n_params = sum(p.numel() for p in model.parameters())
+    where = f" on {world.world_size} processes ({args.batch_size} images each per step)" if world else ""
     print(f"training {args.model} ({n_params:,} parameters) on {args.data}: {len(train_set):,} training, "
-          f"{len(test_set):,} test images; up to epoch {args.epochs}", file=err)
+          f"{n_test:,} test images; up to epoch "
+          f"{args.epochs}{where}", file=err)
     if trainer.epoch >= args.epochs:
         print(f"nothing to train: the checkpoint already has {trainer.epoch} epochs (--epochs {args.epochs})",
               file=err)
     else:
         out.mkdir(parents=True, exist_ok=True)
-        loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
+        if world is None:
+            loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
+        else:
+            loader = DataLoader(train_set, batch_size=args.batch_size,
+                                sampler=D.DistributedSampler(train_set, world.world_size, world.rank, seed=args.seed))
         trainer.fit(loader, args.epochs, val=DataLoader(test_set, batch_size=256))
         print(f"wrote {out / METRICS}, {out / CURVE}, {out / CHECKPOINT} ({time.perf_counter() - start:.1f} s)",
               file=err)
     result = trainer.evaluate(DataLoader(test_set, batch_size=256))
     correct = round(result["accuracy"] * result["n"])
     print(f"test accuracy: {100 * result['accuracy']:.2f}% ({correct}/{result['n']}), test loss "
-          f"{result['loss']:.4f}", file=context.out, flush=True)
+          f"{result['loss']:.4f}", file=out_stream, flush=True)
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops import validate
 from ..random import get_generator
 from ..tensor import Tensor
 
@@ -51,35 +52,46 @@ def _to_tensor(x):
 class DataLoader:
     """Iterate over ``dataset`` in batches of ``batch_size`` (the last may be smaller unless ``drop_last``).
 
-    ``len(loader)`` is ⌈N / batch_size⌉ (⌊N / batch_size⌋ with ``drop_last``). Each batch is a tuple of
-    Tensors (one per field of the samples) with the dataset's dtypes. A dataset with
+    ``len(loader)`` is ⌈N / batch_size⌉ (⌊N / batch_size⌋ with ``drop_last``), N the length of the dataset or
+    of ``sampler``: an iterable of dataset indices with a length (e.g. ``cnnkit.distributed.DistributedSampler``,
+    which gives each process its shard) that replaces ``shuffle``; ``set_epoch`` is passed on to it. Each batch is a
+    tuple of Tensors (one per field of the samples) with the dataset's dtypes. A dataset with
     ``supports_batch_indexing`` (``ArrayDataset``, ``TensorDataset`` and their ``Subset``s) is indexed with the
     whole index array at once, so its transform sees the batch; any other dataset is read sample by sample
     and stacked with ``collate_fn`` (``default_collate`` by default).
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 seed: int | None = None, collate_fn=None):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+                 seed: int | None = None, collate_fn=None, sampler=None):
+        if not validate.is_int(batch_size) or batch_size <= 0:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        if seed is not None and (not validate.is_int(seed) or seed < 0):
             raise ValueError(f"DataLoader: seed must be a non-negative int or None, got {seed!r}")
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: the dataset must have __len__ and __getitem__, got {type(dataset).__name__}")
-        self.dataset, self.batch_size = dataset, int(batch_size)
+        if sampler is not None and (not hasattr(sampler, "__iter__") or not hasattr(sampler, "__len__")):
+            raise TypeError(f"DataLoader: sampler must be an iterable of indices with a length, got "
+                            f"{type(sampler).__name__}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler and shuffle=True exclude each other (the sampler orders the data)")
+        self.dataset, self.batch_size, self.sampler = dataset, int(batch_size), sampler
         self.shuffle, self.drop_last, self.seed = bool(shuffle), bool(drop_last), seed
         self.collate_fn = collate_fn
         self.epoch = 0
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
         """The epoch whose order the next iteration produces (with a fixed ``seed``)."""
         self.epoch = int(epoch)
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
 
     def _order(self) -> np.ndarray:
+        if self.sampler is not None:
+            return np.fromiter(iter(self.sampler), dtype=np.int64)
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)

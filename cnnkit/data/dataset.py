@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops import validate
 from ..tensor import Tensor
 
 
@@ -132,8 +133,7 @@ def random_split(dataset, lengths, seed: int | None = None) -> list:
 
     n = len(dataset)
     lengths = list(lengths)
-    if not lengths or not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-                              for v in lengths):
+    if not lengths or not all(validate.is_int(v) or isinstance(v, (float, np.floating)) for v in lengths):
         raise TypeError(f"random_split: lengths must be a non-empty list of ints (or fractions), got {lengths!r}")
     if any(isinstance(v, (float, np.floating)) for v in lengths):
         if any(v < 0 for v in lengths) or abs(sum(lengths) - 1) > 1e-9:

@@ -1,8 +1,10 @@
-"""Image files as network inputs: reading (Pillow), resizing, and the digits/MNIST framing of a drawing.
+"""Image files as network inputs: reading (Pillow), resizing, the digits/MNIST framing of a drawing, and
+writing a picture as a PNG file.
 
     pixels = read_image("seven.png", channels=1)     uint8 (H, W); (H, W, 3) for channels=3
     pixels = 255 - pixels                             for a dark drawing on a light background
     x = prepare_image(pixels, 28, frame=True)         float32 (1, 28, 28) in [0, 1]
+    write_image(pixels, "out.png")                    uint8 (H, W) or (H, W, 3) as a PNG (atomic write)
 
 The framing is how MNIST's digits were made (LeCun et al.): the digit is cropped to the bounding box of its ink,
 padded to a square, scaled to fit a 20×20 box and centred in a black 28×28 field. For another ``size`` the box
@@ -19,7 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["frame_digit", "has_light_border", "prepare_image", "read_image", "resize"]
+from ..io.atomic import atomic_output
+from ..ops import validate
+
+__all__ = ["frame_digit", "has_light_border", "prepare_image", "read_image", "resize", "write_image"]
 
 _SIXTEEN_BIT = ("I", "I;16", "I;16L", "I;16B", "I;16N")
 
@@ -101,3 +106,22 @@ def prepare_image(pixels: np.ndarray, size: int, frame: bool = False) -> np.ndar
         pixels = frame_digit(pixels, size) if frame else resize(pixels, size, size)
     x = pixels.astype(np.float32) / np.float32(255)
     return np.ascontiguousarray(x[None] if x.ndim == 2 else x.transpose(2, 0, 1))
+
+
+def write_image(pixels: np.ndarray, path, scale: int = 1) -> str:
+    """Write uint8 ``pixels`` (H, W) grayscale or (H, W, 3) RGB as the PNG file ``path`` (atomically: the file
+    appears whole or not at all; missing folders are made), each pixel enlarged to a ``scale`` × ``scale``
+    block (nearest neighbour). Returns ``str(path)``."""
+    from PIL import Image
+
+    pixels = np.asarray(pixels)
+    if pixels.dtype != np.uint8 or not (pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] == 3)) \
+            or pixels.size == 0:
+        raise ValueError(f"write_image: expected uint8 pixels of shape (H, W) or (H, W, 3), got {pixels.dtype} "
+                         f"of shape {pixels.shape}")
+    scale = validate.positive_int(scale, "scale", "write_image")
+    if scale > 1:
+        pixels = np.repeat(np.repeat(pixels, scale, axis=0), scale, axis=1)
+    with atomic_output(path) as f:
+        Image.fromarray(np.ascontiguousarray(pixels)).save(f, format="PNG")
+    return str(path)

@@ -48,7 +48,7 @@ from ..nn import (
     Module,
     TableConv2d,
 )
-from ..ops import adaptive_pool, linalg
+from ..ops import adaptive_pool, linalg, validate
 from ..ops import conv as conv_ops
 from ..ops import pool as pool_ops
 from .trace import trace
@@ -117,8 +117,9 @@ def combine(fields, out_shape) -> Field | None:
                  max(fields, key=lambda f: f.rw).sw)
 
 
-def _pair(v) -> tuple:
-    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(a) for a in v)
+def _hw(m: Module, attr: str) -> tuple:
+    """A layer's int-or-pair attribute (pooling keeps them as given, as PyTorch does) as (h, w)."""
+    return validate.pair(getattr(m, attr), attr, type(m).__name__, minimum=0)
 
 
 def _spatial(shape) -> tuple | None:
@@ -131,7 +132,7 @@ def _leading_pad(m, k, d) -> tuple:
     p = getattr(m, "padding", 0)
     if isinstance(p, str):
         return tuple(d[i] * (k[i] - 1) // 2 for i in (0, 1)) if p == "same" else (0, 0)
-    return _pair(p)
+    return _hw(m, "padding")
 
 
 def _adaptive(field: Field, in_shape, out_shape) -> Field:
@@ -166,14 +167,14 @@ def module_field(m: Module, field: Field, in_shape, out_shape) -> Field | None:
         return field.transposed(m.kernel_size, m.stride, m.dilation, out_hw,
                                 _leading_pad(m, m.kernel_size, m.dilation))
     if isinstance(m, MaxPool2d):
-        k, d = _pair(m.kernel_size), _pair(m.dilation)
-        return field.window(k, _pair(m.stride), d, out_hw, _leading_pad(m, k, d))
+        k, d = _hw(m, "kernel_size"), _hw(m, "dilation")
+        return field.window(k, _hw(m, "stride"), d, out_hw, _leading_pad(m, k, d))
     if isinstance(m, AvgPool2d):
-        k = _pair(m.kernel_size)
-        return field.window(k, _pair(m.stride), (1, 1), out_hw, _leading_pad(m, k, (1, 1)))
+        k = _hw(m, "kernel_size")
+        return field.window(k, _hw(m, "stride"), (1, 1), out_hw, _leading_pad(m, k, (1, 1)))
     if isinstance(m, LPPool2d):
-        k = _pair(m.kernel_size)
-        return field.window(k, k if m.stride is None else _pair(m.stride), (1, 1), out_hw)
+        k = _hw(m, "kernel_size")
+        return field.window(k, k if m.stride is None else _hw(m, "stride"), (1, 1), out_hw)
     if isinstance(m, (AdaptiveAvgPool2d, AdaptiveMaxPool2d)):
         return _adaptive(field, in_shape, out_shape)
     if isinstance(m, Linear):
@@ -284,7 +285,7 @@ def receptive_fields(model: Module, input_size, dtype=backend.float32) -> list[L
     if not isinstance(model, Module):
         raise TypeError(f"receptive_fields: expected a cnnkit Module, got {type(model).__name__}")
     if (not isinstance(input_size, (tuple, list)) or len(input_size) < 2
-            or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in input_size)):
+            or any(not validate.is_int(v) or v < 1 for v in input_size)):
         raise ValueError(f"receptive_fields: expected input_size to be a tuple of positive ints with H and W last "
                          f"(one sample, e.g. (3, 224, 224)), got {input_size!r}")
     t = trace(model, (1,) + tuple(int(v) for v in input_size), backend.as_dtype(dtype))

@@ -36,6 +36,7 @@ import numpy as np
 from .. import backend
 from ..models.lenet import LeNet5
 from ..nn import Conv2d, Module, TableConv2d
+from ..ops import validate
 from .macs import call_macs
 from .receptive_field import as_numbers, call_fields
 from .trace import trace
@@ -192,17 +193,17 @@ class Summary:
 def _check_args(model, input_size, batch_size, dtype, depth):
     if not isinstance(model, Module):
         raise TypeError(f"summary: expected a cnnkit Module, got {type(model).__name__}")
-    if isinstance(input_size, (int, np.integer)) and not isinstance(input_size, bool):
+    if validate.is_int(input_size):
         input_size = (input_size,)
     if not isinstance(input_size, (tuple, list)) or not input_size:
         raise TypeError(f"summary: expected input_size to be a tuple of ints (one sample, without the batch "
                         f"dim, e.g. (3, 224, 224)), got {input_size!r}")
     for v in input_size:
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        if not validate.is_int(v) or v < 1:
             raise ValueError(f"summary: expected input_size to hold positive ints, got {tuple(input_size)!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if not validate.is_int(batch_size) or batch_size < 1:
         raise ValueError(f"summary: expected batch_size to be a positive int, got {batch_size!r}")
-    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0):
+    if depth is not None and (not validate.is_int(depth) or depth < 0):
         raise ValueError(f"summary: expected depth to be a non-negative int or None, got {depth!r}")
     try:
         d = backend.as_dtype(dtype)

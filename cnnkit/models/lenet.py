@@ -25,6 +25,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..nn import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, TableConv2d, Tanh
+from ..ops import validate
 from ..tensor import Tensor
 
 
@@ -49,12 +50,6 @@ LENET5_C3_TABLE = _lenet5_c3_table()
 """LeNet-5's connection table between S2 (6 maps) and C3 (16 maps), shape (out=16, in=6), 60 connections."""
 
 
-def _positive_int(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"lenet5: {what} must be a positive int, got {value!r}")
-    return int(value)
-
-
 class LeNet5(Module):
     """LeNet-5: ``features`` (C1, S2, C3, S4, C5 with their activations) then ``classifier`` (F6, output).
 
@@ -64,9 +59,9 @@ class LeNet5(Module):
 
     def __init__(self, num_classes: int = 10, classic: bool = False, in_channels: int = 1, input_size: int = 28):
         super().__init__()
-        num_classes = _positive_int(num_classes, "num_classes")
-        in_channels = _positive_int(in_channels, "in_channels")
-        if isinstance(input_size, bool) or not isinstance(input_size, (int, np.integer)) or input_size not in (28, 32):
+        num_classes = validate.positive_int(num_classes, "num_classes", "lenet5")
+        in_channels = validate.positive_int(in_channels, "in_channels", "lenet5")
+        if not validate.is_int(input_size) or input_size not in (28, 32):
             raise ValueError(f"lenet5: input_size must be 28 or 32, got {input_size!r}")
         act = Tanh if classic else ReLU
         pool = AvgPool2d if classic else MaxPool2d

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from .._warn import warn
+from ..ops import validate
 from ..random import get_generator
 from ..tensor import Tensor
 
@@ -34,7 +35,7 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
     if nonlinearity == "leaky_relu":
         if param is None:
             slope = 0.01
-        elif isinstance(param, (int, float)) and not isinstance(param, bool):
+        elif validate.is_real(param):
             slope = float(param)
         else:
             raise ValueError(f"calculate_gain: negative_slope {param!r} is not a number")

@@ -69,10 +69,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
-        for name, v in (("start_dim", start_dim), ("end_dim", end_dim)):
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise TypeError(f"Flatten: {name} must be an int, got {v!r}")
-        self.start_dim, self.end_dim = start_dim, end_dim
+        self.start_dim = validate.integer(start_dim, "start_dim", "Flatten")
+        self.end_dim = validate.integer(end_dim, "end_dim", "Flatten")
 
     def forward(self, input):
         x = _tensor_input(input)
@@ -94,8 +92,7 @@ class Unflatten(Module):
 
     def __init__(self, dim: int, unflattened_size):
         super().__init__()
-        if isinstance(dim, bool) or not isinstance(dim, int):
-            raise TypeError(f"Unflatten: dim must be an int, got {dim!r}")
+        dim = validate.integer(dim, "dim", "Unflatten")
         try:
             sizes = tuple(int(s) for s in unflattened_size)
         except (TypeError, ValueError):

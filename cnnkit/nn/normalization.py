@@ -11,8 +11,6 @@ Parameters and buffers follow PyTorch's names and shapes, so ``state_dict`` keys
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .. import backend
@@ -36,7 +34,7 @@ class _BatchNorm(Module):
         self.num_features = validate.positive_int(num_features, "num_features", fn)
         if validate.number(eps, "eps", fn) < 0:
             raise ValueError(f"{fn}: eps must be non-negative, got {eps!r}")
-        if momentum is not None and (isinstance(momentum, bool) or not isinstance(momentum, numbers.Real)):
+        if momentum is not None and not validate.is_real(momentum):
             raise TypeError(f"{fn}: momentum must be a number or None, got {momentum!r}")
         self.eps = eps
         self.momentum = momentum

@@ -8,13 +8,13 @@
 from __future__ import annotations
 
 import math
-import numbers
 import types
 
 import numpy as np
 
 from .. import backend
 from .._warn import warn
+from ..ops import validate
 from ..ops.elementwise import abs as _abs
 from ..ops.reduce import sum as _sum
 from ..ops.shape import cat, reshape
@@ -44,12 +44,6 @@ def _tensor_list(parameters, name: str) -> list:
     return params
 
 
-def _real(value, name: str, what: str) -> float:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name}: {what} must be a real number, got {type(value).__name__}")
-    return float(value)
-
-
 def _vector_norm(x: np.ndarray, p: float) -> np.ndarray:
     """||x||_p over all elements, as a 0-d array of x's dtype (p = inf: max |x|, -inf: min |x|, 0: count)."""
     flat = x.reshape(-1)
@@ -75,21 +69,22 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
     ``total = || (||t_1||_p, ..., ||t_n||_p) ||_p`` (equal to the norm of all elements concatenated).
     Returns a 0-d Tensor (``tensor(0.)`` when there is nothing).
     """
-    return _total_norm(tensors, norm_type, error_if_nonfinite, "get_total_norm")
+    tensors = _tensor_list(tensors, "get_total_norm")
+    p = validate.number(norm_type, "norm_type", "get_total_norm")
+    total = _total_norm(tensors, p)
+    if error_if_nonfinite and not np.isfinite(total.data):
+        raise NonFiniteNormError(f"get_total_norm: the total norm of order {p} is non-finite ({float(total.data)}); "
+                                 f"set error_if_nonfinite=False to get it anyway")
+    return total
 
 
-def _total_norm(tensors, norm_type, error_if_nonfinite: bool, name: str) -> Tensor:
-    tensors = _tensor_list(tensors, name)
-    p = _real(norm_type, name, "norm_type")
+def _total_norm(tensors: list, p: float) -> Tensor:
+    """|| (||t_1||_p, ..., ||t_n||_p) ||_p as a 0-d Tensor (0 in the default dtype for no tensors)."""
     if not tensors:
         return Tensor(np.zeros((), backend.get_default_dtype()))
     norms = [_vector_norm(t.data, p) for t in tensors]
     dtype = np.result_type(*[n.dtype for n in norms])
     total = _vector_norm(np.stack([np.asarray(n, dtype) for n in norms]), p)
-    if error_if_nonfinite and not np.isfinite(total):
-        raise NonFiniteNormError(f"{name}: the total norm of order {p} of the gradients is non-finite "
-                                 f"({float(total)}), so it cannot be clipped; set error_if_nonfinite=False to scale "
-                                 f"the gradients by it anyway")
     return Tensor._wrap(np.asarray(total, dtype))
 
 
@@ -103,11 +98,16 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     """
     name = "clip_grad_norm_"
     params = _tensor_list(parameters, name)
-    max_norm = _real(max_norm, name, "max_norm")
+    max_norm = validate.number(max_norm, "max_norm", name)
     if max_norm < 0 or max_norm != max_norm:
         raise ValueError(f"{name}: max_norm must be >= 0, got {max_norm}")
+    order = validate.number(norm_type, "norm_type", name)
     grads = [p.grad for p in params if p.grad is not None]
-    total = _total_norm(grads, norm_type, error_if_nonfinite, name)
+    total = _total_norm(grads, order)
+    if error_if_nonfinite and not np.isfinite(total.data):
+        raise NonFiniteNormError(f"{name}: the total norm of order {order} of the gradients is non-finite "
+                                 f"({float(total.data)}), so it cannot be clipped; set error_if_nonfinite=False to "
+                                 f"scale the gradients by it anyway")
     if not grads:
         return total
     coef = total.data.dtype.type(max_norm) / (total.data + total.data.dtype.type(1e-6))
@@ -121,7 +121,7 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clamp every gradient in place to ``[-clip_value, clip_value]``."""
     name = "clip_grad_value_"
     params = _tensor_list(parameters, name)
-    c = _real(clip_value, name, "clip_value")
+    c = validate.number(clip_value, "clip_value", name)
     if c < 0 or c != c:
         raise ValueError(f"{name}: clip_value must be >= 0, got {clip_value}")
     for p in params:

@@ -1,6 +1,6 @@
 """Differentiable primitives, a file per family; importing this package binds them to ``Tensor``."""
-from . import activation, dtype, elementwise, linalg, reduce, shape, tensor_methods
+from . import activation, compare, dtype, elementwise, linalg, reduce, shape, tensor_methods
 
 tensor_methods.install()
 
-__all__ = ["activation", "dtype", "elementwise", "linalg", "reduce", "shape"]
+__all__ = ["activation", "compare", "dtype", "elementwise", "linalg", "reduce", "shape"]

@@ -19,13 +19,18 @@ import numpy as np
 from .. import backend
 from ._util import normalize_dim
 
-__all__ = ["is_int", "integer", "positive_int", "non_negative_int", "pair", "padding", "flag", "number",
+__all__ = ["is_int", "is_real", "integer", "positive_int", "non_negative_int", "pair", "padding", "flag", "number",
            "finite_number", "probability", "one_of", "dim", "floating_dtype"]
 
 
 def is_int(v) -> bool:
     """An integer that is not a bool (Python or NumPy)."""
     return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def is_real(v) -> bool:
+    """A real number that is not a bool (Python or NumPy; NaN and ±∞ included)."""
+    return isinstance(v, (numbers.Real, np.floating, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 def integer(value, arg: str, fn: str, minimum: int | None = None) -> int:
@@ -92,7 +97,7 @@ def flag(value, arg: str, fn: str) -> bool:
 
 def number(value, arg: str, fn: str) -> float:
     """A real number (not a bool) as a float; NaN and ±∞ are allowed."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+    if not is_real(value):
         raise TypeError(f"{fn}: {arg} must be a number, got {value!r}")
     return float(value)
 

@@ -19,12 +19,12 @@ numbers (``'step'`` is a float), arrays are ``Tensor``s sharing memory with the 
 from __future__ import annotations
 
 import copy
-import numbers
 from collections import defaultdict
 
 import numpy as np
 
 from ..autograd.grad_mode import enable_grad
+from ..ops import validate
 from ..tensor import Tensor
 
 
@@ -36,10 +36,6 @@ class _Required:
 
 
 required = _Required()
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def _to_array(value):
@@ -59,21 +55,14 @@ def _to_array(value):
     return None
 
 
-def _as_index(key, who: str) -> int:
-    """State-dict parameter ids are ints; JSON turns dict keys into strings, so accept '3' too."""
-    if isinstance(key, (bool, np.bool_)):
-        raise ValueError(f"{who}: parameter id {key!r} is not an integer")
-    if isinstance(key, (numbers.Integral, np.integer)):
+def _as_index(key) -> int | None:
+    """A state-dict parameter id as an int, or None if it is not one. Ids are ints; JSON turns dict keys
+    into strings, so '3' is accepted too."""
+    if validate.is_int(key):
         return int(key)
     if isinstance(key, str) and key.strip().lstrip("-").isdigit():
         return int(key)
-    raise ValueError(f"{who}: parameter id {key!r} is not an integer")
-
-
-def _reject_set(params, who: str) -> None:
-    if isinstance(params, (set, frozenset)):
-        raise TypeError(f"{who}: parameters must be given in an ordered collection (a list), not a set: "
-                        f"the order of a set changes between runs")
+    return None
 
 
 class Optimizer:
@@ -94,7 +83,7 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError(f"{who}: params should be an iterable of Tensors or dicts, got a single Tensor "
                             f"(wrap it in a list)")
-        _reject_set(params, who)
+        self._reject_set(params)
         if isinstance(params, (dict, str, bytes)) or not hasattr(params, "__iter__"):
             raise TypeError(f"{who}: params should be an iterable of Tensors or dicts, "
                             f"got {type(params).__name__}")
@@ -128,7 +117,7 @@ class Optimizer:
             return
         value = group[name]
         who, label = type(self).__name__, label or name
-        if not _is_real(value):
+        if not validate.is_real(value):
             raise TypeError(f"{who}: {label} must be a real number, got {type(value).__name__} ({value!r})")
         bad = value != value  # NaN
         if low is not None:
@@ -141,11 +130,8 @@ class Optimizer:
             raise ValueError(f"{who}: invalid {label} {value!r} (expected {lo}{label}{hi})")
 
     def _check_bool(self, group: dict, name: str) -> None:
-        if name in group and not isinstance(group[name], (bool, np.bool_)):
-            raise TypeError(f"{type(self).__name__}: {name} must be a bool, got {type(group[name]).__name__} "
-                            f"({group[name]!r})")
         if name in group:
-            group[name] = bool(group[name])
+            group[name] = validate.flag(group[name], name, type(self).__name__)
 
     def _scratch(self, like: np.ndarray) -> np.ndarray:
         """A scratch array of ``like``'s shape and dtype for one update term, reused from parameter to parameter
@@ -164,6 +150,11 @@ class Optimizer:
                 yield p, p.grad.data
 
     # ----- parameter groups -----------------------------------------------------------------------
+    def _reject_set(self, params) -> None:
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(f"{type(self).__name__}: parameters must be given in an ordered collection (a list), "
+                            f"not a set: the order of a set changes between runs")
+
     def add_param_group(self, param_group: dict) -> None:
         """Add a group (a dict with ``'params'`` and optional per-group options) to ``param_groups``.
 
@@ -178,7 +169,7 @@ class Optimizer:
         params = group["params"]
         if isinstance(params, Tensor):
             params = [params]
-        _reject_set(params, who)
+        self._reject_set(params)
         if isinstance(params, (dict, str, bytes)) or not hasattr(params, "__iter__"):
             raise TypeError(f"{who}: a group's 'params' must be an iterable of Tensors, "
                             f"got {type(params).__name__}")
@@ -306,7 +297,9 @@ class Optimizer:
                 raise ValueError(f"{who}: loaded parameter group {gi} has {len(ids)} parameter(s), the optimizer's "
                                  f"group {gi} has {len(group['params'])}")
             for saved_id, p in zip(ids, group["params"]):
-                idx = _as_index(saved_id, who)
+                idx = _as_index(saved_id)
+                if idx is None:
+                    raise ValueError(f"{who}: parameter id {saved_id!r} is not an integer")
                 if idx in id_map:
                     raise ValueError(f"{who}: parameter id {idx} appears more than once in 'param_groups'")
                 id_map[idx] = p
@@ -331,7 +324,9 @@ class Optimizer:
         group_of = {id(p): g for g in new_groups for p in g["params"]}
         new_state: defaultdict = defaultdict(dict)
         for key, entry in saved_state.items():
-            idx = _as_index(key, who)
+            idx = _as_index(key)
+            if idx is None:
+                raise ValueError(f"{who}: parameter id {key!r} is not an integer")
             if idx not in id_map:
                 raise ValueError(f"{who}: state for parameter id {idx}, which is in no parameter group "
                                  f"(ids: {sorted(id_map)})")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.dataloader import DataLoader
+from ..ops import validate
 from ..tensor import no_grad
 from .metrics import RunningMean, confusion_matrix, topk_correct
 
@@ -34,17 +35,35 @@ def class_targets(out, y) -> bool:
     return out.ndim == 2 and y.ndim == 1 and y.data.dtype.kind in "iu"
 
 
-def evaluate(model, data, loss, *, topk: int | None = None, batch_size: int = 64) -> dict:
+def _reduce(group, loss_mean, n, scored, correct, correct_k, confusion):
+    """The sums of every rank's shard, added up over the ranks of ``group`` (same on every rank)."""
+    sums = group.all_reduce(np.array([loss_mean.total, loss_mean.count, n, scored, correct, correct_k],
+                                     dtype=np.float64))
+    num_classes = int(group.all_reduce(np.array([0 if confusion is None else len(confusion)], np.int64), "max")[0])
+    if num_classes:
+        full = np.zeros((num_classes, num_classes), np.int64)
+        if confusion is not None:
+            full[:len(confusion), :len(confusion)] = confusion
+        confusion = group.all_reduce(full)
+    loss_mean.total, loss_mean.count = float(sums[0]), int(sums[1])
+    return loss_mean, int(sums[2]), int(sums[3]), int(sums[4]), int(sums[5]), confusion
+
+
+def evaluate(model, data, loss, *, topk: int | None = None, batch_size: int = 64, process_group=None) -> dict:
     """Mean ``loss``, accuracy (and top-k with ``topk``), the confusion matrix (true class × predicted class) and
     the number of samples ``n`` of ``model`` on ``data`` (a DataLoader, or a Dataset batched with
     ``batch_size``); in eval mode, without a graph; the model's mode is restored after.
 
+    With ``process_group`` (``cnnkit.distributed.init()``) each rank evaluates its own shard of the data and the
+    sums (losses, counts, correct predictions, the confusion matrix) are added up over the ranks: every rank
+    returns the result on the union of the shards.
+
     Returns ``{"loss", "accuracy", "n"}``, plus ``"top<k>"`` with ``topk`` and ``"confusion"`` (int64, C × C)
     when the outputs are logits (N, C) and the targets class indices (N,); accuracy is NaN otherwise.
     """
-    if topk is not None and (isinstance(topk, bool) or not isinstance(topk, int) or topk < 1):
+    if topk is not None and (not validate.is_int(topk) or topk < 1):
         raise ValueError(f"evaluate: topk must be a positive int or None, got {topk!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if not validate.is_int(batch_size) or batch_size < 1:
         raise ValueError(f"evaluate: batch_size must be a positive int, got {batch_size!r}")
     loader = as_loader(data, batch_size, False, "evaluate")
     if loader is None:
@@ -71,9 +90,13 @@ def evaluate(model, data, loss, *, topk: int | None = None, batch_size: int = 64
     finally:
         model.train(was_training)
     scored = sum(len(t) for t in targets)  # samples with class targets
+    confusion = (confusion_matrix(np.concatenate(preds), np.concatenate(targets), num_classes) if preds else None)
+    if process_group is not None and process_group.world_size > 1:
+        loss_mean, n, scored, correct, correct_k, confusion = _reduce(process_group, loss_mean, n, scored, correct,
+                                                                      correct_k, confusion)
     result = {"loss": loss_mean.mean, "accuracy": correct / scored if scored else float("nan"), "n": n}
     if topk:
         result[f"top{topk}"] = correct_k / scored if scored else float("nan")
-    if preds:
-        result["confusion"] = confusion_matrix(np.concatenate(preds), np.concatenate(targets), num_classes)
+    if confusion is not None:
+        result["confusion"] = confusion
     return result

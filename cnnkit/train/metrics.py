@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops import validate
 from ..tensor import Tensor
 
 
 def _arr(x) -> np.ndarray:
     return x.data if isinstance(x, Tensor) else np.asarray(x)
-
-
-def _positive_int(k, name: str, what: str) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"{name}: {what} must be a positive int, got {k!r}")
-    return int(k)
 
 
 def _check(logits: np.ndarray, targets: np.ndarray, name: str) -> None:
@@ -48,7 +43,7 @@ def topk_correct(logits, targets, k: int = 1) -> int:
     """How many targets are among the k highest logits of their row (ties broken by class index)."""
     logits, targets = _arr(logits), _arr(targets)
     _check(logits, targets, "topk_correct")
-    k = _positive_int(k, "topk_correct", "k")
+    k = validate.positive_int(k, "k", "topk_correct")
     if k > logits.shape[1]:
         raise ValueError(f"topk_correct: k must be in [1, {logits.shape[1]}] for {logits.shape[1]} classes, got {k}")
     if k == 1:
@@ -75,7 +70,7 @@ def confusion_matrix(predictions, targets, num_classes: int) -> np.ndarray:
 
     Rows sum to the class counts of ``targets``, the trace is the number of correct predictions.
     """
-    num_classes = _positive_int(num_classes, "confusion_matrix", "num_classes")
+    num_classes = validate.positive_int(num_classes, "num_classes", "confusion_matrix")
     p, t = _arr(predictions), _arr(targets)
     if p.shape != t.shape or p.ndim != 1:
         raise ValueError(f"confusion_matrix: expected predicted and true classes of equal shape (N,), got shapes "

@@ -22,13 +22,14 @@ import numpy as np
 from .. import models
 from ..data.transforms import Normalize
 from ..io.checkpoint import load
+from ..ops import validate
 from ..tensor import Tensor, no_grad
 
 __all__ = ["Restored", "restore"]
 
 
 def _is_positive_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return validate.is_int(value) and value > 0
 
 
 class Restored:

@@ -18,6 +18,11 @@ The non-finite guard: a NaN or infinite loss, gradient or updated weight stops t
 with :class:`NonFiniteLossError` naming the epoch and batch. The model (parameters and
 buffers) and the optimizer state are put back as they were before that batch, so NaN
 weights are never kept, and :meth:`Trainer.save_checkpoint` refuses non-finite weights.
+
+Distributed (``distributed=ck.distributed.init()``, the model wrapped in ``DistributedDataParallel``, the loaders
+sharded per rank): every rank trains on its shard; rank 0 alone writes the log, the plot, the checkpoint and the
+progress display; the epoch's training metrics and the evaluation results are summed over the ranks, so every
+rank sees the numbers of the whole data set. A resumed run loads the checkpoint on every rank.
 """
 from __future__ import annotations
 
@@ -28,12 +33,26 @@ import numpy as np
 
 from ..io.checkpoint import load, save
 from ..nn.utils import clip_grad_norm_, l1_penalty
+from ..ops import validate
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor, no_grad
 from .evaluate import as_loader, class_targets, evaluate
 from .metrics import RunningMean, topk_correct
 from .report import Progress, plot_history, write_log
+
+
+class _NoProgress:
+    """The progress display of a rank other than 0: nothing."""
+
+    def update(self, **postfix) -> None:
+        pass
+
+    def close(self, summary: str, postfix: dict | None = None) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -108,31 +127,39 @@ class Trainer:
     - ``topk``: also report top-k accuracy in :meth:`evaluate`.
     - ``batch_size``: used when ``fit``/``evaluate`` get a Dataset instead of a DataLoader.
     - ``meta``: JSON-able facts stored in every checkpoint under ``'meta'`` (e.g. the model's name).
+    - ``distributed``: the process group of a data-parallel run (``cnnkit.distributed.init()``); see the module
+      docstring. A model that declares ``is_wrapper`` (``DistributedDataParallel``) is trained as it is, and its
+      ``.module`` is what checkpoints save and load.
     """
 
     def __init__(self, model, optimizer, loss, scheduler=None, *, l1: float = 0.0, grad_clip: float | None = None,
                  log=None, plot=None, checkpoint=None, quiet: bool = False, topk: int | None = None,
-                 batch_size: int = 64, stream=None, meta: dict | None = None):
+                 batch_size: int = 64, stream=None, meta: dict | None = None, distributed=None):
         if not callable(model) or not hasattr(model, "parameters"):
             raise TypeError(f"Trainer: model must be a Module, got {type(model).__name__}")
         if not hasattr(optimizer, "step") or not hasattr(optimizer, "param_groups"):
             raise TypeError(f"Trainer: optimizer must be an Optimizer, got {type(optimizer).__name__}")
         if not callable(loss):
             raise TypeError(f"Trainer: loss must be callable (e.g. nn.CrossEntropyLoss()), got {type(loss).__name__}")
-        if isinstance(l1, bool) or not isinstance(l1, (int, float)) or not l1 >= 0:
+        if not validate.is_real(l1) or not l1 >= 0:
             raise ValueError(f"Trainer: l1 must be a non-negative number, got {l1!r}")
-        if grad_clip is not None and (isinstance(grad_clip, bool) or not isinstance(grad_clip, (int, float))
-                                      or not grad_clip > 0):
+        if grad_clip is not None and (not validate.is_real(grad_clip) or not grad_clip > 0):
             raise ValueError(f"Trainer: grad_clip must be a positive number or None, got {grad_clip!r}")
-        if topk is not None and (isinstance(topk, bool) or not isinstance(topk, int) or topk < 1):
+        if topk is not None and (not validate.is_int(topk) or topk < 1):
             raise ValueError(f"Trainer: topk must be a positive int or None, got {topk!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if not validate.is_int(batch_size) or batch_size < 1:
             raise ValueError(f"Trainer: batch_size must be a positive int, got {batch_size!r}")
         self.model, self.optimizer, self.loss, self.scheduler = model, optimizer, loss, scheduler
         self.l1, self.grad_clip, self.topk = float(l1), grad_clip, topk
         self.log, self.plot, self.checkpoint = log, plot, checkpoint
         self.quiet, self.batch_size, self.stream = quiet, batch_size, stream
         self.meta = dict(meta) if meta is not None else None
+        if distributed is not None and not (hasattr(distributed, "rank") and hasattr(distributed, "all_reduce")):
+            raise TypeError(f"Trainer: distributed must be a process group (cnnkit.distributed.init()), got "
+                            f"{type(distributed).__name__}")
+        self.distributed = distributed
+        self.is_main = distributed is None or distributed.rank == 0
+        self.network = model.module if getattr(model, "is_wrapper", False) else model
         self.plot_interval = 10.0
         self.epoch = 0
         self.history: list = []
@@ -186,6 +213,12 @@ class Trainer:
             seen += n
             progress.update(loss=loss_mean.mean, acc=correct / scored if scored else float("nan"))
         seconds = time.perf_counter() - start
+        if self.distributed is not None and self.distributed.world_size > 1:
+            sums = self.distributed.all_reduce(np.array([loss_mean.total, loss_mean.count, correct, scored, seen],
+                                                        dtype=np.float64))
+            loss_mean.total, loss_mean.count = float(sums[0]), int(sums[1])
+            correct, scored, seen = int(sums[2]), int(sums[3]), int(sums[4])
+            seconds = float(self.distributed.all_reduce(np.array([seconds]), "max")[0])
         return {"train_loss": loss_mean.mean, "train_acc": correct / scored if scored else float("nan"),
                 "seconds": seconds, "images_per_s": seen / seconds if seconds > 0 else float("nan")}
 
@@ -198,24 +231,29 @@ class Trainer:
         Returns the history: one dict per epoch (``epoch, train_loss, train_acc, val_loss, val_acc, lr,
         seconds, images_per_s``; ``lr`` is the rate used during that epoch).
         """
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        if not validate.is_int(epochs) or epochs < 0:
             raise ValueError(f"Trainer.fit: epochs must be a non-negative int, got {epochs!r}")
         train_loader = as_loader(train, self.batch_size, True, "Trainer.fit")
         val_loader = as_loader(val, self.batch_size, False, "Trainer.fit")
         if train_loader is None:
             raise TypeError("Trainer.fit: expected a DataLoader or a Dataset, got None")
+        if (self.distributed is not None and self.distributed.world_size > 1
+                and getattr(train_loader, "sampler", None) is None):
+            raise ValueError("Trainer.fit: a distributed run needs a DataLoader whose sampler gives each rank its "
+                             "shard (sampler=DistributedSampler(dataset)), got one without a sampler")
         self._last_plot = time.monotonic()
         try:
             while self.epoch < epochs:
                 self._fit_epoch(train_loader, val_loader, epochs)
         finally:
-            if self.plot is not None and self.history and self._plotted != len(self.history):
+            if self.plot is not None and self.is_main and self.history and self._plotted != len(self.history):
                 self._plot()
         return self.history
 
     def _fit_epoch(self, train_loader, val_loader, epochs: int) -> None:
         lr = self.optimizer.param_groups[0]["lr"]
-        progress = Progress(len(train_loader), f"epoch {self.epoch + 1}/{epochs}", self.quiet, self.stream)
+        progress = (Progress(len(train_loader), f"epoch {self.epoch + 1}/{epochs}", self.quiet, self.stream)
+                    if self.is_main else _NoProgress())
         try:
             row = self._train_epoch(train_loader, progress)
             if val_loader is not None:
@@ -240,6 +278,8 @@ class Trainer:
             else:
                 self.scheduler.step()
         self.history.append(row)
+        if not self.is_main:
+            return
         if self.log is not None:
             write_log(self.log, self.history)
         if self.checkpoint is not None:
@@ -257,12 +297,13 @@ class Trainer:
         the number of samples ``n`` on ``data``; in eval mode, without a graph; the mode is restored after.
         Accuracy and the confusion matrix need logits (N, C) and class-index targets (N,) (NaN / absent otherwise).
 
-        The loss is the plain ``loss`` (without the L1 penalty), averaged over samples.
+        The loss is the plain ``loss`` (without the L1 penalty), averaged over samples. In a distributed run
+        ``data`` is this rank's shard and the result is that of all ranks' shards together.
         """
         loader = as_loader(data, self.batch_size, False, "Trainer.evaluate")
         if loader is None:
             raise TypeError("Trainer.evaluate: expected a DataLoader or a Dataset, got None")
-        return evaluate(self.model, loader, self.loss, topk=self.topk)
+        return evaluate(self.model, loader, self.loss, topk=self.topk, process_group=self.distributed)
 
     def predict(self, x, batch_size: int | None = None, return_logits: bool = False) -> np.ndarray:
         """Predicted classes (int64, shape (N,)) for inputs ``x`` (N, ...), or the raw outputs (N, C) with
@@ -274,7 +315,7 @@ class Trainer:
         if arr.ndim == 0 or len(arr) == 0:
             raise ValueError(f"Trainer.predict: expected a non-empty batch of inputs (N, ...), got shape {arr.shape}")
         bs = self.batch_size if batch_size is None else batch_size
-        if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1:
+        if not validate.is_int(bs) or bs < 1:
             raise ValueError(f"Trainer.predict: batch_size must be a positive int, got {batch_size!r}")
         dtype = next((p.data.dtype for p in self.model.parameters()), arr.dtype)
         if arr.dtype != dtype:
@@ -292,7 +333,7 @@ class Trainer:
     # ----- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """Everything a resumed run needs: model, optimizer, scheduler, epoch, RNG state, history (and meta)."""
-        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+        state = {"model": self.network.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
                  "epoch": self.epoch, "rng": get_rng_state(), "history": self.history}
         if self.meta is not None:
@@ -301,7 +342,7 @@ class Trainer:
 
     def save_checkpoint(self, path) -> None:
         """Write :meth:`state_dict` to ``path`` with ``ck.save`` (safetensors, atomic); refuses non-finite weights."""
-        for name, p in self.model.state_dict().items():
+        for name, p in self.network.state_dict().items():
             if p.data.dtype.kind == "f" and not np.all(np.isfinite(p.data)):
                 raise NonFiniteLossError(f"Trainer: refusing to save a checkpoint to {path}: '{name}' holds "
                                          f"non-finite values")
@@ -319,7 +360,7 @@ class Trainer:
             if key not in state:
                 raise ValueError(f"{who}: {path} has no '{key}' entry (not a Trainer checkpoint)")
         epoch = state["epoch"]
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        if not validate.is_int(epoch) or epoch < 0:
             raise ValueError(f"{who}: {path} has an invalid epoch {epoch!r}")
         history = state.get("history") or []
         if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
@@ -330,17 +371,17 @@ class Trainer:
                              f"has {'one' if self.scheduler is not None else 'none'}")
         if not isinstance(state["model"], dict):
             raise ValueError(f"{who}: {path} has no model state dict")
-        model_backup = {k: v.data.copy() for k, v in self.model.state_dict().items()}
+        model_backup = {k: v.data.copy() for k, v in self.network.state_dict().items()}
         optimizer_backup = _deep_copy_state(self.optimizer.state_dict())
         scheduler_backup = _deep_copy_state(self.scheduler.state_dict()) if self.scheduler is not None else None
         try:
-            self.model.load_state_dict(state["model"])
+            self.network.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             if self.scheduler is not None:
                 self.scheduler.load_state_dict(state["scheduler"])
             set_rng_state(state["rng"])
         except Exception as e:
-            self.model.load_state_dict(model_backup)  # leave the Trainer exactly as it was
+            self.network.load_state_dict(model_backup)  # leave the Trainer exactly as it was
             self.optimizer.load_state_dict(optimizer_backup)
             if self.scheduler is not None:
                 self.scheduler.load_state_dict(scheduler_backup)

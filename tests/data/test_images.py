@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnkit.data.images import frame_digit, has_light_border, prepare_image, read_image, resize
+from cnnkit.data.images import frame_digit, has_light_border, prepare_image, read_image, resize, write_image
 
 
 def test_frame_digit_crops_scales_and_centres():
@@ -72,3 +72,24 @@ def test_read_image_errors(tmp_path):
         read_image(tmp_path, 1)
     with pytest.raises(ValueError, match="notes.txt is not an image file that Pillow can read"):
         read_image(tmp_path / "notes.txt", 1)
+
+
+def test_write_image_round_trip_scale_and_errors(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, size=(3, 5, 3), dtype=np.uint8)
+    path = tmp_path / "sub" / "rgb.png"                       # a missing folder is made
+    assert write_image(rgb, path) == str(path)
+    np.testing.assert_array_equal(read_image(path, 3), rgb)
+    gray = rgb[..., 0]
+    write_image(gray, tmp_path / "gray.png", scale=3)
+    with Image.open(tmp_path / "gray.png") as im:
+        assert im.mode == "L" and im.size == (15, 9)
+    big = read_image(tmp_path / "gray.png", 1)
+    np.testing.assert_array_equal(big[::3, ::3], gray)
+    np.testing.assert_array_equal(big[2::3, 2::3], gray)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gray.png", "sub"]   # no temporary file left
+    for bad in (rgb.astype(np.float32), rgb[..., :2], np.zeros((2, 2, 2, 3), np.uint8)):
+        with pytest.raises(ValueError, match="write_image: expected uint8 pixels"):
+            write_image(bad, tmp_path / "bad.png")
+    with pytest.raises(ValueError, match="write_image: scale must be positive"):
+        write_image(gray, tmp_path / "bad.png", scale=0)
+    assert not (tmp_path / "bad.png").exists()

@@ -400,10 +400,12 @@ def test_geometric_errors():
     for cls in (T.RandomCrop, T.CenterCrop, T.Resize):
         with pytest.raises(ValueError, match=f"{cls.__name__}: size must be positive"):
             cls(0)
-        with pytest.raises(TypeError, match=f"{cls.__name__}: size must be an int or a pair of ints"):
+        with pytest.raises(ValueError, match=rf"{cls.__name__}: size must be a single int or a tuple of two ints, "
+                                             rf"got \(2, 2, 2\)$"):
             cls((2, 2, 2))
-        with pytest.raises(TypeError, match=f"{cls.__name__}: size must be an int or a pair"):
+        with pytest.raises(TypeError, match=f"{cls.__name__}: size must be an int or a tuple of two ints, got 2.5$"):
             cls(2.5)
+    assert T.CenterCrop((3,)).size == T.RandomCrop([3]).size == (3, 3)  # torchvision: a 1-sequence is square
     with pytest.raises(ValueError, match="Pad: padding must be a non-negative int or a tuple of 2 or 4"):
         T.Pad(-1)
     with pytest.raises(ValueError, match="Pad: padding must be"):
@@ -412,7 +414,7 @@ def test_geometric_errors():
         T.Pad(1.5)
     with pytest.raises(ValueError, match="RandomCrop: padding must be"):
         T.RandomCrop(2, padding=-1)
-    with pytest.raises(ValueError, match="RandomHorizontalFlip: p must be in"):
+    with pytest.raises(ValueError, match=r"RandomHorizontalFlip: p must be a probability in \[0, 1\], got 1.5$"):
         T.RandomHorizontalFlip(1.5)
     with pytest.raises(ValueError,
                        match=r"Pad: expected an image \(C, H, W\) or a batch \(N, C, H, W\), got shape \(4, 4\)"):

@@ -138,15 +138,15 @@ def test_non_tensor_input():
         models.lenet5()(np.zeros((1, 1, 28, 28), np.float32))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"num_classes": 0}, "num_classes must be a positive int"),
-    ({"num_classes": 2.5}, "num_classes must be a positive int"),
-    ({"in_channels": 0}, "in_channels must be a positive int"),
-    ({"input_size": 30}, "input_size must be 28 or 32"),
-    ({"input_size": 28.0}, "input_size must be 28 or 32"),
+@pytest.mark.parametrize("kwargs, exc, match", [
+    ({"num_classes": 0}, ValueError, "lenet5: num_classes must be positive, got 0$"),
+    ({"num_classes": 2.5}, TypeError, "lenet5: num_classes must be an int, got 2.5$"),
+    ({"in_channels": 0}, ValueError, "lenet5: in_channels must be positive, got 0$"),
+    ({"input_size": 30}, ValueError, "input_size must be 28 or 32"),
+    ({"input_size": 28.0}, ValueError, "input_size must be 28 or 32"),
 ])
-def test_bad_constructor_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_constructor_arguments(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
         models.lenet5(**kwargs)
 
 

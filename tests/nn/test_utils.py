@@ -104,12 +104,12 @@ def test_clip_grad_norm_nonfinite():
 
 @pytest.mark.parametrize("call,exc,match", [
     (lambda ps: clip_grad_norm_(ps, -1.0), ValueError, r"clip_grad_norm_: max_norm must be >= 0, got -1.0"),
-    (lambda ps: clip_grad_norm_(ps, "1"), TypeError, r"clip_grad_norm_: max_norm must be a real number"),
-    (lambda ps: clip_grad_norm_(ps, 1.0, norm_type="fro"), TypeError, r"clip_grad_norm_: norm_type must be a real"),
+    (lambda ps: clip_grad_norm_(ps, "1"), TypeError, r"clip_grad_norm_: max_norm must be a number, got '1'$"),
+    (lambda ps: clip_grad_norm_(ps, 1.0, norm_type="fro"), TypeError, r"clip_grad_norm_: norm_type must be a number, got 'fro'$"),
     (lambda ps: clip_grad_norm_(3.0, 1.0), TypeError, r"clip_grad_norm_: parameters must be a Tensor or an iterable"),
     (lambda ps: clip_grad_norm_([np.ones(2)], 1.0), TypeError, r"clip_grad_norm_: parameters must be Tensors"),
     (lambda ps: clip_grad_value_(ps, -0.5), ValueError, r"clip_grad_value_: clip_value must be >= 0, got -0.5"),
-    (lambda ps: clip_grad_value_(ps, None), TypeError, r"clip_grad_value_: clip_value must be a real number"),
+    (lambda ps: clip_grad_value_(ps, None), TypeError, r"clip_grad_value_: clip_value must be a number, got None$"),
     (lambda ps: l1_penalty([ck.tensor([1, 2])]), TypeError, r"l1_penalty: parameters must be floating point"),
     (lambda ps: parameters_to_vector([]), ValueError, r"parameters_to_vector: got no parameters"),
     (lambda ps: vector_to_parameters(ck.zeros(3), ps), ValueError, r"vector_to_parameters: the vector has 3 "

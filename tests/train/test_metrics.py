@@ -81,11 +81,12 @@ def test_confusion_matrix_matches_brute_force(seed):
     (lambda: topk_correct(np.zeros((2, 3)), np.array([0, 3])), ValueError, r"class indices in \[0, 3\)"),
     (lambda: topk_correct(np.zeros((2, 3)), np.array([-1, 0])), ValueError, r"class indices in \[0, 3\)"),
     (lambda: topk_correct(np.zeros((2, 3)), np.array([0, 1]), 4), ValueError, r"k must be in \[1, 3\]"),
-    (lambda: topk_correct(np.zeros((2, 3)), np.array([0, 1]), 0), ValueError, "k must be a positive int"),
+    (lambda: topk_correct(np.zeros((2, 3)), np.array([0, 1]), 0), ValueError, "topk_correct: k must be positive, got 0$"),
     (lambda: topk_accuracy(np.zeros((2, 3)), np.array([0, 1]), 5), ValueError, r"k must be in \[1, 3\]"),
     (lambda: confusion_matrix(np.array([0, 1]), np.array([0]), 2), ValueError, "equal shape"),
     (lambda: confusion_matrix(np.array([0, 2]), np.array([0, 1]), 2), ValueError, r"classes must be in \[0, 2\)"),
-    (lambda: confusion_matrix(np.array([0, 1]), np.array([0, 1]), 0), ValueError, "num_classes must be a positive"),
+    (lambda: confusion_matrix(np.array([0, 1]), np.array([0, 1]), 0), ValueError,
+     "confusion_matrix: num_classes must be positive, got 0$"),
     (lambda: confusion_matrix(np.array([0.5, 1]), np.array([0, 1]), 2), TypeError, "integer classes"),
 ])
 def test_errors(call, exc, match):

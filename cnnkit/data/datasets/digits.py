@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...ops import validate
 from ..dataset import ArrayDataset
 from ..transforms import Pad, Resize
 
@@ -32,7 +33,7 @@ def _load_sklearn_digits():
 
 def digits(train: bool = True, size: int = 28, transform=None, target_transform=None) -> ArrayDataset:
     """Images (N, 1, size, size) float32 in [0, 1] and labels int64 in [0, 10); size 8 gives the raw images."""
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8:
+    if not validate.is_int(size) or size < 8:
         raise ValueError(f"digits: size must be an int of at least 8, got {size!r}")
     images, labels = _load_sklearn_digits()
     order = np.random.default_rng(SPLIT_SEED).permutation(len(images))

@@ -1,111 +1,20 @@
-"""Transforms: the input layer's preprocessing and the training-time augmentation.
+"""Photometric transforms: they change pixel values, never their positions.
 
-Every transform takes an image array (C, H, W) or a batch (N, C, H, W) and
-returns an array; random transforms draw one independent choice per sample,
-vectorised, from cnnkit's project-wide generator (so ``ck.manual_seed``
-reproduces them). Fitted transforms (``MeanSubtract``, ``Standardize``,
-``PCAWhitening``) learn their statistics from the training set with
-``fit(train_images)`` and then apply the same statistics to any data.
-
-Preprocessing (the seeds' input layer):
+Preprocessing (the seeds' input layer), fixed or fitted on the training set with ``fit(train_images)``:
   mean subtraction   x - μ                                  (centre every dimension at 0)
   standardization    (x - μ) / σ                            (unit scale per dimension)
   PCA whitening      Λ^(-1/2) Uᵀ (x - μ)  with Σ = U Λ Uᵀ    (decorrelate, then equalise the variances)
   ZCA whitening      U Λ^(-1/2) Uᵀ (x - μ)                  (whitened, rotated back to look like the input)
-Augmentation: random crops (with padding), horizontal flips, and AlexNet's PCA colour
-jitter: add Σ_i α_i λ_i p_i to every pixel, α_i ~ N(0, σ²), (λ_i, p_i) the eigen-pairs of
-the RGB covariance.
+Augmentation: AlexNet's PCA colour jitter adds Σ_i α_i λ_i p_i to every pixel, α_i ~ N(0, σ²), (λ_i, p_i) the
+eigen-pairs of the RGB covariance.
 """
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-from ..random import get_generator
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def _pair(v, name: str) -> tuple:
-    """(h, w) from an int or a pair of positive ints."""
-    if _is_int(v):
-        v = (v, v)
-    if not (isinstance(v, (tuple, list)) and len(v) == 2 and all(_is_int(i) for i in v)):
-        raise TypeError(f"{name}: size must be an int or a pair of ints (h, w), got {v!r}")
-    if min(v) <= 0:
-        raise ValueError(f"{name}: size must be positive, got {v!r}")
-    return int(v[0]), int(v[1])
-
-
-def _padding(padding, name: str) -> tuple:
-    """(left, top, right, bottom) from torchvision's forms: an int, (left/right, top/bottom) or 4 values."""
-    p = (padding,) * 4 if _is_int(padding) else padding
-    if isinstance(p, (tuple, list)) and len(p) == 2:
-        p = (p[0], p[1], p[0], p[1])
-    if not (isinstance(p, (tuple, list)) and len(p) == 4 and all(_is_int(v) and v >= 0 for v in p)):
-        raise ValueError(f"{name}: padding must be a non-negative int or a tuple of 2 or 4 of them, got {padding!r}")
-    return tuple(int(v) for v in p)
-
-
-def _as_batch(x, name: str):
-    """(N, C, H, W) view of an image or a batch, and a function that restores the input's rank."""
-    x = np.asarray(x)
-    if x.ndim == 3:
-        return x[None], lambda y: y[0]
-    if x.ndim == 4:
-        return x, lambda y: y
-    raise ValueError(f"{name}: expected an image (C, H, W) or a batch (N, C, H, W), got shape {x.shape}")
-
-
-def _float(x: np.ndarray) -> np.ndarray:
-    return x if x.dtype.kind == "f" else x.astype(np.float32)
-
-
-class Transform:
-    """Base class: ``__call__(x)`` maps an image (C, H, W) or a batch (N, C, H, W) to an array."""
-
-    def __call__(self, x):
-        raise NotImplementedError
-
-    def __repr__(self) -> str:
-        # the constructor's arguments only (not fitted statistics, which can be D x D matrices)
-        args = []
-        for k in inspect.signature(type(self).__init__).parameters:
-            if k != "self" and hasattr(self, k):
-                v = getattr(self, k)
-                args.append(f"{k}={v.tolist() if isinstance(v, np.ndarray) else v!r}")
-        return f"{type(self).__name__}({', '.join(args)})"
-
-
-class Compose(Transform):
-    """Apply transforms one after another."""
-
-    def __init__(self, transforms):
-        self.transforms = list(transforms)
-
-    def __call__(self, x):
-        for t in self.transforms:
-            x = t(x)
-        return x
-
-    def __repr__(self) -> str:
-        return "Compose(\n" + "".join(f"    {t!r}\n" for t in self.transforms) + ")"
-
-
-class Lambda(Transform):
-    """A user function as a transform."""
-
-    def __init__(self, fn):
-        if not callable(fn):
-            raise TypeError(f"Lambda: expected a callable, got {type(fn).__name__}")
-        self.fn = fn
-
-    def __call__(self, x):
-        return self.fn(x)
+from ...ops import validate
+from ...random import get_generator
+from .base import Transform, _as_batch, _float
 
 
 class Normalize(Transform):
@@ -216,7 +125,7 @@ class PCAWhitening(Transform):
     """
 
     def __init__(self, n_components: int | None = None, eps: float = 1e-5, zca: bool = False):
-        if n_components is not None and (not _is_int(n_components) or n_components <= 0):
+        if n_components is not None and (not validate.is_int(n_components) or n_components <= 0):
             raise ValueError(f"{type(self).__name__}: n_components must be a positive int or None, "
                              f"got {n_components!r}")
         if zca and n_components is not None:
@@ -276,87 +185,6 @@ class ZCAWhitening(PCAWhitening):
         super().__init__(None, eps, zca=True)
 
 
-def _pad_batch(b: np.ndarray, left: int, top: int, right: int, bottom: int, fill) -> np.ndarray:
-    if not (left or top or right or bottom):
-        return b
-    return np.pad(b, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=fill)
-
-
-class Pad(Transform):
-    """Pad the borders with ``fill``: ``padding`` int (all sides), (left/right, top/bottom) or (left, top, right,
-    bottom), as torchvision. Output size (H + top + bottom, W + left + right)."""
-
-    def __init__(self, padding, fill=0):
-        self.padding, self.fill = _padding(padding, "Pad"), fill
-
-    def __call__(self, x):
-        b, back = _as_batch(x, "Pad")
-        return back(_pad_batch(b, *self.padding, self.fill))
-
-
-def _crop_at(b: np.ndarray, top: np.ndarray, left: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Crop an (h, w) window from each image at its own (top, left): one gather from the strided view of all
-    windows (N, C, H−h+1, W−w+1, h, w), no loop over samples."""
-    windows = sliding_window_view(b, (h, w), axis=(2, 3))
-    return np.ascontiguousarray(windows[np.arange(len(b)), :, top, left])  # N x C x h x w
-
-
-class RandomCrop(Transform):
-    """A random (h, w) window of each image after padding by ``padding`` with ``fill`` (e.g. CIFAR's 32 with
-    padding 4). ``padding`` takes Pad's forms. Each image of a batch gets its own window: top ~ U{0..H'−h},
-    left ~ U{0..W'−w} on the padded (H', W')."""
-
-    def __init__(self, size, padding=None, fill=0):
-        self.size = _pair(size, "RandomCrop")
-        self.padding = padding
-        self._pad = _padding(0 if padding is None else padding, "RandomCrop")
-        self.fill = fill
-
-    def __call__(self, x):
-        b, back = _as_batch(x, "RandomCrop")
-        b = _pad_batch(b, *self._pad, self.fill)
-        h, w = self.size
-        H, W = b.shape[2:]
-        if h > H or w > W:
-            raise ValueError(f"RandomCrop: crop {self.size} is larger than the (padded) image {(H, W)}")
-        rng = get_generator()
-        top = rng.integers(0, H - h + 1, len(b))
-        left = rng.integers(0, W - w + 1, len(b))
-        return back(_crop_at(b, top, left, h, w))
-
-
-class CenterCrop(Transform):
-    """The central (h, w) window (torchvision's rounding: top = round((H − h) / 2))."""
-
-    def __init__(self, size):
-        self.size = _pair(size, "CenterCrop")
-
-    def __call__(self, x):
-        b, back = _as_batch(x, "CenterCrop")
-        h, w = self.size
-        H, W = b.shape[2:]
-        if h > H or w > W:
-            raise ValueError(f"CenterCrop: crop {self.size} is larger than the image {(H, W)}")
-        top, left = int(round((H - h) / 2.0)), int(round((W - w) / 2.0))
-        return back(b[:, :, top:top + h, left:left + w].copy())
-
-
-class RandomHorizontalFlip(Transform):
-    """Mirror each image left-right with probability p."""
-
-    def __init__(self, p: float = 0.5):
-        if not 0 <= p <= 1:
-            raise ValueError(f"RandomHorizontalFlip: p must be in [0, 1], got {p}")
-        self.p = p
-
-    def __call__(self, x):
-        b, back = _as_batch(x, "RandomHorizontalFlip")
-        flip = get_generator().random(len(b)) < self.p
-        out = b.copy()
-        out[flip] = b[flip][..., ::-1]
-        return back(out)
-
-
 # AlexNet / fb.resnet.torch lighting statistics of ImageNet RGB pixels scaled to [0, 1]
 IMAGENET_EIGVAL = np.array([0.2175, 0.0188, 0.0045])
 IMAGENET_EIGVEC = np.array([[-0.5675, 0.7192, 0.4009],
@@ -399,70 +227,3 @@ class PCAColorJitter(Transform):
         alpha = get_generator().normal(0.0, self.alphastd, (len(b), self.eigval.size))
         shift = (alpha * self.eigval) @ self.eigvec.T  # N x C: Σ_i α_i λ_i p_i
         return back(b + shift.astype(b.dtype)[:, :, None, None])
-
-
-def _bilinear_weights(n_in: int, n_out: int, dtype):
-    """Source indices and weights of bilinear resizing along one axis (PyTorch's align_corners=False).
-
-    Output pixel j samples the input at s_j = max((j + ½)·n_in/n_out − ½, 0) (half-pixel centres);
-    i0 = ⌊s_j⌋, i1 = min(i0 + 1, n_in − 1), and the weights are (1 − λ, λ) with λ = s_j − i0. Computed in
-    ``dtype`` (float32 for float32 images, as PyTorch does; s_j is rounded once, like its fused multiply-add).
-    """
-    scale = dtype.type(n_in) / dtype.type(n_out)
-    src = (np.float64(scale) * (np.arange(n_out) + 0.5) - 0.5).astype(dtype)
-    src = np.maximum(src, dtype.type(0))
-    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
-    i1 = np.minimum(i0 + 1, n_in - 1)
-    lam = np.clip(src - i0.astype(dtype), 0, 1).astype(dtype)
-    return i0, i1, (dtype.type(1) - lam).astype(dtype), lam
-
-
-class Resize(Transform):
-    """Bilinear resize, as PyTorch's ``interpolate(mode='bilinear', align_corners=False)`` (torchvision's
-    ``Resize(size, antialias=False)``).
-
-    ``size`` (h, w) gives exactly that size; an int s (or [s]) matches the smaller edge to s and keeps the
-    aspect ratio like torchvision: the longer edge becomes ⌊s · long / short⌋. The result is float (integer
-    images are converted to float32 first); each output pixel is
-    (1 − λy)((1 − λx) x[i0, j0] + λx x[i0, j1]) + λy((1 − λx) x[i1, j0] + λx x[i1, j1]),
-    separably (along the width, then the height). It equals PyTorch's result up to rounding (a few ulp:
-    PyTorch's kernel sums the four terms in another order, with fused multiply-adds).
-    """
-
-    def __init__(self, size):
-        if isinstance(size, (tuple, list)) and len(size) == 1:
-            size = size[0]
-        if _is_int(size):
-            if size <= 0:
-                raise ValueError(f"Resize: size must be positive, got {size!r}")
-            self.size = int(size)
-        else:
-            self.size = _pair(size, "Resize")
-
-    def output_size(self, height: int, width: int) -> tuple:
-        """The (h, w) an image of (height, width) is resized to."""
-        if isinstance(self.size, tuple):
-            return self.size
-        short, long = min(height, width), max(height, width)
-        new_long = int(self.size * long / short)
-        return (new_long, self.size) if height > width else (self.size, new_long)
-
-    def __call__(self, x):
-        b, back = _as_batch(x, "Resize")
-        b = _float(b)
-        h, w = self.output_size(*b.shape[2:])
-        if h <= 0 or w <= 0 or b.shape[2] == 0 or b.shape[3] == 0:
-            raise ValueError(f"Resize: cannot resize images of size {b.shape[2:]} to {(h, w)}")
-        r0, r1, wy0, wy1 = _bilinear_weights(b.shape[2], h, b.dtype)
-        c0, c1, wx0, wx1 = _bilinear_weights(b.shape[3], w, b.dtype)
-        cols = np.take(b, c0, axis=3)  # along the width first, like PyTorch
-        cols *= wx0
-        part = np.take(b, c1, axis=3)
-        part *= wx1
-        cols += part
-        out = np.take(cols, r0, axis=2)  # then along the height
-        out *= wy0[:, None]
-        part = np.take(cols, r1, axis=2)
-        part *= wy1[:, None]
-        out += part
-        return back(out)
