@@ -26,11 +26,13 @@ import time
 
 import numpy as np
 
+from ..io.atomic import remove_stale_temps
 from ..io.checkpoint import load, save
 from ..nn.utils import clip_grad_norm_, l1_penalty
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor, no_grad
+from .best import best_epoch, check_metric, epochs_without_improvement
 from .evaluate import as_loader, class_targets, evaluate
 from .metrics import RunningMean, topk_correct
 from .report import Progress, plot_history, write_log
@@ -101,7 +103,12 @@ class Trainer:
       (conv and linear weights; biases and normalization parameters are not penalized).
     - ``grad_clip``: clip the total gradient norm to this value before each step.
     - ``log``: metrics file (CSV, or JSON lines for a ``.jsonl`` path) and ``checkpoint``: checkpoint path, both
-      rewritten (atomically) after every epoch; ``plot``: training-curve PNG, redrawn when ``fit`` returns (or
+      rewritten (atomically) after every epoch, the checkpoint first, so the log never lists an epoch the
+      checkpoint does not hold; temporary files a killed write left beside them are removed when ``fit``
+      starts; ``best``: a second checkpoint path, written when an epoch improves ``best_metric`` (``val_acc`` by
+      default, or ``val_loss``, ``train_acc``, ``train_loss``; see :mod:`cnnkit.train.best`);
+      ``early_stop``: stop after this many epochs without improvement of ``best_metric``
+      (:attr:`stopped_early` says so); ``plot``: training-curve PNG, redrawn when ``fit`` returns (or
       stops on an error) and after an epoch when ``plot_interval`` (10) seconds have passed since the last one
       (drawing costs a fraction of a second: not after every short epoch).
     - ``quiet``: no progress bar, one line per epoch; ``stream``: where progress goes (default stderr).
@@ -112,7 +119,8 @@ class Trainer:
 
     def __init__(self, model, optimizer, loss, scheduler=None, *, l1: float = 0.0, grad_clip: float | None = None,
                  log=None, plot=None, checkpoint=None, quiet: bool = False, topk: int | None = None,
-                 batch_size: int = 64, stream=None, meta: dict | None = None):
+                 batch_size: int = 64, stream=None, meta: dict | None = None, best=None,
+                 best_metric: str = "val_acc", early_stop: int | None = None):
         if not callable(model) or not hasattr(model, "parameters"):
             raise TypeError(f"Trainer: model must be a Module, got {type(model).__name__}")
         if not hasattr(optimizer, "step") or not hasattr(optimizer, "param_groups"):
@@ -128,7 +136,13 @@ class Trainer:
             raise ValueError(f"Trainer: topk must be a positive int or None, got {topk!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"Trainer: batch_size must be a positive int, got {batch_size!r}")
+        check_metric(best_metric, "Trainer")
+        if early_stop is not None and (isinstance(early_stop, bool) or not isinstance(early_stop, int)
+                                       or early_stop < 1):
+            raise ValueError(f"Trainer: early_stop must be a positive int or None, got {early_stop!r}")
         self.model, self.optimizer, self.loss, self.scheduler = model, optimizer, loss, scheduler
+        self.best, self.best_metric, self.early_stop = best, best_metric, early_stop
+        self.stopped_early = False
         self.l1, self.grad_clip, self.topk = float(l1), grad_clip, topk
         self.log, self.plot, self.checkpoint = log, plot, checkpoint
         self.quiet, self.batch_size, self.stream = quiet, batch_size, stream
@@ -205,8 +219,18 @@ class Trainer:
         if train_loader is None:
             raise TypeError("Trainer.fit: expected a DataLoader or a Dataset, got None")
         self._last_plot = time.monotonic()
+        for path in (self.checkpoint, self.best, self.log, self.plot):
+            if path is not None:
+                remove_stale_temps(path)
+        if self.log is not None and self.history:
+            write_log(self.log, self.history)  # a log that a kill left behind the checkpoint catches up
+        self.stopped_early = False
         try:
             while self.epoch < epochs:
+                if self.early_stop is not None and \
+                        epochs_without_improvement(self.history, self.best_metric) >= self.early_stop:
+                    self.stopped_early = True
+                    break
                 self._fit_epoch(train_loader, val_loader, epochs)
         finally:
             if self.plot is not None and self.history and self._plotted != len(self.history):
@@ -240,10 +264,12 @@ class Trainer:
             else:
                 self.scheduler.step()
         self.history.append(row)
-        if self.log is not None:
-            write_log(self.log, self.history)
         if self.checkpoint is not None:
             self.save_checkpoint(self.checkpoint)
+        if self.best is not None and best_epoch(self.history, self.best_metric) == self.epoch:
+            self.save_checkpoint(self.best)
+        if self.log is not None:
+            write_log(self.log, self.history)
         if self.plot is not None and time.monotonic() - self._last_plot >= self.plot_interval:
             self._plot()
 
