@@ -71,7 +71,7 @@ def model_size(model_name: str, min_size: int, size: int) -> tuple:
     return size, None
 
 
-def _spread(n: int, limit) -> np.ndarray:
+def spread(n: int, limit) -> np.ndarray:
     """``limit`` indices spread evenly over ``n`` samples (all of them without a limit)."""
     if limit is None or limit >= n:
         return np.arange(n)
@@ -174,10 +174,10 @@ def _load_folder(args, build_min_size) -> RunData:
         return ImageFolder(path, channels=channels, size=size, classes=classes)
 
     base = folder(splits["train"])
-    keep = _spread(len(base), args.limit)
+    keep = spread(len(base), args.limit)
     if "val" in splits:
         train_idx, val_base = keep, folder(splits["val"])
-        val_idx = _spread(len(val_base), args.limit)
+        val_idx = spread(len(val_base), args.limit)
         split = {"source": "folder", "path": str(splits["val"]), "n": int(len(val_idx))}
     else:
         train_pos, val_pos = _held_out(len(keep), args.val_split, args.seed)
@@ -191,7 +191,7 @@ def _load_folder(args, build_min_size) -> RunData:
     test = None
     if "test" in splits:
         test_base = folder(splits["test"])
-        test = TransformedDataset(Subset(test_base, _spread(len(test_base), args.limit)), evaluate)
+        test = TransformedDataset(Subset(test_base, spread(len(test_base), args.limit)), evaluate)
     return RunData(
         train=TransformedDataset(Subset(base, train_idx), T.Compose(train_steps)),
         val=TransformedDataset(Subset(val_base, val_idx), evaluate) if len(val_idx) else None,
