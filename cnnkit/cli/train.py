@@ -242,13 +242,13 @@ def run(args, context) -> int:
     n_test = f"{len(data_set.test):,} test" if data_set.test is not None else "no test"
     print(f"training {o.model} ({n_params:,} parameters) on {run_data.data_label(o.data)}: {len(data_set.train):,} "
           f"training, {n_val:,} validation, {n_test} images; up to epoch {o.epochs}", file=err)
+    removed = run_folder.prepare(out, overwrite=args.overwrite and resume is None)
+    if removed:
+        print(f"removed {len(removed)} temporary file(s) that an interrupted write left in {out}", file=err)
     if trainer.epoch >= o.epochs:
         print(f"nothing to train: the checkpoint already has {trainer.epoch} epochs (--epochs {o.epochs})",
               file=err)
     else:
-        removed = run_folder.prepare(out, overwrite=args.overwrite and resume is None)
-        if removed:
-            print(f"removed {len(removed)} temporary file(s) that an interrupted write left in {out}", file=err)
         drop_last = uses_batch_norm(model) and len(data_set.train) % o.batch_size == 1
         loader = DataLoader(data_set.train, batch_size=o.batch_size, shuffle=True, drop_last=drop_last)
         val = DataLoader(data_set.val, batch_size=256) if data_set.val is not None else None
