@@ -5,6 +5,7 @@ import csv
 import io
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -258,3 +259,81 @@ def test_sigkill_during_checkpoint_writes_never_loses_the_run(tmp_path):
     if left:
         assert f"removed {len(left)} temporary file(s) that an interrupted write left in {out}" in proc.stderr
     assert _temps(out) == [] and ck.load(out / "checkpoint.safetensors")["epoch"] == last_epoch + 1
+
+
+# ----- SIGTERM / request_stop: stop at a batch boundary, checkpoint, resume exactly ------------------------------
+def test_request_stop_mid_epoch_resumes_to_the_same_weights(tmp_path):
+    """The API: request_stop() in the middle of epoch 2 (from a dataset read, as a signal handler would), then a
+    new Trainer resumes from the checkpoint: bit-identical weights to 3 uninterrupted epochs, with augmentation
+    and dropout-free LeNet-5 drawing from the generator."""
+    from cnnkit.data import DataLoader
+    from cnnkit.data import transforms as T
+    from cnnkit.nn import CrossEntropyLoss
+    from cnnkit.optim import SGD
+    from cnnkit.train import Trainer
+
+    x, y = digits(True).arrays
+
+    class Stopper(ArrayDataset):
+        trainer, reads, at = None, 0, None
+
+        def __getitem__(self, index):
+            Stopper.reads += 1
+            if Stopper.reads == Stopper.at:
+                Stopper.trainer.request_stop()
+            return super().__getitem__(index)
+
+    def run(path, stop_at=None, resume=False):
+        ck.manual_seed(0)
+        model = ck.models.lenet5()
+        trainer = Trainer(model, SGD(model.parameters(), lr=0.05, momentum=0.9), CrossEntropyLoss(),
+                          checkpoint=path, quiet=True, stream=io.StringIO())
+        Stopper.trainer, Stopper.reads, Stopper.at = trainer, 0, stop_at
+        data = Stopper(x, y, transform=T.RandomCrop(28, padding=2))
+        if resume:
+            trainer.load_checkpoint(path)
+        trainer.fit(DataLoader(data, batch_size=8, shuffle=True), 3)
+        return trainer
+
+    full = run(tmp_path / "full.safetensors")
+    stopped = run(tmp_path / "split.safetensors", stop_at=12 + 5)  # 12 batches an epoch: epoch 2, after batch 5
+    assert stopped.stopped and stopped.epoch == 1 and stopped.batches_done == 5
+    assert ck.load(tmp_path / "split.safetensors")["partial"]["batches"] == 5
+    resumed = run(tmp_path / "split.safetensors", resume=True)
+    assert not resumed.stopped and resumed.epoch == 3
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    assert all(np.array_equal(a[k].data, b[k].data) for k in a)
+    assert [h["train_loss"] for h in full.history] == [h["train_loss"] for h in resumed.history]
+
+
+@pytest.mark.slow
+def test_sigterm_stops_at_a_batch_boundary_and_resumes_bit_identically(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    command = [sys.executable, "-m", "cnnkit", "train", "--quiet", "--augment", "--batch-size", "4", "--epochs",
+               "3"]
+    full = subprocess.run(command + ["--out", str(tmp_path / "full")], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert full.returncode == 0, full.stderr
+    out = tmp_path / "split"
+    proc = subprocess.Popen(command + ["--out", str(out)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (out / "metrics.csv").exists():  # epoch 1 done
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.3)  # into epoch 2 (324 batches)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert "SIGTERM: stopping at the next batch boundary and writing the checkpoint" in stderr
+    assert re.search(rf"stopped by SIGTERM in epoch 2 after \d+ batch\(es\); wrote {re.escape(str(out))}/checkpoint"
+                     rf"\.safetensors\. Continue with: cnnkit train --out {re.escape(str(out))} --resume", stderr)
+    state = ck.load(out / "checkpoint.safetensors")
+    assert state["epoch"] == 1 and 0 < state["partial"]["batches"] < 324 and len(rows(out)) == 1
+    resumed = subprocess.run(command[:-2] + ["--out", str(out), "--resume"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = ck.load(tmp_path / "full/checkpoint.safetensors"), ck.load(out / "checkpoint.safetensors")
+    assert a["epoch"] == b["epoch"] == 3 and "partial" not in b
+    assert all(np.array_equal(a["model"][k].data, b["model"][k].data) for k in a["model"])
+    assert [r["train_loss"] for r in rows(tmp_path / "full")] == [r["train_loss"] for r in rows(out)]

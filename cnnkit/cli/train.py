@@ -12,8 +12,11 @@ read back.
 """
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from argparse import Namespace
+from contextlib import contextmanager
 from pathlib import Path
 
 from .. import models, optim
@@ -252,7 +255,14 @@ def run(args, context) -> int:
         drop_last = uses_batch_norm(model) and len(data_set.train) % o.batch_size == 1
         loader = DataLoader(data_set.train, batch_size=o.batch_size, shuffle=True, drop_last=drop_last)
         val = DataLoader(data_set.val, batch_size=256) if data_set.val is not None else None
-        trainer.fit(loader, o.epochs, val=val)
+        with stop_on_signals(trainer, err) as received:
+            trainer.fit(loader, o.epochs, val=val)
+        if trainer.stopped:
+            name = signal.Signals(received[0]).name if received else "request"
+            print(f"stopped by {name} in epoch {trainer.epoch + 1} after {trainer.batches_done} batch(es); wrote "
+                  f"{out / CHECKPOINT}. "
+                  f"Continue with: cnnkit train --out {out} --resume", file=err)
+            return 128 + received[0] if received else 1
         if trainer.stopped_early:
             print(f"early stop: {o.best_metric} has not improved for {o.early_stop} epochs (best: epoch "
                   f"{best_epoch(trainer.history, o.best_metric)})", file=err)
@@ -261,6 +271,32 @@ def run(args, context) -> int:
               file=err)
     final(trainer, data_set, out, o, context)
     return 0
+
+
+@contextmanager
+def stop_on_signals(trainer, err):
+    """While the block runs: SIGTERM and a first SIGINT (Ctrl-C) ask ``trainer`` to stop at the next batch
+    boundary and write its checkpoint; a second SIGINT interrupts at once. Yields the signals received. (Only in
+    the main thread, where Python runs signal handlers.)"""
+    received: list = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handler(signum, frame):
+        if received and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        received.append(signum)
+        print(f"\n{signal.Signals(signum).name}: stopping at the next batch boundary and writing the checkpoint "
+              f"(Ctrl-C again stops at once)", file=err, flush=True)
+        trainer.request_stop()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield received
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def _data_meta(data: str) -> str:

@@ -65,6 +65,13 @@ def _deep_copy_state(obj):
     return obj
 
 
+_PARTIAL_KEYS = {"batches", "rng_epoch", "rng", "loss_total", "loss_count", "correct", "scored", "seen", "seconds"}
+
+
+class _Stop(Exception):
+    """Raised at a batch boundary after :meth:`Trainer.request_stop`."""
+
+
 class _Snapshot:
     """The model's parameters and buffers and the optimizer's per-parameter state, copied before a batch so that
     a batch that produced non-finite values can be undone (one copy of the weights and optimizer state per step)."""
@@ -143,6 +150,9 @@ class Trainer:
         self.model, self.optimizer, self.loss, self.scheduler = model, optimizer, loss, scheduler
         self.best, self.best_metric, self.early_stop = best, best_metric, early_stop
         self.stopped_early = False
+        self.stopped = False  # by request_stop(): a checkpoint of the stopped epoch was written
+        self._stop_requested = False
+        self._partial = None
         self.l1, self.grad_clip, self.topk = float(l1), grad_clip, topk
         self.log, self.plot, self.checkpoint = log, plot, checkpoint
         self.quiet, self.batch_size, self.stream = quiet, batch_size, stream
@@ -166,9 +176,33 @@ class Trainer:
             loader.set_epoch(self.epoch)
         params = [p for p in self.model.parameters() if p.requires_grad]
         snapshot = _Snapshot(self.model, self.optimizer)
-        loss_mean, correct, scored, seen = RunningMean(), 0, 0, 0
+        partial, self._partial = self._partial, None
+        if partial is not None:  # a stopped epoch: the same order, its batches so far skipped, the same draws after
+            set_rng_state(partial["rng_epoch"])
+        epoch_rng = get_rng_state()
+        loss_mean, correct, scored, seen, seconds = RunningMean(), 0, 0, 0, 0.0
+        if partial is not None:
+            loss_mean.total, loss_mean.count = partial["loss_total"], partial["loss_count"]
+            correct, scored, seen, seconds = partial["correct"], partial["scored"], partial["seen"], partial["seconds"]
+        skip = partial["batches"] if partial is not None else 0
         start = time.perf_counter()
-        for batch_index, (x, y) in enumerate(loader, start=1):
+        batches, batch_index = iter(loader), 0
+        while True:
+            if self._stop_requested and batch_index >= skip:  # before the next batch is drawn
+                self._partial = {"batches": batch_index, "rng_epoch": epoch_rng, "rng": get_rng_state(),
+                                 "loss_total": loss_mean.total, "loss_count": loss_mean.count, "correct": correct,
+                                 "scored": scored, "seen": seen, "seconds": seconds + time.perf_counter() - start}
+                raise _Stop
+            try:
+                x, y = next(batches)
+            except StopIteration:
+                break
+            batch_index += 1
+            if batch_index <= skip:  # drawn again for the same random draws, done before the stop
+                progress.update(loss=loss_mean.mean, acc=correct / scored if scored else float("nan"))
+                if batch_index == skip:
+                    set_rng_state(partial["rng"])
+                continue
             snapshot.take()
             where = f"epoch {self.epoch + 1}, batch {batch_index}"
             out = self.model(x)
@@ -199,7 +233,9 @@ class Trainer:
                 scored += n
             seen += n
             progress.update(loss=loss_mean.mean, acc=correct / scored if scored else float("nan"))
-        seconds = time.perf_counter() - start
+        if batch_index < skip:  # the loader gave fewer batches than were done: the data set changed
+            raise ValueError(f"Trainer.fit: the stopped epoch had {skip} batches done, the data gives {batch_index}")
+        seconds += time.perf_counter() - start
         return {"train_loss": loss_mean.mean, "train_acc": correct / scored if scored else float("nan"),
                 "seconds": seconds, "images_per_s": seen / seconds if seconds > 0 else float("nan")}
 
@@ -224,14 +260,21 @@ class Trainer:
                 remove_stale_temps(path)
         if self.log is not None and self.history:
             write_log(self.log, self.history)  # a log that a kill left behind the checkpoint catches up
-        self.stopped_early = False
+        self.stopped_early = self.stopped = False
         try:
             while self.epoch < epochs:
+                if self._stop_requested:
+                    self._stop_now()
+                    break
                 if self.early_stop is not None and \
                         epochs_without_improvement(self.history, self.best_metric) >= self.early_stop:
                     self.stopped_early = True
                     break
-                self._fit_epoch(train_loader, val_loader, epochs)
+                try:
+                    self._fit_epoch(train_loader, val_loader, epochs)
+                except _Stop:
+                    self._stop_now()
+                    break
         finally:
             if self.plot is not None and self.history and self._plotted != len(self.history):
                 self._plot()
@@ -272,6 +315,23 @@ class Trainer:
             write_log(self.log, self.history)
         if self.plot is not None and time.monotonic() - self._last_plot >= self.plot_interval:
             self._plot()
+
+    def request_stop(self) -> None:
+        """Stop :meth:`fit` at the next batch boundary (safe to call from a signal handler): the checkpoint then
+        holds the epoch so far, and a Trainer that loads it continues exactly where this one stopped (the same
+        batch order and random draws: the same weights as an uninterrupted run)."""
+        self._stop_requested = True
+
+    @property
+    def batches_done(self) -> int:
+        """The batches of the current (stopped) epoch that are done: 0 between epochs."""
+        return self._partial["batches"] if self._partial is not None else 0
+
+    def _stop_now(self) -> None:
+        self._stop_requested = False
+        self.stopped = True
+        if self.checkpoint is not None:
+            self.save_checkpoint(self.checkpoint)
 
     def _plot(self) -> None:
         plot_history(self.history, self.plot)
@@ -321,6 +381,8 @@ class Trainer:
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
                  "epoch": self.epoch, "rng": get_rng_state(), "history": self.history}
+        if self._partial is not None:
+            state["partial"] = self._partial
         if self.meta is not None:
             state["meta"] = self.meta
         return state
@@ -375,4 +437,6 @@ class Trainer:
             raise
         self.epoch = epoch
         self.history = [dict(h) for h in history]
+        partial = state.get("partial")
+        self._partial = partial if isinstance(partial, dict) and _PARTIAL_KEYS <= set(partial) else None
         return state.get("meta")
