@@ -98,7 +98,6 @@ float = float32
 double = float64
 
 from . import data, models, nn, optim, train  # noqa: E402  (layers, losses, optimizers)  # noqa: E402
+from ._version import __version__  # noqa: E402
 from .insight.summary import summary  # noqa: E402
 from .io.checkpoint import load, save  # noqa: E402
-
-__version__ = "0.1.0"

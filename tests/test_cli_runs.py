@@ -321,7 +321,7 @@ def test_sigterm_stops_at_a_batch_boundary_and_resumes_bit_identically(tmp_path)
     while not (out / "metrics.csv").exists():  # epoch 1 done
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.01)
-    time.sleep(0.3)  # into epoch 2 (324 batches)
+    time.sleep(max(0.3, float(rows(out)[0]["seconds"]) / 2))  # about half-way through epoch 2 (324 batches)
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGTERM, stderr
@@ -337,3 +337,37 @@ def test_sigterm_stops_at_a_batch_boundary_and_resumes_bit_identically(tmp_path)
     assert a["epoch"] == b["epoch"] == 3 and "partial" not in b
     assert all(np.array_equal(a["model"][k].data, b["model"][k].data) for k in a["model"])
     assert [r["train_loss"] for r in rows(tmp_path / "full")] == [r["train_loss"] for r in rows(out)]
+
+
+# ----- divergence, --version, a closed pipe -----------------------------------------------------------------------
+def test_divergence_bound_through_the_api():
+    from cnnkit.data import DataLoader
+    from cnnkit.nn import MSELoss
+    from cnnkit.optim import SGD
+    from cnnkit.train import DivergenceError, Trainer
+
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    y = (x @ np.arange(4, dtype=np.float32)[:, None]).astype(np.float32)
+    model = ck.nn.Linear(4, 1)
+    before = model.weight.data.copy()
+    trainer = Trainer(model, SGD(model.parameters(), lr=1.5), MSELoss(), quiet=True, stream=io.StringIO(),
+                      diverge_factor=100)
+    with pytest.raises(DivergenceError, match=r"more than 100 times the run's first loss .* training diverged"):
+        trainer.fit(DataLoader(ArrayDataset(x, y), batch_size=8), 5)
+    assert np.all(np.isfinite(model.weight.data)) and not np.array_equal(model.weight.data, before)
+    with pytest.raises(ValueError, match="diverge_factor must be a number above 1 or None, got 1"):
+        Trainer(model, SGD(model.parameters(), lr=0.1), MSELoss(), diverge_factor=1)
+
+
+def test_version_and_a_closed_pipe(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out == f"cnnkit {ck.__version__}\n"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "cnnkit", "models"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # the reader is gone before anything is written (as `cnnkit models | head -0`)
+    err = proc.stderr.read()
+    proc.wait(timeout=60)
+    proc.stderr.close()
+    assert err == b"" and proc.returncode == 141

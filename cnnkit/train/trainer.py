@@ -68,6 +68,11 @@ def _deep_copy_state(obj):
 _PARTIAL_KEYS = {"batches", "rng_epoch", "rng", "loss_total", "loss_count", "correct", "scored", "seen", "seconds"}
 
 
+class DivergenceError(NonFiniteLossError):
+    """The loss grew beyond ``diverge_factor`` times the run's first loss; training stopped and the model and
+    optimizer were restored to their state before the offending batch."""
+
+
 class _Stop(Exception):
     """Raised at a batch boundary after :meth:`Trainer.request_stop`."""
 
@@ -115,7 +120,9 @@ class Trainer:
       starts; ``best``: a second checkpoint path, written when an epoch improves ``best_metric`` (``val_acc`` by
       default, or ``val_loss``, ``train_acc``, ``train_loss``; see :mod:`cnnkit.train.best`);
       ``early_stop``: stop after this many epochs without improvement of ``best_metric``
-      (:attr:`stopped_early` says so); ``plot``: training-curve PNG, redrawn when ``fit`` returns (or
+      (:attr:`stopped_early` says so); ``diverge_factor``: a batch loss above this many times the run's first
+      loss (the first epoch's mean once there is one) stops training with :class:`DivergenceError` (None: never);
+      ``plot``: training-curve PNG, redrawn when ``fit`` returns (or
       stops on an error) and after an epoch when ``plot_interval`` (10) seconds have passed since the last one
       (drawing costs a fraction of a second: not after every short epoch).
     - ``quiet``: no progress bar, one line per epoch; ``stream``: where progress goes (default stderr).
@@ -127,7 +134,7 @@ class Trainer:
     def __init__(self, model, optimizer, loss, scheduler=None, *, l1: float = 0.0, grad_clip: float | None = None,
                  log=None, plot=None, checkpoint=None, quiet: bool = False, topk: int | None = None,
                  batch_size: int = 64, stream=None, meta: dict | None = None, best=None,
-                 best_metric: str = "val_acc", early_stop: int | None = None):
+                 best_metric: str = "val_acc", early_stop: int | None = None, diverge_factor: float | None = 1e4):
         if not callable(model) or not hasattr(model, "parameters"):
             raise TypeError(f"Trainer: model must be a Module, got {type(model).__name__}")
         if not hasattr(optimizer, "step") or not hasattr(optimizer, "param_groups"):
@@ -149,6 +156,10 @@ class Trainer:
             raise ValueError(f"Trainer: early_stop must be a positive int or None, got {early_stop!r}")
         self.model, self.optimizer, self.loss, self.scheduler = model, optimizer, loss, scheduler
         self.best, self.best_metric, self.early_stop = best, best_metric, early_stop
+        if diverge_factor is not None and (isinstance(diverge_factor, bool)
+                                           or not isinstance(diverge_factor, (int, float)) or not diverge_factor > 1):
+            raise ValueError(f"Trainer: diverge_factor must be a number above 1 or None, got {diverge_factor!r}")
+        self.diverge_factor = diverge_factor
         self.stopped_early = False
         self.stopped = False  # by request_stop(): a checkpoint of the stopped epoch was written
         self._stop_requested = False
@@ -185,6 +196,9 @@ class Trainer:
             loss_mean.total, loss_mean.count = partial["loss_total"], partial["loss_count"]
             correct, scored, seen, seconds = partial["correct"], partial["scored"], partial["seen"], partial["seconds"]
         skip = partial["batches"] if partial is not None else 0
+        reference = self.history[0]["train_loss"] if self.history else None  # the scale divergence is judged by
+        if reference is not None and not math.isfinite(reference):
+            reference = None
         start = time.perf_counter()
         batches, batch_index = iter(loader), 0
         while True:
@@ -212,6 +226,14 @@ class Trainer:
                 snapshot.restore()
                 raise NonFiniteLossError(f"Trainer: the loss is {value} at {where}; training stopped and the "
                                          f"model was left as before that batch (lower the learning rate?)")
+            if reference is None:
+                reference = abs(value)
+            elif self.diverge_factor is not None and abs(value) > self.diverge_factor * max(reference, 1e-3):
+                snapshot.restore()
+                raise DivergenceError(f"Trainer: the loss {value:.4g} at {where} is more than "
+                                      f"{self.diverge_factor:g} times the run's first loss {reference:.4g}: training "
+                                      f"diverged and stopped; the model was left as before that batch (lower the "
+                                      f"learning rate?)")
             self.optimizer.zero_grad()
             loss.backward()
             if not _all_finite(p.grad.data for p in params if p.grad is not None):
