@@ -230,6 +230,10 @@ def run(args, context) -> int:
                       best_metric=o.best_metric, early_stop=o.early_stop)
     if resume is not None:
         trainer.load_checkpoint(resume)
+        if trainer.batches_done and saved.get("batch_size", o.batch_size) != o.batch_size:
+            raise ValueError(f"--resume: {resume} stopped after batch {trainer.batches_done} of epoch "
+                             f"{trainer.epoch + 1} with --batch-size {saved['batch_size']}; finish that epoch with the "
+                             f"same --batch-size")
         trainer.meta = meta
         apply_hyper_parameters(optimizer, scheduler, o)
         print(f"resumed from {resume} after epoch {trainer.epoch}", file=err)
