@@ -34,74 +34,15 @@ from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor, no_grad
 from .best import best_epoch, check_metric, epochs_without_improvement
 from .evaluate import as_loader, class_targets, evaluate
+from .guard import DivergenceError, NonFiniteLossError, Snapshot, all_finite, deep_copy_state
 from .metrics import RunningMean, topk_correct
 from .report import Progress, plot_history, write_log
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The loss, the gradients or the updated weights became NaN or infinite; training stopped and the
-    model and optimizer were restored to their state before the offending batch."""
-
-
-def _all_finite(arrays) -> bool:
-    """True if no array holds NaN or ±inf (one summation pass; an exact check only if the sum is not finite)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        for a in arrays:
-            if a.dtype.kind in "fc" and not math.isfinite(a.sum()) and not np.isfinite(a).all():
-                return False
-    return True
-
-
-def _deep_copy_state(obj):
-    """A copy of a state dict whose arrays no longer share memory with the live state."""
-    if isinstance(obj, Tensor):
-        return obj.data.copy()
-    if isinstance(obj, np.ndarray):
-        return obj.copy()
-    if isinstance(obj, dict):
-        return {k: _deep_copy_state(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_deep_copy_state(v) for v in obj)
-    return obj
-
 
 _PARTIAL_KEYS = {"batches", "rng_epoch", "rng", "loss_total", "loss_count", "correct", "scored", "seen", "seconds"}
 
 
-class DivergenceError(NonFiniteLossError):
-    """The loss grew beyond ``diverge_factor`` times the run's first loss; training stopped and the model and
-    optimizer were restored to their state before the offending batch."""
-
-
 class _Stop(Exception):
     """Raised at a batch boundary after :meth:`Trainer.request_stop`."""
-
-
-class _Snapshot:
-    """The model's parameters and buffers and the optimizer's per-parameter state, copied before a batch so that
-    a batch that produced non-finite values can be undone (one copy of the weights and optimizer state per step)."""
-
-    def __init__(self, model, optimizer):
-        self.model, self.optimizer = model, optimizer
-        self.copies: dict = {}
-        self.optimizer_state: dict = {}
-
-    def take(self) -> None:
-        for name, t in self.model.state_dict(keep_vars=True).items():
-            c = self.copies.get(name)
-            if c is None or c.shape != t.data.shape or c.dtype != t.data.dtype:
-                self.copies[name] = t.data.copy()
-            else:
-                np.copyto(c, t.data)
-        self.optimizer_state = {p: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
-                                for p, s in self.optimizer.state.items()}
-
-    def restore(self) -> None:
-        for name, t in self.model.state_dict(keep_vars=True).items():
-            if name in self.copies:
-                np.copyto(t.data, self.copies[name])
-        self.optimizer.state.clear()
-        self.optimizer.state.update(self.optimizer_state)
 
 
 class Trainer:
@@ -186,7 +127,7 @@ class Trainer:
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(self.epoch)
         params = [p for p in self.model.parameters() if p.requires_grad]
-        snapshot = _Snapshot(self.model, self.optimizer)
+        snapshot = Snapshot(self.model, self.optimizer)
         partial, self._partial = self._partial, None
         if partial is not None:  # a stopped epoch: the same order, its batches so far skipped, the same draws after
             set_rng_state(partial["rng_epoch"])
@@ -236,14 +177,14 @@ class Trainer:
                                       f"learning rate?)")
             self.optimizer.zero_grad()
             loss.backward()
-            if not _all_finite(p.grad.data for p in params if p.grad is not None):
+            if not all_finite(p.grad.data for p in params if p.grad is not None):
                 snapshot.restore()
                 raise NonFiniteLossError(f"Trainer: non-finite gradients at {where}; training stopped and the "
                                          f"model was left as before that batch (lower the learning rate?)")
             if self.grad_clip is not None:
                 clip_grad_norm_(params, self.grad_clip)
             self.optimizer.step()
-            if not _all_finite(p.data for p in params):
+            if not all_finite(p.data for p in params):
                 snapshot.restore()
                 raise NonFiniteLossError(f"Trainer: the update at {where} made weights non-finite; training "
                                          f"stopped and the model was left as before that batch (lower the "
@@ -441,8 +382,8 @@ class Trainer:
         if not isinstance(state["model"], dict):
             raise ValueError(f"{who}: {path} has no model state dict")
         model_backup = {k: v.data.copy() for k, v in self.model.state_dict().items()}
-        optimizer_backup = _deep_copy_state(self.optimizer.state_dict())
-        scheduler_backup = _deep_copy_state(self.scheduler.state_dict()) if self.scheduler is not None else None
+        optimizer_backup = deep_copy_state(self.optimizer.state_dict())
+        scheduler_backup = deep_copy_state(self.scheduler.state_dict()) if self.scheduler is not None else None
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
