@@ -89,8 +89,10 @@ def tiny_folder(tmp_path_factory):
 @pytest.mark.parametrize("name", [n if n in FAST else pytest.param(n, marks=pytest.mark.slow) for n in models.list()])
 def test_every_zoo_model_trains_one_epoch_on_a_folder(name, tiny_folder, tmp_path):
     size = MIN_SIZE.get(name, 32 if name.startswith("vgg") else 8)
+    # one batch of the 11 training images: the deepest BatchNorm models (ResNet-152 at 1×1 maps) get non-finite
+    # gradients from batches of 4
     code, out, err = train([name, "--data", f"folder:{tiny_folder}", "--image-size", "8", "--epochs", "1",
-                            "--batch-size", "4", "--lr", "0.001", "--out", str(tmp_path / "run")])
+                            "--batch-size", "12", "--lr", "0.001", "--out", str(tmp_path / "run")])
     assert code == 0, err
     if size != 8:
         assert f"images resized to {size}×{size}" in err
@@ -100,8 +102,8 @@ def test_every_zoo_model_trains_one_epoch_on_a_folder(name, tiny_folder, tmp_pat
     with (tmp_path / "run/metrics.csv").open() as f:
         row = next(csv.DictReader(f))
     assert np.isfinite(float(row["train_loss"])) and float(row["train_loss"]) > 0
-    # the deep BatchNorm models' running statistics after three updates can make eval-mode outputs overflow
-    # (ResNet-50/152 at 8×8: validation loss nan); the run itself must complete and report
+    # the deep BatchNorm models' running statistics after one update can make eval-mode outputs overflow
+    # (ResNet-50/152 at 8×8: validation loss nan or 1e17); the run itself must complete and report
     assert re.search(r"^validation accuracy: \d+\.\d\d% \(\d+/1\), validation loss (\d+\.\d+|nan)$", out, re.M)
 
 
