@@ -101,7 +101,6 @@ double = float64
 
 # ck.onnx.export: the optional onnx package is imported only when it is called
 from . import data, distributed, models, nn, onnx, optim, train  # noqa: E402
+from ._version import __version__  # noqa: E402
 from .insight.summary import summary  # noqa: E402
 from .io.checkpoint import load, save  # noqa: E402
-
-__version__ = "0.1.0"

@@ -36,19 +36,22 @@ def test_one_epoch_on_the_built_in_digits(tmp_path):
     assert m, proc.stdout
     percent, correct, total = float(m.group(1)), int(m.group(2)), int(m.group(3))
     assert total == 360 and percent == pytest.approx(100 * correct / total, abs=0.006)
-    assert "training lenet5 (61,706 parameters) on digits: 1,437 training, 360 test images" in proc.stderr
+    assert ("training lenet5 (61,706 parameters) on digits: 1,293 training, 144 validation, 360 test images"
+            in proc.stderr)
     assert re.search(r"^epoch 1/1: loss \d\.\d{4}, acc ", proc.stderr, re.M)
     assert "Traceback" not in proc.stderr
-    for name in ("metrics.csv", "curve.png", "checkpoint.safetensors"):
+    for name in ("metrics.csv", "curve.png", "checkpoint.safetensors", "best.safetensors"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with (out / "metrics.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 1 and rows[0]["epoch"] == "1" and float(rows[0]["images_per_s"]) > 0
-    assert float(rows[0]["val_acc"]) == pytest.approx(correct / total)
+    val_correct = float(rows[0]["val_acc"]) * 144  # the validation split, not the test set
+    assert val_correct == pytest.approx(round(val_correct), abs=1e-6)
     # the checkpoint says how to rebuild the model and prepare the images: re-evaluating gives the same accuracy
     state = ck.load(out / "checkpoint.safetensors")
     meta = state["meta"]
+    assert meta["split"] == {"source": "val-split", "fraction": 0.1, "seed": 0, "n": 144}
     assert meta["model"] == "lenet5" and meta["data"] == "digits" and state["epoch"] == 1
     model = models.get(meta["model"], **meta["model_kwargs"])
     model.load_state_dict(state["model"])
@@ -136,9 +139,9 @@ def test_interrupted_cosine_run_resumes_exactly(tmp_path, small, capsys):
     common = ["train", "--quiet", "--epochs", "4"]
     assert run(common + ["--out", str(tmp_path / "full")], capsys, small)[0] == 0
 
-    def interrupted_in_epoch_3(train, **kwargs):  # 96 images in batches of 32: 3 batches an epoch
-        d = _small_digits(train)
-        return _Interrupting(*d.arrays, stop=7) if train else d
+    def interrupted_in_epoch_3(train, **kwargs):  # 86 training images in batches of 32 and one validation batch:
+        d = _small_digits(train)                     # 4 reads an epoch; read 10 is epoch 3's second batch
+        return _Interrupting(*d.arrays, stop=10) if train else d
 
     code, _, err = run(common + ["--out", str(tmp_path / "split")], capsys, {"digits": interrupted_in_epoch_3})
     assert code == 130 and "interrupted" in err
@@ -170,11 +173,22 @@ def test_resume_from_an_explicit_path_and_other_options(tmp_path, small, capsys)
                        small)
     assert code == 0 and "after epoch 1" in err
     assert ck.load(tmp_path / "b/checkpoint.safetensors")["epoch"] == 2
-    # a checkpoint of another architecture does not fit: one clear line, exit 1
-    code, _, err = run(["train", "--quiet", "--epochs", "2", "--out", str(tmp_path / "c"),
-                        "--resume", str(first / "checkpoint.safetensors")], capsys, small)
-    assert code == 1 and err.startswith("cnnkit train: error: Trainer.load_checkpoint: ")
-    assert len(err.strip().splitlines()) <= 3 and "Traceback" not in err
+    # without options, --resume continues with the checkpoint's (adam, step, classic)
+    code, _, err = run(["train", "--quiet", "--epochs", "3", "--out", str(tmp_path / "b"), "--resume"], capsys, small)
+    assert code == 0 and "after epoch 2" in err and "resume:" not in err
+    meta = ck.load(tmp_path / "b/checkpoint.safetensors")["meta"]
+    assert meta["options"]["optimizer"] == "adam" and meta["options"]["classic"] and meta["epochs"] == 3
+    # a model, data or optimizer other than the checkpoint's: one clear line, exit 1, nothing written
+    before = (tmp_path / "b/checkpoint.safetensors").read_bytes()
+    for option, message in ((["resnet18"], "was trained with model lenet5; model resnet18 cannot continue it"),
+                            (["--data", "mnist"], "was trained with --data digits; --data mnist cannot continue it"),
+                            (["--optimizer", "sgd"], "--optimizer adam; --optimizer sgd cannot continue it"),
+                            (["--val-split", "0.2"], "--val-split 0.1; --val-split 0.2 cannot continue it")):
+        code, _, err = run(["train", *option, "--quiet", "--epochs", "4", "--out", str(tmp_path / "b"),
+                            "--resume"], capsys, small)
+        assert code == 1 and err.startswith(f"cnnkit train: error: --resume: {tmp_path / 'b/checkpoint.safetensors'}")
+        assert message in err and len(err.splitlines()) == 1
+    assert (tmp_path / "b/checkpoint.safetensors").read_bytes() == before
 
 
 def test_tqdm_progress_on_a_terminal(tmp_path, small):
@@ -286,7 +300,7 @@ def test_limit_and_output_streams(tmp_path, capsys):
     code = cli.main(["train", "--quiet", "--epochs", "1", "--limit", "64", "--out", str(tmp_path)], stdout=out,
                     stderr=err)
     assert code == 0 and capsys.readouterr() == ("", "")
-    assert "training lenet5 (61,706 parameters) on digits: 64 training, 64 test images" in err.getvalue()
+    assert "training lenet5 (61,706 parameters) on digits: 58 training, 6 validation, 64 test images" in err.getvalue()
     assert ACCURACY.search(out.getvalue()).group(3) == "64"
     out, err = io.StringIO(), io.StringIO()
     assert cli.main(["eval", str(tmp_path / "checkpoint.safetensors"), "--limit", "10"], stdout=out, stderr=err) == 0
@@ -314,7 +328,7 @@ def test_injected_data_set(tmp_path, capsys):
 
     code, _, err = run(["train", "--data", "mnist", "--data-dir", "somewhere", "--quiet", "--epochs", "1",
                         "--out", str(tmp_path)], capsys, {"mnist": load})
-    assert code == 0 and "on mnist: 96 training, 48 test images" in err
+    assert code == 0 and "on mnist: 86 training, 10 validation, 48 test images" in err
     assert calls == [(True, "somewhere", False), (False, "somewhere", False)]
 
 

@@ -25,11 +25,28 @@ positive_int = checked(int, "a positive integer", lambda v: v > 0)
 non_negative_int = checked(int, "a non-negative integer", lambda v: v >= 0)
 non_negative_float = checked(float, "a finite non-negative number", lambda v: 0 <= v < float("inf"))
 positive_float = checked(float, "a finite positive number", lambda v: 0 < v < float("inf"))
+fraction = checked(float, "a number in [0, 1)", lambda v: 0 <= v < 1)
 
 
 def dataset_name(text: str) -> str:
     """``fashion_mnist`` and ``Fashion-MNIST`` name ``fashion-mnist``."""
     return text.replace("_", "-").lower()
+
+
+def data_spec(names):
+    """An argparse ``type`` for ``--data``: one of ``names`` (``fashion_mnist`` and ``Fashion-MNIST`` name
+    ``fashion-mnist``) or ``folder:PATH``."""
+    def parse(text: str) -> str:
+        if text.startswith("folder:"):
+            if len(text) == len("folder:"):
+                raise argparse.ArgumentTypeError("expected folder:PATH, got 'folder:' without a path")
+            return text
+        name = dataset_name(text)
+        if name not in names:
+            raise argparse.ArgumentTypeError(f"invalid choice: '{text}' (choose from {', '.join(names)}, "
+                                             f"folder:PATH)")
+        return name
+    return parse
 
 
 def model_name(text: str) -> str:

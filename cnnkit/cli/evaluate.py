@@ -5,10 +5,13 @@ module checks that the data fits the model and prints.
 """
 from __future__ import annotations
 
-from ..data import DataLoader
+from ..data import DataLoader, Subset, TransformedDataset
+from ..data import transforms as T
+from ..data.datasets import ImageFolder, find_splits
 from ..nn import CrossEntropyLoss
 from ..train import evaluate, restore
 from . import args as A
+from . import run_data
 from .datasets import NAMES, SHAPES, class_names
 
 HELP = "evaluate a checkpoint on a test set: loss, accuracy, confusion matrix"
@@ -21,9 +24,10 @@ DESCRIPTION = ("Rebuild the model of a `cnnkit train` checkpoint from its meta (
 def add_arguments(e) -> None:
     e.add_argument("checkpoint", metavar="CHECKPOINT",
                    help="a checkpoint written by `cnnkit train`, e.g. runs/lenet5-digits/checkpoint.safetensors")
-    e.add_argument("--data", "--dataset", dest="data", default=None, type=A.dataset_name, choices=NAMES,
-                   help="the test set (default: the one the checkpoint was trained on); its images must have the "
-                        "model's shape")
+    e.add_argument("--data", "--dataset", dest="data", default=None, type=A.data_spec(NAMES), metavar="DATA",
+                   help="the test set (default: the one the checkpoint was trained on; a folder's test/ split, or "
+                        "its val/ without one); its images must have the model's channels (they are resized to "
+                        "its size)")
     e.add_argument("--data-dir", default=None, help="folder of the dataset files (default: data/<data>)")
     e.add_argument("--download", action="store_true", help="download missing dataset files (MD5-verified)")
     e.add_argument("--batch-size", type=A.positive_int, default=256, help="(default: 256)")
@@ -47,29 +51,56 @@ def format_confusion(matrix, names: list) -> str:
     return "\n".join(lines)
 
 
-def run(args, context) -> int:
-    restored = restore(args.checkpoint, data_names=NAMES)
-    data = args.data or restored.data
-    if data is None:
-        raise ValueError(f"{args.checkpoint} does not say which data it was trained on: pass --data")
+def test_split(restored, data: str, args, context):
+    """(the test data set, standardized as the model was trained, and its class names)."""
+    if run_data.is_folder(data):
+        return _folder_test(restored, data, args)
     expected = (restored.channels, restored.size, restored.size)
 
-    def check_shape(shape):
-        if tuple(shape) != expected:
+    def check_channels(shape):
+        if shape[0] != restored.channels:
             raise ValueError(f"data mismatch: {args.checkpoint} holds {restored.describe()} for "
                              f"{'×'.join(map(str, expected))} images, the {data} test set has "
                              f"{'×'.join(map(str, shape))} images")
 
+    if data not in context.datasets:
+        raise ValueError(f"{args.checkpoint} was trained on '{data}', which is not a --data choice: pass --data")
     if data in SHAPES:
-        check_shape(SHAPES[data])  # before reading any file
+        check_channels(SHAPES[data])  # before reading any file
     test = context.load(data, train=False, data_dir=args.data_dir, download=args.download, limit=args.limit)
     images, labels = test.arrays[0], test.arrays[1]
-    check_shape(images.shape[1:])
+    check_channels(images.shape[1:])
     if restored.num_classes is not None and len(labels) and int(labels.max()) >= restored.num_classes:
         raise ValueError(f"data mismatch: {args.checkpoint} holds {restored.describe()} with "
                          f"{restored.num_classes} classes, the {data} test set has labels up to {int(labels.max())}")
-    test.transform = restored.normalize
-    print(f"evaluating {restored.describe()} on the {data} test set: {len(test):,} images", file=context.err)
+    steps = [restored.normalize]
+    if tuple(images.shape[2:]) != (restored.size, restored.size):  # trained at another size (--image-size)
+        steps.insert(0, T.Resize((restored.size, restored.size)))
+    test.transform = T.Compose(steps)
+    return test, class_names(data, restored.num_classes or int(labels.max()) + 1)
+
+
+def _folder_test(restored, data: str, args):
+    classes = restored.meta.get("classes")
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise ValueError(f"{args.checkpoint} was trained on {data} but does not list its classes")
+    splits = find_splits(run_data.folder_path(data))
+    split = splits.get("test") or splits.get("val")
+    if split is None:
+        raise FileNotFoundError(f"{run_data.folder_path(data)} has no test/ (or val/) folder to evaluate on")
+    images = ImageFolder(split, channels=restored.channels, size=restored.size, classes=classes)
+    subset = Subset(images, run_data.spread(len(images), args.limit))
+    return TransformedDataset(subset, T.Compose([T.ConvertImageDtype(), restored.normalize])), classes
+
+
+def run(args, context) -> int:
+    restored = restore(args.checkpoint)
+    data = args.data or restored.data
+    if data is None:
+        raise ValueError(f"{args.checkpoint} does not say which data it was trained on: pass --data")
+    test, names = test_split(restored, data, args, context)
+    label = run_data.data_label(data)
+    print(f"evaluating {restored.describe()} on the {label} test set: {len(test):,} images", file=context.err)
     result = evaluate(restored.model, DataLoader(test, batch_size=args.batch_size), CrossEntropyLoss(), topk=3)
     n, confusion = result["n"], result["confusion"]
     out = context.out
@@ -78,5 +109,5 @@ def run(args, context) -> int:
     if len(confusion) >= 3:
         print(f"top-3 accuracy: {100 * result['top3']:.2f}% ({round(result['top3'] * n)}/{n})", file=out)
     print("confusion matrix (rows: true class, columns: predicted class):", file=out)
-    print(format_confusion(confusion, class_names(data, len(confusion))), file=out, flush=True)
+    print(format_confusion(confusion, names[:len(confusion)]), file=out, flush=True)
     return 0

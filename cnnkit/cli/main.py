@@ -3,8 +3,10 @@ line on stderr (no traceback) with its exit code."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
+from .._version import __version__
 from .commands import COMMANDS
 from .context import Context
 
@@ -33,6 +35,7 @@ def build_parser(context: Context | None = None, commands: dict | None = None) -
     """The parser of the whole command line: a subparser per row of the command table (``commands``, default
     :data:`~cnnkit.cli.commands.COMMANDS`)."""
     parser = Parser(prog="cnnkit", description="cnnkit: convolutional neural networks on NumPy", context=context)
+    parser.add_argument("--version", action="version", version=f"cnnkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in (COMMANDS if commands is None else commands).values():
         formatter = argparse.RawDescriptionHelpFormatter if command.raw_description else argparse.HelpFormatter
@@ -40,6 +43,15 @@ def build_parser(context: Context | None = None, commands: dict | None = None) -
                                              formatter_class=formatter, context=parser.context))
     parser.commands = sub.choices  # name -> the command's parser
     return parser
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush into a closed pipe stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def main(argv=None, *, datasets=None, stdout=None, stderr=None, commands=None) -> int:
@@ -59,7 +71,12 @@ def main(argv=None, *, datasets=None, stdout=None, stderr=None, commands=None) -
     if unknown:  # reported by the command's parser, which names the command
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        return commands[args.command].run(args, context)
+        code = commands[args.command].run(args, context)
+        context.out.flush()
+        return code
+    except BrokenPipeError:  # e.g. `cnnkit models | head -2`: the reader has gone; nothing more to say
+        _silence_stdout()
+        return 141
     except KeyboardInterrupt:
         print(f"\ncnnkit {args.command}: interrupted", file=context.err)
         return 130

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.images import has_light_border, prepare_image, read_image
+from ..data.images import has_light_border, prepare_image, read_image, resize_center_crop
 from ..train import restore
 from . import args as A
 from .datasets import DIGIT_FRAMED, LIGHT_ON_DARK, NAMES, class_names
@@ -60,6 +60,7 @@ def run(args, context) -> int:
                          f"image files give 1 (grayscale) or 3 (RGB) channels")
     light_on_dark = restored.data in LIGHT_ON_DARK and restored.channels == 1
     frame = restored.data in DIGIT_FRAMED and restored.channels == 1 and not args.no_frame
+    crop = restored.meta.get("preprocessing", {}).get("resize") == "shorter-side-centre-crop"
     images = []
     for path in args.images:
         pixels = read_image(path, restored.channels)
@@ -70,13 +71,17 @@ def run(args, context) -> int:
                     else "pass --invert for dark drawings on a light background")
             print(f"note: {path} has a light background, the model was trained on light on black; {hint}",
                   file=context.err)
+        if crop:  # trained on a folder: shorter side resized, centre cropped
+            pixels = resize_center_crop(pixels, restored.size)
         images.append(prepare_image(pixels, restored.size, frame))
     logits = restored.logits(restored.normalize(np.stack(images))).astype(np.float64)
     z = np.exp(logits - logits.max(axis=1, keepdims=True))
     probabilities = z / z.sum(axis=1, keepdims=True)
     k = min(args.top, logits.shape[1])
     ranking = np.argsort(-logits, axis=1, kind="stable")[:, :k]  # ties: the smaller class index first, as argmax
-    names = class_names(restored.data, logits.shape[1])
+    classes = restored.meta.get("classes")
+    names = classes if isinstance(classes, list) and len(classes) == logits.shape[1] else \
+        class_names(restored.data, logits.shape[1])
     for path, order, p in zip(args.images, ranking, probabilities):
         top = " | ".join(f"{names[c]} {100 * p[c]:.2f}%" for c in order)
         print(f"{path}: {names[order[0]]}   top-{k}: {top}", file=context.out)

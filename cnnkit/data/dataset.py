@@ -122,6 +122,29 @@ class Subset(Dataset):
         return self.dataset[int(picked) if picked.ndim == 0 else picked]
 
 
+class TransformedDataset(Dataset):
+    """The samples of ``dataset`` with ``transform`` applied to the input and ``target_transform`` to the target,
+    e.g. a training and a validation ``Subset`` of one data set, augmented and not. Batch indexing passes through
+    (the transform then sees the whole batch)."""
+
+    def __init__(self, dataset, transform=None, target_transform=None):
+        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+            raise TypeError(f"TransformedDataset: expected a dataset, got {type(dataset).__name__}")
+        self.dataset, self.transform, self.target_transform = dataset, transform, target_transform
+        self.supports_batch_indexing = getattr(dataset, "supports_batch_indexing", False)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        items = list(self.dataset[index])
+        if self.transform is not None:
+            items[0] = self.transform(items[0])
+        if self.target_transform is not None and len(items) > 1:
+            items[1] = self.target_transform(items[1])
+        return tuple(items)
+
+
 def random_split(dataset, lengths, seed: int | None = None) -> list:
     """Split into non-overlapping subsets of the given lengths (or fractions summing to 1).
 

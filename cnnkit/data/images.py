@@ -24,7 +24,8 @@ import numpy as np
 from ..io.atomic import atomic_output
 from ..ops import validate
 
-__all__ = ["frame_digit", "has_light_border", "prepare_image", "read_image", "resize", "write_image"]
+__all__ = ["frame_digit", "has_light_border", "prepare_image", "read_image", "resize", "resize_center_crop",
+           "write_image"]
 
 _SIXTEEN_BIT = ("I", "I;16", "I;16L", "I;16B", "I;16N")
 
@@ -68,6 +69,23 @@ def resize(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
 
     image = Image.fromarray(np.ascontiguousarray(pixels))
     return np.asarray(image.resize((width, height), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+def resize_center_crop(pixels: np.ndarray, size: int) -> np.ndarray:
+    """uint8 pixels (H, W) or (H, W, 3) -> (size, size[, 3]): the shorter side resized to ``size`` (bilinear,
+    antialiased when shrinking; the longer side ⌊size · long / short⌋ as torchvision's ``Resize(size)``), then
+    the centre ``size`` × ``size`` window (top = round((H' − size) / 2), as ``CenterCrop``)."""
+    h, w = pixels.shape[:2]
+    if min(h, w) < 1:
+        raise ValueError(f"resize_center_crop: cannot resize an image of {w}x{h} pixels")
+    if h <= w:
+        height, width = size, max(size, int(size * w / h))
+    else:
+        height, width = max(size, int(size * h / w)), size
+    if (height, width) != (h, w):
+        pixels = resize(pixels, height, width)
+    top, left = int(round((height - size) / 2.0)), int(round((width - size) / 2.0))
+    return np.ascontiguousarray(pixels[top:top + size, left:left + size])
 
 
 def frame_digit(pixels: np.ndarray, size: int) -> np.ndarray:

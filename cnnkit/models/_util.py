@@ -1,8 +1,16 @@
-"""What the architecture files share: the input check at a model's public boundary."""
+"""What the architecture files share: the input check at a model's public boundary and the check of
+``in_channels`` (the channels of the first layer, as timm's ``in_chans``: 1 for grayscale, 3 for RGB)."""
 from __future__ import annotations
 
 from ..nn.module import name_error
 from ..tensor import Tensor
+
+
+def check_in_channels(in_channels, model: str) -> int:
+    """``in_channels`` as an int, or a ValueError naming ``model`` unless it is a positive int."""
+    if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
+        raise ValueError(f"{model}: in_channels must be a positive int, got {in_channels!r}")
+    return in_channels
 
 
 def check_image_batch(x, model: str, in_channels: int, min_size: int, native: int) -> None:

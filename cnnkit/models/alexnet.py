@@ -62,7 +62,7 @@ from ..nn import (
     init,
 )
 from ..ops.shape import flatten
-from ._util import check_image_batch
+from ._util import check_image_batch, check_in_channels
 
 #: The paper's LRN (k=2, n=5, α=1e-4, β=0.75) in PyTorch's convention, where α is divided by n.
 PAPER_LRN = {"size": 5, "alpha": 5e-4, "beta": 0.75, "k": 2.0}
@@ -74,10 +74,11 @@ class AlexNet(Module):
     native_size = 224
     min_size = 63  # conv1 must leave 15×15 so that the three 3×3/2 max pools still have an output
 
-    def __init__(self, num_classes: int = 1000, dropout: float = 0.5):
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.5, in_channels: int = 3):
         super().__init__()
+        self.in_channels = check_in_channels(in_channels, "alexnet")
         self.features = Sequential(
-            Conv2d(3, 64, kernel_size=11, stride=4, padding=2), ReLU(inplace=True),
+            Conv2d(in_channels, 64, kernel_size=11, stride=4, padding=2), ReLU(inplace=True),
             MaxPool2d(kernel_size=3, stride=2),
             Conv2d(64, 192, kernel_size=5, padding=2), ReLU(inplace=True),
             MaxPool2d(kernel_size=3, stride=2),
@@ -94,7 +95,7 @@ class AlexNet(Module):
         )
 
     def forward(self, x):
-        check_image_batch(x, type(self).__name__, 3, self.min_size, self.native_size)
+        check_image_batch(x, type(self).__name__, self.in_channels, self.min_size, self.native_size)
         return self.classifier(flatten(self.avgpool(self.features(x)), 1))
 
 
@@ -104,10 +105,12 @@ class AlexNetOriginal(Module):
     native_size = 227
     min_size = 67  # (H − 11)/4 + 1 >= 15
 
-    def __init__(self, num_classes: int = 1000, dropout: float = 0.5, paper_init: bool = False):
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.5, paper_init: bool = False,
+                 in_channels: int = 3):
         super().__init__()
+        self.in_channels = check_in_channels(in_channels, "alexnet")
         self.features = Sequential(OrderedDict([
-            ("conv1", Conv2d(3, 96, kernel_size=11, stride=4)), ("relu1", ReLU(inplace=True)),
+            ("conv1", Conv2d(in_channels, 96, kernel_size=11, stride=4)), ("relu1", ReLU(inplace=True)),
             ("norm1", LocalResponseNorm(**PAPER_LRN)), ("pool1", MaxPool2d(kernel_size=3, stride=2)),
             ("conv2", Conv2d(96, 256, kernel_size=5, padding=2, groups=2)), ("relu2", ReLU(inplace=True)),
             ("norm2", LocalResponseNorm(**PAPER_LRN)), ("pool2", MaxPool2d(kernel_size=3, stride=2)),
@@ -136,16 +139,18 @@ class AlexNetOriginal(Module):
         return self
 
     def forward(self, x):
-        check_image_batch(x, "AlexNet(original=True)", 3, self.min_size, self.native_size)
+        check_image_batch(x, "AlexNet(original=True)", self.in_channels, self.min_size, self.native_size)
         return self.classifier(self.avgpool(self.features(x)))
 
 
-def alexnet(num_classes: int = 1000, original: bool = False, dropout: float = 0.5, **kwargs) -> Module:
+def alexnet(num_classes: int = 1000, original: bool = False, dropout: float = 0.5, in_channels: int = 3,
+            **kwargs) -> Module:
     """torchvision's AlexNet (61,100,840 parameters at 1000 classes, 224×224 input), or with
     ``original=True`` the paper's two-tower network (60,965,224 parameters, 227×227 input;
-    ``paper_init=True`` for the paper's initialization)."""
+    ``paper_init=True`` for the paper's initialization). ``in_channels``: channels of the input (3 RGB, 1
+    grayscale; only conv1's weight changes)."""
     if original:
-        return AlexNetOriginal(num_classes=num_classes, dropout=dropout, **kwargs)
+        return AlexNetOriginal(num_classes=num_classes, dropout=dropout, in_channels=in_channels, **kwargs)
     if kwargs:
         raise TypeError(f"alexnet: unexpected arguments {sorted(kwargs)} (paper_init needs original=True)")
-    return AlexNet(num_classes=num_classes, dropout=dropout)
+    return AlexNet(num_classes=num_classes, dropout=dropout, in_channels=in_channels)

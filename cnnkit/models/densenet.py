@@ -43,7 +43,7 @@ from ..nn import AvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, Modu
 from ..nn import functional as F
 from ..ops.shape import cat, flatten
 from ..tensor import Tensor
-from ._util import check_image_batch
+from ._util import check_image_batch, check_in_channels
 
 
 class GrowingConcat(Function):
@@ -133,11 +133,12 @@ class DenseNet(Module):
 
     def __init__(self, growth_rate: int = 32, block_config=(6, 12, 24, 16), num_init_features: int = 64,
                  bn_size: int = 4, drop_rate: float = 0.0, num_classes: int = 1000, compression: float = 0.5,
-                 name: str = "DenseNet"):
+                 name: str = "DenseNet", in_channels: int = 3):
         super().__init__()
         self.arch = name
+        self.in_channels = check_in_channels(in_channels, name)
         self.features = Sequential(OrderedDict([
-            ("conv0", Conv2d(3, num_init_features, kernel_size=7, stride=2, padding=3, bias=False)),
+            ("conv0", Conv2d(in_channels, num_init_features, kernel_size=7, stride=2, padding=3, bias=False)),
             ("norm0", BatchNorm2d(num_init_features)),
             ("relu0", ReLU(inplace=True)),
             ("pool0", MaxPool2d(kernel_size=3, stride=2, padding=1)),
@@ -163,7 +164,7 @@ class DenseNet(Module):
                 init.zeros_(m.bias)
 
     def forward(self, x):
-        check_image_batch(x, self.arch, 3, self.min_size, self.native_size)
+        check_image_batch(x, self.arch, self.in_channels, self.min_size, self.native_size)
         out = F.relu(self.features(x))
         return self.classifier(flatten(F.adaptive_avg_pool2d(out, (1, 1)), 1))
 

@@ -48,7 +48,7 @@ from ..nn import AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Linear, MaxPoo
 from ..nn import functional as F
 from ..ops.shape import cat, flatten
 from ..tensor import Tensor
-from ._util import check_image_batch
+from ._util import check_image_batch, check_in_channels
 
 GoogLeNetOutputs = namedtuple("GoogLeNetOutputs", ["logits", "aux_logits2", "aux_logits1"])
 
@@ -118,11 +118,15 @@ class GoogLeNet(Module):
     min_size = 15  # PyTorch's too: smaller inputs leave a max pool without an output
 
     def __init__(self, num_classes: int = 1000, aux_logits: bool = True, transform_input: bool = False,
-                 init_weights: bool = True, dropout: float = 0.4, dropout_aux: float = 0.7):
+                 init_weights: bool = True, dropout: float = 0.4, dropout_aux: float = 0.7, in_channels: int = 3):
         super().__init__()
+        self.in_channels = check_in_channels(in_channels, "googlenet")
+        if transform_input and in_channels != 3:
+            raise ValueError(f"googlenet: transform_input maps ImageNet's RGB statistics and needs in_channels=3, "
+                             f"got {in_channels}")
         self.aux_logits = aux_logits
         self.transform_input = transform_input
-        self.conv1 = BasicConv2d(3, 64, kernel_size=7, stride=2, padding=3)
+        self.conv1 = BasicConv2d(in_channels, 64, kernel_size=7, stride=2, padding=3)
         self.maxpool1 = MaxPool2d(3, stride=2, ceil_mode=True)
         self.conv2 = BasicConv2d(64, 64, kernel_size=1)
         self.conv3 = BasicConv2d(64, 192, kernel_size=3, padding=1)
@@ -156,7 +160,7 @@ class GoogLeNet(Module):
                     init.zeros_(m.bias)
 
     def forward(self, x):
-        check_image_batch(x, "GoogLeNet", 3, self.min_size, self.native_size)
+        check_image_batch(x, "GoogLeNet", self.in_channels, self.min_size, self.native_size)
         if self.transform_input:
             x = imagenet_to_unit_range(x)
         x = self.maxpool1(self.conv1(x))

@@ -35,7 +35,7 @@ from collections import namedtuple
 from ..nn import AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Linear, MaxPool2d, Module, init
 from ..nn import functional as F
 from ..ops.shape import cat, flatten
-from ._util import check_image_batch
+from ._util import check_image_batch, check_in_channels
 from .googlenet import BasicConv2d, imagenet_to_unit_range
 
 InceptionOutputs = namedtuple("InceptionOutputs", ["logits", "aux_logits"])
@@ -177,11 +177,15 @@ class Inception3(Module):
     min_size_aux = 299  # the auxiliary head's 5×5 convolution needs 17×17 maps after Mixed_6e
 
     def __init__(self, num_classes: int = 1000, aux_logits: bool = True, transform_input: bool = False,
-                 init_weights: bool = True, dropout: float = 0.5):
+                 init_weights: bool = True, dropout: float = 0.5, in_channels: int = 3):
         super().__init__()
+        self.in_channels = check_in_channels(in_channels, "inception_v3")
+        if transform_input and in_channels != 3:
+            raise ValueError(f"inception_v3: transform_input maps ImageNet's RGB statistics and needs in_channels=3, "
+                             f"got {in_channels}")
         self.aux_logits = aux_logits
         self.transform_input = transform_input
-        self.Conv2d_1a_3x3 = BasicConv2d(3, 32, kernel_size=3, stride=2)
+        self.Conv2d_1a_3x3 = BasicConv2d(in_channels, 32, kernel_size=3, stride=2)
         self.Conv2d_2a_3x3 = BasicConv2d(32, 32, kernel_size=3)
         self.Conv2d_2b_3x3 = BasicConv2d(32, 64, kernel_size=3, padding=1)
         self.maxpool1 = MaxPool2d(kernel_size=3, stride=2)
@@ -214,7 +218,7 @@ class Inception3(Module):
 
     def forward(self, x):
         with_aux = self.training and self.AuxLogits is not None
-        check_image_batch(x, "Inception3" + (" (training with aux_logits)" if with_aux else ""), 3,
+        check_image_batch(x, "Inception3" + (" (training with aux_logits)" if with_aux else ""), self.in_channels,
                           self.min_size_aux if with_aux else self.min_size, self.native_size)
         if self.transform_input:
             x = imagenet_to_unit_range(x)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from ..nn import AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential, init
 from ..ops.shape import flatten
-from ._util import check_image_batch
+from ._util import check_image_batch, check_in_channels
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1, dilation: int = 1) -> Conv2d:
@@ -95,11 +95,12 @@ class ResNet(Module):
     min_size = 1  # stride-2 layers with padding keep at least one pixel
 
     def __init__(self, block, layers, num_classes: int = 1000, zero_init_residual: bool = False,
-                 name: str = "ResNet"):
+                 name: str = "ResNet", in_channels: int = 3):
         super().__init__()
         self.arch = name
+        self.in_channels = check_in_channels(in_channels, name)
         self.inplanes = 64
-        self.conv1 = Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
+        self.conv1 = Conv2d(in_channels, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = BatchNorm2d(self.inplanes)
         self.relu = ReLU(inplace=True)
         self.maxpool = MaxPool2d(kernel_size=3, stride=2, padding=1)
@@ -134,7 +135,7 @@ class ResNet(Module):
         return Sequential(*layers)
 
     def forward(self, x):
-        check_image_batch(x, self.arch, 3, self.min_size, self.native_size)
+        check_image_batch(x, self.arch, self.in_channels, self.min_size, self.native_size)
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(flatten(self.avgpool(x), 1))

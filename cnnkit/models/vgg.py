@@ -41,7 +41,7 @@ from ..nn import (
     init,
 )
 from ..ops.shape import flatten
-from ._util import check_image_batch
+from ._util import check_image_batch, check_in_channels
 from .alexnet import PAPER_LRN
 
 #: Table 1's columns: an int is a conv3 layer with that many filters, ("conv1", c) a 1×1 conv layer,
@@ -86,6 +86,7 @@ class VGG(Module):
                  dropout: float = 0.5, name: str = "VGG"):
         super().__init__()
         self.features = features
+        self.in_channels = next(m for m in features if isinstance(m, Conv2d)).in_channels
         self.avgpool = AdaptiveAvgPool2d((7, 7))
         self.classifier = Sequential(
             Linear(512 * 7 * 7, 4096), ReLU(inplace=True), Dropout(p=dropout),
@@ -106,12 +107,14 @@ class VGG(Module):
                     init.zeros_(m.bias)
 
     def forward(self, x):
-        check_image_batch(x, self.arch, 3, self.min_size, self.native_size)
+        check_image_batch(x, self.arch, self.in_channels, self.min_size, self.native_size)
         return self.classifier(flatten(self.avgpool(self.features(x)), 1))
 
 
-def _vgg(column: str, batch_norm: bool, name: str, num_classes: int, **kwargs) -> VGG:
-    return VGG(make_layers(CFGS[column], batch_norm), num_classes=num_classes, name=name, **kwargs)
+def _vgg(column: str, batch_norm: bool, name: str, num_classes: int, in_channels: int = 3, **kwargs) -> VGG:
+    """The VGG of ``column``; ``in_channels`` (3 RGB, 1 grayscale) changes only the first convolution."""
+    in_channels = check_in_channels(in_channels, name)
+    return VGG(make_layers(CFGS[column], batch_norm, in_channels), num_classes=num_classes, name=name, **kwargs)
 
 
 def vgg11(num_classes: int = 1000, **kwargs) -> VGG:

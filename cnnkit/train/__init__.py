@@ -3,7 +3,7 @@ a trained model from its checkpoint."""
 from .evaluate import evaluate
 from .metrics import accuracy, confusion_matrix, target_rank, topk_accuracy, topk_correct
 from .restore import Restored, restore
-from .trainer import NonFiniteLossError, Trainer
+from .trainer import DivergenceError, NonFiniteLossError, Trainer
 
-__all__ = ["NonFiniteLossError", "Restored", "Trainer", "accuracy", "confusion_matrix", "evaluate", "restore",
-           "target_rank", "topk_accuracy", "topk_correct"]
+__all__ = ["DivergenceError", "NonFiniteLossError", "Restored", "Trainer", "accuracy", "confusion_matrix", "evaluate",
+           "restore", "target_rank", "topk_accuracy", "topk_correct"]

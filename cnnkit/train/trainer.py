@@ -31,13 +31,16 @@ import time
 
 import numpy as np
 
+from ..io.atomic import remove_stale_temps
 from ..io.checkpoint import load, save
 from ..nn.utils import clip_grad_norm_, l1_penalty
 from ..ops import validate
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor, no_grad
+from .best import best_epoch, check_metric, epochs_without_improvement
 from .evaluate import as_loader, class_targets, evaluate
+from .guard import DivergenceError, NonFiniteLossError, Snapshot, all_finite, deep_copy_state
 from .metrics import RunningMean, topk_correct
 from .report import Progress, plot_history, write_log
 
@@ -55,58 +58,11 @@ class _NoProgress:
         pass
 
 
-class NonFiniteLossError(FloatingPointError):
-    """The loss, the gradients or the updated weights became NaN or infinite; training stopped and the
-    model and optimizer were restored to their state before the offending batch."""
+_PARTIAL_KEYS = {"batches", "rng_epoch", "rng", "loss_total", "loss_count", "correct", "scored", "seen", "seconds"}
 
 
-def _all_finite(arrays) -> bool:
-    """True if no array holds NaN or ±inf (one summation pass; an exact check only if the sum is not finite)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        for a in arrays:
-            if a.dtype.kind in "fc" and not math.isfinite(a.sum()) and not np.isfinite(a).all():
-                return False
-    return True
-
-
-def _deep_copy_state(obj):
-    """A copy of a state dict whose arrays no longer share memory with the live state."""
-    if isinstance(obj, Tensor):
-        return obj.data.copy()
-    if isinstance(obj, np.ndarray):
-        return obj.copy()
-    if isinstance(obj, dict):
-        return {k: _deep_copy_state(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_deep_copy_state(v) for v in obj)
-    return obj
-
-
-class _Snapshot:
-    """The model's parameters and buffers and the optimizer's per-parameter state, copied before a batch so that
-    a batch that produced non-finite values can be undone (one copy of the weights and optimizer state per step)."""
-
-    def __init__(self, model, optimizer):
-        self.model, self.optimizer = model, optimizer
-        self.copies: dict = {}
-        self.optimizer_state: dict = {}
-
-    def take(self) -> None:
-        for name, t in self.model.state_dict(keep_vars=True).items():
-            c = self.copies.get(name)
-            if c is None or c.shape != t.data.shape or c.dtype != t.data.dtype:
-                self.copies[name] = t.data.copy()
-            else:
-                np.copyto(c, t.data)
-        self.optimizer_state = {p: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
-                                for p, s in self.optimizer.state.items()}
-
-    def restore(self) -> None:
-        for name, t in self.model.state_dict(keep_vars=True).items():
-            if name in self.copies:
-                np.copyto(t.data, self.copies[name])
-        self.optimizer.state.clear()
-        self.optimizer.state.update(self.optimizer_state)
+class _Stop(Exception):
+    """Raised at a batch boundary after :meth:`Trainer.request_stop`."""
 
 
 class Trainer:
@@ -120,7 +76,14 @@ class Trainer:
       (conv and linear weights; biases and normalization parameters are not penalized).
     - ``grad_clip``: clip the total gradient norm to this value before each step.
     - ``log``: metrics file (CSV, or JSON lines for a ``.jsonl`` path) and ``checkpoint``: checkpoint path, both
-      rewritten (atomically) after every epoch; ``plot``: training-curve PNG, redrawn when ``fit`` returns (or
+      rewritten (atomically) after every epoch, the checkpoint first, so the log never lists an epoch the
+      checkpoint does not hold; temporary files a killed write left beside them are removed when ``fit``
+      starts; ``best``: a second checkpoint path, written when an epoch improves ``best_metric`` (``val_acc`` by
+      default, or ``val_loss``, ``train_acc``, ``train_loss``; see :mod:`cnnkit.train.best`);
+      ``early_stop``: stop after this many epochs without improvement of ``best_metric``
+      (:attr:`stopped_early` says so); ``diverge_factor``: a batch loss above this many times the run's first
+      loss (the first epoch's mean once there is one) stops training with :class:`DivergenceError` (None: never);
+      ``plot``: training-curve PNG, redrawn when ``fit`` returns (or
       stops on an error) and after an epoch when ``plot_interval`` (10) seconds have passed since the last one
       (drawing costs a fraction of a second: not after every short epoch).
     - ``quiet``: no progress bar, one line per epoch; ``stream``: where progress goes (default stderr).
@@ -134,7 +97,8 @@ class Trainer:
 
     def __init__(self, model, optimizer, loss, scheduler=None, *, l1: float = 0.0, grad_clip: float | None = None,
                  log=None, plot=None, checkpoint=None, quiet: bool = False, topk: int | None = None,
-                 batch_size: int = 64, stream=None, meta: dict | None = None, distributed=None):
+                 batch_size: int = 64, stream=None, meta: dict | None = None, distributed=None, best=None,
+                 best_metric: str = "val_acc", early_stop: int | None = None, diverge_factor: float | None = 1e4):
         if not callable(model) or not hasattr(model, "parameters"):
             raise TypeError(f"Trainer: model must be a Module, got {type(model).__name__}")
         if not hasattr(optimizer, "step") or not hasattr(optimizer, "param_groups"):
@@ -149,7 +113,18 @@ class Trainer:
             raise ValueError(f"Trainer: topk must be a positive int or None, got {topk!r}")
         if not validate.is_int(batch_size) or batch_size < 1:
             raise ValueError(f"Trainer: batch_size must be a positive int, got {batch_size!r}")
+        check_metric(best_metric, "Trainer")
+        if early_stop is not None and (not validate.is_int(early_stop) or early_stop < 1):
+            raise ValueError(f"Trainer: early_stop must be a positive int or None, got {early_stop!r}")
         self.model, self.optimizer, self.loss, self.scheduler = model, optimizer, loss, scheduler
+        self.best, self.best_metric, self.early_stop = best, best_metric, early_stop
+        if diverge_factor is not None and (not validate.is_real(diverge_factor) or not diverge_factor > 1):
+            raise ValueError(f"Trainer: diverge_factor must be a number above 1 or None, got {diverge_factor!r}")
+        self.diverge_factor = diverge_factor
+        self.stopped_early = False
+        self.stopped = False  # by request_stop(): a checkpoint of the stopped epoch was written
+        self._stop_requested = False
+        self._partial = None
         self.l1, self.grad_clip, self.topk = float(l1), grad_clip, topk
         self.log, self.plot, self.checkpoint = log, plot, checkpoint
         self.quiet, self.batch_size, self.stream = quiet, batch_size, stream
@@ -178,10 +153,37 @@ class Trainer:
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(self.epoch)
         params = [p for p in self.model.parameters() if p.requires_grad]
-        snapshot = _Snapshot(self.model, self.optimizer)
-        loss_mean, correct, scored, seen = RunningMean(), 0, 0, 0
+        snapshot = Snapshot(self.model, self.optimizer)
+        partial, self._partial = self._partial, None
+        if partial is not None:  # a stopped epoch: the same order, its batches so far skipped, the same draws after
+            set_rng_state(partial["rng_epoch"])
+        epoch_rng = get_rng_state()
+        loss_mean, correct, scored, seen, seconds = RunningMean(), 0, 0, 0, 0.0
+        if partial is not None:
+            loss_mean.total, loss_mean.count = partial["loss_total"], partial["loss_count"]
+            correct, scored, seen, seconds = partial["correct"], partial["scored"], partial["seen"], partial["seconds"]
+        skip = partial["batches"] if partial is not None else 0
+        reference = self.history[0]["train_loss"] if self.history else None  # the scale divergence is judged by
+        if reference is not None and not math.isfinite(reference):
+            reference = None
         start = time.perf_counter()
-        for batch_index, (x, y) in enumerate(loader, start=1):
+        batches, batch_index = iter(loader), 0
+        while True:
+            if self._stop_requested and batch_index >= skip:  # before the next batch is drawn
+                self._partial = {"batches": batch_index, "rng_epoch": epoch_rng, "rng": get_rng_state(),
+                                 "loss_total": loss_mean.total, "loss_count": loss_mean.count, "correct": correct,
+                                 "scored": scored, "seen": seen, "seconds": seconds + time.perf_counter() - start}
+                raise _Stop
+            try:
+                x, y = next(batches)
+            except StopIteration:
+                break
+            batch_index += 1
+            if batch_index <= skip:  # drawn again for the same random draws, done before the stop
+                progress.update(loss=loss_mean.mean, acc=correct / scored if scored else float("nan"))
+                if batch_index == skip:
+                    set_rng_state(partial["rng"])
+                continue
             snapshot.take()
             where = f"epoch {self.epoch + 1}, batch {batch_index}"
             out = self.model(x)
@@ -191,16 +193,24 @@ class Trainer:
                 snapshot.restore()
                 raise NonFiniteLossError(f"Trainer: the loss is {value} at {where}; training stopped and the "
                                          f"model was left as before that batch (lower the learning rate?)")
+            if reference is None:
+                reference = abs(value)
+            elif self.diverge_factor is not None and abs(value) > self.diverge_factor * max(reference, 1e-3):
+                snapshot.restore()
+                raise DivergenceError(f"Trainer: the loss {value:.4g} at {where} is more than "
+                                      f"{self.diverge_factor:g} times the run's first loss {reference:.4g}: training "
+                                      f"diverged and stopped; the model was left as before that batch (lower the "
+                                      f"learning rate?)")
             self.optimizer.zero_grad()
             loss.backward()
-            if not _all_finite(p.grad.data for p in params if p.grad is not None):
+            if not all_finite(p.grad.data for p in params if p.grad is not None):
                 snapshot.restore()
                 raise NonFiniteLossError(f"Trainer: non-finite gradients at {where}; training stopped and the "
                                          f"model was left as before that batch (lower the learning rate?)")
             if self.grad_clip is not None:
                 clip_grad_norm_(params, self.grad_clip)
             self.optimizer.step()
-            if not _all_finite(p.data for p in params):
+            if not all_finite(p.data for p in params):
                 snapshot.restore()
                 raise NonFiniteLossError(f"Trainer: the update at {where} made weights non-finite; training "
                                          f"stopped and the model was left as before that batch (lower the "
@@ -212,7 +222,9 @@ class Trainer:
                 scored += n
             seen += n
             progress.update(loss=loss_mean.mean, acc=correct / scored if scored else float("nan"))
-        seconds = time.perf_counter() - start
+        if batch_index < skip:  # the loader gave fewer batches than were done: the data set changed
+            raise ValueError(f"Trainer.fit: the stopped epoch had {skip} batches done, the data gives {batch_index}")
+        seconds += time.perf_counter() - start
         if self.distributed is not None and self.distributed.world_size > 1:
             sums = self.distributed.all_reduce(np.array([loss_mean.total, loss_mean.count, correct, scored, seen],
                                                         dtype=np.float64))
@@ -242,9 +254,26 @@ class Trainer:
             raise ValueError("Trainer.fit: a distributed run needs a DataLoader whose sampler gives each rank its "
                              "shard (sampler=DistributedSampler(dataset)), got one without a sampler")
         self._last_plot = time.monotonic()
+        for path in (self.checkpoint, self.best, self.log, self.plot) if self.is_main else ():
+            if path is not None:
+                remove_stale_temps(path)
+        if self.log is not None and self.history and self.is_main:
+            write_log(self.log, self.history)  # a log that a kill left behind the checkpoint catches up
+        self.stopped_early = self.stopped = False
         try:
             while self.epoch < epochs:
-                self._fit_epoch(train_loader, val_loader, epochs)
+                if self._stop_requested:
+                    self._stop_now()
+                    break
+                if self.early_stop is not None and \
+                        epochs_without_improvement(self.history, self.best_metric) >= self.early_stop:
+                    self.stopped_early = True
+                    break
+                try:
+                    self._fit_epoch(train_loader, val_loader, epochs)
+                except _Stop:
+                    self._stop_now()
+                    break
         finally:
             if self.plot is not None and self.is_main and self.history and self._plotted != len(self.history):
                 self._plot()
@@ -280,12 +309,31 @@ class Trainer:
         self.history.append(row)
         if not self.is_main:
             return
-        if self.log is not None:
-            write_log(self.log, self.history)
         if self.checkpoint is not None:
             self.save_checkpoint(self.checkpoint)
+        if self.best is not None and best_epoch(self.history, self.best_metric) == self.epoch:
+            self.save_checkpoint(self.best)
+        if self.log is not None:
+            write_log(self.log, self.history)
         if self.plot is not None and time.monotonic() - self._last_plot >= self.plot_interval:
             self._plot()
+
+    def request_stop(self) -> None:
+        """Stop :meth:`fit` at the next batch boundary (safe to call from a signal handler): the checkpoint then
+        holds the epoch so far, and a Trainer that loads it continues exactly where this one stopped (the same
+        batch order and random draws: the same weights as an uninterrupted run)."""
+        self._stop_requested = True
+
+    @property
+    def batches_done(self) -> int:
+        """The batches of the current (stopped) epoch that are done: 0 between epochs."""
+        return self._partial["batches"] if self._partial is not None else 0
+
+    def _stop_now(self) -> None:
+        self._stop_requested = False
+        self.stopped = True
+        if self.checkpoint is not None:
+            self.save_checkpoint(self.checkpoint)
 
     def _plot(self) -> None:
         plot_history(self.history, self.plot)
@@ -336,6 +384,8 @@ class Trainer:
         state = {"model": self.network.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
                  "epoch": self.epoch, "rng": get_rng_state(), "history": self.history}
+        if self._partial is not None:
+            state["partial"] = self._partial
         if self.meta is not None:
             state["meta"] = self.meta
         return state
@@ -372,8 +422,8 @@ class Trainer:
         if not isinstance(state["model"], dict):
             raise ValueError(f"{who}: {path} has no model state dict")
         model_backup = {k: v.data.copy() for k, v in self.network.state_dict().items()}
-        optimizer_backup = _deep_copy_state(self.optimizer.state_dict())
-        scheduler_backup = _deep_copy_state(self.scheduler.state_dict()) if self.scheduler is not None else None
+        optimizer_backup = deep_copy_state(self.optimizer.state_dict())
+        scheduler_backup = deep_copy_state(self.scheduler.state_dict()) if self.scheduler is not None else None
         try:
             self.network.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -390,4 +440,6 @@ class Trainer:
             raise
         self.epoch = epoch
         self.history = [dict(h) for h in history]
+        partial = state.get("partial")
+        self._partial = partial if isinstance(partial, dict) and _PARTIAL_KEYS <= set(partial) else None
         return state.get("meta")

@@ -24,6 +24,7 @@ from .geometric import CenterCrop, Pad, RandomCrop, RandomHorizontalFlip, Resize
 from .photometric import (
     IMAGENET_EIGVAL,
     IMAGENET_EIGVEC,
+    ConvertImageDtype,
     MeanSubtract,
     Normalize,
     PCAColorJitter,
@@ -33,6 +34,7 @@ from .photometric import (
     ZCAWhitening,
 )
 
-__all__ = ["Transform", "Compose", "Lambda", "Normalize", "ScaleToRange", "MeanSubtract", "Standardize",
+__all__ = ["Transform", "Compose", "Lambda", "ConvertImageDtype", "Normalize", "ScaleToRange", "MeanSubtract",
+           "Standardize",
            "PCAWhitening", "ZCAWhitening", "PCAColorJitter", "IMAGENET_EIGVAL", "IMAGENET_EIGVEC", "Pad",
            "RandomCrop", "CenterCrop", "RandomHorizontalFlip", "Resize"]

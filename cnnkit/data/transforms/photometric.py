@@ -17,6 +17,24 @@ from ...random import get_generator
 from .base import Transform, _as_batch, _float
 
 
+class ConvertImageDtype(Transform):
+    """Integer images to float ``dtype`` scaled to [0, 1] (uint8: v / 255; any integer type: v / its maximum),
+    float images cast to ``dtype`` unchanged (torchvision's ``ConvertImageDtype``)."""
+
+    def __init__(self, dtype=np.float32):
+        self.dtype = np.dtype(dtype)
+        if self.dtype.kind != "f":
+            raise ValueError(f"ConvertImageDtype: dtype must be a float type, got {self.dtype}")
+
+    def __call__(self, x):
+        x = np.asarray(x)
+        if x.dtype.kind in "iu":
+            return x.astype(self.dtype) / self.dtype.type(np.iinfo(x.dtype).max)
+        if x.dtype.kind == "b":
+            return x.astype(self.dtype)
+        return x.astype(self.dtype, copy=False)
+
+
 class Normalize(Transform):
     """x_c ← (x_c − mean_c) / std_c per channel (torchvision's Normalize)."""
 

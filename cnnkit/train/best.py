@@ -1,0 +1,43 @@
+"""Which epoch is the best so far, by a metric of the history: for the best checkpoint and early stopping.
+
+A metric whose name ends in ``acc`` is better when higher (``val_acc``, ``train_acc``), any other (``val_loss``,
+``train_loss``) when lower. The best epoch is the first one with the best value (a later equal value is no
+improvement); non-finite or missing values never count.
+
+    epoch = best_epoch(history, "val_acc")          None if no epoch has a value
+    stale = epochs_without_improvement(history, "val_acc")   epochs since that one
+"""
+from __future__ import annotations
+
+import math
+
+METRICS = ("val_acc", "val_loss", "train_acc", "train_loss")
+
+
+def higher_is_better(metric: str) -> bool:
+    return metric.endswith("acc")
+
+
+def check_metric(metric, who: str) -> str:
+    if metric not in METRICS:
+        raise ValueError(f"{who}: the best metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    return metric
+
+
+def best_epoch(history: list, metric: str):
+    """The epoch of the history's best value of ``metric`` (the first on ties), or None."""
+    sign = 1.0 if higher_is_better(metric) else -1.0
+    best, epoch = -math.inf, None
+    for row in history:
+        value = row.get(metric)
+        if isinstance(value, (int, float)) and math.isfinite(value) and sign * value > best:
+            best, epoch = sign * value, row["epoch"]
+    return epoch
+
+
+def epochs_without_improvement(history: list, metric: str) -> int:
+    """Epochs since the best one (all of them if none has a value)."""
+    if not history:
+        return 0
+    epoch = best_epoch(history, metric)
+    return history[-1]["epoch"] - (epoch if epoch is not None else 0)
