@@ -24,6 +24,8 @@ import itertools
 
 import numpy as np
 
+from . import anomaly
+
 __all__ = ["run_backward", "use_tensor_class"]
 
 _Tensor = None  # the Tensor class (set by tensor.py through use_tensor_class)
@@ -87,6 +89,8 @@ def run_backward(root, gradient=None, retain_graph: bool = False) -> None:
     if f.inputs is None:
         _raise_freed(f)
     f._out_grads[root._output_index] = seed
+    detect = anomaly.mode.get()
+    check = detect is not None and detect[0]
     counter = itertools.count()
     heap = [(-f.generation, next(counter), f)]
     queued = {id(f)}
@@ -110,6 +114,8 @@ def run_backward(root, gradient=None, retain_graph: bool = False) -> None:
         gxs = f.backward(*gys)
         if not isinstance(gxs, tuple):
             gxs = (gxs,)
+        if check:
+            anomaly.check_gradients(f, gxs)
         f._out_grads = [None] * len(gys)
         for x, gx in zip(f.inputs, gxs):
             if gx is None or not x.requires_grad:
