@@ -110,6 +110,8 @@ def _read_header(data: bytes, name: str) -> dict:
                               f"the file has {len(data) - 8} after the length field")
     try:
         header = json.loads(data[8:8 + n].decode("utf-8"))
+    except RecursionError:
+        raise CheckpointError(f"load: {name} has a corrupt header (nested too deeply)") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"load: {name} has a corrupt header ({e})") from None
     if not isinstance(header, dict):
@@ -141,6 +143,8 @@ def _decode(node, arrays: dict, name: str):
             for item in node[_DICT]:
                 if not (isinstance(item, list) and len(item) == 2):
                     raise CheckpointError(f"load: {name} is corrupt: a dict entry is not a [key, value] pair")
+                if not (item[0] is None or isinstance(item[0], (str, int, bool))):
+                    raise CheckpointError(f"load: {name} is corrupt: a dict key is a {type(item[0]).__name__}")
                 out[item[0]] = _decode(item[1], arrays, name)
             return out
         if set(node) == {"__float__"} and node["__float__"] in ("inf", "-inf", "nan"):
@@ -196,6 +200,8 @@ def load(path, verify: bool = True):
     meta = header.get("__metadata__") or {}
     try:
         doc = json.loads(meta["cnnkit"])
+    except RecursionError:
+        raise CheckpointError(f"load: {name} has corrupt cnnkit metadata (nested too deeply)") from None
     except (KeyError, TypeError, json.JSONDecodeError):
         raise CheckpointError(f"load: {name} is a safetensors file but not a cnnkit checkpoint "
                               f"(no 'cnnkit' metadata); read plain safetensors with safetensors.numpy") from None
@@ -211,4 +217,7 @@ def load(path, verify: bool = True):
     except SafetensorError as e:
         raise CheckpointError(f"load: {name} is corrupt: {e}") from None
     arrays = {k[1:]: v for k, v in stored.items()}
-    return _decode(doc.get("object"), arrays, name)
+    try:
+        return _decode(doc.get("object"), arrays, name)
+    except RecursionError:
+        raise CheckpointError(f"load: {name} has corrupt cnnkit metadata (nested too deeply)") from None
