@@ -46,3 +46,22 @@ def test_mutated_checkpoints_fail_only_with_checkpoint_error(tmp_path_factory, d
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
         assert peak < 64 * len(data) + (1 << 20), f"{peak} bytes allocated for a {len(data)}-byte file"
+
+
+def _file(tmp_path, obj_json: str):
+    from safetensors.numpy import save as st_save
+
+    doc = '{"format": "cnnkit-checkpoint", "version": 1, "object": ' + obj_json + "}"
+    p = tmp_path / "c.safetensors"
+    p.write_bytes(st_save({"t/w": np.zeros(2, np.float32)}, metadata={"cnnkit": doc}))
+    return p
+
+
+def test_metadata_nested_too_deeply_or_with_unhashable_keys(tmp_path):
+    import pytest
+
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(CheckpointError, match="nested too deeply"):
+        load(_file(tmp_path, deep))
+    with pytest.raises(CheckpointError, match="a dict key is a list"):
+        load(_file(tmp_path, '{"__dict__": [[[1, 2], 3]]}'))
