@@ -101,7 +101,7 @@ def check(seed: int = 0) -> str:
     return report
 
 
-@pytest.mark.parametrize("seed", [1, 3])
+@pytest.mark.parametrize("seed", [1, pytest.param(3, marks=pytest.mark.slow)])
 def test_mobilenet_style_float32_gradients_as_close_to_float64_as_torch(seed):
     check(seed)
 
