@@ -14,7 +14,7 @@ values (or one BLAS dot product over an H·W row) in float64, and the per-channe
 shift) are computed in float64 and rounded once. μ is rounded to the input's dtype as μ̃ and x_c = x − μ̃; its
 rounding r = μ − μ̃ is folded into per-channel terms (x − μ = x_c − r, σ² = Σ x_c²/M − r², y = x_c·γ/σ + β − r·γ/σ),
 so no extra pass over the data is needed. Measured against float64 this puts the forward and the gradients
-at or below torch float32's error (torch's CPU kernel accumulates in float64); see docs/performance.md.
+at torch float32's error level, mostly below it (torch's CPU kernel accumulates in float64); see docs/performance.md.
 
 In training mode the running statistics are updated in place with the *unbiased* variance:
 running_mean ← (1 − momentum)·running_mean + momentum·μ, running_var likewise with σ²·M/(M − 1).
