@@ -90,8 +90,8 @@ class _ChannelLayout:
         if self.length >= 64:
             rows = a2.reshape(-1, self.length)
             part = rows @ np.ones(self.length, a2.dtype)
-            return part.reshape(self.n, self.c).sum(axis=0, dtype=np.float64)
-        return _column_sums(a2).reshape(self.c, self.length).sum(axis=1)
+            return part.reshape(self.n, self.c).astype(np.float64).sum(axis=0)
+        return _column_sums(a2).reshape(self.c, self.length) @ np.ones(self.length)
 
     def dot(self, a2: np.ndarray, b2: np.ndarray) -> np.ndarray:
         """Σ a·b per channel of two flat arrays, shape (C,), in float64, without a full-size temporary."""
@@ -100,8 +100,8 @@ class _ChannelLayout:
         if self.length >= 64:
             length = self.length
             prods = np.matmul(a2.reshape(-1, 1, length), b2.reshape(-1, length, 1))
-            return prods.reshape(self.n, self.c).sum(axis=0, dtype=np.float64)
-        return _column_sums(a2, b2).reshape(self.c, self.length).sum(axis=1)
+            return prods.reshape(self.n, self.c).astype(np.float64).sum(axis=0)
+        return _column_sums(a2, b2).reshape(self.c, self.length) @ np.ones(self.length)
 
 
 DEPTH = 32
@@ -117,22 +117,22 @@ def _column_sums(a2: np.ndarray, b2: np.ndarray | None = None) -> np.ndarray:
     """
     rows, k = a2.shape
     s = rows // DEPTH
-    total = np.zeros(k, np.float64)
+    total = None
     if s:
         head = a2[:s * DEPTH].reshape(DEPTH, s * k)
         if b2 is None:
             part = np.ones(DEPTH, a2.dtype) @ head
         else:
             part = np.einsum("dj,dj->j", head, b2[:s * DEPTH].reshape(DEPTH, s * k))
-        total += part.reshape(s, k).sum(axis=0, dtype=np.float64)
-    tail = a2[s * DEPTH:]
-    if tail.shape[0]:
+        total = part.reshape(s, k).sum(axis=0, dtype=np.float64) if s > 1 else part.astype(np.float64)
+    if rows > s * DEPTH:
+        tail = a2[s * DEPTH:]
         if b2 is None:
             part = np.ones(tail.shape[0], a2.dtype) @ tail
         else:
             part = np.einsum("rk,rk->k", tail, b2[s * DEPTH:])
-        total += part
-    return total
+        total = part.astype(np.float64) if total is None else total + part
+    return total if total is not None else np.zeros(k, np.float64)
 
 
 # ===== batch normalization =========================================================================
