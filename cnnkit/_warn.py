@@ -12,7 +12,16 @@ from pathlib import Path
 
 _PACKAGE = str(Path(__file__).resolve().parent)
 
-__all__ = ["warn"]
+__all__ = ["user_frame", "warn"]
+
+
+def user_frame(depth: int = 1):
+    """The first frame outside the cnnkit package, searched from the caller's caller (``depth`` frames up from
+    this function's caller); None when every frame is inside cnnkit."""
+    frame = sys._getframe(depth + 1)
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_PACKAGE):
+        frame = frame.f_back
+    return frame
 
 
 def _outside_level() -> int:

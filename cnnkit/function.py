@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .autograd import anomaly
 from .autograd.grad_mode import enabled as _grad_enabled
 from .backend import is_floating
 from .tensor import Tensor
@@ -31,10 +32,15 @@ class Function:
     def __call__(self, *inputs: Tensor):
         record = _grad_enabled.get() and any(x.requires_grad for x in inputs)
         self.needs_input_grad = tuple(x.requires_grad for x in inputs) if record else (False,) * len(inputs)
+        detect = anomaly.mode.get()
+        if detect is not None:
+            self._site = anomaly.creation_site()
         ys = self.forward(*[x.data for x in inputs])
         single = not isinstance(ys, tuple)
         if single:
             ys = (ys,)
+        if detect is not None and detect[1]:
+            anomaly.check_outputs(self, ys)
         outputs = tuple(Tensor._wrap(y) for y in ys)
         if record:
             gen = max(x.generation for x in inputs)

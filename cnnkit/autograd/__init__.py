@@ -4,13 +4,17 @@
   ``is_grad_enabled``; also at the top level: ``ck.no_grad()``).
 - ``backward.py``: the walk over the recorded graph that ``Tensor.backward()`` runs (``run_backward``), and how
   leaves accumulate their gradients.
+- ``anomaly.py``: ``detect_anomaly()`` names the op (and the user's line that created it) whose backward
+  produced a NaN or an infinity; per thread, like grad mode.
 - ``gradcheck.py``: analytic gradients against finite differences (``gradcheck``, ``GradcheckError``).
 
 The graph itself is made of ``Tensor`` (``tensor.py``) and ``Function`` (``function.py``) objects.
 """
+from .anomaly import detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_detect_anomaly
 from .backward import run_backward
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck  # imports tensor.py, which imports the two modules above
 
-__all__ = ["GradcheckError", "enable_grad", "gradcheck", "is_grad_enabled", "no_grad", "run_backward",
+__all__ = ["GradcheckError", "detect_anomaly", "enable_grad", "gradcheck", "is_anomaly_check_nan_enabled",
+           "is_anomaly_enabled", "is_grad_enabled", "no_grad", "run_backward", "set_detect_anomaly",
            "set_grad_enabled"]

@@ -27,15 +27,18 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import threading
 import weakref
 
 import numpy as np
+
+from . import anomaly
 
 __all__ = ["queue_callback", "register_post_accumulate_grad_hook", "run_backward", "use_tensor_class"]
 
 _Tensor = None  # the Tensor class (set by tensor.py through use_tensor_class)
 _leaf_hooks: dict = {}  # id(leaf) -> (weakref to the leaf, [hooks])
-_callbacks: list = []  # one list of queued callbacks per walk in progress (a hook may start another walk)
+_walks = threading.local()  # per thread: a stack of queued-callback lists, one per walk in progress
 
 
 class HookHandle:
@@ -69,9 +72,10 @@ def register_post_accumulate_grad_hook(leaf, hook) -> HookHandle:
 
 def queue_callback(fn) -> None:
     """Run ``fn()`` once the backward walk in progress has finished (PyTorch's engine ``queue_callback``)."""
-    if not _callbacks:
+    stack = getattr(_walks, "stack", None)
+    if not stack:
         raise RuntimeError("queue_callback: no backward pass is running")
-    _callbacks[-1].append(fn)
+    stack[-1].append(fn)
 
 
 def use_tensor_class(cls) -> None:
@@ -112,12 +116,15 @@ def run_backward(root, gradient=None, retain_graph: bool = False) -> None:
     ``gradient`` (a Tensor or an array of ``root``'s shape) is dL/d(root); it may be omitted for a
     one-element ``root`` (it is then 1). Callbacks queued during the walk run after it.
     """
-    _callbacks.append([])
+    stack = getattr(_walks, "stack", None)
+    if stack is None:
+        stack = _walks.stack = []
+    stack.append([])
     try:
         _walk(root, gradient, retain_graph)
-        queued = _callbacks[-1]
+        queued = stack[-1]
     finally:
-        _callbacks.pop()
+        stack.pop()
     for fn in queued:
         fn()
 
@@ -148,6 +155,8 @@ def _walk(root, gradient, retain_graph: bool) -> None:
     if f.inputs is None:
         _raise_freed(f)
     f._out_grads[root._output_index] = seed
+    detect = anomaly.mode.get()
+    check = detect is not None and detect[0]
     counter = itertools.count()
     heap = [(-f.generation, next(counter), f)]
     queued = {id(f)}
@@ -171,6 +180,8 @@ def _walk(root, gradient, retain_graph: bool) -> None:
         gxs = f.backward(*gys)
         if not isinstance(gxs, tuple):
             gxs = (gxs,)
+        if check:
+            anomaly.check_gradients(f, gxs)
         f._out_grads = [None] * len(gys)
         for x, gx in zip(f.inputs, gxs):
             if gx is None or not x.requires_grad:

@@ -46,6 +46,7 @@ def read_image(path, channels: int) -> np.ndarray:
         raise IsADirectoryError(f"{path} is a directory, not an image file")
     try:
         with Image.open(file) as im:
+            _check_canvas(im.size, file.stat().st_size, path)
             im.load()
             im = ImageOps.exif_transpose(im)  # photos: the orientation the camera recorded
             if im.mode in _SIXTEEN_BIT:  # 16-bit grayscale: 0..65535 -> 0..255
@@ -61,6 +62,19 @@ def read_image(path, channels: int) -> np.ndarray:
         raise PermissionError(f"cannot read the image {path}: {e.strerror or e}") from None
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
         raise ValueError(f"cannot read the image {path}: it is truncated or corrupt ({e})") from None
+
+
+PIXELS_PER_BYTE = 1 << 14
+"""The most pixels per byte of file an image may claim (plus a floor of ``1 << 20``): above any real format's
+compression (deflate expands at most 1032 times, 8 pixels a byte in 1-bit images), so a small corrupt file
+cannot make the decoder allocate a canvas of gigabytes."""
+
+
+def _check_canvas(size: tuple, file_bytes: int, path) -> None:
+    w, h = size
+    if w * h > PIXELS_PER_BYTE * file_bytes + (1 << 20):
+        raise ValueError(f"cannot read the image {path}: its header claims {w} × {h} pixels, more than a file of "
+                         f"{file_bytes} bytes can hold (truncated or corrupt)")
 
 
 def resize(pixels: np.ndarray, height: int, width: int) -> np.ndarray:

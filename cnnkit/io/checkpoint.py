@@ -16,9 +16,17 @@ read, nothing is ever executed, and a corrupt or truncated file raises
 ``CheckpointError`` (a ``ValueError``) naming it. Writes are atomic: a temporary
 file in the same folder is flushed, synced and renamed over the target, so an
 interrupted save never leaves a half-written checkpoint behind.
+
+Integrity: ``save`` records the SHA-256 of every tensor's bytes in the metadata (``sha256``: path → hex
+digest) and ``load`` checks them by default, so a flipped bit in tensor data, which the safetensors format
+itself cannot notice, raises ``CheckpointError`` naming the tensor. ``load(path, verify=False)`` skips the
+check (hashing reads every byte once: about a second per GB). Checkpoints written before the hashes were
+recorded (no ``sha256`` entry) load as before, unverified and without a warning; saving them again adds the
+hashes.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from pathlib import Path
@@ -85,7 +93,9 @@ def save(obj, path) -> None:
     path = Path(path)
     arrays: dict = {}
     skeleton = _encode(obj, "", arrays)
-    meta = json.dumps({"format": FORMAT, "version": VERSION, "object": skeleton}, allow_nan=False)
+    digests = {k: hashlib.sha256(v.reshape(-1).view(np.uint8)).hexdigest() for k, v in arrays.items()}
+    meta = json.dumps({"format": FORMAT, "version": VERSION, "object": skeleton, "sha256": digests},
+                      allow_nan=False)
     payload = st_save({("t" + k): v for k, v in arrays.items()}, metadata={"cnnkit": meta})
     with atomic_output(path) as f:
         f.write(payload)
@@ -100,6 +110,8 @@ def _read_header(data: bytes, name: str) -> dict:
                               f"the file has {len(data) - 8} after the length field")
     try:
         header = json.loads(data[8:8 + n].decode("utf-8"))
+    except RecursionError:
+        raise CheckpointError(f"load: {name} has a corrupt header (nested too deeply)") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"load: {name} has a corrupt header ({e})") from None
     if not isinstance(header, dict):
@@ -131,6 +143,8 @@ def _decode(node, arrays: dict, name: str):
             for item in node[_DICT]:
                 if not (isinstance(item, list) and len(item) == 2):
                     raise CheckpointError(f"load: {name} is corrupt: a dict entry is not a [key, value] pair")
+                if not (item[0] is None or isinstance(item[0], (str, int, bool))):
+                    raise CheckpointError(f"load: {name} is corrupt: a dict key is a {type(item[0]).__name__}")
                 out[item[0]] = _decode(item[1], arrays, name)
             return out
         if set(node) == {"__float__"} and node["__float__"] in ("inf", "-inf", "nan"):
@@ -139,8 +153,38 @@ def _decode(node, arrays: dict, name: str):
     return node
 
 
-def load(path):
-    """Read a checkpoint written by :func:`save`; tensors come back as ``Tensor`` (dtype and shape kept)."""
+def _verify(data: bytes, header: dict, digests, name: str) -> None:
+    """Check every stored tensor's bytes against the SHA-256 recorded at save time."""
+    if not isinstance(digests, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in
+                                                digests.items()):
+        raise CheckpointError(f"load: {name} is corrupt: its table of SHA-256 digests is malformed")
+    start = 8 + struct.unpack("<Q", data[:8])[0]
+    stored = {key[1:] for key in header if key != "__metadata__"}
+    if stored != set(digests):
+        odd = sorted(stored ^ set(digests))[0]
+        raise CheckpointError(f"load: {name} is corrupt: tensor '{odd}' is stored without a recorded SHA-256 "
+                              f"or recorded without being stored")
+    view = memoryview(data)
+    for key, info in header.items():
+        if key == "__metadata__":
+            continue
+        lo, hi = info["data_offsets"]
+        digest = hashlib.sha256(view[start + lo:start + hi]).hexdigest()
+        if digest != digests[key[1:]]:
+            raise CheckpointError(f"load: {name} is corrupt: the bytes of tensor '{key[1:]}' do not match the "
+                                  f"SHA-256 recorded when it was saved (the file changed after it was written; "
+                                  f"load(..., verify=False) reads it anyway)")
+
+
+def load(path, verify: bool = True):
+    """Read a checkpoint written by :func:`save`; tensors come back as ``Tensor`` (dtype and shape kept).
+
+    ``verify`` (default True): check each tensor against the SHA-256 recorded by ``save`` and raise
+    ``CheckpointError`` naming the first tensor that differs. Checkpoints without recorded digests (written
+    before cnnkit recorded them) are read unverified.
+    """
+    if not isinstance(verify, bool):
+        raise TypeError(f"load: verify must be a bool, got {verify!r}")
     from safetensors import SafetensorError
     from safetensors.numpy import load as st_load
 
@@ -156,6 +200,8 @@ def load(path):
     meta = header.get("__metadata__") or {}
     try:
         doc = json.loads(meta["cnnkit"])
+    except RecursionError:
+        raise CheckpointError(f"load: {name} has corrupt cnnkit metadata (nested too deeply)") from None
     except (KeyError, TypeError, json.JSONDecodeError):
         raise CheckpointError(f"load: {name} is a safetensors file but not a cnnkit checkpoint "
                               f"(no 'cnnkit' metadata); read plain safetensors with safetensors.numpy") from None
@@ -164,9 +210,14 @@ def load(path):
     if doc.get("version") != VERSION:
         raise CheckpointError(f"load: {name} has checkpoint version {doc.get('version')}, this cnnkit reads "
                               f"version {VERSION}")
+    if verify and "sha256" in doc:
+        _verify(data, header, doc["sha256"], name)
     try:
         stored = st_load(data)
     except SafetensorError as e:
         raise CheckpointError(f"load: {name} is corrupt: {e}") from None
     arrays = {k[1:]: v for k, v in stored.items()}
-    return _decode(doc.get("object"), arrays, name)
+    try:
+        return _decode(doc.get("object"), arrays, name)
+    except RecursionError:
+        raise CheckpointError(f"load: {name} has corrupt cnnkit metadata (nested too deeply)") from None

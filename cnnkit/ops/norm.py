@@ -9,6 +9,13 @@ Backward (training mode, the batch statistics depend on x):
 
     dx = (1/M) · γ/σ · (M·dy − Σ dy − x̂ · Σ dy·x̂),   dγ = Σ dy·x̂,   dβ = Σ dy
 
+float32 accuracy: every per-channel sum (Σ x, Σ x_c², Σ dy, Σ dy·x_c) adds float32 partial sums of at most 32
+values (or one BLAS dot product over an H·W row) in float64, and the per-channel coefficients (1/σ, γ/σ, the
+shift) are computed in float64 and rounded once. μ is rounded to the input's dtype as μ̃ and x_c = x − μ̃; its
+rounding r = μ − μ̃ is folded into per-channel terms (x − μ = x_c − r, σ² = Σ x_c²/M − r², y = x_c·γ/σ + β − r·γ/σ),
+so no extra pass over the data is needed. Measured against float64 this puts the forward and the gradients
+at torch float32's error level, mostly below it (torch's CPU kernel accumulates in float64); see docs/performance.md.
+
 In training mode the running statistics are updated in place with the *unbiased* variance:
 running_mean ← (1 − momentum)·running_mean + momentum·μ, running_var likewise with σ²·M/(M − 1).
 In evaluation mode the running statistics replace μ and σ², y is an affine map of x and so is its backward:
@@ -77,23 +84,55 @@ class _ChannelLayout:
         return v if self.last else np.repeat(v, self.length)
 
     def sum(self, a2: np.ndarray) -> np.ndarray:
-        """Σ per channel of a flat array (matrix-vector products), shape (C,)."""
+        """Σ per channel of a flat array, shape (C,), in float64 (see :func:`_column_sums`)."""
         if self.last:
-            return np.ones(a2.shape[0], a2.dtype) @ a2
+            return _column_sums(a2)
         if self.length >= 64:
             rows = a2.reshape(-1, self.length)
-            return (rows @ np.ones(self.length, a2.dtype)).reshape(self.n, self.c).sum(axis=0)
-        return (np.ones(self.n, a2.dtype) @ a2).reshape(self.c, self.length).sum(axis=1)
+            part = rows @ np.ones(self.length, a2.dtype)
+            return part.reshape(self.n, self.c).astype(np.float64).sum(axis=0)
+        return _column_sums(a2).reshape(self.c, self.length) @ np.ones(self.length)
 
     def dot(self, a2: np.ndarray, b2: np.ndarray) -> np.ndarray:
-        """Σ a·b per channel of two flat arrays, shape (C,), without a full-size temporary."""
+        """Σ a·b per channel of two flat arrays, shape (C,), in float64, without a full-size temporary."""
         if self.last:
-            return np.einsum("rc,rc->c", a2, b2)
+            return _column_sums(a2, b2)
         if self.length >= 64:
             length = self.length
             prods = np.matmul(a2.reshape(-1, 1, length), b2.reshape(-1, length, 1))
-            return prods.reshape(self.n, self.c).sum(axis=0)
-        return np.einsum("nk,nk->k", a2, b2).reshape(self.c, self.length).sum(axis=1)
+            return prods.reshape(self.n, self.c).astype(np.float64).sum(axis=0)
+        return _column_sums(a2, b2).reshape(self.c, self.length) @ np.ones(self.length)
+
+
+DEPTH = 32
+"""The most values a float32 partial sum of :func:`_column_sums` adds up before float64 takes over."""
+
+
+def _column_sums(a2: np.ndarray, b2: np.ndarray | None = None) -> np.ndarray:
+    """Σ_r a[r, k] (or Σ_r a[r, k]·b[r, k]) of (R, K) arrays, shape (K,), float64.
+
+    The R rows are cut into DEPTH runs of s = R // DEPTH consecutive rows each, seen as one (DEPTH, s·K) matrix:
+    one BLAS matrix-vector product (or einsum) adds DEPTH values per float32 partial sum, and the s·K partial
+    sums are added in float64. (A float32 sum of R values carries an error growing with R; this one with DEPTH.)
+    """
+    rows, k = a2.shape
+    s = rows // DEPTH
+    total = None
+    if s:
+        head = a2[:s * DEPTH].reshape(DEPTH, s * k)
+        if b2 is None:
+            part = np.ones(DEPTH, a2.dtype) @ head
+        else:
+            part = np.einsum("dj,dj->j", head, b2[:s * DEPTH].reshape(DEPTH, s * k))
+        total = part.reshape(s, k).sum(axis=0, dtype=np.float64) if s > 1 else part.astype(np.float64)
+    if rows > s * DEPTH:
+        tail = a2[s * DEPTH:]
+        if b2 is None:
+            part = np.ones(tail.shape[0], a2.dtype) @ tail
+        else:
+            part = np.einsum("rk,rk->k", tail, b2[s * DEPTH:])
+        total = part.astype(np.float64) if total is None else total + part
+    return total if total is not None else np.zeros(k, np.float64)
 
 
 # ===== batch normalization =========================================================================
@@ -126,30 +165,36 @@ class BatchNorm(Function):
             return np.empty_like(x)
         lay = self.layout = _ChannelLayout(x)
         x2 = lay.flat(x)
+        dt = x.dtype
         if self.training:
             mean = lay.sum(x2) / m
-            xc = np.subtract(x2, lay.coef(mean))
-            var = lay.dot(xc, xc) / m
+            rounded = mean.astype(dt)
+            xc = np.subtract(x2, lay.coef(rounded))
+            # x − μ = xc − resid: μ's rounding to the input's dtype is folded into per-channel terms
+            resid = mean - rounded
+            var = np.maximum(lay.dot(xc, xc) / m - resid * resid, 0.0)
             invstd = 1.0 / np.sqrt(var + self.eps)
-            self.batch_mean, self.batch_var, self.invstd = mean, var, invstd
+            self.batch_mean = rounded
+            self.batch_var = var.astype(dt)
+            self.invstd, self.resid = invstd, resid
             scale = invstd if w is None else invstd * w
+            shift = -resid * scale if b is None else b - resid * scale
             if any(self.needs_input_grad):
                 self.xc = xc
-                y = np.multiply(xc, lay.coef(scale))
+                y = np.multiply(xc, lay.coef(scale.astype(dt)))
             else:
-                y = np.multiply(xc, lay.coef(scale), out=xc)
-            if b is not None:
-                y += lay.coef(b)
+                y = np.multiply(xc, lay.coef(scale.astype(dt)), out=xc)
+            y += lay.coef(shift.astype(dt))
             return lay.unflat(y)
         mean, var = self.running
-        invstd = 1.0 / np.sqrt(var + self.eps)
+        invstd = 1.0 / np.sqrt(var.astype(np.float64) + self.eps)
         scale = invstd if w is None else invstd * w
         shift = -mean * scale if b is None else b - mean * scale
-        self.invstd, self.scale = invstd, scale
+        self.invstd, self.scale = invstd, scale.astype(dt)
         if self.has_weight and self.needs_input_grad[1]:
             self.x2 = x2
-        y = np.multiply(x2, lay.coef(scale))
-        y += lay.coef(shift)
+        y = np.multiply(x2, lay.coef(scale.astype(dt)))
+        y += lay.coef(shift.astype(dt))
         return lay.unflat(y)
 
     def backward(self, gy):
@@ -157,8 +202,9 @@ class BatchNorm(Function):
         need_x = need[0]
         need_w = self.has_weight and need[1]
         need_b = self.has_bias and need[-1]
+        dt = gy.dtype
         if self.count == 0:
-            zeros = np.zeros(gy.shape[1], gy.dtype)
+            zeros = np.zeros(gy.shape[1], dt)
             return self._grads(np.zeros_like(gy) if need_x else None, zeros if need_w else None,
                                zeros.copy() if need_b else None)
         lay = self.layout
@@ -167,25 +213,31 @@ class BatchNorm(Function):
         gx = gw = None
         if self.training:
             m, invstd, xc = self.count, self.invstd, self.xc
-            gdot = lay.dot(g2, xc) if (need_x or need_w) else None
+            if need_x or need_w:
+                gdot = lay.dot(g2, xc)  # Σ dy·(x − μ) = Σ dy·(x − μ̃) − resid·Σ dy
+                if gsum is not None:
+                    gdot -= self.resid * gsum
+                else:
+                    gdot -= self.resid * lay.sum(g2)
             if need_w:
-                gw = gdot * invstd
+                gw = (gdot * invstd).astype(dt)
             if need_x:
                 a = invstd if self.w is None else invstd * self.w
                 p = gdot * (invstd * invstd) * (-1.0 / m)
+                shift = gsum / m + self.resid * p
                 gx, gx2 = lay.new(xc.dtype)
-                np.multiply(xc, lay.coef(p), out=gx2)
+                np.multiply(xc, lay.coef(p.astype(dt)), out=gx2)
                 gx2 += g2
-                gx2 -= lay.coef(gsum / m)
-                gx2 *= lay.coef(a)
+                gx2 -= lay.coef(shift.astype(dt))
+                gx2 *= lay.coef(a.astype(dt))
         else:
             if need_x:
                 gx, gx2 = lay.new(g2.dtype)
                 np.multiply(g2, lay.coef(self.scale), out=gx2)
             if need_w:
                 xc = np.subtract(self.x2, lay.coef(self.running[0]))
-                gw = lay.dot(g2, xc) * self.invstd
-        return self._grads(gx, gw, gsum if need_b else None)
+                gw = (lay.dot(g2, xc) * self.invstd).astype(dt)
+        return self._grads(gx, gw, gsum.astype(dt) if need_b else None)
 
     def _grads(self, gx, gw, gb):
         out = (gx,)

@@ -8,7 +8,6 @@ the label range are checked; a corrupt or truncated file raises
 """
 from __future__ import annotations
 
-import gzip
 import math
 import struct
 import zlib
@@ -40,38 +39,76 @@ class DatasetError(ValueError):
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise DatasetError(f"dataset file {path} does not exist") from None
     except OSError as e:
         raise DatasetError(f"dataset file {path} cannot be read ({e.strerror or e})") from None
-    if raw[:2] == b"\x1f\x8b":
+
+
+class _Inflater:
+    """A gzip file decompressed on demand, never more than asked for at once: a header that promises more values
+    than the stream holds costs no allocation beyond what the stream really expands to. Concatenated gzip
+    members are read one after the other, as ``gzip.decompress`` does."""
+
+    def __init__(self, raw: bytes, path: Path):
+        self.path, self.rest = path, raw
+        self.d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def read(self, n: int) -> bytes:
+        parts, have = [], 0
         try:
-            return gzip.decompress(raw)
-        except (EOFError, OSError, zlib.error) as e:
-            raise DatasetError(f"{path} is a corrupt or truncated gzip file ({e})") from None
-    return raw
+            while have < n:
+                if self.d.eof:
+                    if not self.d.unused_data:
+                        break
+                    self.rest = self.d.unused_data
+                    self.d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                chunk = self.d.decompress(self.rest, min(n - have, 1 << 20))
+                self.rest = self.d.unconsumed_tail
+                if not chunk and not self.rest and not self.d.eof:
+                    raise DatasetError(f"{self.path} is a corrupt or truncated gzip file (the stream ends early)")
+                parts.append(chunk)
+                have += len(chunk)
+        except zlib.error as e:
+            raise DatasetError(f"{self.path} is a corrupt or truncated gzip file ({e})") from None
+        return b"".join(parts)
+
+    def count_rest(self) -> int:
+        """The number of bytes still to come, decompressed a megabyte at a time and dropped."""
+        total = 0
+        while chunk := self.read(1 << 20):
+            total += len(chunk)
+        return total
 
 
 def read_idx(path, expected_ndim: int) -> np.ndarray:
-    """An unsigned-byte IDX file as an array of ``expected_ndim`` dims, with every header field checked."""
+    """An unsigned-byte IDX file as an array of ``expected_ndim`` dims, with every header field checked.
+
+    A gzipped file is decompressed as a stream, the header first: no more bytes are inflated than the header
+    promises (plus one, to notice trailing data), so a small corrupt file cannot ask for a large allocation.
+    """
     path = Path(path)
     raw = _read_bytes(path)
-    if len(raw) < 4 + 4 * expected_ndim:
-        raise DatasetError(f"{path}: {len(raw)} bytes is too short for an IDX header")
-    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
+    gz = _Inflater(raw, path) if raw[:2] == b"\x1f\x8b" else None
+    head_len = 4 + 4 * expected_ndim
+    head = gz.read(head_len) if gz else raw[:head_len]
+    if len(head) < head_len:
+        raise DatasetError(f"{path}: {len(head)} bytes is too short for an IDX header")
+    zero, dtype_code, ndim = struct.unpack(">HBB", head[:4])
     if zero != 0 or dtype_code != 0x08:
-        raise DatasetError(f"{path}: bad IDX magic number 0x{raw[:4].hex()} (expected 0x000008{expected_ndim:02x}: "
+        raise DatasetError(f"{path}: bad IDX magic number 0x{head[:4].hex()} (expected 0x000008{expected_ndim:02x}: "
                            f"unsigned bytes, {expected_ndim} dims)")
     if ndim != expected_ndim:
         raise DatasetError(f"{path}: IDX file has {ndim} dims, expected {expected_ndim}")
-    dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
-    offset = 4 + 4 * ndim
+    dims = struct.unpack(f">{ndim}I", head[4:head_len])
     size = math.prod(dims)
-    if len(raw) - offset != size:
-        raise DatasetError(f"{path}: header promises {size} values {dims}, the file holds {len(raw) - offset} "
-                           f"({'truncated' if len(raw) - offset < size else 'trailing bytes'})")
-    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
+    body = gz.read(size) if gz else memoryview(raw)[head_len:]
+    held = len(body) + (gz.count_rest() if gz else 0)
+    if held != size:
+        raise DatasetError(f"{path}: header promises {size} values {dims}, the file holds {held} "
+                           f"({'truncated' if held < size else 'trailing bytes'})")
+    return np.frombuffer(body, dtype=np.uint8).reshape(dims)
 
 
 def load_idx_pair(images_path, labels_path, num_classes: int = 10):
