@@ -4,6 +4,7 @@ both languages hold the same code. ``python tools/tutorial.py --write`` regenera
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ _spec = importlib.util.spec_from_file_location("tutorial_runner", ROOT / "tools"
 tutorial = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tutorial)
 
-SLOW = {"07", "08", "09"}   # chapters that train or build large models: several seconds each
+SLOW = {"08", "09"}   # chapters that train (8) or build the large models (9): 20-30 s each on 2 cores
 PAGES = tutorial.chapters()
 
 
@@ -40,3 +41,26 @@ def test_runner_catches_a_drifted_output(tmp_path):
     tutorial.write_outputs(page, outputs)
     assert tutorial.compare_outputs(page, outputs) == []
     assert "```text\n42\n```" in page.read_text(encoding="utf-8")
+
+
+def _quick_start(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line.startswith("python3 -m venv .venv && ")]
+
+
+def test_readmes_share_the_quick_start():
+    commands = _quick_start(ROOT / "README.md")
+    assert len(commands) == 2
+    assert _quick_start(ROOT / "README.zh-CN.md") == commands
+    assert "(README.zh-CN.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "(README.md)" in (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
+
+
+def test_relative_links_resolve():
+    pages = [ROOT / "README.md", ROOT / "README.zh-CN.md", *sorted(tutorial.PAGES.glob("*.md"))]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)\)", page.read_text(encoding="utf-8")):
+            if "://" not in target and not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+    assert broken == []
