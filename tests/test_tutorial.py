@@ -64,3 +64,15 @@ def test_relative_links_resolve():
             if "://" not in target and not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(ROOT)}: {target}")
     assert broken == []
+
+
+def test_write_is_idempotent(tmp_path):
+    page = tmp_path / "01-x.md"
+    page.write_text("a\n\n```python\nprint(1)\n```\n\nb\n\n```python\nprint(2)\n```\n\n```text\n3\n```\n\nc\n",
+                    encoding="utf-8")
+    outputs = tutorial.run_page(page, tmp_path)
+    tutorial.write_outputs(page, outputs)
+    once = page.read_text(encoding="utf-8")
+    assert once == "a\n\n```python\nprint(1)\n```\n\n```text\n1\n```\n\nb\n\n```python\nprint(2)\n```\n\n```text\n2\n```\n\nc\n"
+    tutorial.write_outputs(page, outputs)
+    assert page.read_text(encoding="utf-8") == once

@@ -10,10 +10,12 @@ the code into ``docs/tutorial/images/``; a page links them as ``![...](images/NA
     python tools/tutorial.py --write      rewrite the text blocks from the run (and keep the figures it wrote)
     python tools/tutorial.py 02 08        only the chapters whose file names start so
 
-Check mode runs the code in a scratch copy of the images folder, then compares each figure the page links with
-the committed one: same size, and pixels within 2/255 on average (PNG bytes and the last bit of a float32 sum
-may differ between CPUs; a changed picture does not pass). Both languages of a page must hold the same code;
-the English page's run is checked against both pages' text blocks.
+Check mode runs the code in a scratch working directory (an empty ``docs/tutorial/images/`` in a temporary
+folder, so the committed figures are not touched; a page must not read repository files by relative path), then
+compares each figure the page links with the committed one: same size, and pixels within 2/255 on average (PNG
+bytes and the last bit of a float32 sum may differ between CPUs; a changed picture does not pass). Both languages
+of a page must hold the same code; the English page's run is checked against both pages' text blocks. A text
+block is a python block's output only when blank lines alone separate them.
 """
 from __future__ import annotations
 
@@ -37,15 +39,20 @@ def blocks(text: str) -> list[tuple[str, str, int, int]]:
     return [(m.group(1), m.group(2), m.start(), m.end()) for m in FENCE.finditer(text)]
 
 
+def _is_output(text: str, bs: list, i: int) -> bool:
+    """Whether block i is the output of block i - 1: a text block right after a python block (blank lines only)."""
+    return (i > 0 and bs[i][0] == "text" and bs[i - 1][0] == "python"
+            and not text[bs[i - 1][3]:bs[i][2]].strip())
+
+
 def code_and_outputs(text: str) -> list[tuple[str, str | None]]:
-    """Each python block with the text block that follows it (None when the next block is not text)."""
+    """Each python block with its output block (None when no text block follows it directly)."""
     bs = blocks(text)
     pairs = []
     for i, (lang, body, _, _) in enumerate(bs):
         if lang != "python":
             continue
-        nxt = bs[i + 1] if i + 1 < len(bs) else None
-        pairs.append((body, nxt[1] if nxt is not None and nxt[0] == "text" else None))
+        pairs.append((body, bs[i + 1][1] if i + 1 < len(bs) and _is_output(text, bs, i + 1) else None))
     return pairs
 
 
@@ -130,9 +137,8 @@ def write_outputs(path: Path, outputs: list[str]) -> None:
     text = path.read_text(encoding="utf-8")
     bs = blocks(text)
     pieces, pos, k = [], 0, 0
-    for i, (lang, _, start, end) in enumerate(bs):
-        if lang == "text" and i > 0 and bs[i - 1][0] == "python":
-            pieces.append(text[pos:start].rstrip("\n") + "\n")
+    for i, (lang, _, _, end) in enumerate(bs):
+        if _is_output(text, bs, i):      # the old output: dropped (with the blank lines before it)
             pos = end
             continue
         if lang != "python":
