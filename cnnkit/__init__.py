@@ -5,7 +5,7 @@
     y = (x * x).sum()
     y.backward()          # x.grad == 2x
 """
-from . import autograd, backend, ops
+from . import accelerator, autograd, backend, backends, cuda, ops
 from .autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import (
                       bool_,
@@ -20,6 +20,31 @@ from .backend import (
                       set_default_dtype,
                       uint8,
 )
+from .creation import (
+                      arange,
+                      as_tensor,
+                      empty,
+                      empty_like,
+                      eye,
+                      from_numpy,
+                      full,
+                      full_like,
+                      is_tensor,
+                      linspace,
+                      normal,
+                      ones,
+                      ones_like,
+                      rand,
+                      rand_like,
+                      randint,
+                      randn,
+                      randn_like,
+                      randperm,
+                      tensor,
+                      zeros,
+                      zeros_like,
+)
+from .device import device
 from .ops.activation import log_softmax, relu, sigmoid, softmax, tanh
 from .ops.dtype import cast
 from .ops.elementwise import (
@@ -32,6 +57,7 @@ from .ops.elementwise import (
                       div,
                       eq,
                       exp,
+                      floor_divide,
                       ge,
                       gt,
                       isfinite,
@@ -53,7 +79,8 @@ from .ops.elementwise import (
                       sub,
                       where,
 )
-from .ops.linalg import matmul
+from .ops.indexing import masked_fill
+from .ops.linalg import bmm, matmul, mm
 from .ops.pad import pad
 from .ops.reduce import amax, amin, argmax, argmin, max, mean, min, std, sum, var
 from .ops.shape import (
@@ -62,6 +89,7 @@ from .ops.shape import (
                       concatenate,
                       expand,
                       flatten,
+                      meshgrid,
                       permute,
                       reshape,
                       split,
@@ -71,26 +99,10 @@ from .ops.shape import (
                       transpose,
                       unsqueeze,
 )
+from .ops.sort import argsort, sort, topk
+from .ops.trig import cos, cosh, sin, sinh, tan
 from .random import get_generator, get_rng_state, initial_seed, manual_seed, set_rng_state
-from .tensor import (
-                      Tensor,
-                      arange,
-                      as_tensor,
-                      empty,
-                      from_numpy,
-                      full,
-                      full_like,
-                      ones,
-                      ones_like,
-                      rand,
-                      rand_like,
-                      randint,
-                      randn,
-                      randn_like,
-                      tensor,
-                      zeros,
-                      zeros_like,
-)
+from .tensor import Size, Tensor
 
 bool = bool_
 long = int64

@@ -5,26 +5,89 @@ themselves to the class here, once, when ``cnnkit.ops`` is imported.
 """
 from __future__ import annotations
 
-from .. import backend
+import numpy as np
+
+from .. import backend, creation
+from ..device import check_device, device
 from ..tensor import Tensor
 from . import activation as A
 from . import elementwise as E
+from . import indexing as I
 from . import linalg as L
 from . import reduce as R
 from . import shape as S
+from . import sort as O
+from . import trig as T
 from .dtype import cast
+from .inplace import INPLACE_METHODS, setitem
 
 
 def _swap(fn):
     return lambda self, other: fn(other, self)
 
 
-def _to(self, *args, dtype=None, **kwargs):
-    """``x.to(dtype)`` (devices are accepted and ignored: cnnkit runs on the CPU)."""
+def _to(self, *args, dtype=None, device=None, non_blocking: bool = False, copy: bool = False,
+        memory_format=None):
+    """``x.to(dtype)``, ``x.to(device)``, ``x.to(device, dtype)``, ``x.to(other)``: the CPU is the only device
+    (any other raises); ``copy=True`` returns a copy even when nothing changes."""
     for a in args:
-        if not isinstance(a, str):
+        if isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, (str, _device)) or (isinstance(a, int) and not isinstance(a, bool)):
+            device = a
+        else:
             dtype = a
-    return self if dtype is None else cast(self, dtype)
+    check_device(device, "Tensor.to")
+    out = self if dtype is None else cast(self, dtype)
+    return E.clone(out) if copy and out is self else out
+
+
+_device = device
+
+TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "int64": "LongTensor",
+              "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+              "bool": "BoolTensor"}
+
+
+def _type(self, dtype=None, non_blocking: bool = False):
+    """``x.type()``: the type name (``'torch.FloatTensor'``, as PyTorch names it); ``x.type(dtype)`` or
+    ``x.type('torch.LongTensor')``: ``x`` converted."""
+    if dtype is None:
+        return "torch." + TYPE_NAMES[str(self.dtype)]
+    if isinstance(dtype, str):
+        name = dtype.rpartition(".")[2]
+        if ".cuda." in dtype:
+            check_device("cuda", "Tensor.type")
+        found = [k for k, v in TYPE_NAMES.items() if v == name]
+        if not found:
+            raise ValueError(f"Tensor.type: unknown type name {dtype!r}; expected one of "
+                             f"{', '.join('torch.' + v for v in TYPE_NAMES.values())} or a dtype")
+        dtype = found[0]
+    return cast(self, dtype)
+
+
+def _new(fill):
+    def method(self, size, *more, dtype=None, device=None, requires_grad: bool = False, **extras):
+        return fill(self, size, *more, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad,
+                    **extras)
+    return method
+
+
+def _new_full(self, size, fill_value, dtype=None, device=None, requires_grad: bool = False, **extras):
+    return creation.full(size, fill_value, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad,
+                         **extras)
+
+
+def _new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False):
+    return creation.tensor(data, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
+
+
+def _all(self, dim=None, keepdim: bool = False):
+    return Tensor._wrap(np.asarray(np.all(self.data, axis=dim, keepdims=keepdim)))
+
+
+def _any(self, dim=None, keepdim: bool = False):
+    return Tensor._wrap(np.asarray(np.any(self.data, axis=dim, keepdims=keepdim)))
 
 
 def _size_method(fn):
@@ -52,8 +115,16 @@ _METHODS = {
     "__eq__": E.eq, "__ne__": E.ne, "__lt__": E.lt, "__le__": E.le, "__gt__": E.gt, "__ge__": E.ge,
     "__and__": E.logical_and, "__or__": E.logical_or, "__xor__": E.logical_xor,
     "__invert__": E.logical_not,
-    "__getitem__": S.getitem, "__iter__": _iter,
+    "__getitem__": S.getitem, "__setitem__": setitem, "__iter__": _iter,
+    "__floordiv__": E.floor_divide, "__rfloordiv__": _swap(E.floor_divide),
     "add": E.add, "sub": E.sub, "mul": E.mul, "div": E.div, "pow": E.pow, "neg": E.neg,
+    "sin": T.sin, "cos": T.cos, "tan": T.tan, "sinh": T.sinh, "cosh": T.cosh,
+    "topk": O.topk, "sort": O.sort, "argsort": O.argsort, "masked_fill": I.masked_fill,
+    "bmm": L.bmm, "mm": L.mm, "type": _type, "all": _all, "any": _any,
+    "new_zeros": _new(lambda self, *a, **k: creation.zeros(*a, **k)),
+    "new_ones": _new(lambda self, *a, **k: creation.ones(*a, **k)),
+    "new_empty": _new(lambda self, *a, **k: creation.empty(*a, **k)),
+    "new_full": _new_full, "new_tensor": _new_tensor,
     "exp": E.exp, "log": E.log, "sqrt": E.sqrt, "abs": E.abs, "sign": E.sign,
     "clamp": E.clamp, "clip": E.clamp, "maximum": E.maximum, "minimum": E.minimum, "clone": E.clone,
     "eq": E.eq, "ne": E.ne, "lt": E.lt, "le": E.le, "gt": E.gt, "ge": E.ge,
@@ -78,7 +149,7 @@ _METHODS = {
 
 
 def install() -> None:
-    for name, fn in _METHODS.items():
+    for name, fn in {**_METHODS, **INPLACE_METHODS}.items():
         setattr(Tensor, name, fn)
     Tensor.T = property(lambda self: S.permute(self, tuple(reversed(range(self.ndim)))))
     Tensor.__hash__ = object.__hash__
