@@ -101,15 +101,18 @@ from .ops.shape import (
 )
 from .ops.sort import argsort, sort, topk
 from .ops.trig import cos, cosh, sin, sinh, tan
-from .random import get_generator, get_rng_state, initial_seed, manual_seed, set_rng_state
+from .random import Generator, get_generator, get_rng_state, initial_seed, manual_seed, set_rng_state
 from .tensor import Size, Tensor
 
 bool = bool_
 long = int64
+int = int32
+short = int16
+half = float16
 float = float32
 double = float64
 
-from . import data, models, nn, optim, train  # noqa: E402  (layers, losses, optimizers)  # noqa: E402
+from . import data, models, nn, optim, train, utils  # noqa: E402  (layers, losses, optimizers)  # noqa: E402
 from .insight.summary import summary  # noqa: E402
 from .io.checkpoint import load, save  # noqa: E402
 

@@ -1,5 +1,5 @@
 """``cnnkit.nn``: modules (layers, containers, losses), ``init`` and ``functional``."""
-from . import functional, init
+from . import functional, init, parallel
 from .activation import ELU, GLU, LeakyReLU, LogSoftmax, Maxout, ReLU, Sigmoid, Softmax, Tanh
 from .containers import Identity, ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
