@@ -4,9 +4,11 @@ from .activation import ELU, GLU, LeakyReLU, LogSoftmax, Maxout, ReLU, Sigmoid, 
 from .containers import Identity, ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .dropout import Dropout, Dropout2d
+from .lazy import LazyConv2d, LazyLinear
 from .linear import Flatten, Linear, Unflatten
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
 from .normalization import BatchNorm1d, BatchNorm2d, LocalResponseNorm
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, LPPool2d, MaxPool2d
 from .table_conv import TableConv2d
+from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d

@@ -30,6 +30,7 @@ class _ConvNd(Module):
     """What Conv2d and ConvTranspose2d share: argument checks, parameters, initialization and repr."""
 
     transposed = False
+    lazy = False  # LazyConv2d: parameters are created (and initialized) at the first forward
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                  padding_mode, output_padding, dtype):
@@ -67,7 +68,8 @@ class _ConvNd(Module):
             self.bias = Parameter(np.empty(self.out_channels, d))
         else:
             self.register_parameter("bias", None)
-        self.reset_parameters()
+        if not self.lazy:
+            self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """W ~ kaiming_uniform_(a=√5), b ~ U(−1/√fan_in, 1/√fan_in) with fan_in = weight.shape[1]·kH·kW."""

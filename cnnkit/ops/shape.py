@@ -343,5 +343,4 @@ def meshgrid(*tensors, indexing: str = "ij") -> tuple:
         grids.append(expand(reshape(t, *view), *shape))
     if swap:
         grids[0], grids[1] = grids[1], grids[0]
-        grids = [transpose(g, 0, 1) for g in grids]
     return tuple(grids)

@@ -10,9 +10,10 @@
         sched.step()
 """
 from . import lr_scheduler
+from .adadelta import Adadelta, Adagrad
 from .adam import Adam, AdamW
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]
+__all__ = ["Adadelta", "Adagrad", "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]
