@@ -117,3 +117,8 @@ from .insight.summary import summary  # noqa: E402
 from .io.checkpoint import load, save  # noqa: E402
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    from ._compat import absent_error
+    raise absent_error(f"torch.{name}", "module 'cnnkit'")

@@ -1,4 +1,5 @@
 """``cnnkit.nn``: modules (layers, containers, losses), ``init`` and ``functional``."""
+from .._compat import absent_error
 from . import functional, init, parallel
 from .activation import ELU, GLU, LeakyReLU, LogSoftmax, Maxout, ReLU, Sigmoid, Softmax, Tanh
 from .containers import Identity, ModuleDict, ModuleList, Sequential
@@ -12,3 +13,7 @@ from .normalization import BatchNorm1d, BatchNorm2d, LocalResponseNorm
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, LPPool2d, MaxPool2d
 from .table_conv import TableConv2d
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+
+
+def __getattr__(name: str):
+    raise absent_error(f"torch.nn.{name}", "module 'cnnkit.nn'")

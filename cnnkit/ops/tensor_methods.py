@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend, creation
+from .._compat import absent_error
 from ..device import check_device, device
 from ..tensor import Tensor
 from . import activation as A
@@ -148,8 +149,13 @@ _METHODS = {
 }
 
 
+def _missing(self, name):
+    raise absent_error(f"torch.Tensor.{name}", "'Tensor' object")
+
+
 def install() -> None:
     for name, fn in {**_METHODS, **INPLACE_METHODS}.items():
         setattr(Tensor, name, fn)
     Tensor.T = property(lambda self: S.permute(self, tuple(reversed(range(self.ndim)))))
     Tensor.__hash__ = object.__hash__
+    Tensor.__getattr__ = _missing  # only reached for names the class lacks: says why a torch name is absent

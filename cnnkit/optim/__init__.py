@@ -9,6 +9,7 @@
             opt.step()
         sched.step()
 """
+from .._compat import absent_error
 from . import lr_scheduler
 from .adadelta import Adadelta, Adagrad
 from .adam import Adam, AdamW
@@ -17,3 +18,7 @@ from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = ["Adadelta", "Adagrad", "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]
+
+
+def __getattr__(name: str):
+    raise absent_error(f"torch.optim.{name}", "module 'cnnkit.optim'")
