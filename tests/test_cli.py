@@ -319,7 +319,7 @@ def test_injected_data_set(tmp_path, capsys):
 
 
 def test_the_command_table_builds_parser_help_and_dispatch(capsys):
-    assert list(cli.build_parser().commands) == list(COMMANDS) == ["train", "eval", "predict", "models", "summary"]
+    assert list(cli.build_parser().commands) == list(COMMANDS) == ["train", "eval", "predict", "models", "summary", "run"]
     for command in COMMANDS.values():
         assert command.module.HELP == command.help and command.run is command.module.run
 

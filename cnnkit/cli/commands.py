@@ -22,7 +22,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import NamedTuple
 
-from . import evaluate, models, predict, summary, train
+from . import evaluate, models, predict, run, summary, train
 
 
 class Command(NamedTuple):
@@ -48,4 +48,5 @@ COMMANDS = {command.name: command for command in (
     Command.of("predict", predict),
     Command.of("models", models),
     Command.of("summary", summary),
+    Command.of("run", run),
 )}
