@@ -128,3 +128,15 @@ def test_generator_seeds_random_functions_and_split():
     s2 = ck.utils.data.random_split(ds, [4, 6], generator=ck.Generator().manual_seed(1))
     assert np.array_equal(s1[0].indices, s2[0].indices) and sorted(np.concatenate([s1[0].indices, s1[1].indices])) \
         == list(range(10))
+
+
+def test_load_takes_torch_keywords(tmp_path):
+    path = tmp_path / "m.pt"
+    layer = ck.nn.Linear(2, 3)
+    ck.save(layer.state_dict(), path)
+    for kw in ({"map_location": "cpu"}, {"map_location": ck.device("cpu"), "weights_only": True},
+               {"map_location": lambda storage, loc: storage}):
+        state = ck.load(path, **kw)
+        np.testing.assert_array_equal(state["weight"].numpy(), layer.weight.numpy())
+    with pytest.raises(RuntimeError, match="cnnkit runs on the CPU only"):
+        ck.load(path, map_location="cuda:0")

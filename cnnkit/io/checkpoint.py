@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..device import check_device
 from ..tensor import Tensor
 from .atomic import atomic_output
 
@@ -139,8 +140,14 @@ def _decode(node, arrays: dict, name: str):
     return node
 
 
-def load(path):
-    """Read a checkpoint written by :func:`save`; tensors come back as ``Tensor`` (dtype and shape kept)."""
+def load(path, map_location=None, *, weights_only=None, mmap=None):
+    """Read a checkpoint written by :func:`save`; tensors come back as ``Tensor`` (dtype and shape kept).
+
+    PyTorch's keywords are accepted: ``map_location`` may name the CPU (any other device raises
+    ``RuntimeError``: cnnkit runs on the CPU only); ``weights_only`` and ``mmap`` change nothing (a cnnkit
+    checkpoint holds only tensors and plain values, and is never unpickled)."""
+    if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
+        check_device(map_location, "load")
     from safetensors import SafetensorError
     from safetensors.numpy import load as st_load
 

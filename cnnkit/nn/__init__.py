@@ -5,7 +5,7 @@ from .activation import ELU, GLU, LeakyReLU, LogSoftmax, Maxout, ReLU, Sigmoid, 
 from .containers import Identity, ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .dropout import Dropout, Dropout2d
-from .lazy import LazyConv2d, LazyLinear
+from .lazy import LazyBatchNorm1d, LazyBatchNorm2d, LazyConv2d, LazyLinear
 from .linear import Flatten, Linear, Unflatten
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
 from .module import IncompatibleKeys, Module, Parameter, StateDictError

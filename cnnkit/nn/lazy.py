@@ -1,9 +1,10 @@
-"""Lazy layers: ``LazyLinear`` and ``LazyConv2d`` infer ``in_features`` / ``in_channels`` from their first input.
+"""Lazy layers: ``LazyLinear``, ``LazyConv2d``, ``LazyBatchNorm1d/2d`` infer ``in_features`` / ``in_channels`` /
+``num_features`` from their first input.
 
 Until then their parameters are empty placeholders (the same ``Parameter`` objects, so an optimizer built
 before the first forward updates them afterwards). At the first forward, as in PyTorch, the parameters get
 their shapes, ``reset_parameters()`` initializes them (drawing from the generator then, not at construction),
-and the module becomes a plain ``Linear`` / ``Conv2d``.
+and the module becomes a plain ``Linear`` / ``Conv2d`` / ``BatchNorm1d`` / ``BatchNorm2d``.
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import numpy as np
 from ..tensor import Tensor
 from .conv import Conv2d
 from .linear import Linear
+from .normalization import BatchNorm1d, BatchNorm2d
 
-__all__ = ["LazyConv2d", "LazyLinear"]
+__all__ = ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyConv2d", "LazyLinear"]
 
 
 def _first_input(args, fn: str) -> Tensor:
@@ -65,3 +67,40 @@ class LazyConv2d(Conv2d):
         self.reset_parameters()
         self.__class__ = Conv2d
         return self.forward(*args)
+
+
+class _LazyBatchNorm:
+    """``num_features`` is the channel dim (dim 1) of the first input; the module then becomes ``cls_to_become``."""
+
+    cls_to_become = None
+
+    def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device=None, dtype=None):
+        self.cls_to_become.__init__(self, 1, eps, momentum, affine, track_running_stats)
+        self.num_features = 0
+
+    def forward(self, *args):
+        x = _first_input(args, type(self).__name__)
+        if x.ndim < 2:
+            raise ValueError(f"{type(self).__name__}: expected an input with a channel dim, got shape "
+                             f"{tuple(x.shape)}")
+        c = int(x.shape[1])
+        self.num_features = c
+        for t in (self.weight, self.bias, self.running_mean, self.running_var):
+            if t is not None:
+                t.data = np.empty(c, t.dtype)
+        self.reset_parameters()
+        self.__class__ = self.cls_to_become
+        return self.forward(*args)
+
+
+class LazyBatchNorm1d(_LazyBatchNorm, BatchNorm1d):
+    """``BatchNorm1d`` whose ``num_features`` comes from the first input."""
+
+    cls_to_become = BatchNorm1d
+
+
+class LazyBatchNorm2d(_LazyBatchNorm, BatchNorm2d):
+    """``BatchNorm2d`` whose ``num_features`` comes from the first input."""
+
+    cls_to_become = BatchNorm2d

@@ -103,3 +103,15 @@ def test_next_functions_like_torch():
     assert mm.next_functions[0][0].variable is w
     loss.backward()
     assert loss.grad_fn.next_functions == ()  # the graph is freed (torch keeps the nodes but frees their buffers)
+
+
+@pytest.mark.parametrize("ours_cls, theirs_cls, shape", [
+    (ck.nn.LazyBatchNorm2d, torch.nn.LazyBatchNorm2d, (4, 3, 5, 5)),
+    (ck.nn.LazyBatchNorm1d, torch.nn.LazyBatchNorm1d, (6, 4))])
+def test_lazy_batch_norm(ours_cls, theirs_cls, shape):
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    ours, theirs = ours_cls(momentum=0.2), theirs_cls(momentum=0.2)
+    _materialize_like_torch(ours, theirs, x)
+    assert type(ours).__name__ == type(theirs).__name__ and ours.num_features == shape[1]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    check_module(ours, theirs, [x], rtol=1e-6)
