@@ -68,6 +68,10 @@ DIFFERENCES = {
     "torch.Tensor.add_": "in-place methods are not recorded in the graph: on a tensor that requires grad (or "
                          "with an operand that does) they raise RuntimeError while grad mode is on; use them "
                          "under no_grad() (optimizer-style updates) or use the out-of-place op",
+    "torch.Tensor.__iadd__": "`x += y` (also -=, *=, /=) changes x in place when nothing is recorded (so "
+                              "`p -= lr * p.grad` under no_grad updates the parameter); while the graph is recorded "
+                              "through x or y the result is computed out of place and the name rebound (same values "
+                              "and gradients; other references to x keep the old values)",
     "torch.Tensor.backward": "an op whose input was changed in place after it was recorded raises "
                              "RuntimeError at backward (torch's version check; cnnkit checks every recorded "
                              "input, torch only the saved ones; views made by ops have their own counter)",

@@ -14,6 +14,7 @@ the way the import system would.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.abc
 import importlib.util
@@ -24,7 +25,7 @@ import traceback
 
 from ._compat import ABSENT
 
-__all__ = ["TorchAlias", "run_script"]
+__all__ = ["TorchAlias", "run_script", "torch_resolved_to_cnnkit"]
 
 NOTICE = ("cnnkit run: running {script} with 'torch' resolved to cnnkit (CPU only; differences are listed in "
           "docs/torch-compatibility.md)")
@@ -56,6 +57,22 @@ def _is_torch(name: str) -> bool:
     return name == "torch" or name.startswith("torch.")
 
 
+@contextlib.contextmanager
+def torch_resolved_to_cnnkit():
+    """Within the block, ``import torch`` (and ``torch.X``) gives cnnkit; imported torch modules are set aside and
+    restored afterwards."""
+    hook = TorchAlias()
+    saved_modules = {k: sys.modules.pop(k) for k in [k for k in sys.modules if _is_torch(k)]}
+    sys.meta_path.insert(0, hook)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(hook)
+        for k in [k for k in sys.modules if _is_torch(k)]:
+            del sys.modules[k]
+        sys.modules.update(saved_modules)
+
+
 def run_script(script: str, args=(), stderr=None) -> int:
     """Run ``script`` as ``__main__`` with ``sys.argv = [script, *args]`` and ``torch`` resolved to cnnkit; returns
     the exit code. ``OSError`` if the script cannot be read."""
@@ -63,14 +80,12 @@ def run_script(script: str, args=(), stderr=None) -> int:
     if not os.path.isfile(script):
         raise OSError(f"no such script: {script}")
     print(NOTICE.format(script=script), file=stderr)
-    hook = TorchAlias()
-    saved_modules = {k: sys.modules.pop(k) for k in [k for k in sys.modules if _is_torch(k)]}
     saved_argv, saved_path = sys.argv[:], sys.path[:]
-    sys.meta_path.insert(0, hook)
     sys.argv = [script, *map(str, args)]
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     try:
-        runpy.run_path(script, run_name="__main__")
+        with torch_resolved_to_cnnkit():
+            runpy.run_path(script, run_name="__main__")
         return 0
     except SystemExit as e:
         code = e.code
@@ -84,10 +99,6 @@ def run_script(script: str, args=(), stderr=None) -> int:
         traceback.print_exc(file=stderr)
         return 1
     finally:
-        sys.meta_path.remove(hook)
-        for k in [k for k in sys.modules if _is_torch(k)]:
-            del sys.modules[k]
-        sys.modules.update(saved_modules)
         sys.argv[:] = saved_argv
         sys.path[:] = saved_path
 

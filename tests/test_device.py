@@ -140,3 +140,12 @@ def test_load_takes_torch_keywords(tmp_path):
         np.testing.assert_array_equal(state["weight"].numpy(), layer.weight.numpy())
     with pytest.raises(RuntimeError, match="cnnkit runs on the CPU only"):
         ck.load(path, map_location="cuda:0")
+
+
+def test_functional_data_parallel_runs_the_module():
+    ck.manual_seed(1)
+    layer = ck.nn.Linear(3, 2)
+    x = ck.randn(4, 3)
+    np.testing.assert_array_equal(ck.nn.parallel.data_parallel(layer, x, None).numpy(), layer(x).numpy())
+    with pytest.raises(RuntimeError, match="cnnkit runs on the CPU only"):
+        ck.nn.parallel.data_parallel(layer, x, [0, 1])

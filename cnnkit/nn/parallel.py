@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..device import check_device
 from .module import Module
 
-__all__ = ["DataParallel"]
+__all__ = ["DataParallel", "data_parallel"]
 
 
 class DataParallel(Module):
@@ -29,3 +29,14 @@ class DataParallel(Module):
 
     def forward(self, *inputs, **kwargs):
         return self.module(*inputs, **kwargs)
+
+
+def data_parallel(module: Module, inputs, device_ids=None, output_device=None, dim: int = 0, module_kwargs=None):
+    """PyTorch's functional data parallelism on one CPU: ``module(*inputs, **module_kwargs)`` (``inputs`` a
+    tensor or a tuple of them). CUDA ``device_ids`` are refused."""
+    for d in device_ids or ():
+        check_device(d, "data_parallel")
+    if output_device is not None:
+        check_device(output_device, "data_parallel")
+    args = inputs if isinstance(inputs, tuple) else (inputs,)
+    return module(*args, **(module_kwargs or {}))

@@ -165,6 +165,23 @@ def masked_fill_(self, mask, value):
         return _store(self, masked_fill(self, mask, value), "masked_fill_")
 
 
+def _augmented(inplace, outplace, name):
+    """``x += y`` and friends. PyTorch changes ``x`` in place (and records that in the graph). cnnkit changes it in
+    place whenever nothing is being recorded (``p -= lr * p.grad`` under no_grad updates the parameter); while the
+    graph is recorded through ``x`` or ``y`` it computes the result out of place and Python rebinds the name (the
+    values are PyTorch's; another reference to the old ``x`` keeps the old values). A leaf that requires grad is
+    refused, as in PyTorch."""
+    def method(self, other):
+        if _grad_enabled.get() and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+            if self.requires_grad and self.creator is None:
+                raise RuntimeError(f"{name}: a leaf tensor that requires grad cannot be changed in place while the "
+                                   f"graph is recorded; wrap the update in `with ck.no_grad():`")
+            return outplace(self, other)
+        return inplace(self, other)
+    method.__name__ = name
+    return method
+
+
 INPLACE_METHODS = {
     "add_": _binary(E.add, "add_"), "sub_": _binary(E.sub, "sub_"), "mul_": _binary(E.mul, "mul_"),
     "div_": div_, "pow_": _binary(E.pow, "pow_"),
@@ -176,6 +193,12 @@ INPLACE_METHODS = {
     "zero_": zero_, "fill_": fill_, "copy_": copy_, "normal_": normal_, "uniform_": uniform_,
     "addcmul_": addcmul_, "addcdiv_": addcdiv_, "masked_fill_": masked_fill_,
 }
+INPLACE_METHODS.update({
+    "__iadd__": _augmented(INPLACE_METHODS["add_"], E.add, "__iadd__"),
+    "__isub__": _augmented(INPLACE_METHODS["sub_"], E.sub, "__isub__"),
+    "__imul__": _augmented(INPLACE_METHODS["mul_"], E.mul, "__imul__"),
+    "__itruediv__": _augmented(div_, E.div, "__itruediv__"),
+})
 
 
 def setitem(self, index, value) -> None:

@@ -135,3 +135,36 @@ def test_masked_fill_inplace():
     mask = base > 0
     x = ck.tensor(base).masked_fill_(ck.tensor(mask), -1.0)
     assert_close(x, torch.from_numpy(base.copy()).masked_fill_(torch.from_numpy(mask), -1.0), 0, "masked_fill_")
+
+
+def test_augmented_assignment_updates_in_place_when_nothing_is_recorded():
+    ck.manual_seed(0)
+    layer = ck.nn.Linear(3, 1)
+    before = layer.weight.numpy().copy()
+    layer(ck.ones(2, 3)).sum().backward()
+    with ck.no_grad():
+        for p in layer.parameters():
+            p -= 0.1 * p.grad  # the d2l / hand-written SGD idiom: must change the parameter itself
+    np.testing.assert_allclose(layer.weight.numpy(), before - 0.1 * 2.0, rtol=1e-6)
+    x = ck.ones(2)
+    alias = x
+    x *= 3
+    assert alias.tolist() == [3.0, 3.0] and x is alias and x._version[0] == 1
+
+
+def test_augmented_assignment_while_recording_gives_torchs_values():
+    base, other = normal((2, 3), 0), normal((2, 3), 1)
+    results = []
+    for lib in (ck, torch):
+        w = lib.tensor(base, requires_grad=True)
+        out = w * 2
+        out += lib.tensor(other)  # ResNet's `out += identity`: recorded in torch, out of place in cnnkit
+        out *= w
+        out.sum().backward()
+        results.append((out, w.grad))
+    assert_close(results[0][0], results[1][0], 1e-12, "out")
+    assert_close(results[0][1], results[1][1], 1e-12, "gradient through +=")
+    for lib in (ck, torch):
+        w = lib.ones(2, requires_grad=True)
+        with pytest.raises(RuntimeError, match="leaf"):
+            w += 1
