@@ -18,6 +18,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "torch-compatibility.md"
 NAMESPACES = [
     ("torch", "cnnkit"), ("torch.Tensor", "cnnkit.Tensor"), ("torch.nn", "cnnkit.nn"),
     ("torch.nn.functional", "cnnkit.nn.functional"), ("torch.nn.init", "cnnkit.nn.init"),
+    ("torch.nn.utils", "cnnkit.nn.utils"),
     ("torch.nn.parallel", "cnnkit.nn.parallel"), ("torch.optim", "cnnkit.optim"),
     ("torch.optim.lr_scheduler", "cnnkit.optim.lr_scheduler"), ("torch.utils.data", "cnnkit.utils.data"),
     ("torch.cuda", "cnnkit.cuda"), ("torch.accelerator", "cnnkit.accelerator"),

@@ -16,9 +16,11 @@ from . import elementwise as E
 from . import indexing as I
 from . import linalg as L
 from . import reduce as R
+from . import select as X
 from . import shape as S
 from . import sort as O
 from . import trig as T
+from . import unary as U
 from .dtype import cast
 from .inplace import INPLACE_METHODS, setitem
 
@@ -121,6 +123,12 @@ _METHODS = {
     "add": E.add, "sub": E.sub, "mul": E.mul, "div": E.div, "pow": E.pow, "neg": E.neg,
     "sin": T.sin, "cos": T.cos, "tan": T.tan, "sinh": T.sinh, "cosh": T.cosh,
     "topk": O.topk, "sort": O.sort, "argsort": O.argsort, "masked_fill": I.masked_fill,
+    "index_select": X.index_select, "gather": X.gather, "narrow": X.narrow, "unbind": X.unbind,
+    "flip": lambda self, *dims: X.flip(self, dims[0] if len(dims) == 1 else dims), "roll": X.roll,
+    "repeat": X.repeat, "square": U.square, "reciprocal": U.reciprocal, "rsqrt": U.rsqrt, "log1p": U.log1p,
+    "expm1": U.expm1, "floor": U.floor, "ceil": U.ceil, "round": U.round, "trunc": U.trunc, "cumsum": U.cumsum,
+    "logsumexp": U.logsumexp, "norm": U.norm,
+    "is_floating_point": lambda self: backend.is_floating(self.dtype),
     "bmm": L.bmm, "mm": L.mm, "type": _type, "all": _all, "any": _any,
     "new_zeros": _new(lambda self, *a, **k: creation.zeros(*a, **k)),
     "new_ones": _new(lambda self, *a, **k: creation.ones(*a, **k)),
