@@ -46,32 +46,21 @@ from .creation import (
 )
 from .device import device
 from .ops.activation import log_softmax, relu, sigmoid, softmax, tanh
+from .ops.compare import allclose, eq, ge, gt, isfinite, isnan, le, logical_and, logical_not, logical_or, lt, ne
 from .ops.dtype import cast
 from .ops.elementwise import (
     abs,
     add,
-    allclose,
     clamp,
     clip,
     clone,
     div,
-    eq,
     exp,
     floor_divide,
-    ge,
-    gt,
-    isfinite,
-    isnan,
-    le,
     log,
-    logical_and,
-    logical_not,
-    logical_or,
-    lt,
     maximum,
     minimum,
     mul,
-    ne,
     neg,
     pow,
     sign,

@@ -12,6 +12,7 @@ from .._compat import absent_error
 from ..device import check_device, device
 from ..tensor import Tensor
 from . import activation as A
+from . import compare as C
 from . import elementwise as E
 from . import indexing as I
 from . import linalg as L
@@ -115,9 +116,9 @@ _METHODS = {
     "__pow__": E.pow, "__rpow__": _swap(E.pow),
     "__matmul__": L.matmul, "__rmatmul__": _swap(L.matmul),
     "__neg__": E.neg, "__pos__": lambda self: self, "__abs__": E.abs,
-    "__eq__": E.eq, "__ne__": E.ne, "__lt__": E.lt, "__le__": E.le, "__gt__": E.gt, "__ge__": E.ge,
-    "__and__": E.logical_and, "__or__": E.logical_or, "__xor__": E.logical_xor,
-    "__invert__": E.logical_not,
+    "__eq__": C.eq, "__ne__": C.ne, "__lt__": C.lt, "__le__": C.le, "__gt__": C.gt, "__ge__": C.ge,
+    "__and__": C.logical_and, "__or__": C.logical_or, "__xor__": C.logical_xor,
+    "__invert__": C.logical_not,
     "__getitem__": S.getitem, "__setitem__": setitem, "__iter__": _iter,
     "__floordiv__": E.floor_divide, "__rfloordiv__": _swap(E.floor_divide),
     "add": E.add, "sub": E.sub, "mul": E.mul, "div": E.div, "pow": E.pow, "neg": E.neg,
@@ -136,8 +137,8 @@ _METHODS = {
     "new_full": _new_full, "new_tensor": _new_tensor,
     "exp": E.exp, "log": E.log, "sqrt": E.sqrt, "abs": E.abs, "sign": E.sign,
     "clamp": E.clamp, "clip": E.clamp, "maximum": E.maximum, "minimum": E.minimum, "clone": E.clone,
-    "eq": E.eq, "ne": E.ne, "lt": E.lt, "le": E.le, "gt": E.gt, "ge": E.ge,
-    "isfinite": E.isfinite, "isnan": E.isnan,
+    "eq": C.eq, "ne": C.ne, "lt": C.lt, "le": C.le, "gt": C.gt, "ge": C.ge,
+    "isfinite": C.isfinite, "isnan": C.isnan,
     "matmul": L.matmul,
     "relu": A.relu, "sigmoid": A.sigmoid, "tanh": A.tanh, "softmax": A.softmax, "log_softmax": A.log_softmax,
     "sum": R.sum, "mean": R.mean, "var": R.var, "std": R.std, "max": R.max, "min": R.min,
