@@ -149,3 +149,20 @@ def test_functional_data_parallel_runs_the_module():
     np.testing.assert_array_equal(ck.nn.parallel.data_parallel(layer, x, None).numpy(), layer(x).numpy())
     with pytest.raises(RuntimeError, match="cnnkit runs on the CPU only"):
         ck.nn.parallel.data_parallel(layer, x, [0, 1])
+
+
+@pytest.mark.parametrize("make", [lambda d: ck.nn.Linear(2, 3, device=d), lambda d: ck.nn.Conv2d(1, 2, 3, device=d),
+                                  lambda d: ck.nn.ConvTranspose2d(1, 2, 3, device=d),
+                                  lambda d: ck.nn.BatchNorm2d(4, device=d), lambda d: ck.nn.LazyLinear(2, device=d),
+                                  lambda d: ck.nn.LazyBatchNorm2d(device=d)])
+def test_layers_take_device_cpu_and_refuse_cuda(make):
+    assert next(make("cpu").parameters()).device == ck.device("cpu")
+    with pytest.raises(RuntimeError, match="cnnkit runs on the CPU only"):
+        make("cuda")
+
+
+def test_batch_norm_dtype_like_torch():
+    ours = ck.nn.BatchNorm2d(3, dtype=ck.float64)
+    theirs = torch.nn.BatchNorm2d(3, dtype=torch.float64)
+    for (k, v), (tk, tv) in zip(ours.state_dict().items(), theirs.state_dict().items()):
+        assert k == tk and v.numpy().dtype == tv.numpy().dtype

@@ -30,7 +30,7 @@ class LazyLinear(Linear):
     lazy = True
 
     def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None):
-        super().__init__(0, out_features, bias, device, dtype)
+        super().__init__(0, out_features, bias, device, dtype)  # checks the device
 
     def forward(self, *args):
         x = _first_input(args, "LazyLinear")
@@ -76,7 +76,7 @@ class _LazyBatchNorm:
 
     def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, device=None, dtype=None):
-        self.cls_to_become.__init__(self, 1, eps, momentum, affine, track_running_stats)
+        self.cls_to_become.__init__(self, 1, eps, momentum, affine, track_running_stats, device, dtype)
         self.num_features = 0
 
     def forward(self, *args):

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..device import check_device
 from ..ops import linalg, validate
 from ..ops.shape import reshape
 from ..tensor import Tensor
@@ -32,6 +33,7 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
+        check_device(device, type(self).__name__)
         self.in_features = validate.non_negative_int(in_features, "in_features", "Linear")
         self.out_features = validate.non_negative_int(out_features, "out_features", "Linear")
         d = validate.floating_dtype(dtype, "Linear")
