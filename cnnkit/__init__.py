@@ -23,6 +23,7 @@ from .backend import (
 from .creation import (
     arange,
     as_tensor,
+    bernoulli,
     empty,
     empty_like,
     eye,

@@ -14,9 +14,9 @@ from .device import check_device
 from .random import get_generator
 from .tensor import Tensor
 
-__all__ = ["arange", "as_tensor", "empty", "empty_like", "eye", "from_numpy", "full", "full_like", "is_tensor",
-           "linspace", "normal", "ones", "ones_like", "rand", "rand_like", "randint", "randn", "randn_like",
-           "randperm", "tensor", "zeros", "zeros_like"]
+__all__ = ["arange", "as_tensor", "bernoulli", "empty", "empty_like", "eye", "from_numpy", "full", "full_like",
+           "is_tensor", "linspace", "normal", "ones", "ones_like", "rand", "rand_like", "randint", "randn",
+           "randn_like", "randperm", "tensor", "zeros", "zeros_like"]
 
 def _size_args(size, name: str, size_kw=None) -> tuple:
     if size_kw is not None:
@@ -216,6 +216,17 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     d = backend.as_dtype(dtype) or dt or backend.get_default_dtype()
     z = _rng(generator, "normal").standard_normal(shape)
     return _finish((np.asarray(m, np.float64) + np.asarray(s, np.float64) * z).astype(d), requires_grad)
+
+
+def bernoulli(input, p=None, *, generator=None) -> Tensor:
+    """1 with probability ``input`` (elementwise, or ``p`` if given), else 0; the result has input's dtype."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"bernoulli: expected a Tensor of probabilities, got {type(input).__name__}")
+    prob = input.data if p is None else np.asarray(p, dtype=np.float64)
+    if np.any((prob < 0) | (prob > 1)):
+        raise ValueError("bernoulli: probabilities must be in [0, 1]")
+    draws = _rng(generator, "bernoulli").random(input.data.shape) < prob
+    return Tensor._wrap(draws.astype(input.data.dtype))
 
 
 def randint(low, high=None, size=(), *, generator=None, dtype=None, device=None, requires_grad: bool = False,

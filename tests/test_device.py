@@ -166,3 +166,23 @@ def test_batch_norm_dtype_like_torch():
     theirs = torch.nn.BatchNorm2d(3, dtype=torch.float64)
     for (k, v), (tk, tv) in zip(ours.state_dict().items(), theirs.state_dict().items()):
         assert k == tk and v.numpy().dtype == tv.numpy().dtype
+
+
+def test_variable_is_the_tensor_like_torch_since_0_4():
+    from cnnkit.autograd import Variable
+    t = ck.ones(2)
+    assert Variable(t) is t and not t.requires_grad
+    assert Variable(t, requires_grad=True) is t and t.requires_grad
+    assert torch.autograd.Variable(torch.ones(2)).requires_grad is False
+
+
+def test_bernoulli():
+    ck.manual_seed(0)
+    p = ck.full((100_000,), 0.3, dtype=ck.float64)
+    draws = ck.bernoulli(p)
+    assert draws.dtype == np.float64 and set(np.unique(draws.numpy())) <= {0.0, 1.0}
+    assert abs(float(draws.mean()) - 0.3) < 0.01
+    mask = ck.empty(100_000).bernoulli_(0.8)
+    assert mask.dtype == np.float32 and abs(float(mask.mean()) - 0.8) < 0.01
+    with pytest.raises(ValueError, match=r"p must be in \[0, 1\]"):
+        ck.empty(2).bernoulli_(1.5)

@@ -18,7 +18,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "torch-compatibility.md"
 NAMESPACES = [
     ("torch", "cnnkit"), ("torch.Tensor", "cnnkit.Tensor"), ("torch.nn", "cnnkit.nn"),
     ("torch.nn.functional", "cnnkit.nn.functional"), ("torch.nn.init", "cnnkit.nn.init"),
-    ("torch.nn.utils", "cnnkit.nn.utils"),
+    ("torch.nn.utils", "cnnkit.nn.utils"), ("torch.autograd", "cnnkit.autograd"),
     ("torch.nn.parallel", "cnnkit.nn.parallel"), ("torch.optim", "cnnkit.optim"),
     ("torch.optim.lr_scheduler", "cnnkit.optim.lr_scheduler"), ("torch.utils.data", "cnnkit.utils.data"),
     ("torch.cuda", "cnnkit.cuda"), ("torch.accelerator", "cnnkit.accelerator"),
@@ -61,7 +61,7 @@ def _public(obj) -> set:
 
 
 # same name, different thing: cnnkit's internal packages and names a module merely imports
-NOT_THE_SAME = {"torch.ops", "torch.random", "torch.autograd", "torch.nn.init.Tensor",
+NOT_THE_SAME = {"torch.ops", "torch.random", "torch.nn.init.Tensor",
                 "torch.optim.lr_scheduler.Counter", "torch.optim.optimizer"}
 
 

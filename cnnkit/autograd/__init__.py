@@ -4,13 +4,20 @@
   ``is_grad_enabled``; also at the top level: ``ck.no_grad()``).
 - ``backward.py``: the walk over the recorded graph that ``Tensor.backward()`` runs (``run_backward``), and how
   leaves accumulate their gradients.
+- ``variable.py``: ``Variable`` (PyTorch's pre-0.4 name: the tensor itself).
 - ``gradcheck.py``: analytic gradients against finite differences (``gradcheck``, ``GradcheckError``).
 
 The graph itself is made of ``Tensor`` (``tensor.py``) and ``Function`` (``function.py``) objects.
 """
+from .._compat import absent_error
 from .backward import run_backward
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck  # imports tensor.py, which imports the two modules above
+from .variable import Variable
 
-__all__ = ["GradcheckError", "enable_grad", "gradcheck", "is_grad_enabled", "no_grad", "run_backward",
+__all__ = ["GradcheckError", "Variable", "enable_grad", "gradcheck", "is_grad_enabled", "no_grad", "run_backward",
            "set_grad_enabled"]
+
+
+def __getattr__(name: str):
+    raise absent_error(f"torch.autograd.{name}", "module 'cnnkit.autograd'")

@@ -144,6 +144,15 @@ def uniform_(self, *args, generator=None, **kwargs):
     return _draw(self, "uniform_", rng.uniform(lo, hi, self.data.shape))
 
 
+def bernoulli_(self, p=0.5, *, generator=None):
+    """Fill with 1 with probability ``p`` (a number or a tensor broadcast to self), else 0."""
+    prob = p.data if isinstance(p, Tensor) else np.asarray(p, dtype=np.float64)
+    if np.any((prob < 0) | (prob > 1)):
+        raise ValueError("bernoulli_: p must be in [0, 1]")
+    rng = get_generator() if generator is None else getattr(generator, "numpy_generator", generator)
+    return _draw(self, "bernoulli_", rng.random(self.data.shape) < prob)
+
+
 def addcmul_(self, tensor1, tensor2, *, value=1):
     """In place: self = self + value · tensor1 · tensor2."""
     _guard(self, "addcmul_", (tensor1, tensor2))
@@ -190,7 +199,7 @@ INPLACE_METHODS = {
     "abs_": _unary(E.abs, "abs_"), "neg_": _unary(E.neg, "neg_"), "sign_": _unary(E.sign, "sign_"),
     "sin_": _unary(trig.sin, "sin_"), "cos_": _unary(trig.cos, "cos_"),
     "relu_": _unary(A.relu, "relu_"), "sigmoid_": _unary(A.sigmoid, "sigmoid_"), "tanh_": _unary(A.tanh, "tanh_"),
-    "zero_": zero_, "fill_": fill_, "copy_": copy_, "normal_": normal_, "uniform_": uniform_,
+    "zero_": zero_, "fill_": fill_, "copy_": copy_, "normal_": normal_, "uniform_": uniform_, "bernoulli_": bernoulli_,
     "addcmul_": addcmul_, "addcdiv_": addcdiv_, "masked_fill_": masked_fill_,
 }
 INPLACE_METHODS.update({
