@@ -92,7 +92,7 @@ from .ops.shape import (
 )
 from .ops.sort import argsort, sort, topk
 from .ops.trig import cos, cosh, sin, sinh, tan
-from .ops.unary import ceil, cumsum, expm1, floor, log1p, logsumexp, norm, reciprocal, round, rsqrt, square, trunc
+from .ops.unary import ceil, cumsum, expm1, floor, log1p, logsumexp, norm, prod, reciprocal, round, rsqrt, square, trunc
 from .random import Generator, get_generator, get_rng_state, initial_seed, manual_seed, set_rng_state
 from .tensor import Size, Tensor
 
@@ -109,6 +109,11 @@ from .insight.summary import summary  # noqa: E402
 from .io.checkpoint import load, save  # noqa: E402
 
 __version__ = "0.1.0"
+
+
+def numel(input: Tensor) -> int:
+    """The number of elements of ``input``."""
+    return input.numel()
 
 
 def __getattr__(name: str):

@@ -128,6 +128,7 @@ _METHODS = {
     "flip": lambda self, *dims: X.flip(self, dims[0] if len(dims) == 1 else dims), "roll": X.roll,
     "repeat": X.repeat, "square": U.square, "reciprocal": U.reciprocal, "rsqrt": U.rsqrt, "log1p": U.log1p,
     "expm1": U.expm1, "floor": U.floor, "ceil": U.ceil, "round": U.round, "trunc": U.trunc, "cumsum": U.cumsum,
+    "prod": U.prod,
     "logsumexp": U.logsumexp, "norm": U.norm,
     "is_floating_point": lambda self: backend.is_floating(self.dtype),
     "bmm": L.bmm, "mm": L.mm, "type": _type, "all": _all, "any": _any,

@@ -2,7 +2,8 @@
 
     square: 2x         reciprocal: −1/x²        rsqrt: −½ x^(−3/2)       log1p: 1/(1 + x)      expm1: eˣ
     floor, ceil, round, trunc: 0 (piecewise constant, PyTorch's convention)
-and the reductions ``cumsum`` (dx = reverse cumulative sum of dy), ``logsumexp`` (dx = dy · softmax(x)) and
+and the reductions ``prod`` (dx_i = dy · Π_{j≠i} x_j, from the products before and after i, so zeros are
+exact), ``cumsum`` (dx = reverse cumulative sum of dy), ``logsumexp`` (dx = dy · softmax(x)) and
 ``norm`` (the p-norm over all or some dims, composed from the ops above so its gradient is theirs).
 """
 from __future__ import annotations
@@ -19,8 +20,8 @@ from .elementwise import exp, log, sqrt
 from .elementwise import pow as pow_
 from .reduce import amax, sum
 
-__all__ = ["ceil", "cumsum", "expm1", "floor", "log1p", "logsumexp", "norm", "reciprocal", "round", "rsqrt",
-           "square", "trunc"]
+__all__ = ["ceil", "cumsum", "expm1", "floor", "log1p", "logsumexp", "norm", "prod", "reciprocal", "round",
+           "rsqrt", "square", "trunc"]
 
 
 class _Unary(Function):
@@ -65,6 +66,28 @@ class Expm1(_Unary):
 
     def backward(self, gy):
         return gy * (self.y + 1)
+
+
+class Prod(Function):
+    """y = Π x along ``axis`` (None: all elements)."""
+
+    def __init__(self, axis, keepdim):
+        self.axis, self.keepdim = axis, keepdim
+
+    def forward(self, x):
+        self.x = x
+        return np.asarray(np.prod(x, axis=self.axis, keepdims=self.keepdim))
+
+    def backward(self, gy):
+        x = self.x.reshape(-1) if self.axis is None else np.moveaxis(self.x, self.axis, -1)
+        ones = np.ones(x.shape[:-1] + (1,), x.dtype)
+        before = np.cumprod(np.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)
+        after = np.flip(np.cumprod(np.concatenate([ones, np.flip(x, -1)[..., :-1]], axis=-1), axis=-1), -1)
+        others = before * after  # Π_{j≠i} x_j
+        if self.axis is None:
+            return (gy.reshape(()) * others).reshape(self.x.shape)
+        g = gy if self.keepdim else np.expand_dims(gy, self.axis)
+        return np.moveaxis(others, -1, self.axis) * g
 
 
 class Cumsum(Function):
@@ -124,6 +147,22 @@ def trunc(input) -> Tensor:
 def round(input, *, decimals: int = 0) -> Tensor:
     """Round half to even (as PyTorch and NumPy do)."""
     return _constant(np.round, input, "round", decimals=decimals)
+
+
+def prod(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Product of all elements, or along ``dim``; integer tensors give int64 (no gradient), as in PyTorch."""
+    x = as_operand(input, "prod")
+    if dtype is not None:
+        x = cast(x, dtype)
+    if not backend.is_floating(x.dtype):
+        axis = None if dim is None else normalize_dim(dim, x.ndim, "prod")
+        return Tensor._wrap(np.asarray(np.prod(x.data, axis=axis, keepdims=keepdim and axis is not None,
+                                               dtype=np.int64)))
+    if dim is None:
+        return Prod(None, False)(x)
+    if x.ndim == 0:
+        return x
+    return Prod(normalize_dim(dim, x.ndim, "prod"), keepdim)(x)
 
 
 def cumsum(input, dim: int, *, dtype=None) -> Tensor:

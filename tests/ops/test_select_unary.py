@@ -116,3 +116,17 @@ def test_grad_mode_in_torchs_forms():
         with ck.enable_grad():
             assert (w * 2).requires_grad
         assert not (w * 2).requires_grad
+
+
+@pytest.mark.parametrize("dim, keepdim", [(None, False), (0, False), (1, True), (-1, False)])
+@pytest.mark.parametrize("with_zero", [False, True])
+def test_prod(dim, keepdim, with_zero):
+    x = normal((3, 4), 5)
+    if with_zero:
+        x[1, 2] = 0.0  # the gradient of the other factors stays exact (no division by x)
+        x[2, 0] = x[2, 1] = 0.0
+    ck_fn = (lambda t: ck.prod(t)) if dim is None else (lambda t: ck.prod(t, dim, keepdim))
+    th_fn = (lambda t: torch.prod(t)) if dim is None else (lambda t: torch.prod(t, dim, keepdim))
+    check_all(ck_fn, th_fn, [x], what=f"prod dim={dim}")
+    assert ck.prod(ck.tensor([2, 3, 4])).item() == 24 and ck.tensor([[1, 2], [3, 4]]).prod(1).tolist() == [2, 12]
+    assert ck.numel(ck.zeros(2, 3)) == torch.numel(torch.zeros(2, 3))
