@@ -46,6 +46,7 @@ class Function:
             gen = max(x.generation for x in inputs)
             self.generation = gen
             self.inputs = inputs
+            self._versions = tuple(x._version[0] for x in inputs)
             self._out_grads = [None] * len(ys)
             self._out_meta = [(y.shape, y.dtype) for y in ys]
             self._retained = {}
@@ -70,5 +71,34 @@ class Function:
         self.generation = generation
         self.inputs = None
 
+    def name(self) -> str:
+        """PyTorch's name for this node, e.g. ``'MulBackward0'``."""
+        return f"{type(self).__name__}Backward0"
+
+    @property
+    def next_functions(self) -> tuple:
+        """One ``(node, output_index)`` per input, as PyTorch's ``grad_fn.next_functions``: the op that made the
+        input, an ``AccumulateGrad`` for a leaf that requires grad, ``(None, 0)`` for an input without grad.
+        Empty once backward has freed the graph."""
+        if self.inputs is None:
+            return ()
+        return tuple((x.creator, x._output_index) if x.creator is not None else
+                     ((AccumulateGrad(x), 0) if x.requires_grad else (None, 0)) for x in self.inputs)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
+
+
+class AccumulateGrad:
+    """The graph node of a leaf that requires grad: backward accumulates into ``variable.grad``."""
+
+    next_functions = ()
+
+    def __init__(self, variable: Tensor):
+        self.variable = variable
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"

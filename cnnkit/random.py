@@ -52,3 +52,37 @@ def set_rng_state(state: dict) -> None:
         _seed = int(state.get("seed", _seed))
     except (KeyError, TypeError, ValueError, AttributeError):
         raise ValueError("set_rng_state: expected a state returned by get_rng_state()") from None
+
+
+class Generator:
+    """A separate random stream (PyTorch's ``torch.Generator``): ``Generator().manual_seed(42)`` can be passed as
+    ``generator=`` to ``random_split``, ``DataLoader``, ``randn``/``rand``/``randint``/``randperm`` and the in-place
+    samplers. Only the CPU device exists."""
+
+    def __init__(self, device="cpu"):
+        if str(device).partition(":")[0] != "cpu":
+            raise RuntimeError(f"Generator: cannot use device '{device}': cnnkit runs on the CPU only")
+        self._seed = DEFAULT_SEED
+        self.numpy_generator = np.random.Generator(np.random.PCG64(self._seed))
+
+    def manual_seed(self, seed: int) -> Generator:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"Generator.manual_seed: expected a non-negative int, got {seed!r}")
+        self._seed = int(seed)
+        self.numpy_generator = np.random.Generator(np.random.PCG64(self._seed))
+        return self
+
+    def seed(self) -> int:
+        """Reseed from fresh entropy and return the new seed."""
+        return self.manual_seed(int(np.random.SeedSequence().entropy % (2**63))).initial_seed()
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self) -> dict:
+        return {"seed": self._seed, "bit_generator": self.numpy_generator.bit_generator.state}
+
+    def set_state(self, state: dict) -> Generator:
+        self.numpy_generator.bit_generator.state = state["bit_generator"]
+        self._seed = int(state["seed"])
+        return self

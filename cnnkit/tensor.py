@@ -10,7 +10,7 @@ it (``autograd/backward.py``).
 Arithmetic operators and methods such as ``sum`` or ``reshape`` are the ops of
 ``cnnkit/ops``; ``cnnkit/ops/tensor_methods.py`` attaches them to this class.
 The creation functions (``tensor``, ``zeros``, ``ones``, ``randn``, ``arange``, ...)
-follow the class.
+are in ``creation.py``.
 """
 from __future__ import annotations
 
@@ -21,13 +21,26 @@ import numpy as np
 from . import backend
 from .autograd.backward import register_post_accumulate_grad_hook, run_backward, use_tensor_class
 from .autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .autograd.grad_mode import enabled as _grad_enabled
-from .random import get_generator
+from .device import CPU, check_device
 
-__all__ = ["Tensor", "arange", "as_tensor", "empty", "from_numpy", "full", "full_like", "ones", "ones_like", "rand",
-           "rand_like", "randint", "randn", "randn_like", "tensor", "zeros", "zeros_like",
+__all__ = ["Size", "Tensor",
            # grad mode lives in autograd/grad_mode.py; these names stay importable from here for older import sites
            "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled"]
+
+
+class Size(tuple):
+    """A tensor's shape (PyTorch's ``torch.Size``): a tuple of ints, returned by ``.shape`` and ``.size()``.
+
+    It prints like a plain tuple, ``(2, 3)``, so error messages read the same as before.
+    """
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
 
 
 class Tensor:
@@ -38,10 +51,13 @@ class Tensor:
         grad: a ``Tensor`` with the accumulated gradient, or ``None``.
         requires_grad: whether ops on this tensor are recorded for backward.
         creator: the ``Function`` that produced this tensor (``None`` for leaves).
+
+    ``_version`` counts the in-place changes of the data (a one-element list, shared with ``detach()``): an op
+    that records this tensor for backward notes the count, and backward refuses to run if it changed since.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "creator", "generation", "_output_index",
-                 "_retains_grad", "__weakref__")
+                 "_retains_grad", "_version", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
     __hash__ = object.__hash__
 
@@ -52,6 +68,7 @@ class Tensor:
         self.generation = 0
         self._output_index = 0
         self._retains_grad = False
+        self._version = [0]
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -67,12 +84,32 @@ class Tensor:
         t.generation = 0
         t._output_index = 0
         t._retains_grad = False
+        t._version = [0]
         return t
 
     # ----- array-like properties ---------------------------------------------------------
     @property
-    def shape(self) -> tuple:
-        return self.data.shape
+    def shape(self) -> Size:
+        return Size(self.data.shape)
+
+    @property
+    def device(self):
+        """Always ``device(type='cpu')``: cnnkit runs on the CPU."""
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def cpu(self) -> Tensor:
+        """The tensor itself (it is already on the CPU)."""
+        return self
+
+    def cuda(self, device=None, non_blocking: bool = False) -> Tensor:
+        """Refused: cnnkit runs on the CPU only."""
+        check_device("cuda" if device is None else device if not isinstance(device, int) else f"cuda:{device}",
+                     "Tensor.cuda")
+        return self
 
     @property
     def dtype(self) -> np.dtype:
@@ -88,7 +125,7 @@ class Tensor:
     def size(self, dim: int | None = None):
         """The shape (PyTorch's ``size()``), or the length of one dimension."""
         if dim is None:
-            return self.data.shape
+            return Size(self.data.shape)
         return self.data.shape[dim]
 
     def numel(self) -> int:
@@ -166,8 +203,10 @@ class Tensor:
         return register_post_accumulate_grad_hook(self, hook)
 
     def detach(self) -> Tensor:
-        """A new leaf tensor sharing the data, cut from the graph."""
-        return Tensor._wrap(self.data)
+        """A new leaf tensor sharing the data (and its in-place version count), cut from the graph."""
+        t = Tensor._wrap(self.data)
+        t._version = self._version
+        return t
 
     def backward(self, gradient=None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
@@ -175,31 +214,6 @@ class Tensor:
         ``gradient`` is d(loss)/d(self); it may be omitted for a one-element tensor (it is then 1).
         """
         run_backward(self, gradient, retain_graph)
-
-    # ----- in-place helpers (no graph: for init and optimizers) -----------------------------
-    def _check_inplace(self, name: str) -> None:
-        if _grad_enabled.get() and self.requires_grad:
-            raise RuntimeError(f"{name}: a tensor that requires grad cannot be changed in place while the "
-                               f"graph is recorded; wrap the update in `with ck.no_grad():`")
-
-    def zero_(self) -> Tensor:
-        self._check_inplace("zero_")
-        self.data[...] = 0
-        return self
-
-    def fill_(self, value) -> Tensor:
-        self._check_inplace("fill_")
-        self.data[...] = value
-        return self
-
-    def copy_(self, src) -> Tensor:
-        self._check_inplace("copy_")
-        arr = src.data if isinstance(src, Tensor) else np.asarray(src)
-        try:
-            np.copyto(self.data, np.broadcast_to(arr, self.data.shape), casting="unsafe")
-        except ValueError:
-            raise ValueError(f"copy_: cannot copy shape {arr.shape} into shape {self.data.shape}") from None
-        return self
 
     # ----- printing -------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -215,129 +229,3 @@ class Tensor:
 
 
 use_tensor_class(Tensor)  # the backward walk creates gradients of this class
-
-
-# ===== creation functions ==========================================================================
-
-def _size_args(size, name: str) -> tuple:
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = tuple(size[0])
-    try:
-        shape = tuple(int(s) for s in size)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected sizes as ints or one tuple of ints, got {size!r}") from None
-    if any(s < 0 for s in shape):
-        raise ValueError(f"{name}: sizes must be non-negative, got {shape}")
-    return shape
-
-
-def _float_dtype(dtype, name: str) -> np.dtype:
-    d = backend.as_dtype(dtype) or backend.get_default_dtype()
-    return d
-
-
-def _finish(array: np.ndarray, requires_grad: bool) -> Tensor:
-    t = Tensor._wrap(array)
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
-
-
-def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
-    """A new leaf tensor holding a copy of ``data`` (list, scalar, ndarray or Tensor).
-
-    Python floats become float32 (the default dtype); NumPy arrays keep their dtype; ints become int64.
-    """
-    if isinstance(data, Tensor):
-        data = data.data
-    arr = backend.to_array(data, dtype)
-    if arr is data or (isinstance(data, np.ndarray) and np.shares_memory(arr, data)):
-        arr = arr.copy()
-    return _finish(arr, requires_grad)
-
-
-def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor sharing memory with ``array`` (dtype kept)."""
-    if not isinstance(array, np.ndarray):
-        raise TypeError(f"from_numpy: expected numpy.ndarray, got {type(array).__name__}")
-    return Tensor._wrap(array)
-
-
-def as_tensor(data, dtype=None) -> Tensor:
-    """``data`` itself if it is already a Tensor of that dtype, else a tensor made from it (no copy if possible)."""
-    if isinstance(data, Tensor) and (dtype is None or data.dtype == backend.as_dtype(dtype)):
-        return data
-    if isinstance(data, Tensor):
-        data = data.data
-    return Tensor._wrap(backend.to_array(data, dtype))
-
-
-def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _finish(np.zeros(_size_args(size, "zeros"), _float_dtype(dtype, "zeros")), requires_grad)
-
-
-def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _finish(np.ones(_size_args(size, "ones"), _float_dtype(dtype, "ones")), requires_grad)
-
-
-def empty(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _finish(np.empty(_size_args(size, "empty"), _float_dtype(dtype, "empty")), requires_grad)
-
-
-def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-    if dtype is None:
-        dtype = backend.to_array(fill_value).dtype
-    return _finish(np.full(_size_args((size,), "full"), fill_value, backend.as_dtype(dtype)), requires_grad)
-
-
-def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _finish(np.zeros(t.shape, backend.as_dtype(dtype) or t.dtype), requires_grad)
-
-
-def ones_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _finish(np.ones(t.shape, backend.as_dtype(dtype) or t.dtype), requires_grad)
-
-
-def full_like(t: Tensor, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-    return _finish(np.full(t.shape, fill_value, backend.as_dtype(dtype) or t.dtype), requires_grad)
-
-
-def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Values from ``start`` (inclusive) to ``end`` (exclusive); int64 for int arguments, else float32."""
-    if end is None:
-        start, end = 0, start
-    if step == 0:
-        raise ValueError("arange: step must be non-zero")
-    if dtype is None:
-        is_int = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, end, step))
-        dtype = backend.int64 if is_int else backend.get_default_dtype()
-    return _finish(np.arange(start, end, step).astype(backend.as_dtype(dtype)), requires_grad)
-
-
-def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples on [0, 1) from the project-wide generator."""
-    d = _float_dtype(dtype, "rand")
-    return _finish(get_generator().random(_size_args(size, "rand")).astype(d, copy=False), requires_grad)
-
-
-def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the project-wide generator."""
-    d = _float_dtype(dtype, "randn")
-    return _finish(get_generator().standard_normal(_size_args(size, "randn")).astype(d, copy=False),
-                   requires_grad)
-
-
-def randint(low, high=None, size=(), dtype=None) -> Tensor:
-    """Integers uniform on [low, high) (int64)."""
-    if high is None:
-        low, high = 0, low
-    return Tensor._wrap(get_generator().integers(low, high, size=_size_args((size,), "randint"))
-                        .astype(backend.as_dtype(dtype) or backend.int64))
-
-
-def rand_like(t: Tensor, dtype=None) -> Tensor:
-    return rand(t.shape, dtype=dtype or t.dtype)
-
-
-def randn_like(t: Tensor, dtype=None) -> Tensor:
-    return randn(t.shape, dtype=dtype or t.dtype)

@@ -334,7 +334,7 @@ def test_injected_data_set(tmp_path, capsys):
 
 def test_the_command_table_builds_parser_help_and_dispatch(capsys):
     names = ["train", "eval", "predict", "models", "summary", "filter", "explain", "visualize", "serve", "convert",
-             "export"]
+             "export", "run"]
     assert list(cli.build_parser().commands) == list(COMMANDS) == names
     for command in COMMANDS.values():
         assert command.module.HELP == command.help and command.run is command.module.run

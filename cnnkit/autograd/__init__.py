@@ -6,15 +6,22 @@
   leaves accumulate their gradients.
 - ``anomaly.py``: ``detect_anomaly()`` names the op (and the user's line that created it) whose backward
   produced a NaN or an infinity; per thread, like grad mode.
+- ``variable.py``: ``Variable`` (PyTorch's pre-0.4 name: the tensor itself).
 - ``gradcheck.py``: analytic gradients against finite differences (``gradcheck``, ``GradcheckError``).
 
 The graph itself is made of ``Tensor`` (``tensor.py``) and ``Function`` (``function.py``) objects.
 """
+from .._compat import absent_error
 from .anomaly import detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_detect_anomaly
 from .backward import run_backward
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck  # imports tensor.py, which imports the two modules above
+from .variable import Variable
 
-__all__ = ["GradcheckError", "detect_anomaly", "enable_grad", "gradcheck", "is_anomaly_check_nan_enabled",
+__all__ = ["GradcheckError", "Variable", "detect_anomaly", "enable_grad", "gradcheck", "is_anomaly_check_nan_enabled",
            "is_anomaly_enabled", "is_grad_enabled", "no_grad", "run_backward", "set_detect_anomaly",
            "set_grad_enabled"]
+
+
+def __getattr__(name: str):
+    raise absent_error(f"torch.autograd.{name}", "module 'cnnkit.autograd'")

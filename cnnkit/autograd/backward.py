@@ -177,6 +177,7 @@ def _walk(root, gradient, retain_graph: bool) -> None:
                         t.grad = _Tensor._wrap(gys[i].copy())
                     else:  # retained gradients accumulate over backward calls, like a leaf's
                         np.add(t.grad.data, gys[i], out=t.grad.data, casting="unsafe")
+        _check_versions(f)
         gxs = f.backward(*gys)
         if not isinstance(gxs, tuple):
             gxs = (gxs,)
@@ -205,6 +206,16 @@ def _walk(root, gradient, retain_graph: bool) -> None:
                 heapq.heappush(heap, (-c.generation, next(counter), c))
         if not retain_graph:
             f.release()
+
+
+def _check_versions(f) -> None:
+    """Refuse to differentiate through an op whose input was changed in place after the op read it."""
+    for x, seen in zip(f.inputs, f._versions):
+        if x._version[0] != seen:
+            raise RuntimeError(f"backward: one of the variables needed for gradient computation has been "
+                               f"modified by an inplace operation: [{x.data.dtype} tensor of shape "
+                               f"{tuple(x.data.shape)}], an input of {type(f).__name__}, is at version "
+                               f"{x._version[0]}; expected version {seen} instead")
 
 
 def _raise_freed(f) -> None:

@@ -13,10 +13,10 @@ starts with grad mode on.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+import functools
 from contextvars import ContextVar
 
-__all__ = ["enable_grad", "enabled", "is_grad_enabled", "no_grad", "set_grad_enabled"]
+__all__ = ["enable_grad", "enabled", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled"]
 
 enabled: ContextVar[bool] = ContextVar("cnnkit_grad_enabled", default=True)
 """``enabled.get()``: the calling thread's grad mode (read on every op call; set it through the functions below).
@@ -30,22 +30,74 @@ def is_grad_enabled() -> bool:
     return enabled.get()
 
 
-@contextmanager
-def set_grad_enabled(mode: bool):
-    """Context manager: grad mode ``mode`` in the calling thread inside the block, the previous mode after it."""
-    previous = enabled.get()
-    enabled.set(bool(mode))
-    try:
-        yield
-    finally:
-        enabled.set(previous)
+class _Mode:
+    """A grad-mode switch usable as a context manager and as a decorator (``@no_grad()`` or ``@no_grad``)."""
+
+    mode = False
+
+    def __new__(cls, *args, **kwargs):
+        if cls is not set_grad_enabled and len(args) == 1 and callable(args[0]) and not kwargs:
+            return cls()(args[0])  # bare decorator: @no_grad
+        return super().__new__(cls)
+
+    def __enter__(self):
+        self._previous = enabled.get()
+        enabled.set(self.mode)
+
+    def __exit__(self, *exc) -> None:
+        enabled.set(self._previous)
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            previous = enabled.get()
+            enabled.set(mode)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                enabled.set(previous)
+        return wrapper
 
 
-def no_grad():
-    """Context manager: ops inside it record no graph (inference, optimizer updates)."""
-    return set_grad_enabled(False)
+class set_grad_enabled(_Mode):
+    """Grad mode ``mode``: set at once when called (``set_grad_enabled(False)`` alone switches recording off for
+    the calling thread, as in PyTorch); as a context manager, the previous mode comes back after the block."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self._previous = enabled.get()
+        enabled.set(self.mode)
+
+    def __enter__(self):
+        return None
 
 
-def enable_grad():
-    """Context manager: record the graph even inside ``no_grad``."""
-    return set_grad_enabled(True)
+class no_grad(_Mode):
+    """Context manager and decorator: ops inside record no graph (inference, optimizer updates)."""
+
+    mode = False
+
+
+class enable_grad(_Mode):
+    """Context manager and decorator: record the graph even inside ``no_grad``."""
+
+    mode = True
+
+
+class inference_mode(_Mode):
+    """PyTorch's inference mode; in cnnkit the same as ``no_grad`` (``inference_mode(False)`` changes nothing)."""
+
+    def __init__(self, mode: bool = True):
+        self.mode = False if mode else None
+
+    def __enter__(self):
+        self._previous = enabled.get()
+        if self.mode is not None:
+            enabled.set(False)
+
+    def __call__(self, fn):
+        if self.mode is None:
+            return fn
+        return no_grad()(fn)

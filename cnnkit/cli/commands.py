@@ -22,7 +22,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import NamedTuple
 
-from . import convert, evaluate, explain, export, models, predict, serve, summary, train, visualize
+from . import convert, evaluate, explain, export, models, predict, run, serve, summary, train, visualize
 from . import filter as filter_command
 
 
@@ -55,4 +55,5 @@ COMMANDS = {command.name: command for command in (
     Command.of("serve", serve),
     Command.of("convert", convert),
     Command.of("export", export),
+    Command.of("run", run),
 )}

@@ -145,12 +145,13 @@ class TransformedDataset(Dataset):
         return tuple(items)
 
 
-def random_split(dataset, lengths, seed: int | None = None) -> list:
+def random_split(dataset, lengths, generator=None, *, seed: int | None = None) -> list:
     """Split into non-overlapping subsets of the given lengths (or fractions summing to 1).
 
     Fractions become ``floor(n · f)`` samples each and the remaining samples are dealt one by one to the
-    subsets in order (PyTorch's rule). The permutation comes from ``np.random.default_rng(seed)`` when a seed
-    is given, from cnnkit's generator (``ck.manual_seed``) otherwise.
+    subsets in order (PyTorch's rule). The permutation comes from ``generator`` (a ``cnnkit.Generator``) if
+    given, from ``np.random.default_rng(seed)`` when a seed is given, from cnnkit's generator
+    (``ck.manual_seed``) otherwise.
     """
     from ..random import get_generator
 
@@ -168,7 +169,10 @@ def random_split(dataset, lengths, seed: int | None = None) -> list:
     lengths = [int(v) for v in lengths]
     if sum(lengths) != n or any(v < 0 for v in lengths):
         raise ValueError(f"random_split: lengths {lengths} must be non-negative and sum to {n}")
-    rng = np.random.default_rng(seed) if seed is not None else get_generator()
+    if generator is not None and seed is not None:
+        raise ValueError("random_split: give generator or seed, not both")
+    rng = (generator.numpy_generator if generator is not None else
+           np.random.default_rng(seed) if seed is not None else get_generator())
     perm = rng.permutation(n)
     bounds = np.cumsum([0] + lengths)
     return [Subset(dataset, perm[bounds[i]:bounds[i + 1]]) for i in range(len(lengths))]

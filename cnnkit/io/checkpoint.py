@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..device import check_device
 from ..tensor import Tensor
 from .atomic import atomic_output
 
@@ -176,15 +177,21 @@ def _verify(data: bytes, header: dict, digests, name: str) -> None:
                                   f"load(..., verify=False) reads it anyway)")
 
 
-def load(path, verify: bool = True):
+def load(path, map_location=None, *, weights_only=None, mmap=None, verify: bool = True):
     """Read a checkpoint written by :func:`save`; tensors come back as ``Tensor`` (dtype and shape kept).
 
     ``verify`` (default True): check each tensor against the SHA-256 recorded by ``save`` and raise
     ``CheckpointError`` naming the first tensor that differs. Checkpoints without recorded digests (written
     before cnnkit recorded them) are read unverified.
+
+    PyTorch's keywords are accepted: ``map_location`` may name the CPU (any other device raises
+    ``RuntimeError``: cnnkit runs on the CPU only); ``weights_only`` and ``mmap`` change nothing (a cnnkit
+    checkpoint holds only tensors and plain values, and is never unpickled).
     """
     if not isinstance(verify, bool):
         raise TypeError(f"load: verify must be a bool, got {verify!r}")
+    if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
+        check_device(map_location, "load")
     from safetensors import SafetensorError
     from safetensors.numpy import load as st_load
 

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from ..device import check_device
 from ..ops import validate
 from ..ops.conv import conv2d, conv_transpose2d
 from ..ops.pad import pad
@@ -30,6 +31,7 @@ class _ConvNd(Module):
     """What Conv2d and ConvTranspose2d share: argument checks, parameters, initialization and repr."""
 
     transposed = False
+    lazy = False  # LazyConv2d: parameters are created (and initialized) at the first forward
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                  padding_mode, output_padding, dtype):
@@ -67,7 +69,8 @@ class _ConvNd(Module):
             self.bias = Parameter(np.empty(self.out_channels, d))
         else:
             self.register_parameter("bias", None)
-        self.reset_parameters()
+        if not self.lazy:
+            self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """W ~ kaiming_uniform_(a=√5), b ~ U(−1/√fan_in, 1/√fan_in) with fan_in = weight.shape[1]·kH·kW."""
@@ -104,6 +107,7 @@ class Conv2d(_ConvNd):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        check_device(device, type(self).__name__)
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, 0, dtype)
 
@@ -127,6 +131,7 @@ class ConvTranspose2d(_ConvNd):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
                  groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
                  dtype=None):
+        check_device(device, "ConvTranspose2d")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, output_padding, dtype)
         for i in range(2):

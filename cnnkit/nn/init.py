@@ -192,3 +192,22 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlin
     """He et al. (2015): N(0, std²) with std = gain / √fan."""
     std = _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_")
     return tensor if std is None else normal_(tensor, 0.0, std, generator)
+
+
+def _deprecated(new, old_name: str):
+    def alias(*args, **kwargs):
+        warn(f"nn.init.{old_name} is now deprecated in favor of nn.init.{new.__name__}.", FutureWarning)
+        return new(*args, **kwargs)
+    alias.__name__ = old_name
+    alias.__doc__ = f"Deprecated alias of :func:`{new.__name__}` (PyTorch keeps it too, with a FutureWarning)."
+    return alias
+
+
+# PyTorch's deprecated names without the trailing underscore (older scripts and textbooks still call them)
+uniform = _deprecated(uniform_, "uniform")
+normal = _deprecated(normal_, "normal")
+constant = _deprecated(constant_, "constant")
+xavier_uniform = _deprecated(xavier_uniform_, "xavier_uniform")
+xavier_normal = _deprecated(xavier_normal_, "xavier_normal")
+kaiming_uniform = _deprecated(kaiming_uniform_, "kaiming_uniform")
+kaiming_normal = _deprecated(kaiming_normal_, "kaiming_normal")

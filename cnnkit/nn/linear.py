@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..device import check_device
 from ..ops import linalg, validate
 from ..ops.shape import reshape
 from ..tensor import Tensor
@@ -28,8 +29,11 @@ def _tensor_input(x) -> Tensor:
 class Linear(Module):
     """y = x Wᵀ + b (the fully connected layer) on the last dimension of the input."""
 
+    lazy = False  # LazyLinear: parameters are created (and initialized) at the first forward
+
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
+        check_device(device, type(self).__name__)
         self.in_features = validate.non_negative_int(in_features, "in_features", "Linear")
         self.out_features = validate.non_negative_int(out_features, "out_features", "Linear")
         d = validate.floating_dtype(dtype, "Linear")
@@ -38,7 +42,8 @@ class Linear(Module):
             self.bias = Parameter(np.empty(self.out_features, d))
         else:
             self.register_parameter("bias", None)
-        self.reset_parameters()
+        if not self.lazy:
+            self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """W ~ kaiming_uniform_(a=√5) = U(−1/√fan_in, 1/√fan_in);  b ~ U(−1/√fan_in, 1/√fan_in)."""

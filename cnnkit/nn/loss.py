@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..creation import as_tensor
 from ..ops import loss as L
-from ..tensor import Tensor, as_tensor
+from ..tensor import Tensor
 from .module import Module
 
 

@@ -14,6 +14,8 @@ import numpy as np
 
 from .. import backend
 from ..autograd.grad_mode import no_grad
+from ..device import check_device
+from ..device import device as Device
 from ..tensor import Tensor
 
 
@@ -360,13 +362,16 @@ class Module:
             else:
                 p.grad.data[...] = 0
 
-    def to(self, *args, dtype=None, **kwargs) -> Module:
-        """Convert floating parameters and buffers to ``dtype`` (devices are accepted and ignored: CPU only)."""
+    def to(self, *args, dtype=None, device=None, non_blocking: bool = False, **kwargs) -> Module:
+        """Convert floating parameters and buffers to ``dtype``; the only device is the CPU (another raises)."""
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
-            elif not isinstance(a, str):
+            elif isinstance(a, (str, Device)) or (isinstance(a, int) and not isinstance(a, bool)):
+                device = a
+            else:
                 dtype = a
+        check_device(device, f"{type(self).__name__}.to")
         if dtype is None:
             return self
         d = backend.as_dtype(dtype)
@@ -381,6 +386,11 @@ class Module:
 
     def cpu(self) -> Module:
         """cnnkit runs on the CPU: nothing to move."""
+        return self
+
+    def cuda(self, device=None) -> Module:
+        """Refused: cnnkit runs on the CPU only."""
+        check_device("cuda" if device is None or isinstance(device, int) else device, f"{type(self).__name__}.cuda")
         return self
 
     def float(self) -> Module:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from ..device import check_device
 from ..ops import validate
 from ..ops.norm import batch_norm, check_lrn_args, local_response_norm
 from ..tensor import Tensor
@@ -28,9 +29,10 @@ class _BatchNorm(Module):
     _layout: str = ""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, *, bias: bool = True):
+                 track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True):
         super().__init__()
         fn = type(self).__name__
+        check_device(device, fn)
         self.num_features = validate.positive_int(num_features, "num_features", fn)
         if validate.number(eps, "eps", fn) < 0:
             raise ValueError(f"{fn}: eps must be non-negative, got {eps!r}")
@@ -40,7 +42,7 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
-        dtype = backend.get_default_dtype()
+        dtype = validate.floating_dtype(dtype, fn)
         if self.affine:
             self.weight = Parameter(np.empty(self.num_features, dtype))
             if bias:

@@ -1,8 +1,6 @@
-"""Comparisons and logic, element-wise with NumPy broadcasting: ``eq``, ``ne``, ``lt``, ``le``, ``gt``, ``ge``,
-``logical_and/or/xor/not``, ``isfinite``, ``isnan``, ``allclose``.
-
-They return bool tensors and record no graph: a step function has no useful gradient.
-"""
+"""Comparisons and logic, element-wise with broadcasting: ``eq``, ``ne``, ``lt``, ``le``, ``gt``, ``ge``,
+``logical_and/or/xor/not``, ``isfinite``, ``isnan``, ``allclose``. Their results are bool tensors (no gradient);
+the operands are promoted like the arithmetic ops' (``x_float32 < 0.5`` compares in float32)."""
 from __future__ import annotations
 
 import numpy as np

@@ -292,8 +292,27 @@ def mul(a, b) -> Tensor:
     return Mul()(*binary_operands(a, b, "mul"))
 
 
-def div(a, b) -> Tensor:
-    return Div()(*binary_operands(a, b, "div", float_result=True))
+def div(a, b, *, rounding_mode=None) -> Tensor:
+    """a / b (true division); ``rounding_mode='trunc'`` or ``'floor'`` rounds the quotient (no gradient; integer
+    inputs stay integer)."""
+    if rounding_mode is None:
+        return Div()(*binary_operands(a, b, "div", float_result=True))
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+    a, b = binary_operands(a, b, "div")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if backend.is_floating(a.dtype):
+            q = a.data / b.data
+            return Tensor._wrap(np.trunc(q) if rounding_mode == "trunc" else np.floor(q))
+        if rounding_mode == "floor":
+            return Tensor._wrap(np.floor_divide(a.data, b.data))
+        return Tensor._wrap((np.sign(a.data) * np.sign(b.data) * (np.abs(a.data) // np.abs(b.data)))
+                            .astype(a.dtype))
+
+
+def floor_divide(a, b) -> Tensor:
+    """⌊a / b⌋ (``a // b``), no gradient."""
+    return div(a, b, rounding_mode="floor")
 
 
 def pow(a, b) -> Tensor:

@@ -80,6 +80,26 @@ def matmul(a, b) -> Tensor:
     return y
 
 
+def bmm(input, mat2) -> Tensor:
+    """Batched matrix product of (b, n, m) and (b, m, p) tensors (no broadcasting, as in PyTorch)."""
+    a, b = as_operand(input, "bmm"), as_operand(mat2, "bmm")
+    if a.ndim != 3 or b.ndim != 3:
+        raise ValueError(f"bmm: expected two 3-d tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ValueError(f"bmm: shapes {tuple(a.shape)} and {tuple(b.shape)} do not fit (b, n, m) @ (b, m, p)")
+    if a.dtype != b.dtype:
+        raise TypeError(f"bmm: expected both operands of one dtype, got {a.dtype} and {b.dtype}")
+    return MatMul()(a, b)
+
+
+def mm(input, mat2) -> Tensor:
+    """Matrix product of two 2-d tensors."""
+    a, b = as_operand(input, "mm"), as_operand(mat2, "mm")
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"mm: expected two 2-d tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    return matmul(a, b)
+
+
 def linear(x, weight, bias=None) -> Tensor:
     """y = x Wᵀ + b (the fully connected layer); x (..., in), W (out, in), b (out,)."""
     x, weight = as_operand(x, "linear"), as_operand(weight, "linear")

@@ -125,6 +125,15 @@ class MaxDim(Function):
 
 # ----- public functions -------------------------------------------------------------------------
 
+def _dim(dim, axis, name):
+    """``dim``, or NumPy's spelling ``axis`` that PyTorch accepts as an alias."""
+    if axis is None:
+        return dim
+    if dim is not None:
+        raise TypeError(f"{name}: give dim or axis, not both")
+    return axis
+
+
 def _reducible(x, name):
     x = as_operand(x, name)
     if x.dtype == np.bool_:
@@ -132,15 +141,17 @@ def _reducible(x, name):
     return x
 
 
-def sum(x, dim=None, keepdim: bool = False) -> Tensor:
+def sum(x, dim=None, keepdim: bool = False, *, axis=None, dtype=None) -> Tensor:
     """Sum over ``dim`` (int, tuple, or None for all)."""
-    x = _reducible(x, "sum")
+    dim = _dim(dim, axis, "sum")
+    x = _reducible(x, "sum") if dtype is None else cast(as_operand(x, "sum"), dtype)
     return Sum(normalize_dims(dim, x.ndim, "sum"), keepdim)(x)
 
 
-def mean(x, dim=None, keepdim: bool = False) -> Tensor:
+def mean(x, dim=None, keepdim: bool = False, *, axis=None, dtype=None) -> Tensor:
     """Mean over ``dim`` (int, tuple, or None for all)."""
-    x = as_operand(x, "mean")
+    dim = _dim(dim, axis, "mean")
+    x = as_operand(x, "mean") if dtype is None else cast(as_operand(x, "mean"), dtype)
     if not backend.is_floating(x.dtype):
         raise TypeError(f"mean: expected a floating point tensor, got dtype {x.dtype}; convert it with .float()")
     return Mean(normalize_dims(dim, x.ndim, "mean"), keepdim)(x)
@@ -187,13 +198,15 @@ def min(x, dim=None, keepdim: bool = False, *, other=None):
     return _max_or_min(x, dim, keepdim, other, minimum=True)
 
 
-def amax(x, dim=None, keepdim: bool = False) -> Tensor:
+def amax(x, dim=None, keepdim: bool = False, *, axis=None) -> Tensor:
     """Max over ``dim`` (int, tuple or None); the gradient is shared evenly among ties."""
+    dim = _dim(dim, axis, "amax")
     x = as_operand(x, "amax")
     return Amax(normalize_dims(dim, x.ndim, "amax"), keepdim)(x)
 
 
-def amin(x, dim=None, keepdim: bool = False) -> Tensor:
+def amin(x, dim=None, keepdim: bool = False, *, axis=None) -> Tensor:
+    dim = _dim(dim, axis, "amin")
     x = as_operand(x, "amin")
     return Amax(normalize_dims(dim, x.ndim, "amin"), keepdim, minimum=True)(x)
 
@@ -211,10 +224,12 @@ def _arg(fn, x, dim, keepdim, name):
     return Tensor._wrap(np.asarray(fn(x.data, axis=axis, keepdims=keepdim), dtype=np.int64))
 
 
-def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
+def argmax(x, dim=None, keepdim: bool = False, *, axis=None) -> Tensor:
     """Index of the largest element (over the flattened tensor when ``dim`` is None)."""
+    dim = _dim(dim, axis, "argmax")
     return _arg(np.argmax, x, dim, keepdim, "argmax")
 
 
-def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
+def argmin(x, dim=None, keepdim: bool = False, *, axis=None) -> Tensor:
+    dim = _dim(dim, axis, "argmin")
     return _arg(np.argmin, x, dim, keepdim, "argmin")

@@ -314,3 +314,33 @@ def getitem(x, index) -> Tensor:
         return GetItem(parts, advanced or (has_mask and n_arrays > 1))(x)
     except IndexError as e:
         raise IndexError(f"getitem: index {index!r} does not fit a tensor of shape {x.shape}: {e}") from None
+
+
+def meshgrid(*tensors, indexing: str = "ij") -> tuple:
+    """Coordinate grids from 1-d tensors: with ``indexing='ij'`` output k has shape (n_1, ..., n_K) and varies along
+    dim k; ``'xy'`` swaps the first two dims (NumPy/Matlab order). Each grid is its tensor expanded, so gradients
+    flow back summed over the other dims."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    ts = [as_operand(t, "meshgrid") for t in tensors]
+    if not ts:
+        raise ValueError("meshgrid: expected at least one tensor")
+    if builtins.any(t.ndim > 1 for t in ts):
+        raise ValueError(f"meshgrid: expected 0-d or 1-d tensors, got shapes {[tuple(t.shape) for t in ts]}")
+    if len({t.dtype for t in ts}) > 1:
+        raise TypeError(f"meshgrid: expected tensors of one dtype, got {sorted(str(t.dtype) for t in ts)}")
+    ts = [reshape(t, -1) for t in ts]
+    swap = indexing == "xy" and len(ts) >= 2
+    if swap:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = tuple(t.shape[0] for t in ts)
+    grids = []
+    for k, t in enumerate(ts):
+        view = [1] * len(ts)
+        view[k] = shape[k]
+        grids.append(expand(reshape(t, *view), *shape))
+    if swap:
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)

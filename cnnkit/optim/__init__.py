@@ -9,10 +9,16 @@
             opt.step()
         sched.step()
 """
+from .._compat import absent_error
 from . import lr_scheduler
+from .adadelta import Adadelta, Adagrad
 from .adam import Adam, AdamW
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]
+__all__ = ["Adadelta", "Adagrad", "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]
+
+
+def __getattr__(name: str):
+    raise absent_error(f"torch.optim.{name}", "module 'cnnkit.optim'")

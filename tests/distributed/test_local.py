@@ -76,7 +76,7 @@ def test_dataloader_takes_a_sampler_and_passes_set_epoch_on():
     assert sampler.epoch == 4
     seen = np.concatenate([y.data for _, y in loader])
     assert seen.tolist() == list(sampler)
-    with pytest.raises(ValueError, match="DataLoader: sampler and shuffle=True exclude each other"):
+    with pytest.raises(ValueError, match="DataLoader: sampler option is mutually exclusive with shuffle"):
         DataLoader(data, batch_size=2, sampler=sampler, shuffle=True)
     with pytest.raises(TypeError, match="DataLoader: sampler must be an iterable"):
         DataLoader(data, batch_size=2, sampler=3)

@@ -1,0 +1,8 @@
+"""``cnnkit.backends``: the import paths of ``torch.backends`` that training scripts touch (``cudnn``, ``mps``).
+
+cnnkit has no cuDNN or MPS backend; the flags scripts set (``cudnn.benchmark = True``,
+``cudnn.deterministic = True``) are plain attributes that change nothing, and ``is_available()`` is False.
+"""
+from . import cudnn, mps
+
+__all__ = ["cudnn", "mps"]

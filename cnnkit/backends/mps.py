@@ -1,0 +1,10 @@
+"""``cnnkit.backends.mps``: Apple's Metal backend is not available (cnnkit runs on the CPU)."""
+from __future__ import annotations
+
+
+def is_available() -> bool:
+    return False
+
+
+def is_built() -> bool:
+    return False
