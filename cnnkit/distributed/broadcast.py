@@ -36,10 +36,9 @@ def _first_difference(mine: list, theirs: list, rank: int) -> str:
     return f"the order of the entries differs between rank {rank} and rank 0"
 
 
-def check_same_model(module, group, who: str = "check_same_model") -> None:
+def check_same_model(module, group) -> None:
     """Raise ``ValueError`` (on every rank, with one message) unless every rank's ``module`` has rank 0's state
-    names, shapes and dtypes; the message names the differing ranks and the first difference of the lowest one;
-    ``who`` starts it."""
+    names, shapes and dtypes; the message names the differing ranks and the first difference of the lowest one."""
     text = json.dumps(model_signature(module))
     root_text = group.broadcast_bytes(text.encode("utf-8")).decode("utf-8")
     differs = np.zeros(group.world_size, dtype=np.int32)
@@ -51,8 +50,9 @@ def check_same_model(module, group, who: str = "check_same_model") -> None:
     first = int(ranks[0])
     first_text = group.broadcast_bytes(text.encode("utf-8"), root=first).decode("utf-8")
     detail = _first_difference(json.loads(first_text), json.loads(root_text), first)
-    raise ValueError(f"{who}: the model differs between ranks (rank(s) {', '.join(map(str, ranks))} differ from "
-                     f"rank 0): {detail}")
+    differing = ", ".join(map(str, ranks))
+    raise ValueError(f"check_same_model: the model differs between ranks (rank(s) {differing} differ from rank 0): "
+                     f"{detail}")
 
 
 def broadcast_state(module, group) -> None:

@@ -52,7 +52,7 @@ class DistributedDataParallel(Module):
         self.module = module
         self.process_group = process_group if process_group is not None else init()
         self.broadcast_buffers, self.overlap = bool(broadcast_buffers), bool(overlap)
-        check_same_model(module, self.process_group, "DistributedDataParallel")
+        check_same_model(module, self.process_group)
         broadcast_state(module, self.process_group)
         self.reducer = GradientBuckets(module.parameters(), self.process_group, bucket_cap_mb)
         self.require_backward_grad_sync = True

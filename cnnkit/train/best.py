@@ -18,9 +18,10 @@ def higher_is_better(metric: str) -> bool:
     return metric.endswith("acc")
 
 
-def check_metric(metric, who: str) -> str:
+def check_metric(metric) -> str:
+    """``metric`` if it is one of METRICS (the Trainer's ``best_metric``)."""
     if metric not in METRICS:
-        raise ValueError(f"{who}: the best metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        raise ValueError(f"Trainer: best_metric must be one of {', '.join(METRICS)}, got {metric!r}")
     return metric
 
 

@@ -113,7 +113,7 @@ class Trainer:
             raise ValueError(f"Trainer: topk must be a positive int or None, got {topk!r}")
         if not validate.is_int(batch_size) or batch_size < 1:
             raise ValueError(f"Trainer: batch_size must be a positive int, got {batch_size!r}")
-        check_metric(best_metric, "Trainer")
+        check_metric(best_metric)
         if early_stop is not None and (not validate.is_int(early_stop) or early_stop < 1):
             raise ValueError(f"Trainer: early_stop must be a positive int or None, got {early_stop!r}")
         self.model, self.optimizer, self.loss, self.scheduler = model, optimizer, loss, scheduler

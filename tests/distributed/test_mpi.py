@@ -74,7 +74,7 @@ def test_a_raising_rank_aborts_the_job_with_its_message():
 def test_different_models_on_the_ranks_are_reported_at_start():
     done, seconds = run(2, WORKER, "mismatch", timeout=60)
     assert done.returncode != 0
-    assert "DistributedDataParallel: the model differs between ranks (rank(s) 1 differ from rank 0)" in done.stderr
+    assert "check_same_model: the model differs between ranks (rank(s) 1 differ from rank 0)" in done.stderr
     assert "'0.weight' is (5, 4) float32 on rank 1 but (3, 4) float32 on rank 0" in done.stderr
     assert seconds < 20
 
