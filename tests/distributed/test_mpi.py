@@ -68,7 +68,9 @@ def test_a_raising_rank_aborts_the_job_with_its_message():
     assert done.returncode != 0
     assert "rank 1 failed on purpose" in done.stderr and "[rank 1]" in done.stderr
     assert "did not abort" not in done.stdout
-    assert seconds < 20, f"the job took {seconds:.1f} s to end"
+    # the abort ends the job in about a second on a quiet machine; the bound only tells an abort from a hang (the
+    # run's own timeout is 60 s), with room for a loaded CI machine
+    assert seconds < 45, f"the job took {seconds:.1f} s to end"
 
 
 def test_different_models_on_the_ranks_are_reported_at_start():
@@ -76,7 +78,7 @@ def test_different_models_on_the_ranks_are_reported_at_start():
     assert done.returncode != 0
     assert "check_same_model: the model differs between ranks (rank(s) 1 differ from rank 0)" in done.stderr
     assert "'0.weight' is (5, 4) float32 on rank 1 but (3, 4) float32 on rank 0" in done.stderr
-    assert seconds < 20
+    assert seconds < 45
 
 
 @pytest.mark.slow
