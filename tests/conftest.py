@@ -1,4 +1,5 @@
 import os
+import shutil
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
@@ -25,6 +26,16 @@ def _seeded():
     np.random.seed(0)
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _tmp_path_removed_after_the_test(request):
+    """A test's tmp_path is deleted when the test ends: the whole-model runs write checkpoints of up to 1 GB each,
+    and pytest's own retention would keep every one of them until the session ends (about 36 GB per run)."""
+    path = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
