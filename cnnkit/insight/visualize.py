@@ -37,10 +37,12 @@ from ..nn import (
 from ..tensor import Tensor
 from .receptive_box import draw_box, parse_layer_unit, receptive_box
 
-__all__ = ["feature_maps", "filter_grid", "grid_shape", "normalize", "tile", "tile_origin", "visualize"]
+__all__ = ["FEATURE_MAP_LAYERS", "feature_maps", "filter_grid", "grid_shape", "normalize", "tile", "tile_origin",
+           "visualize"]
 
-_MAP_LAYERS = (Conv2d, TableConv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, LPPool2d, AdaptiveAvgPool2d,
+FEATURE_MAP_LAYERS = (Conv2d, TableConv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, LPPool2d, AdaptiveAvgPool2d,
                AdaptiveMaxPool2d)
+"""The layers whose outputs are feature maps: convolutions and pooling."""
 
 
 def normalize(a) -> np.ndarray:
@@ -120,7 +122,7 @@ def feature_maps(model: Module, image) -> dict:
             maps[name] = np.array(out.data[0])
 
     modes = [(m, m.training) for m in model.modules()]
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, _MAP_LAYERS)]
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, FEATURE_MAP_LAYERS)]
     try:
         model.eval()
         with no_grad():

@@ -30,24 +30,14 @@ import numpy as np
 from ..data.datasets.catalog import DIGIT_FRAMED, LIGHT_ON_DARK, NAMES, class_names
 from ..data.images import has_light_border, prepare_image, read_image
 from ..insight import summary
+from ..insight.visualize import FEATURE_MAP_LAYERS
 from ..io.checkpoint import load
-from ..nn import (
-    AdaptiveAvgPool2d,
-    AdaptiveMaxPool2d,
-    AvgPool2d,
-    Conv2d,
-    ConvTranspose2d,
-    Linear,
-    LPPool2d,
-    MaxPool2d,
-    TableConv2d,
-)
+from ..nn import Linear
 from ..train.restore import restore
 from .tiles import layer_tiles, png_base64, viridis_palette
 from .upload import BadUpload, check_not_blank, check_png
 
-SHOWN_LAYERS = (Conv2d, ConvTranspose2d, TableConv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d,
-                LPPool2d, Linear)
+SHOWN_LAYERS = (*FEATURE_MAP_LAYERS, Linear)
 """The layers whose outputs a prediction returns: convolutions, pooling and fully connected layers."""
 
 
