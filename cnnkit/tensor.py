@@ -87,6 +87,15 @@ class Tensor:
         t._version = [0]
         return t
 
+    @property
+    def _data(self) -> np.ndarray:
+        """The NumPy array holding the values: the internal name (``.data`` will become torch's detached Tensor)."""
+        return self.data
+
+    @_data.setter
+    def _data(self, array: np.ndarray) -> None:
+        self.data = array
+
     # ----- array-like properties ---------------------------------------------------------
     @property
     def shape(self) -> Size:
