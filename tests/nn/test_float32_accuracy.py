@@ -23,43 +23,16 @@ import torch
 import cnnkit as ck
 import cnnkit.nn as cnn
 import cnnkit.nn.functional as cF
+from bench.float32_accuracy import mobilenet
 
 SLACK = 2.0
 CFG = [64, (128, 2), 128, (256, 2), 256, 256]
 
 
 def mobilenet_style(nn, F, cfg=CFG, num_classes: int = 10):
-    """conv 3×3 + BN + ReLU, then blocks of (3×3 depthwise + BN + ReLU, 1×1 + BN + ReLU), global average, linear."""
-
-    class Block(nn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.conv1 = nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False)
-            self.bn1 = nn.BatchNorm2d(cin)
-            self.conv2 = nn.Conv2d(cin, cout, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(cout)
-
-        def forward(self, x):
-            return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(3, 32, 3, 1, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(32)
-            blocks, cin = [], 32
-            for c in cfg:
-                cout, stride = (c, 1) if isinstance(c, int) else c
-                blocks.append(Block(cin, cout, stride))
-                cin = cout
-            self.layers = nn.Sequential(*blocks)
-            self.linear = nn.Linear(cin, num_classes)
-
-        def forward(self, x):
-            out = F.adaptive_avg_pool2d(self.layers(F.relu(self.bn1(self.conv1(x)))), 1)
-            return self.linear(out.reshape(out.shape[0], -1))
-
-    return Net()
+    """conv 3×3 + BN + ReLU, then blocks of (3×3 depthwise + BN + ReLU, 1×1 + BN + ReLU), global average, linear:
+    the benchmark's CIFAR MobileNet with fewer blocks."""
+    return mobilenet((nn, F, None), num_classes, cfg)
 
 
 def gradient_errors(seed: int = 0, batch: int = 16, size: int = 16):
