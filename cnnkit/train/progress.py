@@ -36,6 +36,7 @@ import time
 REFRESH_SECONDS = 0.1  # the line is redrawn at most this often
 SHORT_NAMES = {"loss": "l", "acc": "a", "val_loss": "vl", "val_acc": "va"}
 BLOCKS = " ▏▎▍▌▋▊▉█"  # eighths of a bar cell
+ASCII_BLOCKS = " 1234567#"  # the same on a stream whose encoding has no block characters
 BAR_WIDTH = (10, 30)  # the bar's narrowest and widest number of cells
 
 
@@ -72,10 +73,19 @@ def format_metrics(metrics: dict, decimals: int, short: bool, sep: str) -> str:
     return sep.join(f"{SHORT_NAMES.get(k, k) if short else k}={v:.{decimals}f}" for k, v in metrics.items())
 
 
-def _bar(fraction: float, width: int) -> str:
+def can_encode(stream, text: str) -> bool:
+    """Whether ``stream`` (its ``encoding``; UTF-8 if it has none) can write ``text``."""
+    try:
+        text.encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def _bar(fraction: float, width: int, blocks: str = BLOCKS) -> str:
     eighths = int(fraction * width * 8)
     full, part = divmod(min(eighths, width * 8), 8)
-    return (BLOCKS[-1] * full + (BLOCKS[part] if full < width else "")).ljust(width)
+    return (blocks[-1] * full + (blocks[part] if full < width else "")).ljust(width)
 
 
 # The forms of the line, richest first: (template, metric style (decimals, short names, separator)).
@@ -95,7 +105,7 @@ FORMS = [
 ]
 
 
-def fit_line(columns: int, fields: dict, metrics: dict, forms: list = FORMS) -> str | None:
+def fit_line(columns: int, fields: dict, metrics: dict, forms: list = FORMS, blocks: str = BLOCKS) -> str | None:
     """The richest of ``forms`` that fits in ``columns - 1`` characters, or None if none does."""
     limit = columns - 1
     for template, style in forms:
@@ -105,7 +115,7 @@ def fit_line(columns: int, fields: dict, metrics: dict, forms: list = FORMS) -> 
             room = limit - len(line)
             if room < BAR_WIDTH[0]:
                 continue
-            line = template.format(**dict(values, bar=_bar(fields["fraction"], min(room, BAR_WIDTH[1]))))
+            line = template.format(**dict(values, bar=_bar(fields["fraction"], min(room, BAR_WIDTH[1]), blocks)))
         if len(line) <= limit:
             return line
     return None
@@ -161,6 +171,7 @@ class Progress:
         self.epochs_after, self.validates, self.columns = epochs_after, validates, columns
         self.clock = clock if clock is not None else RunClock()
         self.live = not quiet and is_terminal(self.stream)
+        self.blocks = BLOCKS if can_encode(self.stream, BLOCKS) else ASCII_BLOCKS
         self.n, self.images, self.seconds = 0, 0, 0.0
         self.metrics: dict = {}
         self.start = self.last = self.clock.timer()
@@ -187,7 +198,7 @@ class Progress:
                   "elapsed": format_seconds(elapsed), "left": format_seconds((self.total - self.n) * per_batch),
                   "rate": f"{self.images / self.seconds:.0f}" if self.seconds > 0 else "?",
                   "eta": format_seconds(self.eta())}
-        return fit_line(columns, fields, self.metrics)
+        return fit_line(columns, fields, self.metrics, blocks=self.blocks)
 
     def update(self, images: int | None = None, **metrics) -> None:
         now = self.clock.timer()

@@ -146,6 +146,17 @@ def test_replayed_batches_are_counted_not_timed():
     assert p.eta() == pytest.approx(1.0)  # one batch left at 1 s per timed batch
 
 
+def test_ascii_bar_where_the_encoding_has_no_blocks():
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    stream.isatty = lambda: True
+    p = Progress(16, "epoch 1/1", stream=stream, clock=RunClock(Ticks(1.0)), columns=120)
+    for _ in range(9):
+        p.update(1, loss=1.0, acc=0.5)
+    stream.flush()
+    text = stream.buffer.getvalue().decode("ascii")
+    assert "\repoch 1/1:  56%|" + "#" * 16 + "7" + " " * 13 + "|  9/16 [" in text  # 9/16 of 30 cells: 16 7/8
+
+
 def test_terminal_columns_reads_the_COLUMNS_variable(monkeypatch):
     monkeypatch.setenv("COLUMNS", "57")
     assert terminal_columns(io.StringIO()) == 57
