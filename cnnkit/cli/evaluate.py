@@ -34,8 +34,8 @@ support) averages over the classes:
 
 (0 where a denominator is 0, as scikit-learn's default).
 
---json prints one JSON document on stdout instead of the text (the progress
-line stays on stderr):
+--json prints one JSON document on stdout instead of the text (the line
+"evaluating ... on the ... test set" stays on stderr):
 
     {"checkpoint": str, "model": str, "data": str, "images": int,
      "loss": float|null, "accuracy": float, "correct": int,
