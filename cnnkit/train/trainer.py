@@ -168,6 +168,7 @@ class Trainer:
         reference = self.history[0]["train_loss"] if self.history else None  # the scale divergence is judged by
         if reference is not None and not math.isfinite(reference):
             reference = None
+        ranks = self.distributed.world_size if self.distributed is not None else 1  # images/s of all the ranks
         start = time.perf_counter()
         batches, batch_index = iter(loader), 0
         while True:
@@ -223,7 +224,7 @@ class Trainer:
                 correct += topk_correct(out.data, y.data, 1)
                 scored += n
             seen += n
-            progress.update(n, loss=loss_mean.mean, acc=correct / scored if scored else float("nan"))
+            progress.update(n * ranks, loss=loss_mean.mean, acc=correct / scored if scored else float("nan"))
         if batch_index < skip:  # the loader gave fewer batches than were done: the data set changed
             raise ValueError(f"Trainer.fit: the stopped epoch had {skip} batches done, the data gives {batch_index}")
         seconds += time.perf_counter() - start
