@@ -172,7 +172,7 @@ class Progress:
         self.clock = clock if clock is not None else RunClock()
         self.live = not quiet and is_terminal(self.stream)
         self.blocks = BLOCKS if can_encode(self.stream, BLOCKS) else ASCII_BLOCKS
-        self.n, self.images, self.seconds = 0, 0, 0.0
+        self.n, self.timed, self.images, self.seconds = 0, 0, 0, 0.0  # batches; timed ones, their images and time
         self.metrics: dict = {}
         self.start = self.last = self.clock.timer()
         self.drawn_at, self.drawn_width = None, 0
@@ -190,7 +190,7 @@ class Progress:
     def line(self, columns: int) -> str | None:
         """The line as drawn now at ``columns`` (None: too narrow for any form)."""
         elapsed = self.last - self.start
-        per_batch = self.seconds / max(1, self.n) if self.seconds else float("nan")
+        per_batch = self.seconds / self.timed if self.timed else float("nan")
         short = self.desc.replace("epoch ", "ep", 1)
         fields = {"desc": self.desc, "short_desc": short, "n": f"{self.n:>{len(str(self.total))}}", "total": self.total,
                   "fraction": self.n / self.total if self.total else 1.0,
@@ -206,6 +206,7 @@ class Progress:
             self.clock.train_seconds += now - self.last
             self.clock.batches += 1
             self.seconds += now - self.last
+            self.timed += 1
             self.images += images
         self.last = now
         self.n += 1

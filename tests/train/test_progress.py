@@ -142,8 +142,9 @@ def test_replayed_batches_are_counted_not_timed():
     p.update(None, loss=1.0, acc=0.0)  # a batch a resumed epoch had already done
     p.update(None, loss=1.0, acc=0.0)
     p.update(10, loss=1.0, acc=0.0)
-    assert (p.n, clock.batches, p.images, clock.train_seconds) == (3, 1, 10, 1.0)
+    assert (p.n, p.timed, clock.batches, p.images, clock.train_seconds) == (3, 1, 1, 10, 1.0)
     assert p.eta() == pytest.approx(1.0)  # one batch left at 1 s per timed batch
+    assert "  75%|" in p.line(120) and " 3/4 [0:03<0:01, 10 img/s, run ETA 0:01] " in p.line(120)
 
 
 def test_ascii_bar_where_the_encoding_has_no_blocks():
