@@ -208,7 +208,7 @@ def test_tqdm_progress_on_a_terminal(tmp_path, small):
     tty = TTY()
     assert cli.main(["train", "--epochs", "1", "--out", str(tmp_path)], datasets=small, stderr=tty) == 0
     text = "".join(tty.parts)
-    assert "\r" in text and "epoch 1/1" in text and "3/3" in text and "val_acc=" in text
+    assert "\r" in text and "epoch 1/1" in text and "3/3" in text and "val acc " in text
 
 
 # ----- errors -------------------------------------------------------------------------------------------------

@@ -370,10 +370,15 @@ def test_predict_errors(checkpoint, digit_images, tmp_path, capsys):
         (text, "{path} is not an image file that Pillow can read (PNG, JPEG, ...)"),
         (fake, "{path}"),
         (truncated, "cannot read the image {path}: "),
-        (tmp_path, "{path} is a directory, not an image file"),
     ]:
-        # the bad file after a good one: nothing is printed for the good one either
-        err = one_line_error(*run(["predict", checkpoint, good, path], capsys), "predict")
+        # the bad file after a good one: the good one is classified, the bad one reported, the exit code 1
+        code, out, err = run(["predict", checkpoint, good, path], capsys)
+        assert code == 1 and PREDICTION.match(out.strip()).group("path") == str(good) and len(out.splitlines()) == 1
+        lines = err.splitlines()
+        assert len(lines) == 2 and lines[0].startswith("cnnkit predict: error: ") and "Traceback" not in err
+        assert message.format(path=path) in lines[0], err
+        assert lines[1] == "cnnkit predict: 1 of 2 inputs could not be classified"
+        err = one_line_error(*run(["predict", checkpoint, path], capsys), "predict")  # alone: one line
         assert message.format(path=path) in err, err
     rgb_ckpt = tmp_path / "four_channels.safetensors"
     _save_untrained(rgb_ckpt, _meta("cifar10", 4, 32, [0.5] * 4, [0.2] * 4), in_channels=4, input_size=32)

@@ -1,4 +1,5 @@
-"""Classification metrics on logits (N, C) and integer targets (N,): accuracy, top-k, confusion matrix.
+"""Classification metrics on logits (N, C) and integer targets (N,): accuracy, top-k, confusion matrix, and
+per-class precision, recall and F1 from a confusion matrix.
 
 Ties are broken by class index, as ``argmax`` does: a target ranks after every class with a higher logit
 and after every class with an equal logit and a smaller index. So top-1 is exactly ``argmax == target``,
@@ -82,6 +83,42 @@ def confusion_matrix(predictions, targets, num_classes: int) -> np.ndarray:
         raise ValueError(f"confusion_matrix: classes must be in [0, {num_classes}), got values in "
                          f"[{min(p.min(), t.min())}, {max(p.max(), t.max())}]")
     return np.bincount(t * num_classes + p, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.zeros(num.shape, dtype=np.float64)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+def precision_recall_f1(confusion) -> dict:
+    """Per-class precision, recall, F1 and support of a confusion matrix M (rows: true class, columns: predicted):
+
+        precision_c = M[c, c] / Σ_i M[i, c]      recall_c = M[c, c] / Σ_j M[c, j]
+        F1_c = 2 · precision_c · recall_c / (precision_c + recall_c)      support_c = Σ_j M[c, j]
+
+    A ratio whose denominator is 0 is 0 (scikit-learn's ``zero_division`` default). Returns float64 arrays
+    ``precision``, ``recall``, ``f1`` and int64 ``support`` (one entry per class), and the averages over all the
+    classes as dicts ``macro`` (unweighted means) and ``weighted`` (means weighted by support), each with
+    ``precision``, ``recall``, ``f1`` and ``support`` (the number of samples), as scikit-learn's
+    ``precision_recall_fscore_support(average="macro" / "weighted")``.
+    """
+    m = np.asarray(confusion)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] == 0:
+        raise ValueError(f"precision_recall_f1: expected a square confusion matrix (C, C), got shape {m.shape}")
+    if m.dtype.kind not in "iu":
+        raise TypeError(f"precision_recall_f1: expected integer counts, got dtype {m.dtype}")
+    m = m.astype(np.int64)
+    hits = np.diag(m).astype(np.float64)
+    support, predicted = m.sum(axis=1), m.sum(axis=0)
+    precision, recall = _ratio(hits, predicted), _ratio(hits, support)
+    f1 = _ratio(2 * precision * recall, precision + recall)
+    total = int(support.sum())
+    weights = support / total if total else np.zeros(len(support))
+    result = {"precision": precision, "recall": recall, "f1": f1, "support": support}
+    result["macro"] = {k: float(result[k].mean()) for k in ("precision", "recall", "f1")} | {"support": total}
+    result["weighted"] = {k: float(result[k] @ weights) for k in ("precision", "recall", "f1")} | {"support": total}
+    return result
 
 
 class RunningMean:

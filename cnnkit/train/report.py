@@ -1,6 +1,5 @@
-"""What training reports: the progress display (a tqdm bar per epoch on a terminal, one plain line per epoch
-otherwise or with ``quiet``), the metrics log (CSV, or JSON lines for a ``.jsonl`` path) and the
-training-curve plot (PNG, matplotlib's Agg backend).
+"""What training reports besides the progress display (:mod:`cnnkit.train.progress`): the metrics log (CSV, or
+JSON lines for a ``.jsonl`` path) and the training-curve plot (PNG, matplotlib's Agg backend).
 
 The log and the plot are rewritten from the whole history after every epoch (atomically), so a resumed run
 continues the log of its checkpoint and a new run in the same folder starts a new log.
@@ -11,13 +10,10 @@ import csv
 import io
 import json
 import math
-import os
-import sys
 from pathlib import Path
 
 from ..io.atomic import atomic_output
 
-REFRESH_SECONDS = 0.1  # the bar is redrawn at most this often (tqdm's mininterval)
 COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s"]
 
 
@@ -86,65 +82,3 @@ def plot_history(history: list, path) -> None:
     fig.tight_layout()
     with atomic_output(path) as f:
         fig.savefig(f, format="png", dpi=100)
-
-
-def _is_terminal(stream) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
-
-
-def _screen_size(stream, fallback=(120, 24)) -> tuple:
-    """(columns, lines) of the terminal behind ``stream``; the fallback where it is unknown or not positive (a
-    pseudo-terminal without a size reports 0 or -1, and tqdm would then draw nothing)."""
-    try:
-        size = os.get_terminal_size(stream.fileno())
-        columns, lines = size.columns, size.lines
-    except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
-        columns = lines = 0
-    return (columns if columns > 0 else fallback[0]), (lines if lines > 0 else fallback[1])
-
-
-class Progress:
-    """The progress of one epoch: ``p.update(loss=..., acc=...)`` after each batch, ``p.close(summary)`` at the end.
-
-    On a terminal (``stream.isatty()``) and without ``quiet`` it is a tqdm bar with the running loss and
-    accuracy in its postfix, left on screen with the epoch's final metrics; otherwise nothing is printed per
-    batch and ``close`` prints one line ``"<desc>: <summary>"``.
-    """
-
-    def __init__(self, total: int, desc: str, quiet: bool = False, stream=None):
-        self.stream = stream if stream is not None else sys.stderr
-        self.desc = desc
-        self.bar = None
-        if not quiet and _is_terminal(self.stream):
-            from tqdm import tqdm
-
-            columns, lines = _screen_size(self.stream)
-            self.bar = tqdm(total=total, desc=desc, file=self.stream, leave=True, unit="batch", ncols=columns,
-                            nrows=lines, mininterval=REFRESH_SECONDS)
-
-    def update(self, **postfix) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix({k: f"{v:.4f}" for k, v in postfix.items()}, refresh=False)
-            self.bar.update(1)
-
-    def close(self, summary: str, postfix: dict | None = None) -> None:
-        """End the epoch: the bar keeps ``postfix`` (short ``key=value`` pairs; ``summary`` if not given) as its
-        final state; without a bar, print ``"<desc>: <summary>"``."""
-        if self.bar is not None:
-            if postfix:
-                self.bar.set_postfix(postfix, refresh=True)
-            else:
-                self.bar.set_postfix_str(summary, refresh=True)
-            self.bar.close()
-            self.bar = None
-        else:
-            print(f"{self.desc}: {summary}", file=self.stream, flush=True)
-
-    def abort(self) -> None:
-        """Close the bar (if any) without a summary: the epoch did not finish."""
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None

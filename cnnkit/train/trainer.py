@@ -42,16 +42,17 @@ from .best import best_epoch, check_metric, epochs_without_improvement
 from .evaluate import as_loader, class_targets, evaluate
 from .guard import DivergenceError, NonFiniteLossError, Snapshot, all_finite, deep_copy_state
 from .metrics import RunningMean, topk_correct
-from .report import Progress, plot_history, write_log
+from .progress import Progress, RunClock
+from .report import plot_history, write_log
 
 
 class _NoProgress:
     """The progress display of a rank other than 0: nothing."""
 
-    def update(self, **postfix) -> None:
+    def update(self, images=None, **metrics) -> None:
         pass
 
-    def close(self, summary: str, postfix: dict | None = None) -> None:
+    def close(self, summary: str) -> None:
         pass
 
     def abort(self) -> None:
@@ -138,6 +139,7 @@ class Trainer:
         self.plot_interval = 10.0
         self.epoch = 0
         self.history: list = []
+        self._clock = RunClock()
         self._plotted, self._last_plot = 0, 0.0
 
     # ----- one step, one epoch --------------------------------------------------------------------
@@ -166,6 +168,7 @@ class Trainer:
         reference = self.history[0]["train_loss"] if self.history else None  # the scale divergence is judged by
         if reference is not None and not math.isfinite(reference):
             reference = None
+        ranks = self.distributed.world_size if self.distributed is not None else 1  # images/s of all the ranks
         start = time.perf_counter()
         batches, batch_index = iter(loader), 0
         while True:
@@ -180,7 +183,7 @@ class Trainer:
                 break
             batch_index += 1
             if batch_index <= skip:  # drawn again for the same random draws, done before the stop
-                progress.update(loss=loss_mean.mean, acc=correct / scored if scored else float("nan"))
+                progress.update(None, loss=loss_mean.mean, acc=correct / scored if scored else float("nan"))
                 if batch_index == skip:
                     set_rng_state(partial["rng"])
                 continue
@@ -221,7 +224,7 @@ class Trainer:
                 correct += topk_correct(out.data, y.data, 1)
                 scored += n
             seen += n
-            progress.update(loss=loss_mean.mean, acc=correct / scored if scored else float("nan"))
+            progress.update(n * ranks, loss=loss_mean.mean, acc=correct / scored if scored else float("nan"))
         if batch_index < skip:  # the loader gave fewer batches than were done: the data set changed
             raise ValueError(f"Trainer.fit: the stopped epoch had {skip} batches done, the data gives {batch_index}")
         seconds += time.perf_counter() - start
@@ -260,6 +263,7 @@ class Trainer:
         if self.log is not None and self.history and self.is_main:
             write_log(self.log, self.history)  # a log that a kill left behind the checkpoint catches up
         self.stopped_early = self.stopped = False
+        self._clock = RunClock()  # the times of this fit, for the progress display's run ETA
         try:
             while self.epoch < epochs:
                 if self._stop_requested:
@@ -281,8 +285,9 @@ class Trainer:
 
     def _fit_epoch(self, train_loader, val_loader, epochs: int) -> None:
         lr = self.optimizer.param_groups[0]["lr"]
-        progress = (Progress(len(train_loader), f"epoch {self.epoch + 1}/{epochs}", self.quiet, self.stream)
-                    if self.is_main else _NoProgress())
+        progress = (Progress(len(train_loader), f"epoch {self.epoch + 1}/{epochs}", self.quiet, self.stream,
+                             epochs_after=epochs - self.epoch - 1, validates=val_loader is not None,
+                             clock=self._clock) if self.is_main else _NoProgress())
         try:
             row = self._train_epoch(train_loader, progress)
             if val_loader is not None:
@@ -297,10 +302,7 @@ class Trainer:
         if "val_loss" in row:
             summary += f", val loss {row['val_loss']:.4f}, val acc {row['val_acc']:.4f}"
         summary += f", lr {lr:.3g}, {row['seconds']:.1f} s ({row['images_per_s']:.0f} images/s)"
-        postfix = {"loss": f"{row['train_loss']:.4f}", "acc": f"{row['train_acc']:.4f}"}
-        if "val_loss" in row:
-            postfix.update(val_loss=f"{row['val_loss']:.4f}", val_acc=f"{row['val_acc']:.4f}")
-        progress.close(summary, postfix)
+        progress.close(summary)
         if self.scheduler is not None:
             if isinstance(self.scheduler, ReduceLROnPlateau):
                 self.scheduler.step(row.get("val_loss", row["train_loss"]))

@@ -332,22 +332,28 @@ def test_quiet_gives_plain_lines_even_on_a_terminal():
     assert len(lines) == 2 and lines[1].startswith("epoch 2/2: loss ") and "\r" not in stream.getvalue()
 
 
-def test_tqdm_bar_on_a_terminal(monkeypatch):
-    monkeypatch.setattr(cnnkit.train.report, "REFRESH_SECONDS", 0.0)  # draw every batch
+def test_progress_line_on_a_terminal(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
     stream = TTYStream()
     model = mlp()
     t = Trainer(model, SGD(model.parameters(), lr=0.1), CrossEntropyLoss(), stream=stream)
     t.fit(DataLoader(blobs(), batch_size=16), 2, val=blobs(seed=1))
     text = stream.getvalue()
-    assert "\r" in text  # the bar redraws in place
-    assert "epoch 1/2" in text and "epoch 2/2" in text
-    assert "6/6" in text and "batch" in text  # tqdm's counter with unit='batch'
-    # the running loss and accuracy in the postfix, and the epoch's final metrics in the bar's last state
-    assert re.search(r"loss=\d\.\d{4}, acc=\d\.\d{4}\]", text)
+    assert "\r" in text and text.endswith("\n")  # the line redraws in place; each epoch ends its line
+    # the first and the last batch of each epoch are drawn, within 79 columns, with the running loss and accuracy
+    for epoch in (1, 2):
+        for n in (1, 6):
+            m = re.search(rf"\repoch {epoch}/2 +\d+%\|[^|]*\| {n}/6 (\d+) img/s ETA \d+:\d\d "
+                          rf"loss=(\d\.\d+), acc=(\d\.\d+) *(?=[\r\n])", text)
+            assert m, (epoch, n, text)
+            assert len(m.group(0)) - 1 <= 79 and int(m.group(1)) > 0
+    # then the epoch's summary line (as without a terminal), and the run's ETA after epoch 1
     for h in t.history:
-        assert (f"loss={h['train_loss']:.4f}, acc={h['train_acc']:.4f}, val_loss={h['val_loss']:.4f}, "
-                f"val_acc={h['val_acc']:.4f}]") in text
-    assert "100%" in text and text.endswith("\n")
+        summary = (f"epoch {h['epoch']}/2: loss {h['train_loss']:.4f}, acc {h['train_acc']:.4f}, val loss "
+                   f"{h['val_loss']:.4f}, val acc {h['val_acc']:.4f}, lr 0.1,")
+        assert summary in text
+    assert re.search(r"images/s\), run ETA \d+:\d\d *\n", text)  # after epoch 1: epoch 2 is to come
+    assert text.rstrip().endswith("images/s)")  # after the last epoch: nothing left
 
 
 # ----- metrics log and curve ------------------------------------------------------------------------
