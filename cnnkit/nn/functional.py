@@ -22,6 +22,8 @@ from ..ops.activation import (  # noqa: F401
 from ..ops.adaptive_pool import adaptive_avg_pool2d, adaptive_max_pool2d  # noqa: F401
 from ..ops.conv import conv2d, conv_transpose2d  # noqa: F401
 from ..ops.dropout import dropout, dropout2d  # noqa: F401
+from ..ops.gelu import gelu  # noqa: F401
+from ..ops.group_norm import group_norm, instance_norm, layer_norm  # noqa: F401
 from ..ops.indexing import one_hot  # noqa: F401
 from ..ops.interpolate import interpolate  # noqa: F401
 from ..ops.linalg import linear  # noqa: F401
