@@ -76,6 +76,9 @@ DIFFERENCES = {
     "torch.Tensor.backward": "an op whose input was changed in place after it was recorded raises "
                              "RuntimeError at backward (torch's version check; cnnkit checks every recorded "
                              "input, torch only the saved ones; views made by ops have their own counter)",
+    "torch.autograd.grad": "create_graph=True and is_grads_batched=True raise RuntimeError: backward passes compute "
+                           "on arrays and are not recorded, so there is no double backward (gradient penalties, "
+                           "Hessian-vector products); the walk visits every op below the outputs",
     "torch.Tensor.grad_fn": "nodes are cnnkit Functions: name() gives torch's name (MulBackward0), next_functions "
                             "is empty once backward freed the graph",
     "torch.utils.data.DataLoader": "loads in the calling process: num_workers, pin_memory, prefetch_factor, "
