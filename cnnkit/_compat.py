@@ -28,7 +28,6 @@ ABSENT = {
     "torch.complex64": "no complex dtypes",
     "torch.bfloat16": "no bfloat16: NumPy has no such dtype",
     "torch.set_num_threads": "cnnkit sizes its thread pool itself (cnnkit.kernels config)",
-    "torch.autograd.grad": "not implemented: use backward() and .grad (no higher-order gradients, no create_graph)",
     # Tensor
     "torch.Tensor.register_hook": "no tensor hooks: use Module.register_forward_hook or retain_grad()",
     "torch.Tensor.storage": "no storage objects: a Tensor wraps a NumPy array (Tensor.numpy())",
