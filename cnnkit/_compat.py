@@ -88,8 +88,8 @@ DIFFERENCES = {
     "torch.nn.parallel.DataParallel": "runs the wrapped module on the CPU (state-dict keys get 'module.' as in "
                                       "torch); device_ids must be CPU devices",
     "torch.backends.cudnn": "benchmark / deterministic are plain attributes with no effect",
-    "torch.nn.functional.interpolate": "modes nearest, nearest-exact, linear, bilinear, area; bicubic, trilinear "
-                                       "and antialias raise ValueError",
+    "torch.nn.functional.interpolate": "modes nearest, nearest-exact, linear, bilinear, bicubic, trilinear, area "
+                                       "(area for 4-d input only); antialias=True raises ValueError",
 }
 
 
