@@ -46,9 +46,20 @@ from .creation import (
     zeros_like,
 )
 from .device import device
+from .legacy_tensors import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
 from .ops.activation import log_softmax, relu, sigmoid, softmax, tanh
 from .ops.compare import allclose, eq, ge, gt, isfinite, isnan, le, logical_and, logical_not, logical_or, lt, ne
 from .ops.dtype import cast
+from .ops.einsum import einsum
 from .ops.elementwise import (
     abs,
     add,

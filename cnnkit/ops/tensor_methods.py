@@ -58,6 +58,7 @@ def _type(self, dtype=None, non_blocking: bool = False):
     ``x.type('torch.LongTensor')``: ``x`` converted."""
     if dtype is None:
         return "torch." + TYPE_NAMES[str(self.dtype)]
+    dtype = getattr(dtype, "legacy_dtype", dtype)  # a legacy class: x.type(ck.FloatTensor)
     if isinstance(dtype, str):
         name = dtype.rpartition(".")[2]
         if ".cuda." in dtype:
