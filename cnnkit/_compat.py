@@ -24,7 +24,6 @@ ABSENT = {
     "torch.sparse": "no sparse tensors",
     "torch.hub": "no model hub: cnnkit.models builds the classic architectures, weights load from safetensors",
     "torch.quantization": "no quantization",
-    "torch.einsum": "not implemented: write the product with matmul/bmm or reshape + sum",
     "torch.complex64": "no complex dtypes",
     "torch.bfloat16": "no bfloat16: NumPy has no such dtype",
     "torch.set_num_threads": "cnnkit sizes its thread pool itself (cnnkit.kernels config)",
