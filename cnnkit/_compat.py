@@ -20,7 +20,13 @@ ABSENT = {
     "torch.autocast": "no mixed precision: cnnkit computes in float32 or float64",
     "torch.amp": "no mixed precision: cnnkit computes in float32 or float64",
     "torch.fft": "no FFT: cnnkit's convolutions use im2col, Winograd and direct kernels",
-    "torch.linalg": "no linear-algebra module beyond matmul/mm/bmm",
+    "torch.linalg": "no linear-algebra module: matmul, mm, bmm, mv, dot, einsum, trace and norm are at the top level",
+    "torch.fx": "no graph capture or transformation: models are plain Python modules run eagerly",
+    "torch.futures": "no asynchronous futures (PyTorch uses them for RPC)",
+    "torch.serialization": "no pickle machinery: cnnkit.save/load write and read safetensors, and "
+                           "cnnkit.io.load_torch reads PyTorch's files without unpickling",
+    "torch.distributions": "no probability-distributions module: rand, randn, normal, bernoulli and multinomial "
+                           "draw samples",
     "torch.sparse": "no sparse tensors",
     "torch.hub": "no model hub: cnnkit.models builds the classic architectures, weights load from safetensors",
     "torch.quantization": "no quantization",
@@ -35,7 +41,19 @@ ABSENT = {
     "torch.Tensor.share_memory_": "no shared-memory tensors (the DataLoader loads in-process)",
     "torch.Tensor.is_sparse": "no sparse tensors",
     "torch.Tensor.half": "no float16 computation: cnnkit computes in float32 or float64",
+    "torch.Tensor.name": "no named tensors (a prototype in PyTorch); the measured uses of .name are mostly of "
+                         "other objects (argparse namespaces, files)",
+    "torch.Tensor.resize": "deprecated in PyTorch: use reshape/view, or F.interpolate to resize an image (the "
+                           "measured uses are mostly PIL's Image.resize)",
+    "torch.Tensor.values": "a sparse-tensor accessor and cnnkit has no sparse tensors (the (values, indices) "
+                           "results of max, min, sort and topk do have .values); the measured uses are mostly "
+                           "dict.values()",
+    "torch.Tensor.indices": "a sparse-tensor accessor and cnnkit has no sparse tensors (the (values, indices) "
+                            "results of max, min, sort and topk do have .indices)",
+    "torch.Tensor.index": "not a documented Tensor method; the measured uses are list.index and str.index",
     # nn
+    "torch.nn.modules": "cnnkit.nn's layers live in one module per family (cnnkit/nn/*.py), not at torch.nn.modules' "
+                        "paths: import them from cnnkit.nn",
     "torch.nn.Conv1d": _SCOPE, "torch.nn.Conv3d": _SCOPE, "torch.nn.MaxPool1d": _SCOPE, "torch.nn.MaxPool3d": _SCOPE,
     "torch.nn.BatchNorm3d": _SCOPE, "torch.nn.LSTM": _SCOPE, "torch.nn.GRU": _SCOPE, "torch.nn.RNN": _SCOPE,
     "torch.nn.Embedding": _SCOPE, "torch.nn.Transformer": _SCOPE, "torch.nn.MultiheadAttention": _SCOPE,

@@ -8,7 +8,8 @@ As in PyTorch they make a ``Tensor`` of their dtype, never an instance of themse
     FloatTensor([1, 2])        from data (a list, tuple, NumPy array or scalar sequence), converted
     FloatTensor(t)             t itself when t already has that dtype (else TypeError, as in PyTorch)
 
-and ``isinstance(t, FloatTensor)`` is True for a float32 Tensor. ``t.type(FloatTensor)`` converts.
+and ``isinstance(t, FloatTensor)`` is True for a float32 Tensor. ``t.type(FloatTensor)`` converts, and
+``t.new(...)`` follows the same rules with t's dtype.
 """
 from __future__ import annotations
 
@@ -29,31 +30,36 @@ class _TypedTensorMeta(type):
         return f"<class 'torch.{cls.__name__}'>"
 
 
+def legacy_new(dtype, args: tuple, name: str, device=None) -> Tensor:
+    """The legacy constructor's rules (module docstring) for a Tensor of ``dtype``; also ``Tensor.new``."""
+    check_device(device, name)
+    dtype = np.dtype(dtype)
+    if not args:
+        return Tensor._wrap(np.empty((0,), dtype))
+    if len(args) == 1 and isinstance(args[0], Tensor):
+        if args[0].dtype != dtype:
+            raise TypeError(f"{name}: expected a Tensor of dtype {dtype} (got {args[0].dtype}); convert "
+                            f"it with .to() or .type()")
+        return args[0]
+    if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args) or \
+            (len(args) == 1 and isinstance(args[0], Size)):
+        shape = tuple(args[0]) if isinstance(args[0], Size) else tuple(int(a) for a in args)
+        if any(s < 0 for s in shape):
+            raise ValueError(f"{name}: sizes must be non-negative, got {shape}")
+        return Tensor._wrap(np.empty(shape, dtype))
+    if len(args) > 1:
+        raise TypeError(f"{name}: expected sizes as ints, or one sequence of data, got {args!r}")
+    data = args[0]
+    if isinstance(data, (str, bytes, dict, set)) or np.isscalar(data):
+        raise TypeError(f"{name}: new(): data must be a sequence (got {type(data).__name__})")
+    return Tensor._wrap(np.array(data, dtype=dtype))
+
+
 class _TypedTensor(metaclass=_TypedTensorMeta):
     dtype = None
 
     def __new__(cls, *args, device=None):
-        name = cls.__name__
-        check_device(device, name)
-        if not args:
-            return Tensor._wrap(np.empty((0,), cls.dtype))
-        if len(args) == 1 and isinstance(args[0], Tensor):
-            if args[0].dtype != cls.dtype:
-                raise TypeError(f"{name}: expected a Tensor of dtype {cls.dtype} (got {args[0].dtype}); convert "
-                                f"it with .to() or .type()")
-            return args[0]
-        if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args) or \
-                (len(args) == 1 and isinstance(args[0], Size)):
-            shape = tuple(args[0]) if isinstance(args[0], Size) else tuple(int(a) for a in args)
-            if any(s < 0 for s in shape):
-                raise ValueError(f"{name}: sizes must be non-negative, got {shape}")
-            return Tensor._wrap(np.empty(shape, cls.dtype))
-        if len(args) > 1:
-            raise TypeError(f"{name}: expected sizes as ints, or one sequence of data, got {args!r}")
-        data = args[0]
-        if isinstance(data, (str, bytes, dict, set)) or np.isscalar(data):
-            raise TypeError(f"{name}: new(): data must be a sequence (got {type(data).__name__})")
-        return Tensor._wrap(np.array(data, dtype=cls.dtype))
+        return legacy_new(cls.dtype, args, cls.__name__, device)
 
 
 def _typed(name: str, dtype) -> type:
