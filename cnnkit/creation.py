@@ -235,7 +235,7 @@ def multinomial(input, num_samples: int, replacement: bool = False, *, generator
     name = "multinomial"
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}: expected a Tensor of weights, got {type(input).__name__}")
-    w = input.data.astype(np.float64)
+    w = input._data.astype(np.float64)
     if w.ndim not in (1, 2) or w.shape[-1] == 0:
         raise ValueError(f"{name}: expected a 1-d or 2-d tensor of weights, got shape {tuple(w.shape)}")
     if not np.all(np.isfinite(w)) or np.any(w < 0):

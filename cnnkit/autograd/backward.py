@@ -137,15 +137,15 @@ def _seed(root, gradient, fn: str) -> np.ndarray:
         raise RuntimeError(f"{fn}: this tensor does not require grad and has no graph to walk; create the "
                            "inputs with requires_grad=True (and not inside ck.no_grad()) before computing it")
     if gradient is None:
-        if root.data.size != 1:
+        if root._data.size != 1:
             raise RuntimeError(f"{fn}: a gradient can be implied only for a one-element output, got shape "
-                               f"{root.data.shape}; pass backward(gradient) of that shape")
-        return np.ones_like(root.data)
-    seed = gradient.data if isinstance(gradient, _Tensor) else np.asarray(gradient)
-    if seed.shape != root.data.shape:
+                               f"{root._data.shape}; pass backward(gradient) of that shape")
+        return np.ones_like(root._data)
+    seed = gradient._data if isinstance(gradient, _Tensor) else np.asarray(gradient)
+    if seed.shape != root._data.shape:
         raise ValueError(f"{fn}: gradient shape {seed.shape} does not match the tensor's shape "
-                         f"{root.data.shape}")
-    return seed.astype(root.data.dtype, copy=False)  # never stored as a leaf's grad: see handed_out
+                         f"{root._data.shape}")
+    return seed.astype(root._data.dtype, copy=False)  # never stored as a leaf's grad: see handed_out
 
 
 def _walk(root, gradient, retain_graph: bool) -> None:
@@ -202,7 +202,7 @@ def _propagate(seeded, retain_graph: bool, leaf, captured) -> None:
                     if t.grad is None:
                         t.grad = _Tensor._wrap(gys[i].copy())
                     else:  # retained gradients accumulate over backward calls, like a leaf's
-                        np.add(t.grad.data, gys[i], out=t.grad.data, casting="unsafe")
+                        np.add(t.grad._data, gys[i], out=t.grad._data, casting="unsafe")
         _check_versions(f)
         gxs = f.backward(*gys)
         if not isinstance(gxs, tuple):
@@ -213,17 +213,17 @@ def _propagate(seeded, retain_graph: bool, leaf, captured) -> None:
         for x, gx in zip(f.inputs, gxs):
             if gx is None or not x.requires_grad:
                 continue
-            if gx.shape != x.data.shape:
+            if gx.shape != x._data.shape:
                 raise RuntimeError(f"{type(f).__name__}.backward returned a gradient of shape {gx.shape} for an "
-                                   f"input of shape {x.data.shape} (a bug in that op)")
+                                   f"input of shape {x._data.shape} (a bug in that op)")
             c = x.creator
             if c is None:
                 leaf(x, gx)
                 continue
             if c.inputs is None:
                 _raise_freed(c)
-            if gx.dtype != x.data.dtype:
-                gx = gx.astype(x.data.dtype)
+            if gx.dtype != x._data.dtype:
+                gx = gx.astype(x._data.dtype)
             i = x._output_index
             cur = c._out_grads[i]
             c._out_grads[i] = gx if cur is None else cur + gx

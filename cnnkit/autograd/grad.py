@@ -82,7 +82,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
                 raise RuntimeError(f"{fn}: one of the differentiated Tensors (shape {tuple(x.shape)}) appears to "
                                    "not have been used in the graph; set allow_unused=True if this is the desired "
                                    "behavior")
-            result.append(B._Tensor._wrap(np.zeros_like(x.data)) if materialize_grads else None)
+            result.append(B._Tensor._wrap(np.zeros_like(x._data)) if materialize_grads else None)
             continue
-        result.append(B._Tensor._wrap(np.array(g, dtype=x.data.dtype, copy=True)))
+        result.append(B._Tensor._wrap(np.array(g, dtype=x._data.dtype, copy=True)))
     return tuple(result)

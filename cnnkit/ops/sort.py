@@ -80,7 +80,7 @@ def unique(input, sorted: bool = True, return_inverse: bool = False, return_coun
     slice), with ``return_counts`` how often each occurs. Returns a Tensor, or a tuple when either is asked for."""
     x = as_operand(input, "unique")
     axis = None if dim is None else normalize_dim(dim, max(x.ndim, 1), "unique")
-    values, inverse, counts = np.unique(x.data, return_inverse=True, return_counts=True, axis=axis)
+    values, inverse, counts = np.unique(x._data, return_inverse=True, return_counts=True, axis=axis)
     inverse = inverse.reshape(x.shape if axis is None else (-1,)).astype(np.int64)
     out = (Tensor._wrap(values),)
     if return_inverse:
