@@ -92,3 +92,14 @@ def test_measured_names_are_supported_or_absent_with_a_reason():
         assert 1 <= repos <= min(files, len(tool.REPOSITORIES)) and files <= occurrences, name
         assert tool.status(name) in ("supported", "differs", "absent"), f"{name} is used in {files} files of " \
             f"public CNN code but cnnkit neither has it nor says why (add it, or a reason in cnnkit/_compat.py)"
+
+
+def test_readme_states_the_measured_figures():
+    tool = _tool()
+    counts = {}
+    for name, *_ in tool.read_usage():
+        counts[tool.status(name)] = counts.get(tool.status(name), 0) + 1
+    present, differs, absent = counts.get("supported", 0) + counts.get("differs", 0), counts.get("differs", 0), \
+        counts.get("absent", 0)
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert f"{present} of them are in cnnkit ({differs} with a documented difference), and the other {absent}" in text
