@@ -49,7 +49,8 @@ ABSENT = {
                            "results of max, min, sort and topk do have .values); the measured uses are mostly "
                            "dict.values()",
     "torch.Tensor.indices": "a sparse-tensor accessor and cnnkit has no sparse tensors (the (values, indices) "
-                            "results of max, min, sort and topk do have .indices)",
+                            "results of max, min, sort and topk do have .indices); the measured uses are mostly "
+                            "other objects' attributes (self.indices)",
     "torch.Tensor.index": "not a documented Tensor method; the measured uses are list.index and str.index",
     # nn
     "torch.nn.modules": "cnnkit.nn's layers live in one module per family (cnnkit/nn/*.py), not at torch.nn.modules' "
