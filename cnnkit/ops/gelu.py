@@ -6,14 +6,14 @@
     approximate='tanh':  gelu(x) = x/2 · (1 + tanh(u)),   u = √(2/π) · (x + 0.044715 x³)
                          d = (1 + t)/2 + x/2 · (1 − t²) · √(2/π) · (1 + 3·0.044715 x²),   t = tanh(u)
 
-erf is SciPy's (``scipy.special.erf``, a float32 and a float64 loop, like the input).
+erf is SciPy's (``scipy.special.erf``, a float32 and a float64 loop, like the input), imported when first used
+so that ``import cnnkit`` imports no third-party package but NumPy.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from scipy.special import erf
 
 from ..function import Function
 from ..tensor import Tensor
@@ -34,6 +34,7 @@ class GELU(Function):
         half = x.dtype.type(0.5)
         self.x = x
         if self.approximate == "none":
+            from scipy.special import erf  # imported on first use: `import cnnkit` imports only NumPy
             cdf = half * (one + erf(x * x.dtype.type(1 / math.sqrt(2))))
             self.cdf = cdf
             return x * cdf
