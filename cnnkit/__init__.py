@@ -5,6 +5,8 @@
     y = (x * x).sum()
     y.backward()          # x.grad == 2x
 """
+import math
+
 from . import accelerator, autograd, backend, backends, cuda, ops
 from .autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import (
@@ -32,6 +34,7 @@ from .creation import (
     full_like,
     is_tensor,
     linspace,
+    multinomial,
     normal,
     ones,
     ones_like,
@@ -46,9 +49,20 @@ from .creation import (
     zeros_like,
 )
 from .device import device
+from .legacy_tensors import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
 from .ops.activation import log_softmax, relu, sigmoid, softmax, tanh
 from .ops.compare import allclose, eq, ge, gt, isfinite, isnan, le, logical_and, logical_not, logical_or, lt, ne
 from .ops.dtype import cast
+from .ops.einsum import einsum
 from .ops.elementwise import (
     abs,
     add,
@@ -70,9 +84,11 @@ from .ops.elementwise import (
     where,
 )
 from .ops.indexing import masked_fill
-from .ops.linalg import bmm, matmul, mm
+from .ops.linalg import bmm, dot, matmul, mm, mv, trace
 from .ops.pad import pad
+from .ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle
 from .ops.reduce import amax, amin, argmax, argmin, max, mean, min, std, sum, var
+from .ops.scatter import repeat_interleave, scatter, scatter_add
 from .ops.select import flip, gather, index_select, narrow, roll, unbind
 from .ops.shape import (
     cat,
@@ -90,9 +106,24 @@ from .ops.shape import (
     transpose,
     unsqueeze,
 )
-from .ops.sort import argsort, sort, topk
-from .ops.trig import cos, cosh, sin, sinh, tan
-from .ops.unary import ceil, cumsum, expm1, floor, log1p, logsumexp, norm, prod, reciprocal, round, rsqrt, square, trunc
+from .ops.sort import argsort, sort, topk, unique
+from .ops.trig import acos, asin, atan, cos, cosh, sin, sinh, tan
+from .ops.unary import (
+    ceil,
+    cumsum,
+    dist,
+    expm1,
+    floor,
+    log1p,
+    logsumexp,
+    norm,
+    prod,
+    reciprocal,
+    round,
+    rsqrt,
+    square,
+    trunc,
+)
 from .random import Generator, get_generator, get_rng_state, initial_seed, manual_seed, set_rng_state
 from .tensor import Size, Tensor
 
@@ -103,6 +134,11 @@ short = int16
 half = float16
 float = float32
 double = float64
+
+pi = math.pi
+e = math.e
+inf = math.inf
+nan = math.nan
 
 # ck.onnx.export: the optional onnx package is imported only when it is called
 from . import data, distributed, models, nn, onnx, optim, train, utils  # noqa: E402

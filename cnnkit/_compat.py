@@ -20,15 +20,19 @@ ABSENT = {
     "torch.autocast": "no mixed precision: cnnkit computes in float32 or float64",
     "torch.amp": "no mixed precision: cnnkit computes in float32 or float64",
     "torch.fft": "no FFT: cnnkit's convolutions use im2col, Winograd and direct kernels",
-    "torch.linalg": "no linear-algebra module beyond matmul/mm/bmm",
+    "torch.linalg": "no linear-algebra module: matmul, mm, bmm, mv, dot, einsum, trace and norm are at the top level",
+    "torch.fx": "no graph capture or transformation: models are plain Python modules run eagerly",
+    "torch.futures": "no asynchronous futures (PyTorch uses them for RPC)",
+    "torch.serialization": "no pickle machinery: cnnkit.save/load write and read safetensors, and "
+                           "cnnkit.io.load_torch reads PyTorch's files without unpickling",
+    "torch.distributions": "no probability-distributions module: rand, randn, normal, bernoulli and multinomial "
+                           "draw samples",
     "torch.sparse": "no sparse tensors",
     "torch.hub": "no model hub: cnnkit.models builds the classic architectures, weights load from safetensors",
     "torch.quantization": "no quantization",
-    "torch.einsum": "not implemented: write the product with matmul/bmm or reshape + sum",
     "torch.complex64": "no complex dtypes",
     "torch.bfloat16": "no bfloat16: NumPy has no such dtype",
     "torch.set_num_threads": "cnnkit sizes its thread pool itself (cnnkit.kernels config)",
-    "torch.autograd.grad": "not implemented: use backward() and .grad (no higher-order gradients, no create_graph)",
     # Tensor
     "torch.Tensor.register_hook": "no tensor hooks: use Module.register_forward_hook or retain_grad()",
     "torch.Tensor.storage": "no storage objects: a Tensor wraps a NumPy array (Tensor.numpy())",
@@ -37,15 +41,24 @@ ABSENT = {
     "torch.Tensor.share_memory_": "no shared-memory tensors (the DataLoader loads in-process)",
     "torch.Tensor.is_sparse": "no sparse tensors",
     "torch.Tensor.half": "no float16 computation: cnnkit computes in float32 or float64",
+    "torch.Tensor.name": "no named tensors (a prototype in PyTorch); the measured uses of .name are mostly of "
+                         "other objects (argparse namespaces, files)",
+    "torch.Tensor.resize": "deprecated in PyTorch: use reshape/view, or F.interpolate to resize an image (the "
+                           "measured uses are mostly PIL's Image.resize)",
+    "torch.Tensor.values": "a sparse-tensor accessor and cnnkit has no sparse tensors (the (values, indices) "
+                           "results of max, min, sort and topk do have .values); the measured uses are mostly "
+                           "dict.values()",
+    "torch.Tensor.indices": "a sparse-tensor accessor and cnnkit has no sparse tensors (the (values, indices) "
+                            "results of max, min, sort and topk do have .indices); the measured uses are mostly "
+                            "other objects' attributes (self.indices)",
+    "torch.Tensor.index": "not a documented Tensor method; the measured uses are list.index and str.index",
     # nn
+    "torch.nn.modules": "cnnkit.nn's layers live in one module per family (cnnkit/nn/*.py), not at torch.nn.modules' "
+                        "paths: import them from cnnkit.nn",
     "torch.nn.Conv1d": _SCOPE, "torch.nn.Conv3d": _SCOPE, "torch.nn.MaxPool1d": _SCOPE, "torch.nn.MaxPool3d": _SCOPE,
     "torch.nn.BatchNorm3d": _SCOPE, "torch.nn.LSTM": _SCOPE, "torch.nn.GRU": _SCOPE, "torch.nn.RNN": _SCOPE,
     "torch.nn.Embedding": _SCOPE, "torch.nn.Transformer": _SCOPE, "torch.nn.MultiheadAttention": _SCOPE,
-    "torch.nn.LayerNorm": "not implemented yet (BatchNorm and LocalResponseNorm are)",
-    "torch.nn.GroupNorm": "not implemented yet (BatchNorm and LocalResponseNorm are)",
-    "torch.nn.GELU": "not implemented: NumPy has no erf (ReLU6, SiLU, Hardswish, Softplus are there)",
     "torch.nn.SyncBatchNorm": "it is cnnkit.distributed.SyncBatchNorm (over MPI)",
-    "torch.nn.functional.gelu": "not implemented: NumPy has no erf",
     "torch.nn.functional.grid_sample": "not implemented",
     "torch.nn.functional.affine_grid": "not implemented",
     "torch.nn.functional.conv1d": _SCOPE, "torch.nn.functional.conv3d": _SCOPE,
@@ -80,6 +93,9 @@ DIFFERENCES = {
     "torch.Tensor.backward": "an op whose input was changed in place after it was recorded raises "
                              "RuntimeError at backward (torch's version check; cnnkit checks every recorded "
                              "input, torch only the saved ones; views made by ops have their own counter)",
+    "torch.autograd.grad": "create_graph=True and is_grads_batched=True raise RuntimeError: backward passes compute "
+                           "on arrays and are not recorded, so there is no double backward (gradient penalties, "
+                           "Hessian-vector products); the walk visits every op below the outputs",
     "torch.Tensor.grad_fn": "nodes are cnnkit Functions: name() gives torch's name (MulBackward0), next_functions "
                             "is empty once backward freed the graph",
     "torch.utils.data.DataLoader": "loads in the calling process: num_workers, pin_memory, prefetch_factor, "
@@ -90,8 +106,8 @@ DIFFERENCES = {
     "torch.nn.parallel.DataParallel": "runs the wrapped module on the CPU (state-dict keys get 'module.' as in "
                                       "torch); device_ids must be CPU devices",
     "torch.backends.cudnn": "benchmark / deterministic are plain attributes with no effect",
-    "torch.nn.functional.interpolate": "modes nearest, nearest-exact, linear, bilinear, area; bicubic, trilinear "
-                                       "and antialias raise ValueError",
+    "torch.nn.functional.interpolate": "modes nearest, nearest-exact, linear, bilinear, bicubic, trilinear, area "
+                                       "(area for 4-d input only); antialias=True raises ValueError",
 }
 
 

@@ -15,8 +15,8 @@ from .random import get_generator
 from .tensor import Tensor
 
 __all__ = ["arange", "as_tensor", "bernoulli", "empty", "empty_like", "eye", "from_numpy", "full", "full_like",
-           "is_tensor", "linspace", "normal", "ones", "ones_like", "rand", "rand_like", "randint", "randn",
-           "randn_like", "randperm", "tensor", "zeros", "zeros_like"]
+           "is_tensor", "linspace", "multinomial", "normal", "ones", "ones_like", "rand", "rand_like", "randint",
+           "randn", "randn_like", "randperm", "tensor", "zeros", "zeros_like"]
 
 def _size_args(size, name: str, size_kw=None) -> tuple:
     if size_kw is not None:
@@ -227,6 +227,37 @@ def bernoulli(input, p=None, *, generator=None) -> Tensor:
         raise ValueError("bernoulli: probabilities must be in [0, 1]")
     draws = _rng(generator, "bernoulli").random(input.data.shape) < prob
     return Tensor._wrap(draws.astype(input.data.dtype))
+
+
+def multinomial(input, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
+    """Category indices drawn with probabilities proportional to the non-negative weights ``input`` (1-d, or 2-d:
+    one draw per row), ``num_samples`` of them, with or without ``replacement``; int64."""
+    name = "multinomial"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}: expected a Tensor of weights, got {type(input).__name__}")
+    w = input._data.astype(np.float64)
+    if w.ndim not in (1, 2) or w.shape[-1] == 0:
+        raise ValueError(f"{name}: expected a 1-d or 2-d tensor of weights, got shape {tuple(w.shape)}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(f"{name}: weights must be finite and non-negative")
+    rows = w.reshape(-1, w.shape[-1])
+    if np.any(rows.sum(axis=1) <= 0):
+        raise ValueError(f"{name}: every row of weights must have a positive sum")
+    n = int(num_samples)
+    if n <= 0:
+        raise ValueError(f"{name}: num_samples must be positive, got {num_samples}")
+    if not replacement and n > int(np.min(np.count_nonzero(rows, axis=1))):
+        raise ValueError(f"{name}: cannot draw {n} samples without replacement from fewer non-zero weights")
+    rng = _rng(generator, name)
+    if replacement:  # inverse of each row's cumulative distribution at uniform draws
+        cdf = np.cumsum(rows / rows.sum(axis=1, keepdims=True), axis=1)
+        u = rng.random((rows.shape[0], n))
+        out = np.minimum((u[..., None] >= cdf[:, None, :]).sum(axis=-1), rows.shape[1] - 1)
+    else:  # Gumbel top-k: the n largest log w + Gumbel noise are a draw without replacement
+        with np.errstate(divide="ignore"):
+            keys = np.where(rows > 0, np.log(rows) + rng.gumbel(size=rows.shape), -np.inf)
+        out = np.argsort(-keys, axis=1, kind="stable")[:, :n]
+    return Tensor._wrap(out.reshape(w.shape[:-1] + (n,)).astype(np.int64))
 
 
 def randint(low, high=None, size=(), *, generator=None, dtype=None, device=None, requires_grad: bool = False,

@@ -4,15 +4,49 @@ namespace by namespace), how some of them differ, and what is deliberately absen
 cnnkit/_compat.py, next to the code that raises the errors). tests/test_torch_compatibility_doc.py regenerates
 the document and fails if the file differs, so it cannot drift.
 
+The document ends with the measured usage table: the 200 PyTorch names most used in public CNN code, counted in
+the repositories of ``REPOSITORIES`` (tools/torch_usage.csv holds the counts; the method is in ``MEASURED_METHOD``),
+each with its status in cnnkit, computed here from the code.
+
 Usage: python tools/torch_compat.py [--check]   (writes docs/torch-compatibility.md, or only compares)
 """
 from __future__ import annotations
 
+import csv
 import importlib
 import sys
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "torch-compatibility.md"
+USAGE = Path(__file__).resolve().parent / "torch_usage.csv"
+
+# the public repositories counted (owner/name, the commit counted), 2026-12-06
+REPOSITORIES = [
+    ("pytorch/examples", "77f55b912142"), ("pytorch/tutorials", None), ("kuangliu/pytorch-cifar", "49b7aa97b0c1"),
+    ("d2l-ai/d2l-en", "23d7a5aeccee"), ("weiaicunzai/pytorch-cifar100", "11d8418f415b"),
+    ("akamaster/pytorch_resnet_cifar10", "d5489e8995e8"), ("bearpaw/pytorch-classification", "24f1c456f48c"),
+    ("yunjey/pytorch-tutorial", "0500d3df5a2a"), ("eriklindernoren/PyTorch-GAN", "36d3c77e5ff2"),
+    ("jacobgil/pytorch-grad-cam", "084273b3f30b"), ("milesial/Pytorch-UNet", "21d7850f2af3"),
+    ("utkuozbulak/pytorch-cnn-visualizations", "ba22fa07c9f3"), ("chenyaofo/pytorch-cifar-models", "786c16252c0f"),
+    ("moskomule/senet.pytorch", "8cb2669fec6f"), ("xternalz/WideResNet-pytorch", "1171f93d5a9a"),
+    ("lukemelas/EfficientNet-PyTorch", "7e8b0d312162"), ("facebookresearch/ConvNeXt", "048efcea897d"),
+    ("hysts/pytorch_image_classification", "993089a3a08b"), ("facebookresearch/mixup-cifar10", "eaff31ab397a"),
+]
+
+MEASURED_METHOD = """Counted with a throwaway script (not part of the repository, nor is any of the code it read) over
+the Python files, notebooks (code cells) and Markdown code blocks of 18 public repositories of CNN code (for d2l-en:
+the chapters' code blocks tagged PyTorch or all frameworks, and its `d2l/torch.py` helper library); 539 files that
+mention torch. Each file's source is parsed (Python's `ast`); the imports say which local names stand for
+`torch`, `torch.nn` and `torch.nn.functional` (`import torch.nn as nn`, `from torch import nn`,
+`import torch.nn.functional as F`, ...), and every attribute read through them counts once for the name right
+after the namespace (`nn.Conv2d(...)` counts `torch.nn.Conv2d`; `torch.utils.data.DataLoader` counts
+`torch.utils`), as does a name imported with `from torch.nn import X`. A Tensor method or attribute is counted
+wherever a name of `torch.Tensor` is read from anything that is not an imported module (`x.view(...)`,
+`loss.item()`, `out.shape`), so names that other objects also have are over-counted (NumPy arrays' `reshape`, a
+PIL image's `resize`, `dict.values()`, `str.split`); † marks names that `str`, `list`, `dict` or `set` also have.
+Names are ranked by the number of files that use them (then by occurrences), so one large repository does not
+decide the order. `pytorch/tutorials` could not be read (its snapshot exceeds the 500 MB the search tool brings
+over) and is not counted."""
 
 # (torch namespace, cnnkit namespace) in the order the document lists them
 NAMESPACES = [
@@ -119,7 +153,64 @@ def render() -> str:
             lines.extend(f"| `{k}` | {ABSENT[k]} |" for k in absent)
             lines.append("")
     lines.append(f"In all: {total} PyTorch names across {len(NAMESPACES)} namespaces.\n")
+    lines.extend(render_measured())
     return "\n".join(lines)
+
+
+def read_usage() -> list:
+    """The measured rows: (name, occurrences, files, repositories), most used first."""
+    with USAGE.open(encoding="utf-8", newline="") as fh:
+        return [(r["name"], int(r["occurrences"]), int(r["files"]), int(r["repositories"]))
+                for r in csv.DictReader(fh)]
+
+
+_PREFIXES = [("torch.nn.functional.", "cnnkit.nn.functional"), ("torch.nn.", "cnnkit.nn"), ("torch.", "cnnkit")]
+
+
+def status(name: str) -> str:
+    """'supported', 'differs' or 'absent' for a measured PyTorch name; 'missing' when cnnkit has no such name and
+    no recorded reason (the test forbids that)."""
+    from cnnkit._compat import ABSENT, DIFFERENCES
+
+    if name in ABSENT:
+        return "absent"
+    if name.startswith("torch.Tensor."):
+        import cnnkit
+        owner, attr = cnnkit.zeros(1), name.rpartition(".")[2]
+    elif name == "torch.Tensor":
+        owner, attr = _resolve("cnnkit"), "Tensor"
+    else:
+        prefix, ck_ns = next((p, ns) for p, ns in _PREFIXES if name.startswith(p))
+        owner, attr = _resolve(ck_ns), name[len(prefix):]
+    try:
+        getattr(owner, attr)
+    except AttributeError:
+        return "missing"
+    return "differs" if name in DIFFERENCES else "supported"
+
+
+def render_measured() -> list:
+    from cnnkit._compat import ABSENT
+
+    shared = set(dir(str)) | set(dir(list)) | set(dir(dict)) | set(dir(set))
+    rows = read_usage()
+    lines = [f"## The {len(rows)} names most used in public CNN code\n", MEASURED_METHOD + "\n",
+             "Repositories: " + ", ".join(f"[{r}](https://github.com/{r})" + (f" (`{c}`)" if c else " (not counted)")
+                                          for r, c in REPOSITORIES) + ".\n"]
+    counts = {}
+    for name, *_ in rows:
+        counts[status(name)] = counts.get(status(name), 0) + 1
+    lines.append("In cnnkit: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("supported", "differs", "absent"))
+                 + (f", {counts['missing']} missing" if counts.get("missing") else "") + ".\n")
+    lines.append("| rank | name | files | occurrences | repositories | in cnnkit |\n|---:|---|---:|---:|---:|---|")
+    for rank, (name, occurrences, files, repos) in enumerate(rows, 1):
+        mark = " †" if name.startswith("torch.Tensor.") and name.rpartition(".")[2] in shared else ""
+        st = status(name)
+        text = {"supported": "yes", "differs": "yes, differs (see its namespace above)",
+                "absent": f"absent: {ABSENT.get(name, '')}", "missing": "**missing**"}[st]
+        lines.append(f"| {rank} | `{name}`{mark} | {files} | {occurrences} | {repos} | {text} |")
+    lines.append("")
+    return lines
 
 
 def main(argv: list[str]) -> int:

@@ -4,6 +4,8 @@
   ``is_grad_enabled``; also at the top level: ``ck.no_grad()``).
 - ``backward.py``: the walk over the recorded graph that ``Tensor.backward()`` runs (``run_backward``), and how
   leaves accumulate their gradients.
+- ``grad.py``: ``grad(outputs, inputs, grad_outputs)`` returns the gradients instead of accumulating them (no
+  double backward: ``create_graph=True`` raises).
 - ``anomaly.py``: ``detect_anomaly()`` names the op (and the user's line that created it) whose backward
   produced a NaN or an infinity; per thread, like grad mode.
 - ``variable.py``: ``Variable`` (PyTorch's pre-0.4 name: the tensor itself).
@@ -14,13 +16,14 @@ The graph itself is made of ``Tensor`` (``tensor.py``) and ``Function`` (``funct
 from .._compat import absent_error
 from .anomaly import detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_detect_anomaly
 from .backward import run_backward
+from .grad import grad
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck  # imports tensor.py, which imports the two modules above
 from .variable import Variable
 
-__all__ = ["GradcheckError", "Variable", "detect_anomaly", "enable_grad", "gradcheck", "is_anomaly_check_nan_enabled",
-           "is_anomaly_enabled", "is_grad_enabled", "no_grad", "run_backward", "set_detect_anomaly",
-           "set_grad_enabled"]
+__all__ = ["GradcheckError", "Variable", "detect_anomaly", "enable_grad", "grad", "gradcheck",
+           "is_anomaly_check_nan_enabled", "is_anomaly_enabled", "is_grad_enabled", "no_grad", "run_backward",
+           "set_detect_anomaly", "set_grad_enabled"]
 
 
 def __getattr__(name: str):

@@ -129,37 +129,59 @@ def run_backward(root, gradient=None, retain_graph: bool = False) -> None:
         fn()
 
 
-def _walk(root, gradient, retain_graph: bool) -> None:
+def _seed(root, gradient, fn: str) -> np.ndarray:
+    """dL/d(root) as an array of root's shape and dtype (1 for a one-element root when ``gradient`` is None)."""
     if not isinstance(root, _Tensor):
-        raise TypeError(f"backward: expected a Tensor, got {type(root).__name__}")
+        raise TypeError(f"{fn}: expected a Tensor, got {type(root).__name__}")
     if not root.requires_grad:
-        raise RuntimeError("backward: this tensor does not require grad and has no graph to walk; create the "
+        raise RuntimeError(f"{fn}: this tensor does not require grad and has no graph to walk; create the "
                            "inputs with requires_grad=True (and not inside ck.no_grad()) before computing it")
     if gradient is None:
-        if root.data.size != 1:
-            raise RuntimeError(f"backward: a gradient can be implied only for a one-element output, got shape "
-                               f"{root.data.shape}; pass backward(gradient) of that shape")
-        seed = np.ones_like(root.data)
-    else:
-        seed = gradient.data if isinstance(gradient, _Tensor) else np.asarray(gradient)
-        if seed.shape != root.data.shape:
-            raise ValueError(f"backward: gradient shape {seed.shape} does not match the tensor's shape "
-                             f"{root.data.shape}")
-        seed = seed.astype(root.data.dtype, copy=False)  # never stored as a leaf's grad: see handed_out
+        if root._data.size != 1:
+            raise RuntimeError(f"{fn}: a gradient can be implied only for a one-element output, got shape "
+                               f"{root._data.shape}; pass backward(gradient) of that shape")
+        return np.ones_like(root._data)
+    seed = gradient._data if isinstance(gradient, _Tensor) else np.asarray(gradient)
+    if seed.shape != root._data.shape:
+        raise ValueError(f"{fn}: gradient shape {seed.shape} does not match the tensor's shape "
+                         f"{root._data.shape}")
+    return seed.astype(root._data.dtype, copy=False)  # never stored as a leaf's grad: see handed_out
+
+
+def _walk(root, gradient, retain_graph: bool) -> None:
+    seed = _seed(root, gradient, "backward")
     handed_out = {id(seed)}
     borrowed = set()
-    f = root.creator
-    if f is None:
+    if root.creator is None:
         _accumulate_leaf(root, seed, handed_out, borrowed)
         return
-    if f.inputs is None:
-        _raise_freed(f)
-    f._out_grads[root._output_index] = seed
+
+    def leaf(x, gx):
+        _accumulate_leaf(x, gx, handed_out, borrowed)
+
+    _propagate([(root, seed)], retain_graph, leaf, None)
+
+
+def _propagate(seeded, retain_graph: bool, leaf, captured) -> None:
+    """The walk proper from the ``(tensor, seed)`` pairs whose tensors have a creator: ``leaf(x, g)`` receives
+    each gradient that reaches a leaf; with ``captured`` (a dict keyed by id of non-leaf tensors) the complete
+    gradient of each such tensor is stored there when its creator is visited, and retained gradients are left
+    alone (``autograd.grad``)."""
     detect = anomaly.mode.get()
     check = detect is not None and detect[0]
     counter = itertools.count()
-    heap = [(-f.generation, next(counter), f)]
-    queued = {id(f)}
+    heap = []
+    queued = set()
+    for root, seed in seeded:
+        f = root.creator
+        if f.inputs is None:
+            _raise_freed(f)
+        cur = f._out_grads[root._output_index]
+        f._out_grads[root._output_index] = seed if cur is None else cur + seed
+        if id(f) not in queued:
+            queued.add(id(f))
+            heap.append((-f.generation, next(counter), f))
+    heapq.heapify(heap)
     while heap:
         f = heapq.heappop(heap)[2]
         if f.inputs is None:
@@ -169,14 +191,18 @@ def _walk(root, gradient, retain_graph: bool) -> None:
             if gy is None:
                 shape, dtype = f._out_meta[i]
                 gys[i] = np.zeros(shape, dtype)
-        if f._retained:
+        if captured is not None:
+            for i, gy in enumerate(gys):
+                if (id(f), i) in captured:
+                    captured[(id(f), i)] = gy
+        elif f._retained:
             for i, ref in f._retained.items():
                 t = ref()
                 if t is not None:
                     if t.grad is None:
                         t.grad = _Tensor._wrap(gys[i].copy())
                     else:  # retained gradients accumulate over backward calls, like a leaf's
-                        np.add(t.grad.data, gys[i], out=t.grad.data, casting="unsafe")
+                        np.add(t.grad._data, gys[i], out=t.grad._data, casting="unsafe")
         _check_versions(f)
         gxs = f.backward(*gys)
         if not isinstance(gxs, tuple):
@@ -187,17 +213,17 @@ def _walk(root, gradient, retain_graph: bool) -> None:
         for x, gx in zip(f.inputs, gxs):
             if gx is None or not x.requires_grad:
                 continue
-            if gx.shape != x.data.shape:
+            if gx.shape != x._data.shape:
                 raise RuntimeError(f"{type(f).__name__}.backward returned a gradient of shape {gx.shape} for an "
-                                   f"input of shape {x.data.shape} (a bug in that op)")
+                                   f"input of shape {x._data.shape} (a bug in that op)")
             c = x.creator
             if c is None:
-                _accumulate_leaf(x, gx, handed_out, borrowed)
+                leaf(x, gx)
                 continue
             if c.inputs is None:
                 _raise_freed(c)
-            if gx.dtype != x.data.dtype:
-                gx = gx.astype(x.data.dtype)
+            if gx.dtype != x._data.dtype:
+                gx = gx.astype(x._data.dtype)
             i = x._output_index
             cur = c._out_grads[i]
             c._out_grads[i] = gx if cur is None else cur + gx

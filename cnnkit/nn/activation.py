@@ -1,9 +1,10 @@
 """Activation layers: ``ReLU``, ``LeakyReLU``, ``ELU``, ``Sigmoid``, ``Tanh``, ``Softmax``, ``LogSoftmax``,
-``GLU`` and cnnkit's own ``Maxout``. The formulas and their derivatives are in ``cnnkit/ops/activation.py``.
+``GLU``, ``GELU`` and cnnkit's own ``Maxout``. The formulas and their derivatives are in ``cnnkit/ops/activation.py``.
 """
 from __future__ import annotations
 
 from ..ops import activation as F
+from ..ops import gelu as G
 from ..ops import validate
 from .module import Module
 
@@ -141,3 +142,19 @@ class Maxout(Module):
 
 
 __all__ = ["ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "GLU", "Maxout"]
+
+
+class GELU(Module):
+    """y = x · Φ(x), or its tanh approximation with ``approximate='tanh'`` (formulas in ``cnnkit/ops/gelu.py``)."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in G.APPROXIMATIONS:
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, input):
+        return G.gelu(input, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"

@@ -22,6 +22,8 @@ from ..ops.activation import (  # noqa: F401
 from ..ops.adaptive_pool import adaptive_avg_pool2d, adaptive_max_pool2d  # noqa: F401
 from ..ops.conv import conv2d, conv_transpose2d  # noqa: F401
 from ..ops.dropout import dropout, dropout2d  # noqa: F401
+from ..ops.gelu import gelu  # noqa: F401
+from ..ops.group_norm import group_norm, instance_norm, layer_norm  # noqa: F401
 from ..ops.indexing import one_hot  # noqa: F401
 from ..ops.interpolate import interpolate  # noqa: F401
 from ..ops.linalg import linear  # noqa: F401
@@ -38,6 +40,7 @@ from ..ops.loss import (  # noqa: F401
 from ..ops.mobile_activation import hardsigmoid, hardswish, relu6, silu, softplus  # noqa: F401
 from ..ops.norm import batch_norm, local_response_norm  # noqa: F401
 from ..ops.pad import pad  # noqa: F401
+from ..ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle  # noqa: F401
 from ..ops.pool import avg_pool2d, lp_pool2d, max_pool2d  # noqa: F401
 from ..ops.table_conv import table_conv2d  # noqa: F401
 

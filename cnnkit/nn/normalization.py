@@ -1,4 +1,5 @@
-"""Normalization layers: ``BatchNorm1d``, ``BatchNorm2d`` and ``LocalResponseNorm`` (PyTorch's API).
+"""Normalization layers: ``BatchNorm1d``, ``BatchNorm2d``, ``LocalResponseNorm``, and the per-sample ``LayerNorm``,
+``GroupNorm``, ``InstanceNorm1d``/``InstanceNorm2d`` (PyTorch's API; formulas in ``cnnkit/ops/group_norm.py``).
 
 BatchNorm normalizes every channel with the statistics of the mini-batch while training,
 y = γ (x − μ_B)/√(σ²_B + ε) + β, and keeps running estimates of the mean and the (unbiased) variance
@@ -16,6 +17,7 @@ import numpy as np
 from .. import backend
 from ..device import check_device
 from ..ops import validate
+from ..ops.group_norm import group_norm, instance_norm, layer_norm, normalized_shape_tuple
 from ..ops.norm import batch_norm, check_lrn_args, local_response_norm
 from ..tensor import Tensor
 from . import init
@@ -150,3 +152,124 @@ class LocalResponseNorm(Module):
 
     def forward(self, input) -> Tensor:
         return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+
+def _affine_parameters(module: Module, shape: tuple, affine: bool, bias: bool, dtype) -> None:
+    """``weight`` (ones) and ``bias`` (zeros) of ``shape``, or registered as None."""
+    if affine:
+        module.weight = Parameter(np.ones(shape, dtype))
+        if bias:
+            module.bias = Parameter(np.zeros(shape, dtype))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
+def _eps(eps, fn: str):
+    if validate.number(eps, "eps", fn) < 0:
+        raise ValueError(f"{fn}: eps must be non-negative, got {eps!r}")
+    return eps
+
+
+class LayerNorm(Module):
+    """Layer normalization over the trailing ``normalized_shape`` dims of each sample (formulas in
+    ``cnnkit/ops/group_norm.py``): ``weight`` (ones) and ``bias`` (zeros) of that shape when
+    ``elementwise_affine``.
+
+    ``LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None)``
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
+                 device=None, dtype=None):
+        super().__init__()
+        fn = "LayerNorm"
+        check_device(device, fn)
+        self.normalized_shape = normalized_shape_tuple(normalized_shape, fn)
+        self.eps = _eps(eps, fn)
+        self.elementwise_affine = bool(elementwise_affine)
+        _affine_parameters(self, self.normalized_shape, self.elementwise_affine, bias,
+                           validate.floating_dtype(dtype, fn))
+
+    def reset_parameters(self) -> None:
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, input) -> Tensor:
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
+
+
+class GroupNorm(Module):
+    """Group normalization of (N, C, *) input: the C channels in ``num_groups`` groups, each sample's group
+    normalized by its own statistics; per-channel ``weight`` (ones) and ``bias`` (zeros) when ``affine``.
+
+    ``GroupNorm(num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *, bias=True)``
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device=None,
+                 dtype=None, *, bias: bool = True):
+        super().__init__()
+        fn = "GroupNorm"
+        check_device(device, fn)
+        self.num_groups = validate.positive_int(num_groups, "num_groups", fn)
+        self.num_channels = validate.positive_int(num_channels, "num_channels", fn)
+        if num_channels % num_groups:
+            raise ValueError(f"{fn}: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
+        self.eps = _eps(eps, fn)
+        self.affine = bool(affine)
+        _affine_parameters(self, (self.num_channels,), self.affine, bias, validate.floating_dtype(dtype, fn))
+
+    def reset_parameters(self) -> None:
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, input) -> Tensor:
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
+
+
+class _InstanceNorm(_BatchNorm):
+    """Instance normalization: each channel of each sample normalized by its own statistics (``affine`` and
+    ``track_running_stats`` off by default, as in PyTorch); with tracked statistics, evaluation mode uses them."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, device=None, dtype=None, *, bias: bool = True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+
+    def forward(self, input) -> Tensor:
+        self._check_input_dim(input)
+        use_input_stats = self.training or not self.track_running_stats
+        return instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
+                             0.1 if self.momentum is None else self.momentum, self.eps)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalization of (N, C, L) input.
+
+    ``InstanceNorm1d(num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False)``
+    """
+
+    _ranks = (3,)
+    _layout = "3-d (N, C, L)"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalization of (N, C, H, W) input.
+
+    ``InstanceNorm2d(num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False)``
+    """
+
+    _ranks = (4,)
+    _layout = "4-d (N, C, H, W)"

@@ -1,12 +1,14 @@
 """Upsampling layers: ``Upsample`` (any mode of ``interpolate``), ``UpsamplingNearest2d``,
-``UpsamplingBilinear2d`` (bilinear with align_corners=True, as in PyTorch). The formulas are in
+``UpsamplingBilinear2d`` (bilinear with align_corners=True, as in PyTorch), and the sub-pixel ``PixelShuffle`` /
+``PixelUnshuffle``. The formulas are in
 ``cnnkit/ops/interpolate.py``."""
 from __future__ import annotations
 
 from ..ops.interpolate import MODES, interpolate
+from ..ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle
 from .module import Module
 
-__all__ = ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
+__all__ = ["PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
 
 
 class Upsample(Module):
@@ -39,3 +41,31 @@ class UpsamplingNearest2d(Upsample):
 class UpsamplingBilinear2d(Upsample):
     def __init__(self, size=None, scale_factor=None):
         super().__init__(size, scale_factor, "bilinear", align_corners=True)
+
+
+class PixelShuffle(Module):
+    """(*, C·r², H, W) → (*, C, H·r, W·r) with r = ``upscale_factor`` (formula in ``cnnkit/ops/pixel_shuffle.py``)."""
+
+    def __init__(self, upscale_factor: int):
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, input):
+        return pixel_shuffle(input, self.upscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class PixelUnshuffle(Module):
+    """(*, C, H·r, W·r) → (*, C·r², H, W) with r = ``downscale_factor``, the inverse of ``PixelShuffle``."""
+
+    def __init__(self, downscale_factor: int):
+        super().__init__()
+        self.downscale_factor = downscale_factor
+
+    def forward(self, input):
+        return pixel_unshuffle(input, self.downscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"downscale_factor={self.downscale_factor}"

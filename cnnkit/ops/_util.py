@@ -42,6 +42,14 @@ def as_operand(v, name: str) -> Tensor:
     raise TypeError(f"{name}: expected a Tensor, array or number, got {type(v).__name__}")
 
 
+def float_operand(v, name: str) -> Tensor:
+    """``v`` as a Tensor operand; a TypeError naming ``name`` unless its dtype is floating point."""
+    x = as_operand(v, name)
+    if not backend.is_floating(x.dtype):
+        raise TypeError(f"{name}: expected a floating point tensor, got dtype {x.dtype}")
+    return x
+
+
 def binary_operands(a, b, name: str, float_result: bool = False):
     """Two tensors of one dtype for a binary op, following PyTorch's promotion.
 

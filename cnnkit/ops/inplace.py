@@ -27,7 +27,8 @@ from .indexing import masked_fill
 __all__ = ["INPLACE_METHODS", "setitem"]
 
 
-def _guard(self: Tensor, name: str, operands=()) -> None:
+def guard_inplace(self: Tensor, name: str, operands=()) -> None:
+    """Refuse an in-place change that the graph would need to record (cnnkit records none)."""
     if not _grad_enabled.get():
         return
     if self.requires_grad:
@@ -59,7 +60,7 @@ def _store(self: Tensor, result, name: str) -> Tensor:
 
 def _binary(fn, name):
     def method(self, other, *, alpha=None):
-        _guard(self, name, (other,))
+        guard_inplace(self, name, (other,))
         with no_grad():
             if alpha is not None:
                 other = E.mul(other, alpha) if isinstance(other, Tensor) else other * alpha
@@ -71,7 +72,7 @@ def _binary(fn, name):
 
 def _unary(fn, name):
     def method(self, *args, **kwargs):
-        _guard(self, name, args)
+        guard_inplace(self, name, args)
         with no_grad():
             return _store(self, fn(self, *args, **kwargs), name)
     method.__name__ = name
@@ -81,20 +82,20 @@ def _unary(fn, name):
 
 def div_(self, other, *, rounding_mode=None):
     """In place: self = div(self, other, rounding_mode)."""
-    _guard(self, "div_", (other,))
+    guard_inplace(self, "div_", (other,))
     with no_grad():
         return _store(self, E.div(self, other, rounding_mode=rounding_mode), "div_")
 
 
 def zero_(self):
-    _guard(self, "zero_")
+    guard_inplace(self, "zero_")
     self.data[...] = 0
     self._version[0] += 1
     return self
 
 
 def fill_(self, value):
-    _guard(self, "fill_", (value,))
+    guard_inplace(self, "fill_", (value,))
     self.data[...] = value.item() if isinstance(value, Tensor) else value
     self._version[0] += 1
     return self
@@ -102,7 +103,7 @@ def fill_(self, value):
 
 def copy_(self, src, non_blocking: bool = False):
     """Copy ``src`` (broadcast to self's shape, cast to self's dtype) into self."""
-    _guard(self, "copy_", (src,))
+    guard_inplace(self, "copy_", (src,))
     arr = src.data if isinstance(src, Tensor) else np.asarray(src)
     try:
         np.copyto(self.data, np.broadcast_to(arr, self.data.shape), casting="unsafe")
@@ -114,7 +115,7 @@ def copy_(self, src, non_blocking: bool = False):
 
 
 def _draw(self, name, values):
-    _guard(self, name)
+    guard_inplace(self, name)
     if not backend.is_floating(self.data.dtype):
         raise TypeError(f"{name}: expected a floating point tensor, got dtype {self.data.dtype}")
     self.data[...] = values
@@ -153,23 +154,59 @@ def bernoulli_(self, p=0.5, *, generator=None):
     return _draw(self, "bernoulli_", rng.random(self.data.shape) < prob)
 
 
+def random_(self, *args, generator=None, **kwargs):
+    """``random_(from=0, to=None)``: integers drawn uniformly from [from, to) (``random_(to)``: [0, to)); without
+    ``to``, from [0, 2^mantissa] for floating dtypes (2^24 float32, 2^53 float64) and the dtype's range for integers,
+    as in PyTorch."""
+    name = "random_"
+    bounds = dict(zip(("from", "to") if len(args) != 1 else ("to",), args))
+    for key, value in kwargs.items():
+        if key not in ("from", "to") or key in bounds:
+            raise TypeError(f"{name}: unexpected keyword argument {key!r}")
+        bounds[key] = value
+    guard_inplace(self, name)
+    dt = self._data.dtype
+    lo, hi = int(bounds.get("from", 0)), bounds.get("to")
+    if hi is None:
+        if dt.kind == "f":
+            hi = 2 ** (np.finfo(dt).nmant + 1) + 1
+        elif dt == np.bool_:
+            hi = 2
+        else:
+            hi = int(np.iinfo(dt).max) + 1
+    hi = int(hi)
+    if lo >= hi:
+        raise ValueError(f"{name}: expected from < to, got from={lo}, to={hi}")
+    rng = get_generator() if generator is None else getattr(generator, "numpy_generator", generator)
+    self._data[...] = rng.integers(lo, hi, self._data.shape)
+    self._version[0] += 1
+    return self
+
+
+def detach_(self):
+    """Detach self from the graph that made it, in place (it becomes a leaf that does not require grad)."""
+    self.creator = None
+    self.requires_grad = False
+    return self
+
+
 def addcmul_(self, tensor1, tensor2, *, value=1):
     """In place: self = self + value · tensor1 · tensor2."""
-    _guard(self, "addcmul_", (tensor1, tensor2))
+    guard_inplace(self, "addcmul_", (tensor1, tensor2))
     with no_grad():
         return _store(self, E.add(self, E.mul(E.mul(tensor1, tensor2), value)), "addcmul_")
 
 
 def addcdiv_(self, tensor1, tensor2, *, value=1):
     """In place: self = self + value · tensor1 / tensor2."""
-    _guard(self, "addcdiv_", (tensor1, tensor2))
+    guard_inplace(self, "addcdiv_", (tensor1, tensor2))
     with no_grad():
         return _store(self, E.add(self, E.mul(E.div(tensor1, tensor2), value)), "addcdiv_")
 
 
 def masked_fill_(self, mask, value):
     """In place: self[mask] = value (``mask`` a bool tensor broadcastable to self)."""
-    _guard(self, "masked_fill_", (value,))
+    guard_inplace(self, "masked_fill_", (value,))
     with no_grad():
         return _store(self, masked_fill(self, mask, value), "masked_fill_")
 
@@ -200,7 +237,7 @@ INPLACE_METHODS = {
     "sin_": _unary(trig.sin, "sin_"), "cos_": _unary(trig.cos, "cos_"),
     "relu_": _unary(A.relu, "relu_"), "sigmoid_": _unary(A.sigmoid, "sigmoid_"), "tanh_": _unary(A.tanh, "tanh_"),
     "zero_": zero_, "fill_": fill_, "copy_": copy_, "normal_": normal_, "uniform_": uniform_, "bernoulli_": bernoulli_,
-    "addcmul_": addcmul_, "addcdiv_": addcdiv_, "masked_fill_": masked_fill_,
+    "addcmul_": addcmul_, "addcdiv_": addcdiv_, "masked_fill_": masked_fill_, "random_": random_, "detach_": detach_,
 }
 INPLACE_METHODS.update({
     "__iadd__": _augmented(INPLACE_METHODS["add_"], E.add, "__iadd__"),
@@ -212,7 +249,7 @@ INPLACE_METHODS.update({
 
 def setitem(self, index, value) -> None:
     """``x[index] = value`` (value broadcast to the selected places, cast to x's dtype)."""
-    _guard(self, "__setitem__", (value,))
+    guard_inplace(self, "__setitem__", (value,))
     parts = index if isinstance(index, tuple) else (index,)
     parts = tuple(p.data if isinstance(p, Tensor) else p for p in parts)
     v = value.data if isinstance(value, Tensor) else value

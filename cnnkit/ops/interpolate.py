@@ -1,5 +1,6 @@
 """Resizing images: ``interpolate`` (PyTorch's ``F.interpolate``) in the modes ``nearest``, ``nearest-exact``,
-``linear`` (3-d input), ``bilinear`` (4-d input) and ``area`` (adaptive average pooling).
+``linear`` (3-d input), ``bilinear`` and ``bicubic`` (4-d input), ``trilinear`` (5-d input) and ``area`` (adaptive
+average pooling).
 
 Each spatial axis is resized independently, so a resize is a product with a small (out, in) matrix per axis:
 
@@ -12,6 +13,11 @@ not recomputed):
     linear, align_corners=False:  src = max(scale · (dst + 0.5) − 0.5, 0)
     linear, align_corners=True:   src = dst · (in − 1)/(out − 1)
 and the linear weights are (1 − λ, λ) on ⌊src⌋ and ⌊src⌋ + 1 (clamped to the last pixel), λ = src − ⌊src⌋.
+bicubic (Keys' cubic convolution with PyTorch's A = −0.75): src as for linear but not clamped at 0 when
+align_corners=False; with t = src − ⌊src⌋ the four taps ⌊src⌋ − 1 … ⌊src⌋ + 2 (each clamped into [0, in − 1], so
+border pixels repeat) get the weights
+    W(t + 1), W(t), W(1 − t), W(2 − t),
+    W(d) = (A + 2)d³ − (A + 3)d² + 1 for d ≤ 1,   A d³ − 5A d² + 8A d − 4A for 1 < d < 2.
 """
 from __future__ import annotations
 
@@ -27,7 +33,9 @@ from .adaptive_pool import adaptive_avg_pool2d
 
 __all__ = ["interpolate"]
 
-MODES = ("nearest", "nearest-exact", "linear", "bilinear", "area")
+MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
+INTERPOLATING = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}  # mode -> the input's number of dims
+CUBIC_A = -0.75
 
 
 def _nearest_source(in_size: int, out_size: int, scale, exact: bool) -> np.ndarray:
@@ -57,6 +65,31 @@ def _linear_matrix(in_size: int, out_size: int, scale, align_corners: bool) -> n
     return a
 
 
+def _cubic_matrix(in_size: int, out_size: int, scale, align_corners: bool) -> np.ndarray:
+    if align_corners:
+        s = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+        src = s * np.arange(out_size, dtype=np.float64)
+    else:
+        s = 1.0 / scale if scale is not None and scale > 0 else in_size / out_size
+        src = s * (np.arange(out_size, dtype=np.float64) + 0.5) - 0.5
+    base = np.floor(src).astype(np.int64)
+    t = src - base
+    a = CUBIC_A
+
+    def near(d):  # |d| <= 1
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d):  # 1 < |d| < 2
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+    weights = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    m = np.zeros((out_size, in_size))
+    rows = np.arange(out_size)
+    for k, w in enumerate(weights):
+        np.add.at(m, (rows, np.clip(base - 1 + k, 0, in_size - 1)), w)
+    return m
+
+
 def _index_matrix(idx: np.ndarray, in_size: int) -> np.ndarray:
     a = np.zeros((len(idx), in_size))
     a[np.arange(len(idx)), idx] = 1.0
@@ -64,16 +97,14 @@ def _index_matrix(idx: np.ndarray, in_size: int) -> np.ndarray:
 
 
 class Resize(Function):
-    """y = A_h · x · A_wᵀ over the last two axes (A_h is None for a 3-d input); nearest modes index directly."""
+    """y = A_h · x · A_wᵀ over the resized axes (one matrix per axis); nearest modes index directly."""
 
     def __init__(self, mats, indices):
         self.mats, self.indices = mats, indices  # per resized axis: an (out, in) matrix; indices for nearest
 
     def forward(self, x):
         if self.indices is not None:
-            if len(self.indices) == 1:
-                return x[..., self.indices[0]]
-            return x[..., self.indices[0][:, None], self.indices[1]]
+            return x[(Ellipsis,) + np.ix_(*self.indices)]
         y = x
         for k, a in enumerate(self.mats):
             a = a.astype(x.dtype)
@@ -99,24 +130,24 @@ def _per_axis(value, n: int, what: str):
 
 def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                 recompute_scale_factor=None, antialias: bool = False) -> Tensor:
-    """Resize the spatial dims of an (N, C, W) or (N, C, H, W) input to ``size`` or by ``scale_factor``."""
+    """Resize the spatial dims of an (N, C, W), (N, C, H, W) or (N, C, D, H, W) input to ``size`` or by
+    ``scale_factor``."""
     x = as_operand(input, "interpolate")
     if mode not in MODES:
-        raise ValueError(f"interpolate: mode must be one of {', '.join(MODES)}, got {mode!r} "
-                         f"(bicubic and trilinear are not implemented)")
+        raise ValueError(f"interpolate: mode must be one of {', '.join(MODES)}, got {mode!r}")
     if antialias:
         raise ValueError("interpolate: antialias=True is not implemented")
-    if x.ndim not in (3, 4):
-        raise ValueError(f"interpolate: expected a 3-d (N, C, W) or 4-d (N, C, H, W) input, got shape {tuple(x.shape)}")
-    if mode == "linear" and x.ndim != 3 or mode == "bilinear" and x.ndim != 4:
-        raise ValueError(f"interpolate: mode {mode!r} needs a {3 if mode == 'linear' else 4}-d input, "
+    if x.ndim not in (3, 4, 5):
+        raise ValueError(f"interpolate: expected a 3-d (N, C, W), 4-d (N, C, H, W) or 5-d (N, C, D, H, W) input, "
+                         f"got shape {tuple(x.shape)}")
+    if mode in INTERPOLATING and x.ndim != INTERPOLATING[mode]:
+        raise ValueError(f"interpolate: mode {mode!r} needs a {INTERPOLATING[mode]}-d input, "
                          f"got shape {tuple(x.shape)}")
     if not backend.is_floating(x.dtype):
         raise TypeError(f"interpolate: expected a floating point input, got dtype {x.dtype}")
-    linear = mode in ("linear", "bilinear")
-    if align_corners is not None and not linear:
+    if align_corners is not None and mode not in INTERPOLATING:
         raise ValueError("interpolate: align_corners option can only be set with the interpolating modes: "
-                         "linear | bilinear")
+                         "linear | bilinear | bicubic | trilinear")
     if (size is None) == (scale_factor is None):
         raise ValueError("interpolate: give exactly one of size and scale_factor")
     n = x.ndim - 2
@@ -137,8 +168,9 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
         if n != 2:
             raise ValueError("interpolate: mode 'area' is implemented for 4-d input only")
         return adaptive_avg_pool2d(x, tuple(out_sizes))
-    if linear:
-        mats = [_linear_matrix(i, o, s, bool(align_corners)) for i, o, s in zip(in_sizes, out_sizes, scales)]
+    if mode in INTERPOLATING:
+        matrix = _cubic_matrix if mode == "bicubic" else _linear_matrix
+        mats = [matrix(i, o, s, bool(align_corners)) for i, o, s in zip(in_sizes, out_sizes, scales)]
         return Resize(mats, None)(x)
     idx = [_nearest_source(i, o, s, mode == "nearest-exact") for i, o, s in zip(in_sizes, out_sizes, scales)]
     return Resize([_index_matrix(k, i) for k, i in zip(idx, in_sizes)], idx)(x)

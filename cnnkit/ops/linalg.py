@@ -1,4 +1,5 @@
-"""Matrix products: ``matmul`` (with batched and broadcast batch dims) and ``linear``.
+"""Matrix products: ``matmul`` (with batched and broadcast batch dims), ``mm``, ``bmm``, ``mv``, ``dot``, ``linear``,
+and ``trace`` (Σ_i A_ii;  dA = dy · I).
 
 For Y = A B:  dA = dY Bᵀ and dB = Aᵀ dY, each summed over the batch dims that
 were broadcast. A 1-d operand is treated as a row (left) or column (right)
@@ -118,3 +119,44 @@ def linear(x, weight, bias=None) -> Tensor:
     if len(dt) > 1:
         raise TypeError(f"linear: input, weight and bias must have one dtype, got {sorted(str(d) for d in dt)}")
     return Linear()(*args)
+
+
+def dot(input, other) -> Tensor:
+    """The inner product of two 1-d tensors of one size and dtype (PyTorch's ``torch.dot``: no broadcasting)."""
+    a, b = as_operand(input, "dot"), as_operand(other, "dot")
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"dot: expected two 1-d tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    if a.shape != b.shape:
+        raise ValueError(f"dot: inconsistent tensor size, expected the sizes to match, got {a.shape[0]} and "
+                         f"{b.shape[0]}")
+    if a.dtype != b.dtype:
+        raise TypeError(f"dot: expected both tensors of one dtype, got {a.dtype} and {b.dtype}")
+    return matmul(a, b)
+
+
+def mv(input, vec) -> Tensor:
+    """The product of a 2-d matrix (n, m) and a 1-d vector (m,): shape (n,)."""
+    a, v = as_operand(input, "mv"), as_operand(vec, "mv")
+    if a.ndim != 2 or v.ndim != 1:
+        raise ValueError(f"mv: expected a 2-d matrix and a 1-d vector, got shapes {tuple(a.shape)} and "
+                         f"{tuple(v.shape)}")
+    if a.dtype != v.dtype:
+        raise TypeError(f"mv: expected both tensors of one dtype, got {a.dtype} and {v.dtype}")
+    return matmul(a, v)
+
+
+class Trace(Function):
+    def forward(self, x):
+        self.shape = x.shape
+        return np.asarray(np.trace(x), dtype=x.dtype if x.dtype.kind == "f" else np.int64)
+
+    def backward(self, gy):
+        return gy * np.eye(*self.shape, dtype=gy.dtype)
+
+
+def trace(input) -> Tensor:
+    """Σ_i input[i, i] of a 2-d tensor (integer input gives int64, as in PyTorch)."""
+    x = as_operand(input, "trace")
+    if x.ndim != 2:
+        raise ValueError(f"trace: expected a 2-d tensor, got shape {tuple(x.shape)}")
+    return Trace()(x)

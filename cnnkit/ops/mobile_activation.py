@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
 from ..function import Function
 from ..tensor import Tensor
-from ._util import as_operand
+from ._util import float_operand
 from .activation import _logistic
 
 __all__ = ["hardsigmoid", "hardswish", "relu6", "silu", "softplus"]
@@ -75,30 +74,23 @@ class Softplus(Function):
         return gy * np.where(self.bx > self.threshold, 1, _logistic(self.bx)).astype(gy.dtype)
 
 
-def _float(x, name) -> Tensor:
-    x = as_operand(x, name)
-    if not backend.is_floating(x.dtype):
-        raise TypeError(f"{name}: expected a floating point tensor, got dtype {x.dtype}")
-    return x
-
-
 def relu6(input, inplace: bool = False) -> Tensor:
-    return ReLU6()(_float(input, "relu6"))
+    return ReLU6()(float_operand(input, "relu6"))
 
 
 def hardsigmoid(input, inplace: bool = False) -> Tensor:
-    return Hardsigmoid()(_float(input, "hardsigmoid"))
+    return Hardsigmoid()(float_operand(input, "hardsigmoid"))
 
 
 def hardswish(input, inplace: bool = False) -> Tensor:
-    return Hardswish()(_float(input, "hardswish"))
+    return Hardswish()(float_operand(input, "hardswish"))
 
 
 def silu(input, inplace: bool = False) -> Tensor:
-    return SiLU()(_float(input, "silu"))
+    return SiLU()(float_operand(input, "silu"))
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     if beta <= 0:
         raise ValueError(f"softplus: beta must be positive, got {beta!r}")
-    return Softplus(float(beta), float(threshold))(_float(input, "softplus"))
+    return Softplus(float(beta), float(threshold))(float_operand(input, "softplus"))

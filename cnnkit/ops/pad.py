@@ -82,9 +82,11 @@ class Pad2d(Function):
             out[0] += top.sum(axis=0)
             out[n - 1] += bottom.sum(axis=0)
         elif self.mode == "reflect":
-            out[lo:0:-1] += top                      # padded row p (< lo) copies row lo - p
-            stop = n - 2 - hi if n - 2 - hi >= 0 else None
-            out[n - 2:stop:-1] += bottom             # padded row n + lo + q copies row n - 2 - q
+            if lo:
+                out[lo:0:-1] += top                  # padded row p (< lo) copies row lo - p
+            if hi:  # (an unpadded axis may have n = 1: then out[n - 2::-1] would be every row)
+                stop = n - 2 - hi if n - 2 - hi >= 0 else None
+                out[n - 2:stop:-1] += bottom         # padded row n + lo + q copies row n - 2 - q
         else:  # circular
             out[n - lo:] += top                      # padded row p copies row n - lo + p
             out[:hi] += bottom                       # padded row n + lo + q copies row q

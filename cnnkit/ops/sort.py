@@ -1,4 +1,4 @@
-"""Sorting: ``topk``, ``sort``, ``argsort``.
+"""Sorting: ``topk``, ``sort``, ``argsort``, and ``unique`` (the sorted distinct values; no gradient, as in PyTorch).
 
 topk/sort return (values, indices); values = x gathered at the indices along ``dim``, so the gradient is
 dy scattered back to those indices: dx[..., indices[j], ...] = dy[..., j, ...]. Ties keep the order NumPy's
@@ -13,7 +13,7 @@ from ..tensor import Tensor
 from ._util import as_operand, normalize_dim
 from .reduce import values_indices
 
-__all__ = ["argsort", "sort", "topk"]
+__all__ = ["argsort", "sort", "topk", "unique"]
 
 
 class Gather(Function):
@@ -72,3 +72,19 @@ def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
     if x.ndim == 0:
         values, indices = values.reshape(()), indices.reshape(())
     return values_indices(values, indices)
+
+
+def unique(input, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False, dim=None):
+    """The distinct values of ``input`` (or distinct slices along ``dim``) in ascending order (also with
+    ``sorted=False``); with ``return_inverse`` the index of each element's value in them (input's shape, or one per
+    slice), with ``return_counts`` how often each occurs. Returns a Tensor, or a tuple when either is asked for."""
+    x = as_operand(input, "unique")
+    axis = None if dim is None else normalize_dim(dim, max(x.ndim, 1), "unique")
+    values, inverse, counts = np.unique(x._data, return_inverse=True, return_counts=True, axis=axis)
+    inverse = inverse.reshape(x.shape if axis is None else (-1,)).astype(np.int64)
+    out = (Tensor._wrap(values),)
+    if return_inverse:
+        out += (Tensor._wrap(inverse),)
+    if return_counts:
+        out += (Tensor._wrap(counts.astype(np.int64)),)
+    return out if len(out) > 1 else out[0]

@@ -10,6 +10,7 @@ import numpy as np
 from .. import backend, creation
 from .._compat import absent_error
 from ..device import check_device, device
+from ..legacy_tensors import legacy_new
 from ..tensor import Tensor
 from . import activation as A
 from . import compare as C
@@ -17,6 +18,7 @@ from . import elementwise as E
 from . import indexing as I
 from . import linalg as L
 from . import reduce as R
+from . import scatter as SC
 from . import select as X
 from . import shape as S
 from . import sort as O
@@ -58,6 +60,7 @@ def _type(self, dtype=None, non_blocking: bool = False):
     ``x.type('torch.LongTensor')``: ``x`` converted."""
     if dtype is None:
         return "torch." + TYPE_NAMES[str(self.dtype)]
+    dtype = getattr(dtype, "legacy_dtype", dtype)  # a legacy class: x.type(ck.FloatTensor)
     if isinstance(dtype, str):
         name = dtype.rpartition(".")[2]
         if ".cuda." in dtype:
@@ -94,6 +97,14 @@ def _any(self, dim=None, keepdim: bool = False):
     return Tensor._wrap(np.asarray(np.any(self.data, axis=dim, keepdims=keepdim)))
 
 
+def _stride(self, dim=None):
+    """The step in elements between neighbours along each dim (of the NumPy array's byte strides)."""
+    steps = tuple(s // self._data.itemsize for s in self._data.strides)
+    if dim is None:
+        return steps
+    return steps[dim]
+
+
 def _size_method(fn):
     return lambda self, *sizes: fn(self, *sizes)
 
@@ -128,7 +139,13 @@ _METHODS = {
     "flip": lambda self, *dims: X.flip(self, dims[0] if len(dims) == 1 else dims), "roll": X.roll,
     "repeat": X.repeat, "square": U.square, "reciprocal": U.reciprocal, "rsqrt": U.rsqrt, "log1p": U.log1p,
     "expm1": U.expm1, "floor": U.floor, "ceil": U.ceil, "round": U.round, "trunc": U.trunc, "cumsum": U.cumsum,
-    "prod": U.prod,
+    "prod": U.prod, "asin": T.asin, "acos": T.acos, "atan": T.atan, "arcsin": T.asin, "arccos": T.acos,
+    "arctan": T.atan, "dot": L.dot, "mv": L.mv, "trace": L.trace, "dist": U.dist, "unique": O.unique,
+    "scatter": SC.scatter, "scatter_": SC.scatter_, "scatter_add": SC.scatter_add, "scatter_add_": SC.scatter_add_,
+    "repeat_interleave": SC.repeat_interleave, "stride": _stride,
+    "multinomial": lambda self, num_samples, replacement=False, *, generator=None: creation.multinomial(
+        self, num_samples, replacement, generator=generator),
+    "new": lambda self, *args, device=None: legacy_new(self.dtype, args, "Tensor.new", device),
     "logsumexp": U.logsumexp, "norm": U.norm,
     "is_floating_point": lambda self: backend.is_floating(self.dtype),
     "bmm": L.bmm, "mm": L.mm, "type": _type, "all": _all, "any": _any,

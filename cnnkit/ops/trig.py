@@ -2,6 +2,7 @@
 
     sin:  dx = dy · cos x          cos:  dx = −dy · sin x          tan:  dx = dy · (1 + tan² x)
     sinh: dx = dy · cosh x         cosh: dx = dy · sinh x
+    asin: dx = dy / √(1 − x²)      acos: dx = −dy / √(1 − x²)      atan: dx = dy / (1 + x²)
 Integer inputs are promoted to the default float dtype, as in PyTorch.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ from ..tensor import Tensor
 from ._util import as_operand
 from .dtype import cast
 
-__all__ = ["cos", "cosh", "sin", "sinh", "tan"]
+__all__ = ["acos", "asin", "atan", "cos", "cosh", "sin", "sinh", "tan"]
 
 
 class Sin(Function):
@@ -62,6 +63,33 @@ class Cosh(Function):
         return gy * np.sinh(self.x)
 
 
+class Asin(Function):
+    def forward(self, x):
+        self.x = x
+        return np.arcsin(x)
+
+    def backward(self, gy):
+        return gy / np.sqrt(1 - self.x * self.x)
+
+
+class Acos(Function):
+    def forward(self, x):
+        self.x = x
+        return np.arccos(x)
+
+    def backward(self, gy):
+        return -gy / np.sqrt(1 - self.x * self.x)
+
+
+class Atan(Function):
+    def forward(self, x):
+        self.x = x
+        return np.arctan(x)
+
+    def backward(self, gy):
+        return gy / (1 + self.x * self.x)
+
+
 def _apply(fn_cls, x, name) -> Tensor:
     x = as_operand(x, name)
     if not backend.is_floating(x.dtype):
@@ -87,3 +115,15 @@ def sinh(input) -> Tensor:
 
 def cosh(input) -> Tensor:
     return _apply(Cosh, input, "cosh")
+
+
+def asin(input) -> Tensor:
+    return _apply(Asin, input, "asin")
+
+
+def acos(input) -> Tensor:
+    return _apply(Acos, input, "acos")
+
+
+def atan(input) -> Tensor:
+    return _apply(Atan, input, "atan")

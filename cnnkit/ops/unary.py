@@ -4,7 +4,8 @@
     floor, ceil, round, trunc: 0 (piecewise constant, PyTorch's convention)
 and the reductions ``prod`` (dx_i = dy · Π_{j≠i} x_j, from the products before and after i, so zeros are
 exact), ``cumsum`` (dx = reverse cumulative sum of dy), ``logsumexp`` (dx = dy · softmax(x)) and
-``norm`` (the p-norm over all or some dims, composed from the ops above so its gradient is theirs).
+``norm`` (the p-norm over all or some dims, composed from the ops above so its gradient is theirs) and ``dist``
+(the norm of a difference).
 """
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ from ..tensor import Tensor
 from ._util import as_operand, normalize_dim, normalize_dims
 from .dtype import cast
 from .elementwise import abs as abs_
-from .elementwise import exp, log, sqrt
+from .elementwise import exp, log, sqrt, sub
 from .elementwise import pow as pow_
 from .reduce import amax, sum
 
-__all__ = ["ceil", "cumsum", "expm1", "floor", "log1p", "logsumexp", "norm", "prod", "reciprocal", "round",
+__all__ = ["ceil", "cumsum", "dist", "expm1", "floor", "log1p", "logsumexp", "norm", "prod", "reciprocal", "round",
            "rsqrt", "square", "trunc"]
 
 
@@ -199,3 +200,9 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     if p == 2:
         return sqrt(sum(Square()(x), axes, keepdim))
     return pow_(sum(pow_(abs_(x), p), axes, keepdim), 1.0 / p)
+
+
+def dist(input, other, p=2) -> Tensor:
+    """‖input − other‖_p over every element (the two broadcast against each other), PyTorch's ``torch.dist``."""
+    a, b = as_operand(input, "dist"), as_operand(other, "dist")
+    return norm(sub(a, b), p)

@@ -1,4 +1,5 @@
-"""F.interpolate against torch: nearest, nearest-exact, linear, bilinear (align_corners both ways), area; size and
+"""F.interpolate against torch: nearest, nearest-exact, linear, bilinear, bicubic, trilinear (align_corners both
+ways), area; size and
 scale_factor (integer and fractional, recomputed or not); forward and gradient in float64 and float32."""
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ RESIZES = [dict(scale_factor=2), dict(scale_factor=3), dict(scale_factor=0.5), d
 
 @pytest.mark.parametrize("resize", RESIZES, ids=str)
 @pytest.mark.parametrize("mode, align", [("nearest", None), ("nearest-exact", None), ("bilinear", False),
-                                         ("bilinear", True)])
+                                         ("bilinear", True), ("bicubic", False), ("bicubic", True)])
 def test_interpolate_2d(mode, align, resize):
     x = normal((2, 3, 5, 7), 0)
     check_all(lambda t: F.interpolate(t, mode=mode, align_corners=align, **resize),
@@ -38,18 +39,39 @@ def test_interpolate_area():
               lambda t: TF.interpolate(t, size=(3, 2), mode="area"), [normal((1, 2, 6, 5), 2)], what="area")
 
 
+@pytest.mark.parametrize("resize", [dict(scale_factor=2), dict(scale_factor=(1.5, 0.5, 2)), dict(size=(2, 5, 3)),
+                                    dict(size=1)], ids=str)
+@pytest.mark.parametrize("mode, align", [("nearest", None), ("trilinear", False), ("trilinear", True)])
+def test_interpolate_3d(mode, align, resize):
+    check_all(lambda t: F.interpolate(t, mode=mode, align_corners=align, **resize),
+              lambda t: TF.interpolate(t, mode=mode, align_corners=align, **resize), [normal((1, 2, 3, 4, 2), 4)],
+              what=f"interpolate {mode} {align} {resize}")
+
+
+def test_bicubic_borders_and_downsampling():
+    """Taps beyond the border repeat the edge pixel; downsampling by 3 reaches past both ends."""
+    for resize in [dict(scale_factor=1 / 3), dict(size=(2, 9)), dict(size=(1, 1))]:
+        for align in (False, True):
+            check_all(lambda t: F.interpolate(t, mode="bicubic", align_corners=align, **resize),
+                      lambda t: TF.interpolate(t, mode="bicubic", align_corners=align, **resize),
+                      [normal((1, 1, 6, 6), 5)], what=f"bicubic {align} {resize}")
+
+
 def test_upsample_layers():
     x = normal((1, 2, 3, 4), 3)
     for ours, theirs in [(ck.nn.Upsample(scale_factor=2), torch.nn.Upsample(scale_factor=2)),
                          (ck.nn.Upsample(size=(5, 6), mode="bilinear", align_corners=False),
                           torch.nn.Upsample(size=(5, 6), mode="bilinear", align_corners=False)),
                          (ck.nn.UpsamplingBilinear2d(scale_factor=2), torch.nn.UpsamplingBilinear2d(scale_factor=2)),
-                         (ck.nn.UpsamplingNearest2d(size=5), torch.nn.UpsamplingNearest2d(size=5))]:
+                         (ck.nn.UpsamplingNearest2d(size=5), torch.nn.UpsamplingNearest2d(size=5)),
+                         (ck.nn.Upsample(scale_factor=2, mode="bicubic", align_corners=True),
+                          torch.nn.Upsample(scale_factor=2, mode="bicubic", align_corners=True))]:
         check_all(ours, theirs, [x], what=repr(ours))
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda x: F.interpolate(x, mode="bicubic", scale_factor=2), "mode must be one of"),
+    (lambda x: F.interpolate(x, mode="cubic", scale_factor=2), "mode must be one of"),
+    (lambda x: F.interpolate(x, mode="trilinear", scale_factor=2), "needs a 5-d input"),
     (lambda x: F.interpolate(x, size=3, scale_factor=2), "exactly one of size and scale_factor"),
     (lambda x: F.interpolate(x, scale_factor=2, align_corners=True), "align_corners option"),
     (lambda x: F.interpolate(x, scale_factor=2, mode="linear"), "needs a 3-d input"),
