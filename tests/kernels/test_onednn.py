@@ -142,3 +142,15 @@ def test_primitives_are_cached_per_shape():
     assert backend.cache.size() == cached >= 1
     F.conv2d(ck.tensor(x[:1]), ck.tensor(w), padding=1)                      # another batch: another primitive
     assert backend.cache.size() > cached
+
+
+def test_train_command_names_the_backend():
+    from cnnkit.cli.train import backend_line
+
+    model = ck.nn.Conv2d(1, 2, 3)
+    assert backend_line(model) == f"backend: convolutions on {ck.backends.onednn.backend_name()}"
+    with ck.backends.onednn.flags(enabled=False):
+        assert backend_line(model).startswith("backend: convolutions on numpy (oneDNN: ")
+    if backend.available():
+        assert backend_line(model).startswith("backend: convolutions on onednn 3.2.")
+        assert backend_line(model.double()) == "backend: convolutions on numpy (oneDNN runs float32 only)"
