@@ -65,6 +65,18 @@ def _create(fn, *args) -> Primitive | None:
     return Primitive(pd)
 
 
+def _fast(make) -> Primitive | None:
+    """``make(plain=True)``: the primitive reading the activations in cnnkit's layout, unless oneDNN has only its
+    reference implementation for that layout (e.g. the weight gradient of a one-channel NHWC input); then
+    ``make(plain=False)``, with the activations in the layout oneDNN chooses (reordered at each run)."""
+    p = make(True)
+    if p is not None and p.implementation().startswith("ref"):
+        q = make(False)
+        if q is not None and not q.implementation().startswith("ref"):
+            return q
+    return p
+
+
 def _threads() -> int:
     from ..config import config
     return config().threads
@@ -144,15 +156,16 @@ def grad_weight(x: np.ndarray, gy: np.ndarray, g, w_shape: tuple, kept=None) -> 
     threads = _threads()
     key = ("conv_bwd_weights", _key(x), _key(gy), tuple(w_shape), g, threads)
 
-    def create():
+    def make(plain: bool):
         hint = forward_primitive(g, _key(x), tuple(w_shape), _key(gy))
         if hint is None:
             return None
         with library.threads(threads):
             return _create(library.lib().dnnl_convolution_backward_weights_primitive_desc_create, library.engine(),
-                           ALG["convolution_direct"], describe(x), any_md(_weight_shape(w_shape, g.groups)), None,
-                           describe(gy), *_geometry(g), hint.pd, attr())
-    p = cache.get(key, create)
+                           ALG["convolution_direct"], describe(x) if plain else any_md(x.shape),
+                           any_md(_weight_shape(w_shape, g.groups)), None,
+                           describe(gy) if plain else any_md(gy.shape), *_geometry(g), hint.pd, attr())
+    p = cache.get(key, lambda: _fast(make))
     if p is None:
         raise library.DnnlError("dnnl_convolution_backward_weights_primitive_desc_create", 3)
     with library.threads(threads):
