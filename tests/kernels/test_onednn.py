@@ -154,3 +154,47 @@ def test_train_command_names_the_backend():
     if backend.available():
         assert backend_line(model).startswith("backend: convolutions on onednn 3.2.")
         assert backend_line(model.double()) == "backend: convolutions on numpy (oneDNN runs float32 only)"
+
+
+@needs_onednn
+def test_thread_count_follows_cnnkit_and_is_restored():
+    """oneDNN runs on kernels.config().threads, set with OpenMP's per-thread call and restored afterwards."""
+    omp = backend.library.openmp()
+    before = omp.omp_get_max_threads()
+    seen = []
+    with backend.library.threads(before + 1):
+        seen.append(omp.omp_get_max_threads())
+    assert seen == [before + 1] and omp.omp_get_max_threads() == before
+    x, w = _inputs((2, 8, 8, (9, 9), 3, 1, 1, 1, 1, False))
+    with kernels.using(threads=1):
+        y = F.conv2d(ck.tensor(x), ck.tensor(w), padding=1)
+    assert omp.omp_get_max_threads() == before
+    check_op(lambda x, w: F.conv2d(x, w, padding=1), lambda x, w: TF.conv2d(x, w, padding=1), [x, w],
+             check_backward=False, what="conv2d on one thread")
+    assert y.shape == (2, 8, 9, 9)
+
+
+@needs_onednn
+def test_two_threads_share_the_primitives():
+    """Each run gets its own scratchpad and stream, so two threads may run the same primitive at once."""
+    import threading
+
+    x, w = _inputs((4, 16, 16, (12, 12), 3, 1, 1, 1, 1, False))
+    expected = F.conv2d(ck.tensor(x), ck.tensor(w), padding=1)._data.copy()
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(10):
+                results.append(F.conv2d(ck.tensor(x), ck.tensor(w), padding=1)._data.copy())
+        except Exception as e:          # reported below; a thread's exception would otherwise be lost
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 20
+    for r in results:
+        np.testing.assert_array_equal(r, expected)

@@ -113,7 +113,10 @@ def _key(a: np.ndarray) -> tuple:
 
 
 def _weights(w: np.ndarray, groups: int) -> tuple:
-    return w, describe(w, _weight_shape(w.shape, groups))
+    """(array, descriptor) of the weight as oneDNN sees it: (g, O/g, C/g, kH, kW) for groups (a copy only if the
+    weight's strides cannot be viewed so)."""
+    w = w.reshape(_weight_shape(w.shape, groups))
+    return w, describe(w)
 
 
 def forward(x: np.ndarray, w: np.ndarray, g, keep: bool = False):

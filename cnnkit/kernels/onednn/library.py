@@ -19,8 +19,9 @@ import sys
 import threading
 from contextlib import contextmanager
 
-__all__ = ["lib", "load_error", "version", "check", "engine", "stream", "threads", "execute", "executions", "DnnlError",
-           "SUPPORTED_MAJOR", "SCRATCHPAD_USER", "F32", "ANY", "ARG", "QUERY", "PROP", "ALG", "Dims", "ExecArg"]
+__all__ = ["lib", "load_error", "version", "check", "engine", "stream", "threads", "openmp", "execute", "executions",
+           "DnnlError", "SUPPORTED_MAJOR", "SCRATCHPAD_USER", "F32", "ANY", "ARG", "QUERY", "PROP", "ALG", "Dims",
+           "ExecArg"]
 
 SUPPORTED_MAJOR = 3
 """The major version of oneDNN's C API these declarations are written for."""
@@ -163,6 +164,12 @@ def _openmp():
         return omp
     except (OSError, AttributeError):
         return None
+
+
+def openmp():
+    """The OpenMP runtime (ctypes.CDLL of libgomp) whose per-thread setting :func:`threads` changes, or None."""
+    lib()
+    return _omp
 
 
 def lib():
