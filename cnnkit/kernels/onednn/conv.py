@@ -62,7 +62,10 @@ def _create(fn, *args) -> Primitive | None:
     status = fn(ctypes.byref(pd), *args)
     if status != 0:          # unimplemented or invalid for this shape: the NumPy kernels take the layer
         return None
-    return Primitive(pd)
+    try:
+        return Primitive(pd)
+    except library.DnnlError:    # the half-made Primitive destroys the descriptor when it is collected
+        return None
 
 
 def _fast(make) -> Primitive | None:
