@@ -1,7 +1,8 @@
 """Convolution layers of the classic CNNs against PyTorch: forward + backward, float32.
 
 Each row times one layer's forward and backward pass (y = layer(x); y.backward(g) with a fixed random g),
-cnnkit and torch alternated, 2 threads each; the ratio is cnnkit / torch (median of pairwise ratios).
+cnnkit on the NumPy kernels, cnnkit on oneDNN (when ``cnnkit[onednn]`` is installed) and torch alternated,
+2 threads each; each ratio is cnnkit / torch (median of pairwise ratios).
 A first layer (LeNet C1, AlexNet conv1) does not ask for its input gradient, in both frameworks, as in
 training. The summary line is the geometric mean over the convolution rows.
 
@@ -21,7 +22,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch
-from harness import QUICK, THREADS, compare, fwd_bwd, geomean, print_environment, print_table, settle, time_once
+from harness import (
+    QUICK,
+    THREADS,
+    compare_backends,
+    fwd_bwd,
+    geomean,
+    onednn_active,
+    print_backends_table,
+    print_environment,
+    settle,
+    time_once,
+)
 
 import cnnkit as ck
 import cnnkit.nn.functional as F
@@ -100,7 +112,13 @@ def efficiency(repeats: int = 15, warmup: int = 2, n=8, c=256, o=256, hw=28) -> 
     def run_gemm():
         np.matmul(a, b, out=out)
 
-    fns = {"cnnkit conv2d": run_ck, "torch conv2d": run_th, f"NumPy SGEMM ({m}x{k})@({k}x{o})": run_gemm}
+    def run_numpy():
+        with ck.backends.onednn.flags(enabled=False):
+            run_ck()
+
+    fns = {"cnnkit conv2d": run_numpy, "torch conv2d": run_th, f"NumPy SGEMM ({m}x{k})@({k}x{o})": run_gemm}
+    if onednn_active():
+        fns["cnnkit conv2d on oneDNN"] = run_ck
     for _ in range(warmup):
         for fn in fns.values():
             fn()
@@ -119,20 +137,20 @@ def efficiency(repeats: int = 15, warmup: int = 2, n=8, c=256, o=256, hw=28) -> 
     for name in fns:
         print(f"| {name} | {1e3 * med[name]:.2f} | {gflops[name]:.1f} | {100 * gflops[name] / sgemm:.0f} % |")
     ratio = gflops["cnnkit conv2d"] / sgemm
-    print(f"\ncnnkit / SGEMM = {100 * ratio:.0f} % (target >= 60 %); cnnkit / torch GFLOP/s = "
+    print(f"\ncnnkit (NumPy kernels) / SGEMM = {100 * ratio:.0f} % (target >= 60 %); cnnkit / torch GFLOP/s = "
           f"{gflops['cnnkit conv2d'] / gflops['torch conv2d']:.2f}")
     return {"gflops": gflops, "cnnkit_vs_sgemm": ratio}
 
 
 def main(repeats: int = 15):
     print_environment()
-    conv = [compare(name, *make(), repeats=repeats) for name, make in CONV_ROWS]
-    other = [compare(name, *make(), repeats=repeats) for name, make in OTHER_ROWS]
-    print_table("convolution layers, forward + backward, float32", conv, "convolution geometric mean")
+    conv = [compare_backends(name, *make(), repeats=repeats) for name, make in CONV_ROWS]
+    other = [compare_backends(name, *make(), repeats=repeats) for name, make in OTHER_ROWS]
+    print_backends_table("convolution layers, forward + backward, float32", conv, "convolution geometric mean")
     if other:
-        print_table("other layers, forward + backward, float32", other)
+        print_backends_table("other layers, forward + backward, float32 (oneDNN runs convolutions only)", other)
     efficiency(repeats=repeats)
-    return geomean(r["ratio"] for r in conv)
+    return geomean(r["numpy_ratio"] for r in conv)
 
 
 if __name__ == "__main__":

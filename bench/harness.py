@@ -156,3 +156,69 @@ def fwd_bwd(ck_f, th_f, *shapes, requires_grad=None, seed: int = 0):
         th_f(*[torch.tensor(a, requires_grad=f) for a, f in zip(arrays, flags)]).backward(g_th)
 
     return run_ck, run_th
+
+
+def onednn_active() -> bool:
+    """Is cnnkit's optional oneDNN backend loaded (``pip install 'cnnkit[onednn]'``) and switched on?"""
+    import cnnkit as ck
+
+    return ck.backends.onednn.is_available() and ck.backends.onednn.enabled
+
+
+def compare_backends(name: str, ck_fn, torch_fn, repeats: int = 15, warmup: int = 2) -> dict:
+    """Like :func:`compare`, with cnnkit timed twice per round: on the NumPy kernels (oneDNN switched off) and on
+    the oneDNN backend (when it is loaded), then torch: NumPy, oneDNN, torch, NumPy, ... each after a
+    :func:`settle` pause. Returns the median pairwise ratios numpy/torch and onednn/torch (None without oneDNN)
+    and the three medians."""
+    import cnnkit as ck
+
+    with_onednn = onednn_active()
+
+    def numpy_fn():
+        with ck.backends.onednn.flags(enabled=False):
+            ck_fn()
+
+    fns = [numpy_fn] + ([ck_fn] if with_onednn else []) + [torch_fn]
+    if QUICK:
+        repeats, warmup = 1, 0
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            settle()
+            times[i].append(time_once(fn))
+    torch_times = times[-1]
+    row = {"name": name, "numpy_ms": 1e3 * statistics.median(times[0]),
+           "torch_ms": 1e3 * statistics.median(torch_times),
+           "numpy_ratio": statistics.median(a / b for a, b in zip(times[0], torch_times)),
+           "onednn_ms": None, "onednn_ratio": None}
+    if with_onednn:
+        row["onednn_ms"] = 1e3 * statistics.median(times[1])
+        row["onednn_ratio"] = statistics.median(a / b for a, b in zip(times[1], torch_times))
+    return row
+
+
+def print_backends_table(title: str, rows: list, summary_label: str = "geometric mean") -> None:
+    """The table of :func:`compare_backends` rows: NumPy-only, oneDNN and torch columns of one run."""
+    import cnnkit as ck
+
+    width = max([len(r["name"]) for r in rows] + [10])
+    print(f"\n### {title}  ({THREADS} threads each; ratio = cnnkit / torch, median of pairwise ratios; "
+          f"cnnkit backend: {ck.backends.onednn.backend_name()})\n")
+    print(f"| {'case'.ljust(width)} | NumPy ms | oneDNN ms | torch ms | NumPy ratio | oneDNN ratio |")
+    print(f"|{'-' * (width + 2)}|---------:|----------:|---------:|------------:|-------------:|")
+
+    def cell(v, fmt, w):
+        return "-".rjust(w) if v is None else format(v, fmt).rjust(w)
+
+    for r in rows:
+        print(f"| {r['name'].ljust(width)} | {r['numpy_ms']:8.3f} | {cell(r['onednn_ms'], '.3f', 9)} | "
+              f"{r['torch_ms']:8.3f} | {r['numpy_ratio']:11.2f} | {cell(r['onednn_ratio'], '.2f', 12)} |")
+    has = all(r["onednn_ratio"] is not None for r in rows)
+    print(f"| {summary_label.ljust(width)} |          |           |          | "
+          f"{geomean(r['numpy_ratio'] for r in rows):11.2f} | "
+          f"{cell(geomean(r['onednn_ratio'] for r in rows) if has else None, '.2f', 12)} |")
+    if has:
+        print(f"\nhighest oneDNN ratio: {max(r['onednn_ratio'] for r in rows):.2f}")

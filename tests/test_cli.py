@@ -38,6 +38,7 @@ def test_one_epoch_on_the_built_in_digits(tmp_path):
     assert total == 360 and percent == pytest.approx(100 * correct / total, abs=0.006)
     assert ("training lenet5 (61,706 parameters) on digits: 1,293 training, 144 validation, 360 test images"
             in proc.stderr)
+    assert f"backend: convolutions on {ck.backends.onednn.backend_name()}\n" in proc.stderr
     assert re.search(r"^epoch 1/1: loss \d\.\d{4}, acc ", proc.stderr, re.M)
     assert "Traceback" not in proc.stderr
     for name in ("metrics.csv", "curve.png", "checkpoint.safetensors", "best.safetensors"):

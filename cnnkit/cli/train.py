@@ -25,8 +25,8 @@ from argparse import Namespace
 from contextlib import contextmanager
 from pathlib import Path
 
+from .. import backends, models, optim
 from .. import distributed as D
-from .. import models, optim
 from ..data import DataLoader, Subset
 from ..io.checkpoint import load
 from ..nn import CrossEntropyLoss
@@ -208,6 +208,14 @@ def uses_batch_norm(model) -> bool:
     return any(type(m).__name__.startswith("BatchNorm") for m in model.modules())
 
 
+def backend_line(model) -> str:
+    """Which engine runs the model's convolutions: oneDNN (cnnkit[onednn], float32 only) or the NumPy kernels."""
+    name = backends.onednn.backend_name()
+    if name.startswith("onednn") and all(str(p.dtype) != "float32" for p in model.parameters()):
+        name = "numpy (oneDNN runs float32 only)"
+    return f"backend: convolutions on {name}"
+
+
 def run(args, context) -> int:
     if not args.distributed:
         return train(args, context, None)
@@ -302,6 +310,7 @@ def train(args, context, world) -> int:
     print(f"training {o.model} ({n_params:,} parameters) on {run_data.data_label(o.data)}: {len(data_set.train):,} "
           f"training, {n_val:,} validation, {n_test} images{' per process' if world else ''}; up to epoch "
           f"{o.epochs}{where}", file=err)
+    print(backend_line(model), file=err)
     removed = run_folder.prepare(out, overwrite=args.overwrite and resume is None) if main else []
     if removed:
         print(f"removed {len(removed)} temporary file(s) that an interrupted write left in {out}", file=err)

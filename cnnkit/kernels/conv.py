@@ -14,6 +14,10 @@ The ladder, tried in this order (the measurements behind it are in docs/performa
 * ``winograd``      3×3, stride 1, one group, ≥ winograd_min_channels channels in and out: F(2×2, 3×3);
 * ``im2col``        everything else: im2col + GEMM.
 
+Before the ladder, with the optional oneDNN library loaded and ``cnnkit.backends.onednn.enabled`` on, a
+float32 convolution that oneDNN has a primitive for goes to ``onednn`` (:mod:`cnnkit.kernels.onednn.conv`);
+float64 (oneDNN has no f64 convolution) and a forced ``config().algorithm`` stay on the NumPy ladder.
+
 A forward pass stores the name :func:`select` returned and hands it to both gradients, so the three
 always agree. ``config().algorithm`` forces one algorithm (an error where it cannot compute the layer).
 """
@@ -21,21 +25,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import depthwise, im2col, pointwise, weight_order, winograd
+from . import depthwise, im2col, onednn, pointwise, weight_order, winograd
 from .config import ALGORITHMS, config
 from .layout import ConvGeometry
 
-__all__ = ["select", "forward", "grad_input", "grad_weight"]
+__all__ = ["BACKENDS", "select", "forward", "grad_input", "grad_weight"]
+
+BACKENDS = ("onednn",)
+"""Names :func:`select` may return besides :data:`ALGORITHMS`: a whole layer on an optional library."""
 
 _KERNELS = {"pointwise": pointwise, "depthwise": depthwise, "weight_order": weight_order, "winograd": winograd,
             "im2col": im2col}
 assert tuple(_KERNELS) == ALGORITHMS
 
 
-def select(g: ConvGeometry, x_shape: tuple, w_shape: tuple) -> str:
-    """The algorithm (a name of :data:`ALGORITHMS`) for a convolution of an input of shape ``x_shape``
-    (N, C, H, W) with a weight of shape ``w_shape`` (O, C/groups, kH, kW): the forced one of
-    ``config().algorithm``, else the first of the ladder that takes it."""
+def select(g: ConvGeometry, x_shape: tuple, w_shape: tuple, dtype=None) -> str:
+    """The algorithm (a name of :data:`ALGORITHMS` or :data:`BACKENDS`) for a convolution of an input of shape
+    ``x_shape`` (N, C, H, W) with a weight of shape ``w_shape`` (O, C/groups, kH, kW): the forced one of
+    ``config().algorithm``, else "onednn" for a ``dtype`` the active oneDNN backend computes, else the first of
+    the ladder that takes it (``dtype`` None: the NumPy ladder only)."""
     n, c = x_shape[:2]
     o = w_shape[0]
     forced = config().algorithm
@@ -45,14 +53,19 @@ def select(g: ConvGeometry, x_shape: tuple, w_shape: tuple) -> str:
                              f"{g.kernel}, stride {g.stride}, dilation {g.dilation}, padding {g.pad}, "
                              f"groups {g.groups} and {c} input channels")
         return forced
+    if dtype is not None and onednn.active() and onednn.conv.supports(g, x_shape, w_shape, dtype):
+        return "onednn"
     return next(name for name in ALGORITHMS if _KERNELS[name].picks(g, n, c, o))
 
 
 def _kernels(algorithm: str):
+    if algorithm == "onednn":
+        return onednn.conv
     try:
         return _KERNELS[algorithm]
     except KeyError:
-        raise ValueError(f"conv: expected an algorithm of {', '.join(ALGORITHMS)}, got {algorithm!r}") from None
+        raise ValueError(f"conv: expected an algorithm of {', '.join(ALGORITHMS + BACKENDS)}, got {algorithm!r}") \
+            from None
 
 
 def forward(algorithm: str, x: np.ndarray, w: np.ndarray, g: ConvGeometry, keep: bool = False):

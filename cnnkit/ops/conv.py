@@ -124,7 +124,7 @@ class Convolution(Function):
 
     def forward(self, x, w, b=None):
         need = self.needs_input_grad
-        self.algorithm = kernels.select(self.geometry, x.shape, w.shape)
+        self.algorithm = kernels.select(self.geometry, x.shape, w.shape, x.dtype)
         y, self.kept = kernels.forward(self.algorithm, x, w, self.geometry, keep=need[1])
         if b is not None:
             add_bias(y, b)
@@ -157,7 +157,7 @@ class TransposedConvolution(Function):
         n = x.shape[0]
         c_out = w.shape[1] * self.geometry.groups
         y_shape = (n, c_out) + self.geometry.in_hw
-        self.algorithm = kernels.select(self.geometry, y_shape, w.shape)
+        self.algorithm = kernels.select(self.geometry, y_shape, w.shape, x.dtype)
         y = kernels.grad_input(self.algorithm, x, w, self.geometry, y_shape)
         if b is not None:
             add_bias(y, b)

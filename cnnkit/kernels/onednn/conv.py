@@ -1,0 +1,180 @@
+"""Convolution on oneDNN: forward, input gradient and weight gradient of a float32 2-d convolution.
+
+    forward       y  = x ⋆ W                 dnnl_convolution_forward (prop forward_training)
+    grad_input    dx = dy ⋆ᵀ W                dnnl_convolution_backward_data
+    grad_weight   dW = x ⋆ dy                 dnnl_convolution_backward_weights
+
+The same interface as the NumPy algorithms of ``cnnkit/kernels/`` (``forward``, ``grad_input``,
+``grad_weight``), so :func:`cnnkit.kernels.select` can hand a layer to it. Activations are passed in place
+with their own strides (NCHW or NHWC memory) and outputs are allocated channels-last (an NCHW-shaped view of
+NHWC memory, like the NumPy kernels'); the weight, stored (O, C/g, kH, kW) — viewed (g, O/g, C/g, kH, kW)
+for groups — is reordered into the layout the primitive chose. oneDNN's dilation counts the gaps
+(d − 1) and its padding is (top, left) / (bottom, right).
+"""
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from ..layout import is_channels_last
+from . import cache, library
+from .library import ALG, PROP, Dims
+from .memory import Primitive, any_md, array_md, attr, describe
+
+__all__ = ["supports", "forward", "grad_input", "grad_weight", "forward_primitive"]
+
+
+def _channels_last(a: np.ndarray) -> np.ndarray:
+    """``a`` in NHWC memory (a copy unless it is already): oneDNN's fast convolutions read and write
+    channels-last activations; for mixed layouts it has only its reference implementation."""
+    if is_channels_last(a):
+        return a
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+def _nhwc_empty(shape: tuple, dtype) -> np.ndarray:
+    n, c, h, w = shape
+    return np.empty((n, h, w, c), dtype).transpose(0, 3, 1, 2)
+
+
+def _nhwc_strides(shape: tuple) -> tuple:
+    n, c, h, w = shape
+    return h * w * c, 1, w * c, c
+
+
+def _weight_shape(w_shape: tuple, groups: int) -> tuple:
+    o, cg, kh, kw = w_shape
+    return (groups, o // groups, cg, kh, kw) if groups > 1 else tuple(w_shape)
+
+
+def _out_shape(g, x_shape: tuple, w_shape: tuple) -> tuple:
+    return (x_shape[0], w_shape[0]) + tuple(g.out_hw)
+
+
+def _geometry(g) -> tuple:
+    (sh, sw), (dh, dw), (top, bottom, left, right) = g.stride, g.dilation, g.pad
+    return Dims(sh, sw), Dims(dh - 1, dw - 1), Dims(top, left), Dims(bottom, right)
+
+
+def _create(fn, *args) -> Primitive | None:
+    pd = ctypes.c_void_p()
+    status = fn(ctypes.byref(pd), *args)
+    if status != 0:          # unimplemented or invalid for this shape: the NumPy kernels take the layer
+        return None
+    try:
+        return Primitive(pd)
+    except library.DnnlError:    # the half-made Primitive destroys the descriptor when it is collected
+        return None
+
+
+def _fast(make) -> Primitive | None:
+    """``make(plain=True)``: the primitive reading the activations in cnnkit's layout, unless oneDNN has only its
+    reference implementation for that layout (e.g. the weight gradient of a one-channel NHWC input); then
+    ``make(plain=False)``, with the activations in the layout oneDNN chooses (reordered at each run)."""
+    p = make(True)
+    if p is not None and p.implementation().startswith("ref"):
+        q = make(False)
+        if q is not None and not q.implementation().startswith("ref"):
+            return q
+    return p
+
+
+def _threads() -> int:
+    from ..config import config
+    return config().threads
+
+
+def forward_primitive(g, x_md_key: tuple, w_shape: tuple, y_key: tuple, relu: bool = False) -> Primitive | None:
+    """The (cached) forward primitive for an input described by ``x_md_key`` (shape, strides in elements) and an
+    output by ``y_key``; None when oneDNN has no implementation for it."""
+    threads = _threads()
+    key = ("conv_fwd", x_md_key, w_shape, y_key, g, relu, threads)
+
+    def create():
+        with library.threads(threads):
+            return _create(library.lib().dnnl_convolution_forward_primitive_desc_create, library.engine(),
+                           PROP["forward_training"], ALG["convolution_direct"], array_md(*x_md_key),
+                           any_md(_weight_shape(w_shape, g.groups)), None, array_md(*y_key), *_geometry(g),
+                           attr(relu))
+    return cache.get(key, create)
+
+
+def supports(g, x_shape: tuple, w_shape: tuple, dtype) -> bool:
+    """Can oneDNN compute this convolution (float32, a primitive exists for channels-last activations)?"""
+    if np.dtype(dtype) != np.float32 or library.lib() is None or min(g.pad) < 0:
+        return False
+    y_shape = _out_shape(g, x_shape, w_shape)
+    if min(x_shape) < 1 or min(y_shape) < 1:
+        return False
+    x_key = (tuple(x_shape), _nhwc_strides(x_shape))
+    return forward_primitive(g, x_key, tuple(w_shape), (y_shape, _nhwc_strides(y_shape))) is not None
+
+
+def _key(a: np.ndarray) -> tuple:
+    return a.shape, tuple(s // a.itemsize for s in a.strides)
+
+
+def _weights(w: np.ndarray, groups: int) -> tuple:
+    """(array, descriptor) of the weight as oneDNN sees it: (g, O/g, C/g, kH, kW) for groups (a copy only if the
+    weight's strides cannot be viewed so)."""
+    w = w.reshape(_weight_shape(w.shape, groups))
+    return w, describe(w)
+
+
+def forward(x: np.ndarray, w: np.ndarray, g, keep: bool = False):
+    """(y, None): y = conv(x, w), NCHW-shaped in NHWC memory (the weight gradient then reads x)."""
+    x = _channels_last(x)
+    y = _nhwc_empty(_out_shape(g, x.shape, w.shape), x.dtype)
+    p = forward_primitive(g, _key(x), tuple(w.shape), _key(y))
+    with library.threads(_threads()):
+        p.run({"src": (x, describe(x)), "weights": _weights(w, g.groups)}, {"dst": (y, describe(y))})
+    return y, None
+
+
+def grad_input(gy: np.ndarray, w: np.ndarray, g, x_shape: tuple) -> np.ndarray:
+    """dL/dx, NCHW-shaped in NHWC memory."""
+    gy = _channels_last(gy)
+    gx = _nhwc_empty(tuple(x_shape), gy.dtype)
+    threads = _threads()
+    key = ("conv_bwd_data", _key(gx), _key(gy), tuple(w.shape), g, threads)
+
+    def create():
+        hint = forward_primitive(g, _key(gx), tuple(w.shape), _key(gy))
+        if hint is None:
+            return None
+        with library.threads(threads):
+            return _create(library.lib().dnnl_convolution_backward_data_primitive_desc_create, library.engine(),
+                           ALG["convolution_direct"], describe(gx), any_md(_weight_shape(w.shape, g.groups)),
+                           describe(gy), *_geometry(g), hint.pd, attr())
+    p = cache.get(key, create)
+    if p is None:
+        raise library.DnnlError("dnnl_convolution_backward_data_primitive_desc_create", 3)
+    with library.threads(threads):
+        p.run({"diff_dst": (gy, describe(gy)), "weights": _weights(w, g.groups)}, {"diff_src": (gx, describe(gx))})
+    return gx
+
+
+def grad_weight(x: np.ndarray, gy: np.ndarray, g, w_shape: tuple, kept=None) -> np.ndarray:
+    """dL/dW (O, C/groups, kH, kW), C-contiguous."""
+    x, gy = _channels_last(x), _channels_last(gy)
+    gw = np.empty(w_shape, gy.dtype)
+    threads = _threads()
+    key = ("conv_bwd_weights", _key(x), _key(gy), tuple(w_shape), g, threads)
+
+    def make(plain: bool):
+        hint = forward_primitive(g, _key(x), tuple(w_shape), _key(gy))
+        if hint is None:
+            return None
+        with library.threads(threads):
+            return _create(library.lib().dnnl_convolution_backward_weights_primitive_desc_create, library.engine(),
+                           ALG["convolution_direct"], describe(x) if plain else any_md(x.shape),
+                           any_md(_weight_shape(w_shape, g.groups)), None,
+                           describe(gy) if plain else any_md(gy.shape), *_geometry(g), hint.pd, attr())
+    p = cache.get(key, lambda: _fast(make))
+    if p is None:
+        raise library.DnnlError("dnnl_convolution_backward_weights_primitive_desc_create", 3)
+    with library.threads(threads):
+        p.run({"src": (x, describe(x)), "diff_dst": (gy, describe(gy))},
+              {"diff_weights": (gw, describe(gw, _weight_shape(w_shape, g.groups)))})
+    return gw

@@ -1,0 +1,251 @@
+"""Loading oneDNN's shared library (``libdnnl.so.3``, the ``cnnkit[onednn]`` extra) and the few C calls cnnkit uses.
+
+The declarations below are our own, written from oneDNN's C API (``dnnl.h``, ``dnnl_types.h`` of v3.2) with only
+the constants cnnkit needs. The library is found, in this order, at ``CNNKIT_ONEDNN_LIBRARY``, in the
+environment's ``lib/`` (where the wheel installs it) and on the loader's path. ``CNNKIT_ONEDNN=0`` keeps it
+unloaded. Loading fails quietly (then :func:`lib` returns None and :func:`load_error` says why): the NumPy
+kernels are the fallback, so an absent or incompatible library changes nothing for the user.
+
+Every primitive runs through :func:`execute`, which counts executions (the proof that the backend ran) and
+runs oneDNN's OpenMP region with cnnkit's thread count (``kernels.config().threads``), set through OpenMP's own
+per-thread call on the calling thread and restored afterwards: nothing process-wide changes.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+import threading
+from contextlib import contextmanager
+
+__all__ = ["lib", "load_error", "version", "check", "engine", "stream", "threads", "openmp", "execute", "executions",
+           "DnnlError", "SUPPORTED_MAJOR", "SCRATCHPAD_USER", "F32", "ANY", "ARG", "QUERY", "PROP", "ALG", "Dims",
+           "ExecArg"]
+
+SUPPORTED_MAJOR = 3
+"""The major version of oneDNN's C API these declarations are written for."""
+
+# dnnl_data_type_t, dnnl_format_tag_t, dnnl_engine_kind_t
+F32 = 3
+ANY = 1                   # dnnl_format_tag_any: the primitive chooses the layout
+_CPU = 1
+# dnnl_prop_kind_t, dnnl_alg_kind_t
+PROP = {"forward_training": 64, "forward_inference": 96, "backward_data": 160, "backward_weights": 192}
+ALG = {"convolution_direct": 0x1, "eltwise_relu": 0x20}
+# DNNL_ARG_*
+ARG = {"src": 1, "dst": 17, "weights": 33, "bias": 41, "scratchpad": 80, "diff_src": 129, "diff_dst": 145,
+       "diff_weights": 161, "diff_bias": 169}
+# dnnl_query_t
+QUERY = {"src": 129, "diff_src": 130, "weights": 131, "diff_weights": 132, "dst": 133, "diff_dst": 134,
+         "scratchpad": 136, "impl_info_str": 8}
+SCRATCHPAD_USER = 1       # dnnl_scratchpad_mode_user
+
+Dims = ctypes.c_int64 * 12    # dnnl_dims_t (DNNL_MAX_NDIMS = 12)
+
+
+class ExecArg(ctypes.Structure):
+    """dnnl_exec_arg_t: {int arg; dnnl_memory_t memory;}"""
+    _fields_ = [("arg", ctypes.c_int), ("memory", ctypes.c_void_p)]
+
+
+class _Version(ctypes.Structure):
+    """dnnl_version_t"""
+    _fields_ = [("major", ctypes.c_int), ("minor", ctypes.c_int), ("patch", ctypes.c_int),
+                ("hash", ctypes.c_char_p), ("cpu_runtime", ctypes.c_uint), ("gpu_runtime", ctypes.c_uint)]
+
+
+class DnnlError(RuntimeError):
+    """A oneDNN call returned a status other than dnnl_success."""
+
+    def __init__(self, call: str, status: int):
+        super().__init__(f"onednn: {call} failed with status {status}")
+        self.status = status
+
+
+_P, _PP, _I, _U, _S = ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_uint, ctypes.c_size_t
+_DIMS = ctypes.POINTER(ctypes.c_int64)
+_SIGNATURES = {   # name: (restype, argtypes)
+    "dnnl_version": (ctypes.POINTER(_Version), []),
+    "dnnl_engine_create": (_I, [_PP, _I, _S]),
+    "dnnl_stream_create": (_I, [_PP, _P, _U]),
+    "dnnl_stream_wait": (_I, [_P]),
+    "dnnl_memory_desc_create_with_strides": (_I, [_PP, _I, _DIMS, _I, _DIMS]),
+    "dnnl_memory_desc_create_with_tag": (_I, [_PP, _I, _DIMS, _I, _I]),
+    "dnnl_memory_desc_destroy": (_I, [_P]),
+    "dnnl_memory_desc_get_size": (_S, [_P]),
+    "dnnl_memory_desc_equal": (_I, [_P, _P]),
+    "dnnl_memory_desc_clone": (_I, [_PP, _P]),
+    "dnnl_memory_create": (_I, [_PP, _P, _P, _P]),
+    "dnnl_memory_destroy": (_I, [_P]),
+    "dnnl_convolution_forward_primitive_desc_create":
+        (_I, [_PP, _P, _I, _I, _P, _P, _P, _P, _DIMS, _DIMS, _DIMS, _DIMS, _P]),
+    "dnnl_convolution_backward_data_primitive_desc_create":
+        (_I, [_PP, _P, _I, _P, _P, _P, _DIMS, _DIMS, _DIMS, _DIMS, _P, _P]),
+    "dnnl_convolution_backward_weights_primitive_desc_create":
+        (_I, [_PP, _P, _I, _P, _P, _P, _P, _DIMS, _DIMS, _DIMS, _DIMS, _P, _P]),
+    "dnnl_reorder_primitive_desc_create": (_I, [_PP, _P, _P, _P, _P, _P]),
+    "dnnl_primitive_desc_query_md": (_P, [_P, _I, _I]),
+    "dnnl_primitive_desc_query": (_I, [_P, _I, _I, _P]),
+    "dnnl_primitive_desc_destroy": (_I, [_P]),
+    "dnnl_primitive_create": (_I, [_PP, _P]),
+    "dnnl_primitive_execute": (_I, [_P, _P, _I, ctypes.POINTER(ExecArg)]),
+    "dnnl_primitive_destroy": (_I, [_P]),
+    "dnnl_primitive_attr_create": (_I, [_PP]),
+    "dnnl_primitive_attr_destroy": (_I, [_P]),
+    "dnnl_primitive_attr_set_scratchpad_mode": (_I, [_P, _I]),
+    "dnnl_primitive_attr_set_post_ops": (_I, [_P, _P]),
+    "dnnl_post_ops_create": (_I, [_PP]),
+    "dnnl_post_ops_destroy": (_I, [_P]),
+    "dnnl_post_ops_append_eltwise": (_I, [_P, _I, ctypes.c_float, ctypes.c_float]),
+}
+
+_lib = None
+_load_error: str | None = None
+_loaded = False
+_load_lock = threading.Lock()
+_engine = None
+_local = threading.local()
+_omp = None
+_executions = 0
+
+
+def _candidates() -> list[str]:
+    explicit = os.environ.get("CNNKIT_ONEDNN_LIBRARY", "")
+    if explicit:
+        return [explicit]
+    found = [os.path.join(prefix, "lib", "libdnnl.so.3") for prefix in dict.fromkeys((sys.prefix, sys.base_prefix))]
+    return found + [ctypes.util.find_library("dnnl") or "libdnnl.so.3"]
+
+
+def _load() -> None:
+    global _lib, _load_error, _loaded, _engine, _omp
+    if os.environ.get("CNNKIT_ONEDNN", "") == "0":
+        _load_error = "switched off by CNNKIT_ONEDNN=0"
+        return
+    errors = []
+    for path in _candidates():
+        if os.path.sep in path and not os.path.exists(path):
+            errors.append(f"{path}: not found")
+            continue
+        try:
+            handle = ctypes.CDLL(path)
+        except OSError as e:
+            errors.append(str(e))
+            continue
+        try:
+            for name, (restype, argtypes) in _SIGNATURES.items():
+                fn = getattr(handle, name)
+                fn.restype, fn.argtypes = restype, argtypes
+        except AttributeError as e:
+            errors.append(f"{path}: {e}")
+            continue
+        v = handle.dnnl_version().contents
+        if v.major != SUPPORTED_MAJOR:
+            errors.append(f"{path}: version {v.major}.{v.minor}.{v.patch}, expected {SUPPORTED_MAJOR}.x")
+            continue
+        eng = ctypes.c_void_p()
+        status = handle.dnnl_engine_create(ctypes.byref(eng), _CPU, 0)
+        if status != 0:
+            errors.append(f"{path}: dnnl_engine_create failed with status {status}")
+            continue
+        _lib, _engine = handle, eng
+        _omp = _openmp()
+        return
+    _load_error = "; ".join(errors) or "libdnnl.so.3 not found"
+
+
+def _openmp():
+    """The OpenMP runtime libdnnl is linked to (already loaded with it), for its per-thread thread count."""
+    try:
+        omp = ctypes.CDLL("libgomp.so.1")
+        omp.omp_get_max_threads.restype, omp.omp_get_max_threads.argtypes = ctypes.c_int, []
+        omp.omp_set_num_threads.restype, omp.omp_set_num_threads.argtypes = None, [ctypes.c_int]
+        return omp
+    except (OSError, AttributeError):
+        return None
+
+
+def openmp():
+    """The OpenMP runtime (ctypes.CDLL of libgomp) whose per-thread setting :func:`threads` changes, or None."""
+    lib()
+    return _omp
+
+
+def lib():
+    """The loaded library (a ctypes.CDLL), or None when it is absent, incompatible or switched off."""
+    global _loaded
+    if not _loaded:
+        with _load_lock:
+            if not _loaded:
+                _load()
+                _loaded = True
+    return _lib
+
+
+def load_error() -> str | None:
+    """Why :func:`lib` is None (None when the library is loaded)."""
+    lib()
+    return _load_error
+
+
+def version() -> tuple | None:
+    """(major, minor, patch) reported by the loaded library's ``dnnl_version()``, or None."""
+    handle = lib()
+    if handle is None:
+        return None
+    v = handle.dnnl_version().contents
+    return v.major, v.minor, v.patch
+
+
+def check(status: int, call: str) -> None:
+    """Raise :class:`DnnlError` unless ``status`` is dnnl_success (0)."""
+    if status != 0:
+        raise DnnlError(call, status)
+
+
+def engine():
+    """The CPU engine (one per process)."""
+    lib()
+    return _engine
+
+
+def stream():
+    """This thread's stream on the CPU engine (a stream is not shared between threads)."""
+    s = getattr(_local, "stream", None)
+    if s is None:
+        s = ctypes.c_void_p()
+        check(lib().dnnl_stream_create(ctypes.byref(s), engine(), 1), "dnnl_stream_create")
+        _local.stream = s
+    return s
+
+
+@contextmanager
+def threads(n: int):
+    """Run the block with oneDNN on ``n`` OpenMP threads: OpenMP's per-thread setting (``omp_set_num_threads``
+    on the calling thread), restored when the block ends. Primitives are created and run inside it, since
+    oneDNN balances a primitive's work for the thread count it was created with."""
+    before = _omp.omp_get_max_threads() if _omp is not None else n
+    if before != n:
+        _omp.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        if before != n:
+            _omp.omp_set_num_threads(before)
+
+
+def execute(primitive, args: list) -> None:
+    """Run ``primitive`` with ``args`` [(DNNL_ARG_*, dnnl_memory_t), ...] on this thread's stream and wait for
+    it (inside :func:`threads`)."""
+    global _executions
+    packed = (ExecArg * len(args))(*[ExecArg(a, m) for a, m in args])
+    handle = lib()
+    check(handle.dnnl_primitive_execute(primitive, stream(), len(args), packed), "dnnl_primitive_execute")
+    check(handle.dnnl_stream_wait(stream()), "dnnl_stream_wait")
+    _executions += 1
+
+
+def executions() -> int:
+    """How many oneDNN primitives (convolutions, reorders, ...) cnnkit has executed in this process."""
+    return _executions
