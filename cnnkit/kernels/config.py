@@ -18,7 +18,7 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["ALGORITHMS", "Config", "config", "using"]
+__all__ = ["ALGORITHMS", "Config", "config", "using", "set_num_threads", "get_num_threads"]
 
 ALGORITHMS = ("pointwise", "depthwise", "weight_order", "winograd", "im2col")
 """The convolution algorithms, in the order :func:`cnnkit.kernels.select` tries them."""
@@ -64,9 +64,6 @@ class Config:
     each with a single-threaded BLAS? Off: they run on the calling thread and BLAS's threads split the GEMMs.
     The depthwise kernels (einsum, no BLAS) are always split."""
 
-    pin_threads: bool = True
-    """Pin each worker thread to its own core (the calling thread keeps the first); read when the pool starts."""
-
     winograd_min_channels: int = 32
     """3×3 stride-1 convolutions with at least this many input and output channels use Winograd F(2×2, 3×3)."""
 
@@ -79,7 +76,7 @@ class Config:
 
 _MINIMUM = {"column_budget": 1, "keep_columns": 0, "threads": 1, "parallel_min": 0, "chunks_per_thread": 1,
             "piece_min": 1, "winograd_min_channels": 0, "weight_order_pixels": 0}
-_FLAGS = ("split_blas_kernels", "pin_threads")
+_FLAGS = ("split_blas_kernels",)
 _OPTIONS = tuple(f.name for f in dataclasses.fields(Config))
 
 
@@ -115,6 +112,25 @@ _current: contextvars.ContextVar[Config] = contextvars.ContextVar("cnnkit_kernel
 def config() -> Config:
     """The config in effect here (in this thread / context)."""
     return _current.get(_DEFAULT)
+
+
+def set_num_threads(num: int) -> None:
+    """Set the default number of cnnkit's own threads (``Config.threads``), as ``torch.set_num_threads``.
+
+    It sizes cnnkit's worker pool, for every thread and context from now on except inside a
+    ``kernels.using(threads=...)`` block. NumPy's BLAS keeps its own thread count (OPENBLAS_NUM_THREADS):
+    cnnkit never changes process-wide settings of the libraries it calls."""
+    global _DEFAULT
+    if not isinstance(num, numbers.Integral) or isinstance(num, bool):
+        raise TypeError(f"set_num_threads: expected a positive int, got {num!r}")
+    if num < 1:
+        raise ValueError(f"set_num_threads: expected a positive int, got {num!r}")
+    _DEFAULT = dataclasses.replace(_DEFAULT, threads=int(num))
+
+
+def get_num_threads() -> int:
+    """The number of cnnkit's own threads in effect here (``config().threads``), as ``torch.get_num_threads``."""
+    return config().threads
 
 
 @contextmanager

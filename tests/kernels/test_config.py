@@ -73,7 +73,7 @@ def test_a_value_set_in_one_thread_is_not_seen_in_another():
     (dict(keep_columns=-1), ValueError, "keep_columns to be at least 0"),
     (dict(piece_min=True), TypeError, "piece_min to be an int"),
     (dict(split_blas_kernels=1), TypeError, "split_blas_kernels to be a bool"),
-    (dict(pin_threads=None), TypeError, "pin_threads to be a bool"),
+    (dict(split_blas_kernels=None), TypeError, "split_blas_kernels to be a bool"),
     (dict(weight_order_pixels=math.nan), TypeError, "weight_order_pixels to be a number"),
     (dict(weight_order_pixels=-1.0), ValueError, "weight_order_pixels to be at least 0"),
 ])
