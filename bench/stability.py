@@ -9,7 +9,7 @@ script measures that spread for the issue's three layers (2 threads each, float3
 Per layer and round: one untimed warm-up call, then six back-to-back timed calls in cnnkit, a settle pause,
 the same in torch (the order of the two frameworks alternates between rounds). A row prints the best and the
 worst of all the timed calls of its phase and their ratio, the spread (the issue's target: at most 1.5 quiet).
-``--busy`` adds a phase with a competing process spinning on one core (``python -c 'while True: pass'``,
+``--busy`` adds a phase with a competing process spinning on one core (a Python busy loop,
 started before the phase and terminated after it); its rows also print the worst call against the same
 framework's quiet best (target: at most 3).
 
@@ -19,7 +19,9 @@ Run it twice, as the issue asks for both kinds of GEMM kernel on this AVX-512 CP
     OPENBLAS_CORETYPE=Haswell python bench/stability.py --busy       # OpenBLAS's AVX2 kernels
 
 ``--using key=value`` (repeatable) runs cnnkit's calls under ``kernels.using(key=value)``, to compare
-threading choices: ``--using split_blas_kernels=True``.
+threading choices: ``--using split_blas_kernels=True``. ``--threading`` instead alternates, in one run, cnnkit as
+it is, cnnkit with BLAS limited to one thread (by the benchmark, through threadpoolctl) with and without its own
+workers, and torch, and prints each one's median and spread.
 
 Run: python bench/stability.py [--rounds 3] [--busy] [--using key=value ...] [--quick]
 """
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import statistics
 import subprocess
 import sys
 import time
@@ -60,7 +63,9 @@ def busy_neighbour(on: bool):
     if not on:
         yield
         return
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    # spins until its parent (this benchmark) is gone, so that a killed benchmark leaves no spinner behind
+    spin = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
+    spinner = subprocess.Popen([sys.executable, "-c", spin])
     try:
         time.sleep(0.3)  # let it start spinning
         yield
@@ -69,25 +74,53 @@ def busy_neighbour(on: bool):
         spinner.wait()
 
 
-def measure(rounds: int, options: dict) -> dict:
-    """{layer: {"cnnkit": [seconds...], "torch": [seconds...]}} for the current machine state."""
+def _contestants(run_ck, run_th, options: dict, threading: bool) -> dict:
+    """{name: (fn, context factory)}: cnnkit (under ``options``) and torch; with ``threading`` also cnnkit under
+    the other threading choices. The benchmark, as the user of its process, may limit BLAS's threads for a
+    block (threadpoolctl); cnnkit itself never does."""
+    out = {"cnnkit": (run_ck, lambda: kernels.using(**options)), "torch": (run_th, contextlib.nullcontext)}
+    if threading:
+        from threadpoolctl import threadpool_limits
+
+        @contextlib.contextmanager
+        def blas1(**using):
+            with threadpool_limits(limits=1, user_api="blas"), kernels.using(**using):
+                yield
+
+        out["cnnkit, BLAS 1 thread + own workers"] = (run_ck, lambda: blas1(split_blas_kernels=True))
+        out["cnnkit, BLAS 1 thread, one thread"] = (run_ck, lambda: blas1(threads=1))
+    return out
+
+
+def measure(rounds: int, options: dict, threading: bool = False) -> dict:
+    """{layer: {contestant: [seconds...]}} for the current machine state; the contestants' blocks alternate
+    (their order rotates between rounds)."""
     out = {}
     for name, make in LAYERS:
-        run_ck, run_th = make()
-        times = {"cnnkit": [], "torch": []}
-
-        def block(framework, fn, times=times):
-            fn()  # warm-up: first-call allocations and primitive set-up are not the threading's spread
-            times[framework].extend(time_once(fn) for _ in range(1 if QUICK else CALLS))
-
+        contestants = _contestants(*make(), options, threading)
+        times = {c: [] for c in contestants}
+        order = list(contestants)
         for r in range(rounds):
-            order = [("cnnkit", run_ck), ("torch", run_th)]
-            for framework, fn in order if r % 2 == 0 else order[::-1]:
+            for c in order[r % len(order):] + order[:r % len(order)]:
+                fn, context = contestants[c]
                 settle()
-                with kernels.using(**options) if framework == "cnnkit" else contextlib.nullcontext():
-                    block(framework, fn)
+                with context():
+                    fn()  # warm-up: first-call allocations are not the threading's spread
+                    times[c].extend(time_once(fn) for _ in range(1 if QUICK else CALLS))
         out[name] = times
     return out
+
+
+def print_threading(result: dict) -> None:
+    """One row per layer and contestant: median, best, worst, spread."""
+    print(f"\n### threading choices, alternated in one run  ({THREADS} threads each; {CALLS} consecutive calls per "
+          "round; ms)\n")
+    print("| case | runs as | median | best | worst | spread |")
+    print("|---|---|--:|--:|--:|--:|")
+    for name, times in result.items():
+        for c, t in times.items():
+            print(f"| {name} | {c} | {1e3 * statistics.median(t):.1f} | {1e3 * min(t):.1f} | {1e3 * max(t):.1f} | "
+                  f"{max(t) / min(t):.2f} |")
 
 
 def print_spreads(title: str, result: dict, quiet_best: dict | None = None) -> None:
@@ -108,8 +141,17 @@ def print_spreads(title: str, result: dict, quiet_best: dict | None = None) -> N
         print(row + " |")
 
 
-def main(rounds: int, busy: bool, options: dict) -> dict:
+def main(rounds: int, busy: bool, options: dict, threading: bool = False) -> dict:
     print_environment()
+    if threading:
+        results = {"quiet": measure(rounds, options, True)}
+        print_threading(results["quiet"])
+        if busy:
+            with busy_neighbour(True):
+                results["busy"] = measure(rounds, options, True)
+            print("\nwith one core kept busy by another process:")
+            print_threading(results["busy"])
+        return results
     if options:
         print(f"cnnkit runs under kernels.using({', '.join(f'{k}={v!r}' for k, v in options.items())})")
     quiet = measure(rounds, options)
@@ -130,6 +172,9 @@ if __name__ == "__main__":
     parser.add_argument("--busy", action="store_true", help="also measure with a process spinning on one core")
     parser.add_argument("--using", action="append", default=[], metavar="KEY=VALUE",
                         help="run cnnkit under kernels.using(KEY=VALUE) (repeatable)")
+    parser.add_argument("--threading", action="store_true",
+                        help="also run cnnkit with a single-threaded BLAS (with and without its own workers), "
+                             "alternated with the default and torch, and print medians and spreads")
     args = parser.parse_args()
     opts = dict(item.split("=", 1) for item in args.using)
-    main(quick(args.rounds, 1), args.busy, {k: _value(v) for k, v in opts.items()})
+    main(quick(args.rounds, 1), args.busy, {k: _value(v) for k, v in opts.items()}, args.threading)

@@ -25,8 +25,9 @@ ALGORITHMS = ("pointwise", "depthwise", "weight_order", "winograd", "im2col")
 
 
 def _default_threads() -> int:
-    """CNNKIT_NUM_THREADS, else OMP_/OPENBLAS_NUM_THREADS, else the usable cores."""
-    for var in ("CNNKIT_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    """CNNKIT_NUM_THREADS, else OMP_NUM_THREADS (torch's variable), else the usable cores. Not
+    OPENBLAS_NUM_THREADS: a single-threaded BLAS is when cnnkit's own threads split the GEMM kernels."""
+    for var in ("CNNKIT_NUM_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(var, "")
         if value.isdigit() and int(value) > 0:
             return int(value)
@@ -48,7 +49,8 @@ class Config:
     weight gradient; larger ones are rebuilt from the input, chunk by chunk."""
 
     threads: int = dataclasses.field(default_factory=_default_threads)
-    """Parts the batch is split into (CNNKIT_NUM_THREADS, else OMP_/OPENBLAS_NUM_THREADS, else the cores)."""
+    """Parts the batch is split into (CNNKIT_NUM_THREADS, else OMP_NUM_THREADS, else the cores); set for the whole
+    process with :func:`set_num_threads`."""
 
     parallel_min: int = 1 << 18
     """Work (elements of columns or outputs) below which a kernel runs on the calling thread only."""
@@ -59,10 +61,12 @@ class Config:
     piece_min: int = 1 << 20
     """... as long as each piece keeps this much work (elements)."""
 
-    split_blas_kernels: bool = False
-    """Split the kernels whose work is mostly GEMMs (im2col, Winograd, 1×1, weight order) over our threads,
-    each with a single-threaded BLAS? Off: they run on the calling thread and BLAS's threads split the GEMMs.
-    The depthwise kernels (einsum, no BLAS) are always split."""
+    split_blas_kernels: bool | None = None
+    """Split the kernels whose work is mostly GEMMs (im2col, Winograd, 1×1, weight order) over our threads?
+    None (the default): when NumPy's BLAS runs on one thread (OPENBLAS_NUM_THREADS=1, or a threadpoolctl limit
+    set by the program), read before each kernel; otherwise they run on the calling thread and BLAS's threads
+    split each GEMM. cnnkit never changes BLAS's thread count. The depthwise kernels (einsum, no BLAS) are
+    always split."""
 
     winograd_min_channels: int = 32
     """3×3 stride-1 convolutions with at least this many input and output channels use Winograd F(2×2, 3×3)."""
@@ -90,8 +94,9 @@ def _checked(name: str, value):
                              f"got {value!r}")
         return value
     if name in _FLAGS:
-        if not isinstance(value, bool):
-            raise TypeError(f"kernels.using: expected {name} to be a bool, got {value!r}")
+        if not isinstance(value, bool) and not (name == "split_blas_kernels" and value is None):
+            kind = "a bool or None" if name == "split_blas_kernels" else "a bool"
+            raise TypeError(f"kernels.using: expected {name} to be {kind}, got {value!r}")
         return value
     if name == "weight_order_pixels":
         ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)

@@ -2,10 +2,13 @@
 
 A kernel over a batch of N images is cut into pieces [n0, n1) that threads claim as they become free
 (:func:`over_batch`); within a piece, images are processed in chunks whose columns fit in
-``column_budget`` bytes (:func:`chunks`). The kernels built on GEMMs run on the calling thread and let
-BLAS's threads split each GEMM (unless ``split_blas_kernels``); the depthwise kernels, which call no BLAS,
-split the batch over ``threads`` threads of their own. Scratch arrays (:func:`workspace`) stay mapped
-between calls: a fresh buffer of megabytes costs more in page faults than filling it does.
+``column_budget`` bytes (:func:`chunks`). The kernels built on GEMMs split the batch over ``threads`` threads
+of our own when NumPy's BLAS runs on one thread (OPENBLAS_NUM_THREADS=1, the steady setting on a shared
+machine: docs/performance.md), and otherwise run on the calling thread and let BLAS's threads split each GEMM
+(``split_blas_kernels`` forces either); the depthwise kernels, which call no BLAS, always split the batch.
+The workers are never pinned to cores, and BLAS's thread count is only read, never changed.
+Scratch arrays (:func:`workspace`) stay mapped between calls: a fresh buffer of megabytes costs more in page
+faults than filling it does.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import numpy as np
 
 from .config import config
 
-__all__ = ["parts_for", "over_batch", "over_images_or_rows", "workspace", "release_workspace", "chunks"]
+__all__ = ["blas_threads", "parts_for", "over_batch", "over_images_or_rows", "workspace", "release_workspace", "chunks"]
 
 _local = threading.local()   # per thread: scratch buffers, and whether it is running a part of a parallel kernel
 _all_buffers: list = []      # every thread's scratch buffers, for release_workspace
@@ -36,12 +39,33 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)  # a forked child has none of the parent's threads
 
 
+_blas_libs: list | None = None
+
+
+def blas_threads() -> int | None:
+    """The thread count NumPy's BLAS runs with now (the smallest over the BLAS libraries loaded), read through
+    threadpoolctl's handles, which only read it here; None if threadpoolctl is missing or finds no BLAS."""
+    global _blas_libs
+    if _blas_libs is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _blas_libs = [lc for lc in ThreadpoolController().lib_controllers if lc.user_api == "blas"]
+        except Exception:  # threadpoolctl missing or unable to inspect the process
+            _blas_libs = []
+    counts = [lc.get_num_threads() for lc in _blas_libs]
+    return min(counts) if counts else None
+
+
 def parts_for(n: int, work: int, blas: bool = True) -> int:
     """How many parts a kernel over n images with ``work`` elements is split into (``blas``: a kernel whose
-    work is mostly GEMMs, split only with ``split_blas_kernels``)."""
+    work is mostly GEMMs, split as ``split_blas_kernels`` says: by default only when BLAS runs one thread)."""
     cfg = config()
-    if work < cfg.parallel_min or getattr(_local, "inside", False) or (blas and not cfg.split_blas_kernels):
+    if work < cfg.parallel_min or getattr(_local, "inside", False):
         return 1
+    if blas:
+        split = cfg.split_blas_kernels
+        if not (split or (split is None and blas_threads() == 1)):
+            return 1
     return max(1, min(cfg.threads, n))
 
 

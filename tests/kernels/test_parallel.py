@@ -82,3 +82,24 @@ def test_set_num_threads_sizes_the_pool():
     finally:
         ck.set_num_threads(old)
     assert ck.get_num_threads() == old
+
+
+def test_gemm_kernels_split_when_blas_runs_one_thread():
+    """split_blas_kernels=None (the default): a GEMM kernel is split over cnnkit's threads exactly when NumPy's
+    BLAS runs one thread (here limited by the test, the user of its process); a non-BLAS kernel always is."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from cnnkit.kernels.parallel import blas_threads
+
+    assert kernels.config().split_blas_kernels is None
+    with kernels.using(threads=2, parallel_min=0, piece_min=1, chunks_per_thread=1):
+        with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+            assert blas_threads() == 1
+            assert over_batch(lambda a, b: (a, b), 4, 100) == [(0, 2), (2, 4)]
+            with kernels.using(split_blas_kernels=False):
+                assert over_batch(lambda a, b: (a, b), 4, 100) == [(0, 4)]
+        with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+            assert blas_threads() == 2
+            assert over_batch(lambda a, b: (a, b), 4, 100) == [(0, 4)]
+            assert over_batch(lambda a, b: (a, b), 4, 100, blas=False) == [(0, 2), (2, 4)]
+            with kernels.using(split_blas_kernels=True):
+                assert over_batch(lambda a, b: (a, b), 4, 100) == [(0, 2), (2, 4)]
