@@ -31,8 +31,9 @@ _pool_lock = threading.Lock()
 
 
 def _forget_pool() -> None:
-    global _pool
+    global _pool, _pool_lock
     _pool = None
+    _pool_lock = threading.Lock()  # another thread may have held it at the fork
 
 
 if hasattr(os, "register_at_fork"):
