@@ -14,8 +14,12 @@ from __future__ import annotations
 import os
 
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+BLAS_THREADS = int(os.environ.get("BENCH_BLAS_THREADS", str(THREADS)))
+"""NumPy's BLAS threads (OPENBLAS_NUM_THREADS); BENCH_BLAS_THREADS=1 measures cnnkit with a single-threaded BLAS
+while cnnkit's own pool (CNNKIT_NUM_THREADS) and torch keep BENCH_THREADS."""
+for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "CNNKIT_NUM_THREADS"):
     os.environ[var] = str(THREADS)
+os.environ["OPENBLAS_NUM_THREADS"] = str(BLAS_THREADS)
 
 import math  # noqa: E402
 import statistics  # noqa: E402

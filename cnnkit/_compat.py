@@ -32,7 +32,6 @@ ABSENT = {
     "torch.quantization": "no quantization",
     "torch.complex64": "no complex dtypes",
     "torch.bfloat16": "no bfloat16: NumPy has no such dtype",
-    "torch.set_num_threads": "cnnkit sizes its thread pool itself (cnnkit.kernels config)",
     # Tensor
     "torch.Tensor.register_hook": "no tensor hooks: use Module.register_forward_hook or retain_grad()",
     "torch.Tensor.storage": "no storage objects: a Tensor wraps a NumPy array (Tensor.numpy())",
@@ -72,6 +71,9 @@ DIFFERENCES = {
                          "(`init_process_group`, backends, collectives on tensors)",
     "torch.Tensor.data": "a NumPy array, not a Tensor: `.detach()` gives a Tensor sharing memory, `.numpy()` the "
                          "array (so `p.data.sub_(...)` fails; write `with no_grad(): p.sub_(...)`)",
+    "torch.set_num_threads": "sizes cnnkit's own worker pool (`kernels.config().threads`); NumPy's BLAS keeps the "
+                             "thread count of its environment (OPENBLAS_NUM_THREADS): cnnkit never changes a "
+                             "process-wide setting",
     "torch.Size": "prints as a plain tuple, `(2, 3)`, not `torch.Size([2, 3])`",
     "torch.device": f"any device can be named, but only 'cpu' holds data: {_GPU}, and moving data to another "
                     "device raises RuntimeError",

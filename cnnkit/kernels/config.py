@@ -18,15 +18,16 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["ALGORITHMS", "Config", "config", "using"]
+__all__ = ["ALGORITHMS", "Config", "config", "using", "set_num_threads", "get_num_threads"]
 
 ALGORITHMS = ("pointwise", "depthwise", "weight_order", "winograd", "im2col")
 """The convolution algorithms, in the order :func:`cnnkit.kernels.select` tries them."""
 
 
 def _default_threads() -> int:
-    """CNNKIT_NUM_THREADS, else OMP_/OPENBLAS_NUM_THREADS, else the usable cores."""
-    for var in ("CNNKIT_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    """CNNKIT_NUM_THREADS, else OMP_NUM_THREADS (torch's variable), else the usable cores. Not
+    OPENBLAS_NUM_THREADS: a single-threaded BLAS is when cnnkit's own threads split the GEMM kernels."""
+    for var in ("CNNKIT_NUM_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(var, "")
         if value.isdigit() and int(value) > 0:
             return int(value)
@@ -48,7 +49,8 @@ class Config:
     weight gradient; larger ones are rebuilt from the input, chunk by chunk."""
 
     threads: int = dataclasses.field(default_factory=_default_threads)
-    """Parts the batch is split into (CNNKIT_NUM_THREADS, else OMP_/OPENBLAS_NUM_THREADS, else the cores)."""
+    """Parts the batch is split into (CNNKIT_NUM_THREADS, else OMP_NUM_THREADS, else the cores); set for the whole
+    process with :func:`set_num_threads`."""
 
     parallel_min: int = 1 << 18
     """Work (elements of columns or outputs) below which a kernel runs on the calling thread only."""
@@ -59,13 +61,12 @@ class Config:
     piece_min: int = 1 << 20
     """... as long as each piece keeps this much work (elements)."""
 
-    split_blas_kernels: bool = False
-    """Split the kernels whose work is mostly GEMMs (im2col, Winograd, 1×1, weight order) over our threads,
-    each with a single-threaded BLAS? Off: they run on the calling thread and BLAS's threads split the GEMMs.
-    The depthwise kernels (einsum, no BLAS) are always split."""
-
-    pin_threads: bool = True
-    """Pin each worker thread to its own core (the calling thread keeps the first); read when the pool starts."""
+    split_blas_kernels: bool | None = None
+    """Split the kernels whose work is mostly GEMMs (im2col, Winograd, 1×1, weight order) over our threads?
+    None (the default): when NumPy's BLAS runs on one thread (OPENBLAS_NUM_THREADS=1, or a threadpoolctl limit
+    set by the program), read before each kernel; otherwise they run on the calling thread and BLAS's threads
+    split each GEMM. cnnkit never changes BLAS's thread count. The depthwise kernels (einsum, no BLAS) are
+    always split."""
 
     winograd_min_channels: int = 32
     """3×3 stride-1 convolutions with at least this many input and output channels use Winograd F(2×2, 3×3)."""
@@ -79,7 +80,7 @@ class Config:
 
 _MINIMUM = {"column_budget": 1, "keep_columns": 0, "threads": 1, "parallel_min": 0, "chunks_per_thread": 1,
             "piece_min": 1, "winograd_min_channels": 0, "weight_order_pixels": 0}
-_FLAGS = ("split_blas_kernels", "pin_threads")
+_FLAGS = ("split_blas_kernels",)
 _OPTIONS = tuple(f.name for f in dataclasses.fields(Config))
 
 
@@ -93,8 +94,9 @@ def _checked(name: str, value):
                              f"got {value!r}")
         return value
     if name in _FLAGS:
-        if not isinstance(value, bool):
-            raise TypeError(f"kernels.using: expected {name} to be a bool, got {value!r}")
+        if not isinstance(value, bool) and not (name == "split_blas_kernels" and value is None):
+            kind = "a bool or None" if name == "split_blas_kernels" else "a bool"
+            raise TypeError(f"kernels.using: expected {name} to be {kind}, got {value!r}")
         return value
     if name == "weight_order_pixels":
         ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
@@ -115,6 +117,25 @@ _current: contextvars.ContextVar[Config] = contextvars.ContextVar("cnnkit_kernel
 def config() -> Config:
     """The config in effect here (in this thread / context)."""
     return _current.get(_DEFAULT)
+
+
+def set_num_threads(num: int) -> None:
+    """Set the default number of cnnkit's own threads (``Config.threads``), as ``torch.set_num_threads``.
+
+    It sizes cnnkit's worker pool, for every thread and context from now on except inside a
+    ``kernels.using(threads=...)`` block. NumPy's BLAS keeps its own thread count (OPENBLAS_NUM_THREADS):
+    cnnkit never changes process-wide settings of the libraries it calls."""
+    global _DEFAULT
+    if not isinstance(num, numbers.Integral) or isinstance(num, bool):
+        raise TypeError(f"set_num_threads: expected a positive int, got {num!r}")
+    if num < 1:
+        raise ValueError(f"set_num_threads: expected a positive int, got {num!r}")
+    _DEFAULT = dataclasses.replace(_DEFAULT, threads=int(num))
+
+
+def get_num_threads() -> int:
+    """The number of cnnkit's own threads in effect here (``config().threads``), as ``torch.get_num_threads``."""
+    return config().threads
 
 
 @contextmanager

@@ -2,10 +2,13 @@
 
 A kernel over a batch of N images is cut into pieces [n0, n1) that threads claim as they become free
 (:func:`over_batch`); within a piece, images are processed in chunks whose columns fit in
-``column_budget`` bytes (:func:`chunks`). The kernels built on GEMMs run on the calling thread and let
-BLAS's threads split each GEMM (unless ``split_blas_kernels``); the depthwise kernels, which call no BLAS,
-split the batch over ``threads`` threads of their own. Scratch arrays (:func:`workspace`) stay mapped
-between calls: a fresh buffer of megabytes costs more in page faults than filling it does.
+``column_budget`` bytes (:func:`chunks`). The kernels built on GEMMs split the batch over ``threads`` threads
+of our own when NumPy's BLAS runs on one thread (OPENBLAS_NUM_THREADS=1, the steady setting on a shared
+machine: docs/performance.md), and otherwise run on the calling thread and let BLAS's threads split each GEMM
+(``split_blas_kernels`` forces either); the depthwise kernels, which call no BLAS, always split the batch.
+The workers are never pinned to cores, and BLAS's thread count is only read, never changed.
+Scratch arrays (:func:`workspace`) stay mapped between calls: a fresh buffer of megabytes costs more in page
+faults than filling it does.
 """
 from __future__ import annotations
 
@@ -14,104 +17,80 @@ import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager
 
 import numpy as np
 
 from .config import config
 
-__all__ = ["parts_for", "over_batch", "over_images_or_rows", "workspace", "release_workspace", "chunks"]
+__all__ = ["blas_threads", "parts_for", "over_batch", "over_images_or_rows", "workspace", "release_workspace", "chunks"]
 
 _local = threading.local()   # per thread: scratch buffers, and whether it is running a part of a parallel kernel
 _all_buffers: list = []      # every thread's scratch buffers, for release_workspace
 _pool: ThreadPoolExecutor | None = None
-_blas_libs: list | None = None
+_pool_lock = threading.Lock()
 
 
 def _forget_pool() -> None:
-    global _pool
+    global _pool, _pool_lock
     _pool = None
-
-
-_pinned = 0
-_pin_lock = threading.Lock()
-
-
-def _pin_worker(pin: bool) -> None:
-    """Initializer of a worker thread: bind it to the next allowed core after the first (if the OS lets us).
-
-    A sleeping worker woken on the caller's busy core otherwise waits for the scheduler's next balancing
-    tick (~10 ms) before it moves."""
-    global _pinned
-    if not pin or not hasattr(os, "sched_setaffinity"):
-        return
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-        with _pin_lock:
-            _pinned += 1
-            cpu = cpus[_pinned % len(cpus)]
-        if len(cpus) > 1:
-            os.sched_setaffinity(0, {cpu})  # 0 = the calling thread
-    except OSError:
-        pass
+    _pool_lock = threading.Lock()  # another thread may have held it at the fork
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)  # a forked child has none of the parent's threads
 
 
-def _blas_controllers() -> list:
-    """threadpoolctl's handles on the loaded BLAS libraries (empty if threadpoolctl is missing)."""
+_blas_libs: list | None = None
+
+
+def blas_threads() -> int | None:
+    """The thread count NumPy's BLAS runs with now (the smallest over the BLAS libraries loaded), read through
+    threadpoolctl's handles, which only read it here; None if threadpoolctl is missing or finds no BLAS."""
     global _blas_libs
     if _blas_libs is None:
         try:
             from threadpoolctl import ThreadpoolController
             _blas_libs = [lc for lc in ThreadpoolController().lib_controllers if lc.user_api == "blas"]
-        except Exception:  # threadpoolctl missing or unable to inspect the process: leave BLAS alone
+        except Exception:  # threadpoolctl missing or unable to inspect the process
             _blas_libs = []
-    return _blas_libs
-
-
-@contextmanager
-def _single_threaded_blas():
-    """BLAS runs on one thread inside (our threads already occupy the cores); restored afterwards."""
-    libs = _blas_controllers()
-    before = [lc.get_num_threads() for lc in libs]
-    for lc in libs:
-        lc.set_num_threads(1)
-    try:
-        yield
-    finally:
-        for lc, k in zip(libs, before, strict=True):
-            lc.set_num_threads(k)
+    counts = [lc.get_num_threads() for lc in _blas_libs]
+    return min(counts) if counts else None
 
 
 def parts_for(n: int, work: int, blas: bool = True) -> int:
     """How many parts a kernel over n images with ``work`` elements is split into (``blas``: a kernel whose
-    work is mostly GEMMs, split only with ``split_blas_kernels``)."""
+    work is mostly GEMMs, split as ``split_blas_kernels`` says: by default only when BLAS runs one thread)."""
     cfg = config()
-    if work < cfg.parallel_min or getattr(_local, "inside", False) or (blas and not cfg.split_blas_kernels):
+    if work < cfg.parallel_min or getattr(_local, "inside", False):
         return 1
+    if blas:
+        split = cfg.split_blas_kernels
+        if not (split or (split is None and blas_threads() == 1)):
+            return 1
     return max(1, min(cfg.threads, n))
 
 
 def over_batch(fn, n: int, work: int, blas: bool = True) -> list:
-    """Run ``fn(n0, n1)`` over the batch [0, n) on :func:`parts_for` threads, BLAS being single-threaded
-    meanwhile; returns the results in batch order.
+    """Run ``fn(n0, n1)`` over the batch [0, n) on :func:`parts_for` threads; returns the results in batch order.
 
     The batch is cut into up to ``chunks_per_thread`` pieces per thread (of at least ``piece_min`` work),
     which the threads claim as they become free (a core slowed down by something else then does less of the
     work). The worker threads take pieces from the front, the calling thread from the back: it has usually
     just written the arrays involved (an input copy, an incoming gradient), and their tail is still in its
-    core's cache. Workers run in a copy of the caller's context (they see its :func:`config`)."""
+    core's cache. Workers run in a copy of the caller's context (they see its :func:`config`).
+
+    The workers are plain threads: cnnkit never pins them to cores nor changes BLAS's thread count (both are
+    settings of the whole process, which belongs to the user). A BLAS call inside a piece runs with BLAS's
+    own threads."""
     global _pool
     parts = parts_for(n, work, blas)
     if parts <= 1:
         return [fn(0, n)]
     cfg = config()
-    if _pool is None or _pool._max_workers < parts - 1:
-        _pool = ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="cnnkit-conv", initializer=_pin_worker,
-                                   initargs=(cfg.pin_threads,))
+    with _pool_lock:  # a larger pool replaces a smaller one (whose idle threads stay parked: no shutdown race)
+        if _pool is None or _pool._max_workers < parts - 1:
+            _pool = ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="cnnkit-conv")
+        pool = _pool
     pieces = min(n, max(parts, min(parts * cfg.chunks_per_thread, work // cfg.piece_min)))
     bounds = [n * i // pieces for i in range(pieces + 1)]
     results = [None] * pieces
@@ -135,12 +114,11 @@ def over_batch(fn, n: int, work: int, blas: bool = True) -> list:
         finally:
             _local.inside = False
 
-    with _single_threaded_blas():
-        futures = [_pool.submit(contextvars.copy_context().run, run, True) for _ in range(parts - 1)]
-        try:
-            run(False)
-        finally:
-            wait(futures)  # the other threads write into shared arrays: never leave before they are done
+    futures = [pool.submit(contextvars.copy_context().run, run, True) for _ in range(parts - 1)]
+    try:
+        run(False)
+    finally:
+        wait(futures)  # the other threads write into shared arrays: never leave before they are done
     for f in futures:
         f.result()  # re-raises a worker's exception
     return results

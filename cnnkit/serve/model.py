@@ -11,9 +11,8 @@ standard deviation (:func:`cnnkit.train.restore` rebuilds the model and that sta
 The layers shown, their names and their output shapes are the rows of ``summary`` (:mod:`cnnkit.insight`).
 
 Concurrency. Requests are answered on several threads, but the forward pass runs under one lock,
-``Predictor._lock``: the forward hooks that collect the layer outputs are attached to the one shared model,
-and the convolution kernels set BLAS's thread count (process-wide, through threadpoolctl) around their
-parallel regions. Under the lock each request attaches its hooks, runs the model in eval mode under
+``Predictor._lock``: the forward hooks that collect the layer outputs are attached to the one shared model.
+Under the lock each request attaches its hooks, runs the model in eval mode under
 ``no_grad`` (grad mode is per thread), copies what it collected and removes its hooks before the next request
 can start, so no request sees another's state and the model is the same after every request. The parameters
 are also frozen (``requires_grad`` False). A LeNet-5 forward pass of one image takes about a millisecond;

@@ -72,8 +72,8 @@ def test_a_value_set_in_one_thread_is_not_seen_in_another():
     (dict(column_budget=1.5), TypeError, "column_budget to be an int"),
     (dict(keep_columns=-1), ValueError, "keep_columns to be at least 0"),
     (dict(piece_min=True), TypeError, "piece_min to be an int"),
-    (dict(split_blas_kernels=1), TypeError, "split_blas_kernels to be a bool"),
-    (dict(pin_threads=None), TypeError, "pin_threads to be a bool"),
+    (dict(split_blas_kernels=1), TypeError, "split_blas_kernels to be a bool or None"),
+    (dict(split_blas_kernels="yes"), TypeError, "split_blas_kernels to be a bool or None"),
     (dict(weight_order_pixels=math.nan), TypeError, "weight_order_pixels to be a number"),
     (dict(weight_order_pixels=-1.0), ValueError, "weight_order_pixels to be at least 0"),
 ])
