@@ -43,6 +43,7 @@ from .evaluate import as_loader, class_targets, evaluate
 from .guard import DivergenceError, NonFiniteLossError, Snapshot, all_finite, deep_copy_state
 from .metrics import RunningMean, topk_correct
 from .report import Progress, plot_history, write_log
+from .restore import checkpoint_model
 
 
 class _NoProgress:
@@ -436,7 +437,8 @@ class Trainer:
             if self.scheduler is not None:
                 self.scheduler.load_state_dict(scheduler_backup)
             if isinstance(e, (ValueError, TypeError, KeyError)):
-                raise ValueError(f"{who}: {path} does not fit this Trainer: {e}") from e
+                raise ValueError(f"{who}: {path} ({checkpoint_model(state)}) does not fit this Trainer's "
+                                 f"{type(self.network).__name__}: {e}") from e
             raise
         self.epoch = epoch
         self.history = [dict(h) for h in history]
