@@ -82,17 +82,15 @@ def test_summary_of_an_unknown_model_suggests_one():
 
 # ----- model mismatch: short, both models named ----------------------------------------------------------------
 def test_state_dict_of_another_model_is_summarized():
-    resnet, vgg = models.get("resnet18", num_classes=10), models.get("vgg11", num_classes=10)
+    lenet, resnet = models.get("lenet5"), models.get("resnet18", num_classes=10)
     with pytest.raises(StateDictError) as e:
-        vgg.load_state_dict(resnet.state_dict())
+        resnet.load_state_dict(lenet.state_dict())
     message = str(e.value)
-    assert len(message) < 300, message
-    n_vgg, n_resnet = len(vgg.state_dict()), len(resnet.state_dict())
-    assert message == (f"load_state_dict for VGG: {n_vgg} missing key(s): 'features.0.weight', "
-                       f"'features.0.bias', ... ({n_vgg - 2} more); {n_resnet} unexpected key(s): 'conv1.weight', "
-                       f"'bn1.weight', ... ({n_resnet - 2} more)"), message
-    before = {k: v.numpy().copy() for k, v in vgg.state_dict().items()}
-    assert all(np.array_equal(v.numpy(), before[k]) for k, v in vgg.state_dict().items())
+    n_resnet, n_lenet = len(resnet.state_dict()), len(lenet.state_dict())
+    assert message == (f"load_state_dict for ResNet: {n_resnet} missing key(s): 'conv1.weight', 'bn1.weight', ... "
+                       f"({n_resnet - 2} more); {n_lenet} unexpected key(s): 'features.c1.weight', "
+                       f"'features.c1.bias', ... ({n_lenet - 2} more)"), message
+    assert len(message) < 300
 
 
 def test_shape_mismatches_are_counted():
@@ -137,13 +135,13 @@ def test_trainer_resume_into_another_model_names_both(tmp_path):
     lenet = models.get("lenet5")
     path = tmp_path / "lenet.safetensors"
     Trainer(lenet, SGD(lenet.parameters(), lr=0.1), CrossEntropyLoss(), meta={"model": "lenet5"}).save_checkpoint(path)
-    vgg = models.get("vgg11", num_classes=10)
-    trainer = Trainer(vgg, SGD(vgg.parameters(), lr=0.1), CrossEntropyLoss())
+    resnet = models.get("resnet18", num_classes=10)
+    trainer = Trainer(resnet, SGD(resnet.parameters(), lr=0.1), CrossEntropyLoss())
     with pytest.raises(ValueError) as e:
         trainer.load_checkpoint(path)
     message = str(e.value)
     assert message.startswith(f"Trainer.load_checkpoint: {path} (a lenet5 checkpoint) does not fit this Trainer's "
-                              f"VGG: load_state_dict for VGG: "), message
+                              f"ResNet: load_state_dict for ResNet: "), message
     assert len(message) < 300 + len(str(path)), message
 
 
@@ -159,3 +157,262 @@ def test_cli_export_of_another_models_weights_names_both(tmp_path):
     ck.save(lenet.state_dict(), path)
     code, _, err = run(["export", str(path), "--model", "resnet18", "--onnx", str(tmp_path / "m.onnx")])
     assert code == 1 and "(a checkpoint of an unnamed model): its weights do not fit --model resnet18" in err
+
+
+# ----- warnings: NumPy's and Pillow's, one line each ------------------------------------------------------------
+_DIGITS = {}
+
+
+def digits(train=True, **kwargs):
+    """96 training / 48 test images of the built-in digits."""
+    if train not in _DIGITS:
+        d = ck.data.datasets.digits(train=train)
+        n = 96 if train else 48
+        _DIGITS[train] = (d.arrays[0][:n].copy(), d.arrays[1][:n].copy())
+    return ck.data.ArrayDataset(*(a.copy() for a in _DIGITS[train]))
+
+
+def train(args, datasets=None):
+    return run(["train", "--quiet", *args], datasets=datasets or {"digits": digits})
+
+
+def no_internals(err: str) -> None:
+    assert "Traceback" not in err and ".py" not in err and "site-packages" not in err, err
+    assert "RuntimeWarning" not in err and "DecompressionBomb" not in err, err
+
+
+def test_numpy_overflow_warnings_are_one_line_each_and_the_run_stops_with_a_suggestion(tmp_path):
+    """A learning rate of 1e20 overflows float32 in the second batch's forward pass: NumPy warns (overflow,
+    invalid value), the loss is NaN, the run stops."""
+    code, _, err = train(["--lr", "1e20", "--epochs", "1", "--out", str(tmp_path / "run")])
+    no_internals(err)
+    assert code == 1
+    warned = [line for line in err.splitlines() if line.startswith("cnnkit train: warning: ")]
+    assert warned and len(warned) == len(set(warned)), err
+    for line in warned:
+        assert re.fullmatch(r"cnnkit train: warning: (overflow|invalid value) encountered in \w+ \(in \w+\)", line) \
+            or re.fullmatch(r"cnnkit train: warning: \d+ repeated warning\(s\) left out", line), line
+    assert any("overflow encountered" in line for line in warned), err
+    last = err.splitlines()[-1]
+    assert last.startswith("cnnkit train: error: the loss is nan at epoch 1, batch ") or \
+        last.startswith("cnnkit train: error: non-finite gradients at epoch 1"), last
+    assert last.endswith("try a lower learning rate, e.g. --lr 1e+19 (this run: 1e+20)"), last
+
+
+def test_a_diverging_loss_stops_the_run_with_a_suggestion(tmp_path):
+    """Adam at a learning rate of 1 blows LeNet-5's loss up from about 2.3 to over 1e4 times that within a few
+    batches: the divergence bound stops the run (exit 1) before any non-finite value."""
+    out = tmp_path / "run"
+    code, stdout, err = train(["--optimizer", "adam", "--lr", "1", "--epochs", "2", "--out", str(out)])
+    no_internals(err)
+    last = err.splitlines()[-1]
+    assert code == 1 and stdout == "", err
+    assert re.fullmatch(r"cnnkit train: error: the loss \S+ at epoch 1, batch \d+ is more than 10000 times the "
+                        r"run's first loss \S+: training diverged and stopped; the model was left as before that "
+                        r"batch; try a lower learning rate, e.g. --lr 0.1 \(this run: 1\)", last), last
+    assert not (out / "checkpoint.safetensors").exists()
+
+
+def test_divergence_after_an_epoch_keeps_that_epochs_checkpoint(tmp_path):
+    """SGD at a learning rate of 5 in batches of 8 survives the first epochs with a loss in the hundreds and
+    then diverges (in epoch 3 here): the message names the last epoch's checkpoint, which still loads."""
+    out = tmp_path / "run"
+    code, _, err = train(["--optimizer", "sgd", "--lr", "5", "--batch-size", "8", "--epochs", "6", "--schedule",
+                          "none", "--out", str(out)])
+    last = err.splitlines()[-1]
+    assert code == 1 and "training diverged and stopped" in last, err
+    epoch = ck.load(out / "checkpoint.safetensors")["epoch"]
+    assert epoch >= 1 and last.endswith(f"try a lower learning rate, e.g. --lr 0.5 (this run: 5); the checkpoint "
+                                        f"of epoch {epoch} is kept ({out / 'checkpoint.safetensors'})"), last
+    assert len(rows_of(out)) == epoch
+
+
+def rows_of(folder):
+    import csv
+    with (folder / "metrics.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def large_images(tmp_path_factory):
+    from tests.image_folder import large_png
+    root = tmp_path_factory.mktemp("large")
+    return large_png(root / "p100.png", 10_000, 10_000), large_png(root / "p200.png", 20_000, 10_000)
+
+
+def test_a_100_megapixel_image_is_read_with_a_warning_naming_it(large_images):
+    from cnnkit.data.images import LargeImageWarning, read_image
+    p100, _ = large_images
+    assert p100.stat().st_size < 20_000
+    with pytest.warns(LargeImageWarning) as record:
+        pixels = read_image(p100, 1)
+    assert pixels.shape == (10_000, 10_000) and pixels.dtype == np.uint8 and pixels.max() == 0
+    assert len(record) == 1 and record[0].filename == __file__       # the user's line, not cnnkit's
+    assert str(record[0].message) == (f"{p100} is 10,000×10,000 = 100,000,000 pixels, more than Pillow's "
+                                      f"decompression-bomb limit of 89,478,485: read anyway (about 286 MiB as RGB)")
+
+
+def test_a_200_megapixel_image_is_refused_as_too_large_not_corrupt(large_images):
+    import warnings
+
+    from cnnkit.data.datasets import image_channels
+    from cnnkit.data.images import TooLargeError, read_image
+    _, p200 = large_images
+    with pytest.raises(TooLargeError) as e:
+        read_image(p200, 3)
+    assert str(e.value) == (f"cannot read the image {p200}: 200,000,000 pixels is more than twice Pillow's "
+                            f"decompression-bomb limit of 89,478,485 pixels; if the file is trusted, raise "
+                            f"PIL.Image.MAX_IMAGE_PIXELS")
+    assert isinstance(e.value, ValueError) and "corrupt" not in str(e.value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert image_channels([p200]) == 1       # the header scan is quiet: the read reports it
+
+
+def folder_with(root, extra):
+    from tests.image_folder import make_image_folder
+    make_image_folder(root, classes=("ant", "bee"), per_class=3, size=12, mode="L")
+    target = root / "bee" / extra.name
+    target.write_bytes(extra.read_bytes())
+    return root, target
+
+
+def test_cli_large_image_warning_is_one_line(tmp_path, large_images):
+    root, target = folder_with(tmp_path / "data", large_images[0])
+    code, out, err = train(["--data", f"folder:{root}", "--image-size", "28", "--epochs", "1", "--val-split", "0",
+                            "--out", str(tmp_path / "run")])
+    no_internals(err)
+    assert code == 0, err
+    warned = [line for line in err.splitlines() if line.startswith("cnnkit train: warning")]
+    assert warned == [f"cnnkit train: warning: {target} is 10,000×10,000 = 100,000,000 pixels, more than Pillow's "
+                      f"decompression-bomb limit of 89,478,485: read anyway (about 286 MiB as RGB)"], err
+
+
+def test_cli_too_large_image_is_one_error_line(tmp_path, large_images):
+    root, target = folder_with(tmp_path / "data", large_images[1])
+    code, out, err = train(["--data", f"folder:{root}", "--image-size", "28", "--epochs", "1",
+                            "--out", str(tmp_path / "run")])
+    no_internals(err)
+    assert code == 1 and err.splitlines()[-1] == (
+        f"cnnkit train: error: cannot read the image {target}: 200,000,000 pixels is more than twice Pillow's "
+        f"decompression-bomb limit of 89,478,485 pixels; if the file is trusted, raise PIL.Image.MAX_IMAGE_PIXELS")
+
+
+def test_any_warning_of_a_command_is_one_line_once():
+    import warnings
+
+    from cnnkit.cli.commands import Command
+
+    class Noisy:
+        HELP = DESCRIPTION = "warns"
+
+        @staticmethod
+        def add_arguments(parser):
+            pass
+
+        @staticmethod
+        def run(args, context):
+            for _ in range(3):
+                warnings.warn("something\nodd", UserWarning, stacklevel=1)
+            with np.errstate(over="warn"):
+                np.exp(np.float32(100))
+            return 0
+
+    code, _, err = run(["noisy"], commands={"noisy": Command.of("noisy", Noisy)})
+    assert code == 0 and err == ("cnnkit noisy: warning: something odd\n"
+                                 "cnnkit noisy: warning: overflow encountered in exp\n"
+                                 "cnnkit noisy: warning: 2 repeated warning(s) left out\n"), err
+
+
+# ----- MemoryError ---------------------------------------------------------------------------------------------
+def test_a_bare_memory_error_is_one_line():
+    from cnnkit.cli.commands import Command
+
+    class Hungry:
+        HELP = DESCRIPTION = "allocates"
+
+        @staticmethod
+        def add_arguments(parser):
+            pass
+
+        @staticmethod
+        def run(args, context):
+            raise MemoryError
+
+    code, _, err = run(["hungry"], commands={"hungry": Command.of("hungry", Hungry)})
+    assert code == 1 and err == ("cnnkit hungry: error: out of memory: an allocation failed (the size asked for is "
+                                 "unknown); try smaller inputs or batches\n")
+
+
+def test_summary_out_of_memory_names_the_size(tmp_path):
+    """`cnnkit summary` of ResNet-18 on a 3×3000×3000 input in a process limited to 1 GiB of address space: its
+    first layers' arrays (the input alone is 103 MiB, a convolution's output 549 MiB) cannot all be allocated."""
+    import os
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), OPENBLAS_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "cnnkit", "summary", "resnet18", "--input", "3,3000,3000"],
+                          capture_output=True, text=True, env=env, preexec_fn=limit, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 1 and proc.stdout == "", proc.stderr
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert re.fullmatch(r"cnnkit summary: error: out of memory: unable to allocate [\d.]+ [MG]iB for an array with "
+                        r"shape \([\d, ]+\) and data type \w+; try smaller inputs or batches\n", proc.stderr), \
+        proc.stderr
+
+
+# ----- writes that fail under --out -----------------------------------------------------------------------------
+def test_trainer_write_error_names_the_file(tmp_path):
+    from cnnkit.nn import CrossEntropyLoss
+    from cnnkit.optim import SGD
+    from cnnkit.train import Trainer, WriteError
+
+    (tmp_path / "file").write_text("x")
+    model = models.get("lenet5")
+    path = tmp_path / "file" / "checkpoint.safetensors"                 # its folder is a file
+    trainer = Trainer(model, SGD(model.parameters(), lr=0.01), CrossEntropyLoss(), checkpoint=path, quiet=True,
+                      stream=io.StringIO())
+    with pytest.raises(WriteError) as e:
+        trainer.fit(digits(), 1)
+    assert isinstance(e.value, OSError) and e.value.path == path
+    assert str(e.value).startswith(f"Trainer: cannot write {path} (")
+
+
+def test_a_failing_write_mid_run_names_out_and_keeps_the_earlier_checkpoint(tmp_path):
+    """Epoch 1 is written; the resumed run's epoch-2 checkpoint is a little larger (its history has one more row)
+    and the process may not write a file larger than epoch 1's (RLIMIT_FSIZE; tests run as root, so permissions
+    cannot stop a write): the error names --out, epoch 1's checkpoint and log are intact, no temporary file is
+    left."""
+    import os
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    base = [sys.executable, "-m", "cnnkit", "train", "--quiet", "--limit", "100", "--out", str(out)]
+    first = subprocess.run(base + ["--epochs", "1"], capture_output=True, text=True, env=env, timeout=300,
+                           cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    before = {name: (out / name).read_bytes() for name in ("checkpoint.safetensors", "best.safetensors",
+                                                           "metrics.csv")}
+    largest = max(len(b) for b in before.values())
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (largest + 8, largest + 8))
+
+    proc = subprocess.run(base + ["--epochs", "2", "--resume"], capture_output=True, text=True, env=env,
+                          timeout=300, preexec_fn=limit, cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.splitlines()[-1] == (f"cnnkit train: error: --out {out}: cannot write checkpoint.safetensors "
+                                            f"(File too large); the files written before are unchanged")
+    for name, data in before.items():
+        assert (out / name).read_bytes() == data, name
+    assert ck.load(out / "checkpoint.safetensors")["epoch"] == 1
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]

@@ -11,6 +11,7 @@ from .._suggest import did_you_mean, nearest
 from .._version import __version__
 from .commands import COMMANDS
 from .context import Context
+from .messages import one_line_warnings, out_of_memory
 
 
 class Parser(argparse.ArgumentParser):
@@ -97,12 +98,16 @@ def main(argv=None, *, datasets=None, stdout=None, stderr=None, commands=None) -
     if unknown:  # reported by the command's parser, which names the command
         parser.commands[args.command].unrecognized(unknown)
     try:
-        code = commands[args.command].run(args, context)
+        with one_line_warnings(args.command, context.err):
+            code = commands[args.command].run(args, context)
         context.out.flush()
         return code
     except BrokenPipeError:  # e.g. `cnnkit models | head -2`: the reader has gone; nothing more to say
         _silence_stdout()
         return 141
+    except MemoryError as e:  # NumPy says what it was asked for: "Unable to allocate 3.81 GiB for an array ..."
+        print(f"cnnkit {args.command}: error: out of memory: {out_of_memory(e)}", file=context.err)
+        return 1
     except KeyboardInterrupt:
         print(f"\ncnnkit {args.command}: interrupted", file=context.err)
         return 130

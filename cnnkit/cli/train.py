@@ -32,11 +32,12 @@ from ..io.checkpoint import load
 from ..nn import CrossEntropyLoss
 from ..optim import lr_scheduler as S
 from ..random import manual_seed
-from ..train import Trainer, evaluate
+from ..train import NonFiniteLossError, Trainer, WriteError, evaluate
 from ..train.best import best_epoch
 from . import args as A
 from . import run_data, run_folder
 from .datasets import NAMES
+from .messages import diverged
 from .run_folder import BEST, CHECKPOINT, CURVE, METRICS
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -317,7 +318,13 @@ def train(args, context, world) -> int:
             loader = DataLoader(data_set.train, batch_size=o.batch_size, sampler=sampler, drop_last=drop_last)
         val = DataLoader(data_set.val, batch_size=256) if data_set.val is not None else None
         with stop_on_signals(trainer, err) as received:
-            trainer.fit(loader, o.epochs, val=val)
+            try:
+                trainer.fit(loader, o.epochs, val=val)
+            except NonFiniteLossError as e:
+                raise NonFiniteLossError(diverged(e, o.lr, out / CHECKPOINT, trainer.epoch)) from None
+            except WriteError as e:
+                raise OSError(f"--out {out}: cannot write {Path(e.path).name} ({e.reason}); the files written "
+                              f"before are unchanged") from None
         if trainer.stopped:
             name = signal.Signals(received[0]).name if received else "request"
             print(f"stopped by {name} in epoch {trainer.epoch + 1} after {trainer.batches_done} batch(es); wrote "

@@ -40,7 +40,7 @@ from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor, no_grad
 from .best import best_epoch, check_metric, epochs_without_improvement
 from .evaluate import as_loader, class_targets, evaluate
-from .guard import DivergenceError, NonFiniteLossError, Snapshot, all_finite, deep_copy_state
+from .guard import DivergenceError, NonFiniteLossError, Snapshot, all_finite, deep_copy_state, writing
 from .metrics import RunningMean, topk_correct
 from .report import Progress, plot_history, write_log
 from .restore import checkpoint_model
@@ -79,7 +79,8 @@ class Trainer:
     - ``log``: metrics file (CSV, or JSON lines for a ``.jsonl`` path) and ``checkpoint``: checkpoint path, both
       rewritten (atomically) after every epoch, the checkpoint first, so the log never lists an epoch the
       checkpoint does not hold; temporary files a killed write left beside them are removed when ``fit``
-      starts; ``best``: a second checkpoint path, written when an epoch improves ``best_metric`` (``val_acc`` by
+      starts; a write that fails raises :class:`~cnnkit.train.WriteError` naming the file (which keeps its earlier
+      content); ``best``: a second checkpoint path, written when an epoch improves ``best_metric`` (``val_acc`` by
       default, or ``val_loss``, ``train_acc``, ``train_loss``; see :mod:`cnnkit.train.best`);
       ``early_stop``: stop after this many epochs without improvement of ``best_metric``
       (:attr:`stopped_early` says so); ``diverge_factor``: a batch loss above this many times the run's first
@@ -259,7 +260,8 @@ class Trainer:
             if path is not None:
                 remove_stale_temps(path)
         if self.log is not None and self.history and self.is_main:
-            write_log(self.log, self.history)  # a log that a kill left behind the checkpoint catches up
+            with writing(self.log):
+                write_log(self.log, self.history)  # a log that a kill left behind the checkpoint catches up
         self.stopped_early = self.stopped = False
         try:
             while self.epoch < epochs:
@@ -311,11 +313,14 @@ class Trainer:
         if not self.is_main:
             return
         if self.checkpoint is not None:
-            self.save_checkpoint(self.checkpoint)
+            with writing(self.checkpoint):
+                self.save_checkpoint(self.checkpoint)
         if self.best is not None and best_epoch(self.history, self.best_metric) == self.epoch:
-            self.save_checkpoint(self.best)
+            with writing(self.best):
+                self.save_checkpoint(self.best)
         if self.log is not None:
-            write_log(self.log, self.history)
+            with writing(self.log):
+                write_log(self.log, self.history)
         if self.plot is not None and time.monotonic() - self._last_plot >= self.plot_interval:
             self._plot()
 
@@ -334,10 +339,12 @@ class Trainer:
         self._stop_requested = False
         self.stopped = True
         if self.checkpoint is not None:
-            self.save_checkpoint(self.checkpoint)
+            with writing(self.checkpoint):
+                self.save_checkpoint(self.checkpoint)
 
     def _plot(self) -> None:
-        plot_history(self.history, self.plot)
+        with writing(self.plot):
+            plot_history(self.history, self.plot)
         self._plotted = len(self.history)
         self._last_plot = time.monotonic()
 
