@@ -416,3 +416,98 @@ def test_a_failing_write_mid_run_names_out_and_keeps_the_earlier_checkpoint(tmp_
         assert (out / name).read_bytes() == data, name
     assert ck.load(out / "checkpoint.safetensors")["epoch"] == 1
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+# ----- a folder's val/ split and --val-split ------------------------------------------------------------------
+def test_a_folders_val_split_is_said_and_an_explicit_val_split_refused(tmp_path):
+    from tests.image_folder import make_image_folder
+    root = make_image_folder(tmp_path / "shapes", classes=("ant", "bee"), mode="L", size=10,
+                             splits={"train": 4, "val": 2, "test": 2})
+    code, out, err = train(["--data", f"folder:{root}", "--epochs", "1", "--out", str(tmp_path / "run")])
+    assert code == 0, err
+    assert ("note: validation: the folder's val/ split (4 images), not a --val-split fraction of the training "
+            "images") in err.splitlines()
+    assert "8 training, 4 validation, 4 test images" in err
+    assert ck.load(tmp_path / "run" / "checkpoint.safetensors")["meta"]["split"]["source"] == "folder"
+    for value in ("0.2", "0.1", "0"):
+        code, out, err = train(["--data", f"folder:{root}", "--val-split", value, "--out", str(tmp_path / "r2")])
+        assert code == 1 and err == (f"cnnkit train: error: --val-split {float(value):g} conflicts with {root / 'val'}: "
+                                     f"the folder's own validation split is used; leave out --val-split, or move "
+                                     f"that folder away to hold out a fraction of {root / 'train'}\n"), err
+        assert not (tmp_path / "r2").exists()
+    flat = make_image_folder(tmp_path / "flat", classes=("ant", "bee"), mode="L", size=10, per_class=5)
+    code, out, err = train(["--data", f"folder:{flat}", "--val-split", "0.2", "--epochs", "1",
+                            "--out", str(tmp_path / "r3")])
+    assert code == 0 and "8 training, 2 validation" in err and "note: validation" not in err, err
+
+
+# ----- a best checkpoint left an epoch behind by a kill ---------------------------------------------------------
+def _regression_trainer(tmp_path, stream=None):
+    from cnnkit.nn import MSELoss
+    from cnnkit.optim import SGD
+    from cnnkit.train import Trainer
+
+    ck.manual_seed(0)
+    model = ck.nn.Linear(4, 1)
+    return Trainer(model, SGD(model.parameters(), lr=0.01), MSELoss(), checkpoint=tmp_path / "last.safetensors",
+                   best=tmp_path / "best.safetensors", best_metric="train_loss", quiet=True,
+                   stream=stream or io.StringIO())
+
+
+def _regression_data():
+    from cnnkit.data import ArrayDataset, DataLoader
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    y = (x @ np.arange(4, dtype=np.float32)[:, None]).astype(np.float32)
+    return DataLoader(ArrayDataset(x, y), batch_size=16)
+
+
+def test_load_checkpoint_repairs_a_best_checkpoint_an_epoch_behind(tmp_path):
+    """The kill between the two writes of epoch 2 is reproduced by putting epoch 1's best checkpoint back."""
+    from cnnkit.io.checkpoint import load_value
+    trainer = _regression_trainer(tmp_path)
+    trainer.fit(_regression_data(), 1)
+    epoch1 = (tmp_path / "best.safetensors").read_bytes()
+    trainer.fit(_regression_data(), 2)
+    assert [row["epoch"] for row in trainer.history] == [1, 2]
+    assert trainer.history[1]["train_loss"] < trainer.history[0]["train_loss"]    # epoch 2 is the best
+    (tmp_path / "best.safetensors").write_bytes(epoch1)
+    assert load_value(tmp_path / "best.safetensors", "epoch") == 1
+    resumed = _regression_trainer(tmp_path)
+    resumed.load_checkpoint(tmp_path / "last.safetensors")
+    best, last = ck.load(tmp_path / "best.safetensors"), ck.load(tmp_path / "last.safetensors")
+    assert best["epoch"] == 2
+    for key in ("weight", "bias"):
+        np.testing.assert_array_equal(best["model"][key].numpy(), last["model"][key].numpy())
+    consistent = (tmp_path / "best.safetensors").stat().st_mtime_ns
+    _regression_trainer(tmp_path).load_checkpoint(tmp_path / "last.safetensors")     # nothing to repair
+    assert (tmp_path / "best.safetensors").stat().st_mtime_ns == consistent
+
+
+def test_a_best_checkpoint_of_an_earlier_best_epoch_is_left_alone(tmp_path):
+    """When the last epoch is not the best, the best checkpoint holds an earlier epoch, as it should."""
+    from cnnkit.io.checkpoint import load_value
+    trainer = _regression_trainer(tmp_path)
+    trainer.best_metric = "train_acc"            # NaN for a regression: no epoch is best, nothing is written
+    trainer.fit(_regression_data(), 2)
+    assert not (tmp_path / "best.safetensors").exists()
+    resumed = _regression_trainer(tmp_path)
+    resumed.best_metric = "train_acc"
+    resumed.load_checkpoint(tmp_path / "last.safetensors")
+    assert not (tmp_path / "best.safetensors").exists()
+    with pytest.raises(ck.io.checkpoint.CheckpointError, match="no checkpoint at"):
+        load_value(tmp_path / "best.safetensors", "epoch")
+
+
+def test_cli_resume_repairs_the_best_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    assert train(["--epochs", "1", "--schedule", "none", "--best-metric", "val_loss", "--out", str(out)])[0] == 0
+    epoch1 = (out / "best.safetensors").read_bytes()
+    code, _, err = train(["--epochs", "2", "--resume", "--out", str(out)])
+    assert code == 0, err
+    history = ck.load(out / "checkpoint.safetensors")["history"]
+    if history[1]["val_loss"] >= history[0]["val_loss"]:
+        pytest.skip("epoch 2 did not improve the validation loss")    # not the case on the digits' slice
+    (out / "best.safetensors").write_bytes(epoch1)
+    code, _, err = train(["--epochs", "2", "--resume", "--out", str(out)])
+    assert code == 0 and "nothing to train" in err, err
+    assert ck.load(out / "best.safetensors")["epoch"] == 2

@@ -95,7 +95,7 @@ def add_arguments(t) -> None:
                         "horizontal flips")
     t.add_argument("--val-split", type=A.fraction, default=None, metavar="F",
                    help="hold out this fraction of the training data for validation, chosen with --seed "
-                        "(default: 0.1; a folder's val/ split is used instead when it has one)")
+                        "(default: 0.1; a folder with a val/ split uses that instead, and refuses --val-split)")
     t.add_argument("--early-stop", type=A.positive_int, default=None, metavar="N",
                    help="stop when --best-metric has not improved for N epochs")
     t.add_argument("--best-metric", default=None, choices=BEST_METRICS,
@@ -256,6 +256,7 @@ def train(args, context, world) -> int:
         raise FileNotFoundError(f"--resume: no checkpoint at {resume}")
     saved = saved_options(resume) if resume is not None else None
     o = resolve(args, saved, resume, err)
+    o.val_split_given = args.val_split is not None  # a folder's val/ split refuses an explicit one
     if main:
         out = run_folder.choose(out, resume=resume is not None, overwrite=args.overwrite, err=err)
     manual_seed(o.seed)

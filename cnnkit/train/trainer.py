@@ -38,7 +38,7 @@ from ..ops import validate
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor, no_grad
-from .best import best_epoch, check_metric, epochs_without_improvement
+from .best import best_epoch, best_is_behind, check_metric, epochs_without_improvement
 from .evaluate import as_loader, class_targets, evaluate
 from .guard import DivergenceError, NonFiniteLossError, Snapshot, all_finite, deep_copy_state, writing
 from .metrics import RunningMean, topk_correct
@@ -79,9 +79,11 @@ class Trainer:
     - ``log``: metrics file (CSV, or JSON lines for a ``.jsonl`` path) and ``checkpoint``: checkpoint path, both
       rewritten (atomically) after every epoch, the checkpoint first, so the log never lists an epoch the
       checkpoint does not hold; temporary files a killed write left beside them are removed when ``fit``
-      starts; a write that fails raises :class:`~cnnkit.train.WriteError` naming the file (which keeps its earlier
-      content); ``best``: a second checkpoint path, written when an epoch improves ``best_metric`` (``val_acc`` by
-      default, or ``val_loss``, ``train_acc``, ``train_loss``; see :mod:`cnnkit.train.best`);
+      starts, and :meth:`load_checkpoint` writes a best checkpoint that a kill left an epoch behind again
+      (from the state it loaded: that epoch's); a write that fails
+      raises :class:`~cnnkit.train.WriteError` naming the file (which keeps its earlier content); ``best``: a
+      second checkpoint path, written when an epoch improves ``best_metric`` (``val_acc`` by default, or
+      ``val_loss``, ``train_acc``, ``train_loss``; see :mod:`cnnkit.train.best`);
       ``early_stop``: stop after this many epochs without improvement of ``best_metric``
       (:attr:`stopped_early` says so); ``diverge_factor``: a batch loss above this many times the run's first
       loss (the first epoch's mean once there is one) stops training with :class:`DivergenceError` (None: never);
@@ -409,7 +411,8 @@ class Trainer:
     def load_checkpoint(self, path):
         """Restore a checkpoint written by :meth:`save_checkpoint`: model, optimizer, scheduler, epoch, RNG state
         and history; returns the checkpoint's ``meta`` (None if it has none). A corrupt or mismatched checkpoint
-        raises ``ValueError`` and leaves the Trainer unchanged."""
+        raises ``ValueError`` and leaves the Trainer unchanged. If the loaded epoch is the best by ``best_metric``
+        and the ``best`` checkpoint does not hold it (a kill came between the two writes), it is written now."""
         state = load(path)
         who = "Trainer.load_checkpoint"
         if not isinstance(state, dict):
@@ -451,4 +454,8 @@ class Trainer:
         self.history = [dict(h) for h in history]
         partial = state.get("partial")
         self._partial = partial if isinstance(partial, dict) and _PARTIAL_KEYS <= set(partial) else None
+        if self.best is not None and self.history and self.is_main and self._partial is None and \
+                best_is_behind(self.best, self.history, self.best_metric, self.epoch):
+            with writing(self.best):
+                self.save_checkpoint(self.best)  # the state just loaded is the best epoch's
         return state.get("meta")
