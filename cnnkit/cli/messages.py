@@ -7,11 +7,15 @@
   diverging run would print one per batch); the last line says how many were left out.
 - A diverging or non-finite training run ends with the Trainer's message and a suggestion for the command
   line (a tenth of the learning rate), and the checkpoint of the last complete epoch, which is kept.
+- A model with BatchNorm whose validation loss (eval mode) is non-finite or over a thousand times the training
+  loss gets a note: its running statistics have seen too few batches (PyTorch gives the same numbers on the same
+  weights and batches; see docs/design.md).
 - A ``MemoryError`` becomes ``out of memory: unable to allocate 977. MiB for an array with shape (...)``:
   NumPy's message carries the size asked for.
 """
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 from contextlib import contextmanager
@@ -33,6 +37,22 @@ def diverged(error: Exception, lr: float, checkpoint, epochs_done: int) -> str:
     text = str(error).removeprefix("Trainer: ").replace(" (lower the learning rate?)", "")
     kept = f"; the checkpoint of epoch {epochs_done} is kept ({checkpoint})" if epochs_done else ""
     return f"{text}; try a lower learning rate, e.g. --lr {lr / 10:g} (this run: {lr:g}){kept}"
+
+
+def batch_norm_note(history: list, batches_per_epoch: int) -> str | None:
+    """The note for the first epoch whose validation loss is non-finite or over 1000 times its training loss
+    (for a model with BatchNorm), or None."""
+    for row in history:
+        val, train = row.get("val_loss"), row.get("train_loss")
+        if val is None or train is None or not math.isfinite(train):
+            continue
+        if not math.isfinite(val) or val > 1000 * max(train, 1e-3):
+            updates = row["epoch"] * batches_per_epoch
+            return (f"epoch {row['epoch']}'s validation loss is {val:.3g} against a training loss of {train:.4g}: "
+                    f"in eval mode BatchNorm normalizes with running statistics, which after {updates} batch(es) "
+                    f"(momentum 0.1) are still mostly their initial values; train on more batches (more epochs or "
+                    f"images, or a smaller --batch-size)")
+    return None
 
 
 def where(frame) -> str | None:

@@ -37,7 +37,7 @@ from ..train.best import best_epoch
 from . import args as A
 from . import run_data, run_folder
 from .datasets import NAMES
-from .messages import diverged
+from .messages import batch_norm_note, diverged
 from .run_folder import BEST, CHECKPOINT, CURVE, METRICS
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -332,6 +332,9 @@ def train(args, context, world) -> int:
                   f"{out / CHECKPOINT}. "
                   f"Continue with: cnnkit train --out {out} --resume", file=err)
             return 128 + received[0] if received else 1
+        note = batch_norm_note(trainer.history, len(loader)) if uses_batch_norm(model) else None
+        if note:
+            print(f"note: {note}", file=err)
         if trainer.stopped_early:
             print(f"early stop: {o.best_metric} has not improved for {o.early_stop} epochs (best: epoch "
                   f"{best_epoch(trainer.history, o.best_metric)})", file=err)
