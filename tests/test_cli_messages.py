@@ -511,3 +511,15 @@ def test_cli_resume_repairs_the_best_checkpoint(tmp_path):
     code, _, err = train(["--epochs", "2", "--resume", "--out", str(out)])
     assert code == 0 and "nothing to train" in err, err
     assert ck.load(out / "best.safetensors")["epoch"] == 2
+
+
+def test_kernel_and_layer_names_suggest_the_nearest():
+    from cnnkit.insight import kernels
+    from cnnkit.insight.receptive_box import receptive_box
+    with pytest.raises(ValueError, match=r"unknown kernel 'gausian' \(did you mean 'gaussian'\?\); expected one of"):
+        kernels.get("gausian")
+    with pytest.raises(ValueError, match=r"no layer 'features.c33' with a feature map in LeNet5 \(did you mean "
+                                         r"'features.c3'\?\); valid layers: "):
+        receptive_box(models.get("lenet5"), (1, 28, 28), "features.c33")
+    code, _, err = run(["filter", "--kernel", "sobelx", "x.png"])
+    assert code in (1, 2) and "did you mean 'sobel_x'?" in err and len(err.splitlines()) == 1, err

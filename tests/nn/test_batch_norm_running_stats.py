@@ -43,10 +43,18 @@ def test_eval_of_a_resnet_after_few_batches_matches_torch_on_the_identical_state
     with torch.no_grad():
         theirs = reference(torch.tensor(x)).numpy()
         exact = reference.double()(torch.tensor(x, dtype=torch.float64)).numpy()
-    scale = np.abs(exact).max()
-    assert scale > 1e6, scale                                          # the running statistics' answer
-    ours_error, theirs_error = np.abs(ours - exact).max() / scale, np.abs(theirs - exact).max() / scale
-    assert ours_error < 1e-4 and theirs_error < 1e-4, (ours_error, theirs_error)
+    # the float32 runs overflow exactly where the float64 answer is beyond float32 (or NaN); elsewhere they agree
+    # with it at float32's accuracy
+    beyond = ~(np.abs(exact) < np.finfo(np.float32).max / 10)
+    np.testing.assert_array_equal(~np.isfinite(ours), ~np.isfinite(theirs))
+    assert np.all(np.isfinite(ours[~beyond])) and np.all(np.isfinite(theirs[~beyond]))
+    within = ~beyond & np.isfinite(ours)
+    scale = np.abs(exact[within]).max() if within.any() else np.inf
+    assert scale > 1e6 or not within.all(), scale                   # the running statistics' answer: huge
+    if within.any():
+        ours_error = np.abs(ours - exact)[within].max() / scale
+        theirs_error = np.abs(theirs - exact)[within].max() / scale
+        assert ours_error < 1e-4 and theirs_error < 1e-4, (ours_error, theirs_error)
     val_loss = ck.load(tmp_path / "run" / "checkpoint.safetensors")["history"][0]["val_loss"]
     assert not val_loss < 1e3
     assert (f"note: epoch 1's validation loss is {val_loss:.3g} against a training loss of ") in err.getvalue()
