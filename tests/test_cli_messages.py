@@ -376,10 +376,10 @@ def test_trainer_write_error_names_the_file(tmp_path):
     model = models.get("lenet5")
     path = tmp_path / "file" / "checkpoint.safetensors"                 # its folder is a file
     trainer = Trainer(model, SGD(model.parameters(), lr=0.01), CrossEntropyLoss(), checkpoint=path, quiet=True,
-                      stream=io.StringIO())
+                      stream=io.StringIO(), plot=tmp_path / "file" / "curve.png")    # fails too, after
     with pytest.raises(WriteError) as e:
         trainer.fit(digits(), 1)
-    assert isinstance(e.value, OSError) and e.value.path == path
+    assert isinstance(e.value, OSError) and e.value.path == path      # the first failure is the one told
     assert str(e.value).startswith(f"Trainer: cannot write {path} (")
 
 

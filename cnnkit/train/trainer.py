@@ -40,7 +40,7 @@ from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor, no_grad
 from .best import best_epoch, best_is_behind, check_metric, epochs_without_improvement
 from .evaluate import as_loader, class_targets, evaluate
-from .guard import DivergenceError, NonFiniteLossError, Snapshot, all_finite, deep_copy_state, writing
+from .guard import DivergenceError, NonFiniteLossError, Snapshot, WriteError, all_finite, deep_copy_state, writing
 from .metrics import RunningMean, topk_correct
 from .report import Progress, plot_history, write_log
 from .restore import checkpoint_model
@@ -265,6 +265,7 @@ class Trainer:
             with writing(self.log):
                 write_log(self.log, self.history)  # a log that a kill left behind the checkpoint catches up
         self.stopped_early = self.stopped = False
+        completed = False
         try:
             while self.epoch < epochs:
                 if self._stop_requested:
@@ -279,9 +280,14 @@ class Trainer:
                 except _Stop:
                     self._stop_now()
                     break
+            completed = True
         finally:
             if self.plot is not None and self.is_main and self.history and self._plotted != len(self.history):
-                self._plot()
+                try:
+                    self._plot()
+                except WriteError:
+                    if completed:  # else the error under way (e.g. the checkpoint's full disk) is the one to tell
+                        raise
         return self.history
 
     def _fit_epoch(self, train_loader, val_loader, epochs: int) -> None:
