@@ -46,7 +46,7 @@ class Parser(argparse.ArgumentParser):
         self.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
 
 
-_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from ((?:'[^']*'(?:, )?)+)\)")
+_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from ([^)]*)\)")
 
 
 def _with_hint(message: str) -> str:
@@ -54,7 +54,7 @@ def _with_hint(message: str) -> str:
     match = _INVALID_CHOICE.search(message)
     if match is None or "did you mean" in message:
         return message
-    choices = re.findall(r"'([^']*)'", match.group(2))
+    choices = [c.strip().strip("'") for c in match.group(2).split(",")]  # quoted or not, as Python versions differ
     return message[:match.end(1) + 1] + did_you_mean(match.group(1), choices) + message[match.end(1) + 1:]
 
 
