@@ -216,7 +216,7 @@ def test_tqdm_progress_on_a_terminal(tmp_path, small):
 @pytest.mark.parametrize("args, message", [
     ([], "the following arguments are required: COMMAND"),
     (["fly"], "invalid choice: 'fly'"),
-    (["train", "lenet6"], "argument MODEL: unknown model 'lenet6'; available: alexnet, densenet121,"),
+    (["train", "lenet6"], "argument MODEL: unknown model 'lenet6' (did you mean 'lenet5'?); available: alexnet, densenet121,"),
     (["train", "--epochs", "0"], "argument --epochs: expected a positive integer, got 0"),
     (["train", "--epochs", "two"], "argument --epochs: expected a positive integer, got 'two'"),
     (["train", "--lr", "-1"], "argument --lr: expected a finite positive number, got -1"),

@@ -207,7 +207,7 @@ def test_export_errors(tmp_path, capsys, monkeypatch):
     err = one_line_error(*run(["export", bare, "--onnx", out], capsys), "export")
     assert "is not a training checkpoint" in err and "pass --model NAME" in err
     err = one_line_error(*run(["export", bare, "--onnx", out, "--model", "resnet18"], capsys), "export")
-    assert f"{bare}: its weights do not fit resnet18" in err
+    assert f"{bare} (a checkpoint of an unnamed model): its weights do not fit --model resnet18" in err
     err = one_line_error(*run(["export", ckpt, "--onnx", out, "--input", "1,32,32"], capsys), "export")
     assert "--input goes with --model" in err
     err = one_line_error(*run(["export", ckpt, "--onnx", out, "--opset", "9"], capsys), "export")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import models
+from .._suggest import did_you_mean
 from ..insight.receptive_box import parse_layer_unit
 
 
@@ -43,8 +44,8 @@ def data_spec(names):
             return text
         name = dataset_name(text)
         if name not in names:
-            raise argparse.ArgumentTypeError(f"invalid choice: '{text}' (choose from {', '.join(names)}, "
-                                             f"folder:PATH)")
+            raise argparse.ArgumentTypeError(f"invalid choice: '{text}'{did_you_mean(name, names)} (choose from "
+                                             f"{', '.join(names)}, folder:PATH)")
         return name
     return parse
 
@@ -52,7 +53,8 @@ def data_spec(names):
 def model_name(text: str) -> str:
     """A name of the model registry (``cnnkit models``)."""
     if text not in models.list():
-        raise argparse.ArgumentTypeError(f"unknown model '{text}'; available: {', '.join(models.list())}")
+        raise argparse.ArgumentTypeError(f"unknown model '{text}'{did_you_mean(text, models.list())}; available: "
+                                         f"{', '.join(models.list())}")
     return text
 
 

@@ -11,6 +11,7 @@ from ..insight import default_input_size
 from ..io.checkpoint import load
 from ..onnx import export, verify
 from ..train import restore
+from ..train.restore import checkpoint_model
 from . import args as A
 
 HELP = "a checkpoint as an ONNX file, verified with onnxruntime (needs cnnkit[onnx])"
@@ -41,7 +42,7 @@ def add_arguments(e) -> None:
 
 def _from_state_dict(args):
     """(model, sample shape, metadata) of a bare state dict (or of a training checkpoint's weights)."""
-    state = load(args.checkpoint)
+    loaded = state = load(args.checkpoint)
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]
     if not isinstance(state, dict):
@@ -50,7 +51,8 @@ def _from_state_dict(args):
     try:
         model.load_state_dict(state)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"{args.checkpoint}: its weights do not fit {args.model}: {e}") from None
+        raise ValueError(f"{args.checkpoint} ({checkpoint_model(loaded)}): its weights do not fit --model "
+                         f"{args.model}: {e}") from None
     shape = args.input if args.input is not None else default_input_size(model)
     return model.eval(), tuple(shape), args.model, {"cnnkit.model": args.model}
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
+from .._suggest import did_you_mean, nearest
 from .._version import __version__
 from .commands import COMMANDS
 from .context import Context
+from .messages import one_line_warnings, out_of_memory
 
 
 class Parser(argparse.ArgumentParser):
@@ -16,8 +19,13 @@ class Parser(argparse.ArgumentParser):
     (instead of the whole usage block before the message); help and errors go to the context's streams."""
 
     def __init__(self, *args, context: Context | None = None, **kwargs):
+        self.option_names: list = []  # every --option of this parser, for the nearest-name hint
         super().__init__(*args, **kwargs)
         self.context = context if context is not None else Context()
+
+    def add_argument(self, *names, **kwargs):
+        self.option_names.extend(n for n in names if isinstance(n, str) and n.startswith("--"))
+        return super().add_argument(*names, **kwargs)
 
     def print_help(self, file=None):
         super().print_help(file if file is not None else self.context.out)
@@ -28,7 +36,26 @@ class Parser(argparse.ArgumentParser):
         sys.exit(status)
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"{self.prog}: error: {_with_hint(message)} (see '{self.prog} --help')\n")
+
+    def unrecognized(self, unknown: list):
+        """The error for arguments no option takes, with the nearest option of each unknown --option."""
+        hints = [f"{u} -> {found}" for u in unknown if u.startswith("--")
+                 for found in [nearest(u.split("=", 1)[0], self.option_names)] if found is not None]
+        hint = f" (did you mean: {', '.join(hints)}?)" if hints else ""
+        self.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from ([^)]*)\)")
+
+
+def _with_hint(message: str) -> str:
+    """argparse's ``invalid choice: 'adm' (choose from 'sgd', 'adam', ...)`` with ``(did you mean 'adam'?)``."""
+    match = _INVALID_CHOICE.search(message)
+    if match is None or "did you mean" in message:
+        return message
+    choices = [c.strip().strip("'") for c in match.group(2).split(",")]  # quoted or not, as Python versions differ
+    return message[:match.end(1) + 1] + did_you_mean(match.group(1), choices) + message[match.end(1) + 1:]
 
 
 def build_parser(context: Context | None = None, commands: dict | None = None) -> Parser:
@@ -69,14 +96,18 @@ def main(argv=None, *, datasets=None, stdout=None, stderr=None, commands=None) -
     parser = build_parser(context, commands)
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # reported by the command's parser, which names the command
-        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+        parser.commands[args.command].unrecognized(unknown)
     try:
-        code = commands[args.command].run(args, context)
+        with one_line_warnings(args.command, context.err):
+            code = commands[args.command].run(args, context)
         context.out.flush()
         return code
     except BrokenPipeError:  # e.g. `cnnkit models | head -2`: the reader has gone; nothing more to say
         _silence_stdout()
         return 141
+    except MemoryError as e:  # NumPy says what it was asked for: "Unable to allocate 3.81 GiB for an array ..."
+        print(f"cnnkit {args.command}: error: out of memory: {out_of_memory(e)}", file=context.err)
+        return 1
     except KeyboardInterrupt:
         print(f"\ncnnkit {args.command}: interrupted", file=context.err)
         return 130

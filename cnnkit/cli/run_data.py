@@ -3,8 +3,9 @@
 - ``--data NAME`` (the built-in sets, or an injected loader): arrays (N, C, H, W) in [0, 1]; the test split is
   the data set's own. ``--data folder:PATH``: an :class:`~cnnkit.data.datasets.ImageFolder` (``PATH/<class>/``,
   or ``PATH/train/``, ``PATH/val/``, ``PATH/test/``), decoded lazily; grayscale if every image is, RGB otherwise.
-- Validation: the folder's ``val/`` split, or ``--val-split`` (a fraction) of the training data held out with a
-  permutation seeded by ``--seed``. The test split is only used for the final evaluation.
+- Validation: the folder's ``val/`` split (said in the log; an explicit ``--val-split`` beside it is refused), or
+  ``--val-split`` (a fraction) of the training data held out with a permutation seeded by ``--seed``. The test
+  split is only used for the final evaluation.
 - Size: ``--image-size`` (default: the data set's size, 64 for a folder), raised to the model's smallest input
   (AlexNet 63, Inception v3 75, VGG 32, ...; LeNet-5 takes 28 or 32) with a note in the log. Array images are
   resized whole (bilinear); folder images get their shorter side resized and the centre cropped.
@@ -176,9 +177,15 @@ def _load_folder(args, build_min_size) -> RunData:
     base = folder(splits["train"])
     keep = spread(len(base), args.limit)
     if "val" in splits:
+        if getattr(args, "val_split_given", False):
+            raise ValueError(f"--val-split {args.val_split:g} conflicts with {splits['val']}: the folder's own "
+                             f"validation split is used; leave out --val-split, or move that folder away to hold "
+                             f"out a fraction of {splits['train']}")
         train_idx, val_base = keep, folder(splits["val"])
         val_idx = spread(len(val_base), args.limit)
         split = {"source": "folder", "path": str(splits["val"]), "n": int(len(val_idx))}
+        notes.append(f"validation: the folder's {splits['val'].name}/ split ({len(val_idx):,} images), not a "
+                     f"--val-split fraction of the training images")
     else:
         train_pos, val_pos = _held_out(len(keep), args.val_split, args.seed)
         train_idx, val_idx, val_base = keep[train_pos], keep[val_pos], base

@@ -32,11 +32,12 @@ from ..io.checkpoint import load
 from ..nn import CrossEntropyLoss
 from ..optim import lr_scheduler as S
 from ..random import manual_seed
-from ..train import Trainer, evaluate
+from ..train import NonFiniteLossError, Trainer, WriteError, evaluate
 from ..train.best import best_epoch
 from . import args as A
 from . import run_data, run_folder
 from .datasets import NAMES
+from .messages import batch_norm_note, diverged
 from .run_folder import BEST, CHECKPOINT, CURVE, METRICS
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -94,7 +95,7 @@ def add_arguments(t) -> None:
                         "horizontal flips")
     t.add_argument("--val-split", type=A.fraction, default=None, metavar="F",
                    help="hold out this fraction of the training data for validation, chosen with --seed "
-                        "(default: 0.1; a folder's val/ split is used instead when it has one)")
+                        "(default: 0.1; a folder with a val/ split uses that instead, and refuses --val-split)")
     t.add_argument("--early-stop", type=A.positive_int, default=None, metavar="N",
                    help="stop when --best-metric has not improved for N epochs")
     t.add_argument("--best-metric", default=None, choices=BEST_METRICS,
@@ -263,6 +264,7 @@ def train(args, context, world) -> int:
         raise FileNotFoundError(f"--resume: no checkpoint at {resume}")
     saved = saved_options(resume) if resume is not None else None
     o = resolve(args, saved, resume, err)
+    o.val_split_given = args.val_split is not None  # a folder's val/ split refuses an explicit one
     if main:
         out = run_folder.choose(out, resume=resume is not None, overwrite=args.overwrite, err=err)
     manual_seed(o.seed)
@@ -326,13 +328,22 @@ def train(args, context, world) -> int:
             loader = DataLoader(data_set.train, batch_size=o.batch_size, sampler=sampler, drop_last=drop_last)
         val = DataLoader(data_set.val, batch_size=256) if data_set.val is not None else None
         with stop_on_signals(trainer, err) as received:
-            trainer.fit(loader, o.epochs, val=val)
+            try:
+                trainer.fit(loader, o.epochs, val=val)
+            except NonFiniteLossError as e:
+                raise NonFiniteLossError(diverged(e, o.lr, out / CHECKPOINT, trainer.epoch)) from None
+            except WriteError as e:
+                raise OSError(f"--out {out}: cannot write {Path(e.path).name} ({e.reason}); the files written "
+                              f"before are unchanged") from None
         if trainer.stopped:
             name = signal.Signals(received[0]).name if received else "request"
             print(f"stopped by {name} in epoch {trainer.epoch + 1} after {trainer.batches_done} batch(es); wrote "
                   f"{out / CHECKPOINT}. "
                   f"Continue with: cnnkit train --out {out} --resume", file=err)
             return 128 + received[0] if received else 1
+        note = batch_norm_note(trainer.history, len(loader)) if uses_batch_norm(model) else None
+        if note:
+            print(f"note: {note}", file=err)
         if trainer.stopped_early:
             print(f"early stop: {o.best_metric} has not improved for {o.early_stop} epochs (best: epoch "
                   f"{best_epoch(trainer.history, o.best_metric)})", file=err)

@@ -17,15 +17,18 @@ All resizing is Pillow's bilinear filter (antialiased when shrinking: the filter
 """
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from .._warn import warn
 from ..io.atomic import atomic_output
 from ..ops import validate
 
-__all__ = ["frame_digit", "has_light_border", "prepare_image", "read_image", "resize", "resize_center_crop",
-           "write_image"]
+__all__ = ["LargeImageWarning", "TooLargeError", "frame_digit", "has_light_border", "open_image", "prepare_image",
+           "read_image", "resize", "resize_center_crop", "write_image"]
 
 _SIXTEEN_BIT = ("I", "I;16", "I;16L", "I;16B", "I;16N")
 
@@ -35,7 +38,9 @@ def read_image(path, channels: int) -> np.ndarray:
 
     Any format Pillow reads; the EXIF orientation is applied, transparent pixels are laid on white and 16-bit
     grayscale is scaled to 8 bits (v / 257). A missing, unreadable or corrupt file raises ``FileNotFoundError``,
-    ``IsADirectoryError``, ``PermissionError`` or ``ValueError`` with a one-line message naming the file.
+    ``IsADirectoryError``, ``PermissionError`` or ``ValueError`` with a one-line message naming the file; an image
+    above Pillow's decompression-bomb limit is read with a :class:`LargeImageWarning`, one above twice the limit
+    raises :class:`TooLargeError` (a ValueError), both naming the file and its size (see :func:`open_image`).
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -45,10 +50,10 @@ def read_image(path, channels: int) -> np.ndarray:
     if file.is_dir():
         raise IsADirectoryError(f"{path} is a directory, not an image file")
     try:
-        with Image.open(file) as im:
+        with open_image(file, path) as im:
             _check_canvas(im.size, file.stat().st_size, path)
             im.load()
-            im = ImageOps.exif_transpose(im)  # photos: the orientation the camera recorded
+            ImageOps.exif_transpose(im, in_place=True)  # photos: the orientation the camera recorded
             if im.mode in _SIXTEEN_BIT:  # 16-bit grayscale: 0..65535 -> 0..255
                 im = Image.fromarray(np.clip(np.rint(np.asarray(im, dtype=np.float64) / 257), 0, 255)
                                      .astype(np.uint8))
@@ -60,8 +65,45 @@ def read_image(path, channels: int) -> np.ndarray:
         raise ValueError(f"{path} is not an image file that Pillow can read (PNG, JPEG, ...)") from None
     except PermissionError as e:
         raise PermissionError(f"cannot read the image {path}: {e.strerror or e}") from None
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        if isinstance(e, TooLargeError):
+            raise
         raise ValueError(f"cannot read the image {path}: it is truncated or corrupt ({e})") from None
+
+
+class LargeImageWarning(UserWarning):
+    """An image has more pixels than Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``, about
+    89.5 million) but at most twice as many: it is read, and this warning names the file and its size."""
+
+
+class TooLargeError(ValueError):
+    """An image has more than twice Pillow's decompression-bomb limit of pixels: it is not read."""
+
+
+def open_image(file, path=None, quiet: bool = False):
+    """``PIL.Image.open(file)`` (lazy: only the header is read) with Pillow's decompression-bomb checks as
+    messages naming the file ``path``: above ``PIL.Image.MAX_IMAGE_PIXELS`` a :class:`LargeImageWarning` (unless
+    ``quiet``), above twice that a :class:`TooLargeError` (instead of Pillow's DecompressionBombWarning and
+    DecompressionBombError, which name neither the file nor a remedy)."""
+    from PIL import Image
+
+    path = file if path is None else path
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(file)
+        except Image.DecompressionBombError as e:
+            claimed = re.search(r"\((\d+) pixels\)", str(e))
+            size = f"{int(claimed.group(1)):,} pixels" if claimed else "its size"
+            raise TooLargeError(f"cannot read the image {path}: {size} is more than twice Pillow's "
+                                f"decompression-bomb limit of {Image.MAX_IMAGE_PIXELS:,} pixels; if the file is "
+                                f"trusted, raise PIL.Image.MAX_IMAGE_PIXELS") from None
+    limit = Image.MAX_IMAGE_PIXELS
+    w, h = im.size
+    if limit and w * h > limit and not quiet:
+        warn(f"{path} is {w:,}×{h:,} = {w * h:,} pixels, more than Pillow's decompression-bomb limit of "
+             f"{limit:,}: read anyway (about {w * h * 3 / 2 ** 20:,.0f} MiB as RGB)", LargeImageWarning)
+    return im
 
 
 PIXELS_PER_BYTE = 1 << 14

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._suggest import did_you_mean
 from ..ops import validate
 
 __all__ = ["NAMES", "box", "gaussian", "get", "parse_kernel"]
@@ -92,7 +93,8 @@ def get(name: str, size: int | None = None, sigma: float | None = None) -> np.nd
     if key == "gaussian":
         return gaussian(5 if size is None else size, 1.0 if sigma is None else sigma)
     if key not in _FIXED:
-        raise ValueError(f"kernels.get: unknown kernel {name!r}; expected one of {', '.join(NAMES)}")
+        raise ValueError(f"kernels.get: unknown kernel {name!r}{did_you_mean(name, NAMES)}; expected one of "
+                         f"{', '.join(NAMES)}")
     if size is not None or sigma is not None:
         k = np.asarray(_FIXED[key])
         raise ValueError(f"kernels.get: the {key} kernel is a fixed {k.shape[0]}×{k.shape[1]} array; size and "

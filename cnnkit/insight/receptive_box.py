@@ -18,6 +18,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .._suggest import did_you_mean
 from ..nn import Module
 from .receptive_field import as_numbers, call_fields
 from .trace import trace
@@ -102,8 +103,8 @@ def receptive_box(model: Module, input_size, layer: str, unit=None) -> FieldBox:
     feature map and units outside the map are ValueErrors naming the valid choices."""
     maps = feature_map_fields(model, input_size)
     if layer not in maps:
-        raise ValueError(f"receptive_box: no layer {layer!r} with a feature map in {type(model).__name__}; "
-                         f"valid layers: {_names_text(maps)}")
+        raise ValueError(f"receptive_box: no layer {layer!r} with a feature map in {type(model).__name__}"
+                         f"{did_you_mean(layer, maps)}; valid layers: {_names_text(maps)}")
     field, (ho, wo) = maps[layer]
     if unit is None:
         unit = (ho // 2, wo // 2)

@@ -228,3 +228,27 @@ def load(path, map_location=None, *, weights_only=None, mmap=None, verify: bool 
         return _decode(doc.get("object"), arrays, name)
     except RecursionError:
         raise CheckpointError(f"load: {name} has corrupt cnnkit metadata (nested too deeply)") from None
+
+
+def load_value(path, key: str):
+    """The plain value (a number, string, bool or None) stored under ``key`` at the top of the checkpoint
+    ``path``, read from the file's header alone (the tensors are not read): e.g. ``load_value(p, "epoch")``.
+    Raises ``CheckpointError`` if the file is no checkpoint or ``key`` holds no plain value there."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            head = f.read(8)
+            n = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
+            if not 0 < n <= _MAX_HEADER:
+                raise CheckpointError(f"load_value: {path} is not a checkpoint (no safetensors header)")
+            text = f.read(n)
+    except FileNotFoundError:
+        raise CheckpointError(f"load_value: no checkpoint at {path}") from None
+    try:
+        doc = json.loads(json.loads(text.decode("utf-8"))["__metadata__"]["cnnkit"])
+        value = doc["object"][key]
+    except (KeyError, TypeError, ValueError, RecursionError, UnicodeDecodeError):
+        raise CheckpointError(f"load_value: {path} has no entry '{key}'") from None
+    if value is not None and not isinstance(value, (bool, int, float, str)):
+        raise CheckpointError(f"load_value: {path}: '{key}' is not a plain value")
+    return value

@@ -4,6 +4,7 @@ Every architecture family's constructors are listed here by name.
 """
 from __future__ import annotations
 
+from .._suggest import did_you_mean
 from .alexnet import alexnet
 from .densenet import densenet121, densenet161, densenet169, densenet201
 from .googlenet import googlenet
@@ -24,7 +25,8 @@ def get(name: str, **kwargs):
     try:
         fn = _REGISTRY[name]
     except KeyError:
-        raise ValueError(f"models.get: unknown model '{name}'; available: {', '.join(sorted(_REGISTRY))}") from None
+        raise ValueError(f"models.get: unknown model '{name}'{did_you_mean(name, _REGISTRY)}; available: "
+                         f"{', '.join(sorted(_REGISTRY))}") from None
     return fn(**kwargs)
 
 

@@ -17,6 +17,7 @@ from ..autograd.grad_mode import no_grad
 from ..device import check_device
 from ..device import device as Device
 from ..tensor import Tensor
+from .mismatch import mismatch_message
 
 
 class Parameter(Tensor):
@@ -417,7 +418,8 @@ class Module:
         """Copy values into the parameters and buffers, by name.
 
         Every key, shape and value is checked before anything changes: on any error the module is untouched.
-        With ``strict=False`` missing and unexpected keys are returned instead of raised.
+        With ``strict=False`` missing and unexpected keys are returned instead of raised. A misfit raises
+        :class:`StateDictError` with a short message: each kind counted, the first few named (``nn/mismatch.py``).
         """
         if not hasattr(state_dict, "items"):
             raise TypeError(f"load_state_dict: expected a mapping of names to tensors, got {type(state_dict).__name__}")
@@ -425,21 +427,14 @@ class Module:
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         module_name = type(self).__name__
-        if strict and (missing or unexpected):
-            parts = []
-            if missing:
-                parts.append("missing key(s): " + ", ".join(f"'{k}'" for k in missing))
-            if unexpected:
-                parts.append("unexpected key(s): " + ", ".join(f"'{k}'" for k in unexpected))
-            raise StateDictError(f"load_state_dict for {module_name}: " + "; ".join(parts))
-        staged = []
+        staged, mismatched = [], []
         for key, target in own.items():
             if key not in state_dict:
                 continue
             arr = _state_array(state_dict[key], key, module_name)
             if arr.shape != target.data.shape:
-                raise StateDictError(f"load_state_dict for {module_name}: size mismatch for '{key}': expected shape "
-                                     f"{tuple(target.data.shape)}, found {tuple(arr.shape)}")
+                mismatched.append((key, tuple(target.data.shape), tuple(arr.shape)))
+                continue
             kind = target.data.dtype.kind
             if kind in "iu" and arr.dtype.kind == "f":
                 if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
@@ -451,6 +446,9 @@ class Module:
                     raise StateDictError(f"load_state_dict for {module_name}: '{key}' has values outside the range of "
                                          f"{target.data.dtype} [{info.min}, {info.max}]")
             staged.append((target, arr))
+        if mismatched or (strict and (missing or unexpected)):
+            raise StateDictError(mismatch_message(module_name, missing if strict else [],
+                                                  unexpected if strict else [], mismatched))
         with no_grad():
             for target, arr in staged:
                 np.copyto(target.data, arr, casting="unsafe")

@@ -6,10 +6,16 @@ improvement); non-finite or missing values never count.
 
     epoch = best_epoch(history, "val_acc")          None if no epoch has a value
     stale = epochs_without_improvement(history, "val_acc")   epochs since that one
+
+The Trainer writes the checkpoint, then the best checkpoint: a kill between the two leaves the best checkpoint an
+epoch behind the history when that epoch was the best. :func:`best_is_behind` tells, from the best checkpoint's
+header alone, and the next start writes it again from the state just loaded (that epoch's).
 """
 from __future__ import annotations
 
 import math
+
+from ..io.checkpoint import CheckpointError, load_value
 
 METRICS = ("val_acc", "val_loss", "train_acc", "train_loss")
 
@@ -42,3 +48,14 @@ def epochs_without_improvement(history: list, metric: str) -> int:
         return 0
     epoch = best_epoch(history, metric)
     return history[-1]["epoch"] - (epoch if epoch is not None else 0)
+
+
+def best_is_behind(path, history: list, metric: str, epoch: int) -> bool:
+    """True when ``epoch`` (the last one of ``history``) is the best by ``metric`` and the best checkpoint at
+    ``path`` does not hold it (missing, unreadable, or of another epoch)."""
+    if best_epoch(history, metric) != epoch:
+        return False
+    try:
+        return load_value(path, "epoch") != epoch
+    except CheckpointError:
+        return True

@@ -1,8 +1,10 @@
 """The Trainer's guard against non-finite and diverging training: its errors, and the snapshot of the model and
-optimizer taken before each batch so that a bad batch can be undone."""
+optimizer taken before each batch so that a bad batch can be undone; and the error of a run file that cannot be
+written (:class:`WriteError`, naming the file)."""
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -66,3 +68,24 @@ class Snapshot:
                 np.copyto(t.data, self.copies[name])
         self.optimizer.state.clear()
         self.optimizer.state.update(self.optimizer_state)
+
+
+class WriteError(OSError):
+    """A file of the run (checkpoint, best checkpoint, log, plot) could not be written; ``path`` names it. The
+    writes are atomic: the file holds what it held before. ``reason``: the system's words (e.g. "No space left on
+    device")."""
+
+    def __init__(self, path, reason: str):
+        super().__init__(f"Trainer: cannot write {path} ({reason})")
+        self.path, self.reason = path, reason
+
+
+@contextmanager
+def writing(path):
+    """Turn an OSError of the block (writing ``path``) into a :class:`WriteError` naming ``path``."""
+    try:
+        yield
+    except WriteError:
+        raise
+    except OSError as e:
+        raise WriteError(path, e.strerror or str(e)) from None

@@ -25,7 +25,7 @@ from ..io.checkpoint import load
 from ..ops import validate
 from ..tensor import Tensor, no_grad
 
-__all__ = ["Restored", "restore"]
+__all__ = ["Restored", "checkpoint_model", "restore"]
 
 
 def _is_positive_int(value) -> bool:
@@ -61,6 +61,20 @@ class Restored:
         with no_grad():
             return np.concatenate([self.model(Tensor._wrap(x[i:i + batch_size])).data
                                    for i in range(0, len(x), batch_size)])
+
+
+def checkpoint_model(state) -> str:
+    """What a loaded checkpoint says its model is, for messages: ``a resnet18 checkpoint`` (with its
+    ``model_kwargs``, e.g. ``a resnet18 checkpoint (num_classes=1000)``), or ``a checkpoint of an unnamed model``
+    when its ``meta`` does not say."""
+    meta = state.get("meta") if isinstance(state, dict) else None
+    name = meta.get("model") if isinstance(meta, dict) else None
+    if not isinstance(name, str):
+        return "a checkpoint of an unnamed model"
+    kwargs = meta.get("model_kwargs")
+    shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k in ("num_classes", "in_channels")) \
+        if isinstance(kwargs, dict) else ""
+    return f"a {name} checkpoint" + (f" ({shown})" if shown else "")
 
 
 def restore(path, data_names=None) -> Restored:

@@ -38,12 +38,13 @@ from ..ops import validate
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor, no_grad
-from .best import best_epoch, check_metric, epochs_without_improvement
+from .best import best_epoch, best_is_behind, check_metric, epochs_without_improvement
 from .evaluate import as_loader, class_targets, evaluate
-from .guard import DivergenceError, NonFiniteLossError, Snapshot, all_finite, deep_copy_state
+from .guard import DivergenceError, NonFiniteLossError, Snapshot, WriteError, all_finite, deep_copy_state, writing
 from .metrics import RunningMean, topk_correct
 from .progress import Progress, RunClock
 from .report import plot_history, write_log
+from .restore import checkpoint_model
 
 
 class _NoProgress:
@@ -79,8 +80,11 @@ class Trainer:
     - ``log``: metrics file (CSV, or JSON lines for a ``.jsonl`` path) and ``checkpoint``: checkpoint path, both
       rewritten (atomically) after every epoch, the checkpoint first, so the log never lists an epoch the
       checkpoint does not hold; temporary files a killed write left beside them are removed when ``fit``
-      starts; ``best``: a second checkpoint path, written when an epoch improves ``best_metric`` (``val_acc`` by
-      default, or ``val_loss``, ``train_acc``, ``train_loss``; see :mod:`cnnkit.train.best`);
+      starts, and :meth:`load_checkpoint` writes a best checkpoint that a kill left an epoch behind again
+      (from the state it loaded: that epoch's); a write that fails
+      raises :class:`~cnnkit.train.WriteError` naming the file (which keeps its earlier content); ``best``: a
+      second checkpoint path, written when an epoch improves ``best_metric`` (``val_acc`` by default, or
+      ``val_loss``, ``train_acc``, ``train_loss``; see :mod:`cnnkit.train.best`);
       ``early_stop``: stop after this many epochs without improvement of ``best_metric``
       (:attr:`stopped_early` says so); ``diverge_factor``: a batch loss above this many times the run's first
       loss (the first epoch's mean once there is one) stops training with :class:`DivergenceError` (None: never);
@@ -261,9 +265,11 @@ class Trainer:
             if path is not None:
                 remove_stale_temps(path)
         if self.log is not None and self.history and self.is_main:
-            write_log(self.log, self.history)  # a log that a kill left behind the checkpoint catches up
+            with writing(self.log):
+                write_log(self.log, self.history)  # a log that a kill left behind the checkpoint catches up
         self.stopped_early = self.stopped = False
         self._clock = RunClock()  # the times of this fit, for the progress display's run ETA
+        completed = False
         try:
             while self.epoch < epochs:
                 if self._stop_requested:
@@ -278,9 +284,14 @@ class Trainer:
                 except _Stop:
                     self._stop_now()
                     break
+            completed = True
         finally:
             if self.plot is not None and self.is_main and self.history and self._plotted != len(self.history):
-                self._plot()
+                try:
+                    self._plot()
+                except WriteError:
+                    if completed:  # else the error under way (e.g. the checkpoint's full disk) is the one to tell
+                        raise
         return self.history
 
     def _fit_epoch(self, train_loader, val_loader, epochs: int) -> None:
@@ -312,11 +323,14 @@ class Trainer:
         if not self.is_main:
             return
         if self.checkpoint is not None:
-            self.save_checkpoint(self.checkpoint)
+            with writing(self.checkpoint):
+                self.save_checkpoint(self.checkpoint)
         if self.best is not None and best_epoch(self.history, self.best_metric) == self.epoch:
-            self.save_checkpoint(self.best)
+            with writing(self.best):
+                self.save_checkpoint(self.best)
         if self.log is not None:
-            write_log(self.log, self.history)
+            with writing(self.log):
+                write_log(self.log, self.history)
         if self.plot is not None and time.monotonic() - self._last_plot >= self.plot_interval:
             self._plot()
 
@@ -335,10 +349,12 @@ class Trainer:
         self._stop_requested = False
         self.stopped = True
         if self.checkpoint is not None:
-            self.save_checkpoint(self.checkpoint)
+            with writing(self.checkpoint):
+                self.save_checkpoint(self.checkpoint)
 
     def _plot(self) -> None:
-        plot_history(self.history, self.plot)
+        with writing(self.plot):
+            plot_history(self.history, self.plot)
         self._plotted = len(self.history)
         self._last_plot = time.monotonic()
 
@@ -403,7 +419,8 @@ class Trainer:
     def load_checkpoint(self, path):
         """Restore a checkpoint written by :meth:`save_checkpoint`: model, optimizer, scheduler, epoch, RNG state
         and history; returns the checkpoint's ``meta`` (None if it has none). A corrupt or mismatched checkpoint
-        raises ``ValueError`` and leaves the Trainer unchanged."""
+        raises ``ValueError`` and leaves the Trainer unchanged. If the loaded epoch is the best by ``best_metric``
+        and the ``best`` checkpoint does not hold it (a kill came between the two writes), it is written now."""
         state = load(path)
         who = "Trainer.load_checkpoint"
         if not isinstance(state, dict):
@@ -438,10 +455,15 @@ class Trainer:
             if self.scheduler is not None:
                 self.scheduler.load_state_dict(scheduler_backup)
             if isinstance(e, (ValueError, TypeError, KeyError)):
-                raise ValueError(f"{who}: {path} does not fit this Trainer: {e}") from e
+                raise ValueError(f"{who}: {path} ({checkpoint_model(state)}) does not fit this Trainer's "
+                                 f"{type(self.network).__name__}: {e}") from e
             raise
         self.epoch = epoch
         self.history = [dict(h) for h in history]
         partial = state.get("partial")
         self._partial = partial if isinstance(partial, dict) and _PARTIAL_KEYS <= set(partial) else None
+        if self.best is not None and self.history and self.is_main and self._partial is None and \
+                best_is_behind(self.best, self.history, self.best_metric, self.epoch):
+            with writing(self.best):
+                self.save_checkpoint(self.best)  # the state just loaded is the best epoch's
         return state.get("meta")

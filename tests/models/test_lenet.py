@@ -156,7 +156,7 @@ def test_registry():
     m = models.get("lenet5", num_classes=7)
     assert isinstance(m, models.LeNet5) and m(ck.zeros(1, 1, 28, 28)).shape == (1, 7)
     assert isinstance(models.get("lenet5", classic=True).features.c3, TableConv2d)
-    with pytest.raises(ValueError, match="models.get: unknown model 'lenet6'; available: .*lenet5"):
+    with pytest.raises(ValueError, match=r"models.get: unknown model 'lenet6' \(did you mean 'lenet5'\?\); available: .*lenet5"):
         models.get("lenet6")
 
 

@@ -648,8 +648,8 @@ def test_strict_error_names_all_missing_and_unexpected_keys():
     c, _ = pair()
     sd = {k: v for k, v in c.state_dict().items() if k not in ("stem.bias", "gamma")}
     sd["zzz"] = np.zeros(1)
-    with pytest.raises(StateDictError, match=r"for Net: missing key\(s\): 'gamma', 'stem\.bias'; "
-                                             r"unexpected key\(s\): 'zzz'"):
+    with pytest.raises(StateDictError, match=r"for Net: 2 missing key\(s\): 'gamma', 'stem\.bias'; "
+                                             r"1 unexpected key\(s\): 'zzz'"):
         c.load_state_dict(sd)
 
 

@@ -190,7 +190,7 @@ def test_wrong_shaped_weight_leaves_model_untouched(tmp_path, trained):
     wide, train, val = build(hidden=5, checkpoint=path)
     wide.fit(train, 1, val=val)
     before = snapshot(t)
-    with pytest.raises(ValueError, match=r"does not fit this Trainer: .*size mismatch for 'conv.weight'"):
+    with pytest.raises(ValueError, match=r"does not fit this Trainer's .*size mismatch for 'conv.weight'"):
         t.load_checkpoint(path)
     assert_unchanged(t, before)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..dataset import Dataset
-from ..images import read_image, resize_center_crop
+from ..images import open_image, read_image, resize_center_crop
 
 __all__ = ["IMG_EXTENSIONS", "ImageFolder", "find_classes", "find_splits", "image_channels", "make_dataset"]
 
@@ -93,13 +93,12 @@ def find_splits(root) -> dict:
 
 def image_channels(paths) -> int:
     """1 if every image file in ``paths`` is grayscale (read from its header; nothing is decoded), else 3."""
-    from PIL import Image
 
     for path in paths:
         try:
-            with Image.open(path) as im:
+            with open_image(path, quiet=True) as im:  # a large image is reported when it is read
                 gray = im.mode in GRAY_MODES or (im.mode == "P" and _gray_palette(im))
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        except (OSError, ValueError, SyntaxError):
             continue  # an unreadable file is reported when it is read
         if not gray:
             return 3
