@@ -15,7 +15,10 @@ _SCOPE = "outside cnnkit's scope (a CNN framework for 2-d images)"
 
 ABSENT = {
     # torch
-    "torch.jit": "no TorchScript: cnnkit models are plain Python modules",
+    "torch.jit.script": "no TorchScript: cnnkit models are plain Python modules, run eagerly",
+    "torch.jit.trace": "no TorchScript: cnnkit models are plain Python modules, run eagerly",
+    "torch.jit.save": "no TorchScript files: save a state dict (cnnkit.save, safetensors)",
+    "torch.jit.load": "no TorchScript files: load a state dict (cnnkit.load, safetensors)",
     "torch.compile": "no graph compiler: cnnkit runs its NumPy kernels eagerly",
     "torch.autocast": "no mixed precision: cnnkit computes in float32 or float64",
     "torch.amp": "no mixed precision: cnnkit computes in float32 or float64",
@@ -59,6 +62,10 @@ DIFFERENCES = {
                          "(`init_process_group`, backends, collectives on tensors)",
     "torch.Tensor.data": "a NumPy array, not a Tensor: `.detach()` gives a Tensor sharing memory, `.numpy()` the "
                          "array (so `p.data.sub_(...)` fails; write `with no_grad(): p.sub_(...)`)",
+    "torch.utils.checkpoint.checkpoint": "runs the function once and keeps its activations: the same values and "
+                                         "gradients as torch, without the memory saving",
+    "torch.utils.checkpoint.checkpoint_sequential": "runs the modules in order and keeps their activations (no "
+                                                    "memory saving)",
     "torch.Size": "prints as a plain tuple, `(2, 3)`, not `torch.Size([2, 3])`",
     "torch.device": f"any device can be named, but only 'cpu' holds data: {_GPU}, and moving data to another "
                     "device raises RuntimeError",
