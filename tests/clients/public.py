@@ -104,10 +104,12 @@ def _unpack(path: Path, into: Path) -> None:
             t.extractall(into, filter="data")
 
 
-def fetch(name: str) -> Path:
-    """The unpacked tree of archive ``name`` (a directory; for an sdist, the directory holding its top folder)."""
-    archive = ARCHIVES[name]
+def fetch(name: str | Archive) -> Path:
+    """The unpacked tree of archive ``name`` (a key of :data:`ARCHIVES`, or an :class:`Archive`): a directory (for
+    an sdist, the directory holding its top folder)."""
+    archive = name if isinstance(name, Archive) else ARCHIVES[name]
     root = cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
     tree = root / archive.key
     if (tree / ".sha256").is_file() and (tree / ".sha256").read_text() == archive.sha256:
         return tree
