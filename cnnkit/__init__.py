@@ -7,7 +7,7 @@
 """
 import math
 
-from . import accelerator, autograd, backend, backends, cuda, ops
+from . import accelerator, autograd, backend, backends, cuda, jit, ops
 from .autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import (
     bool_,

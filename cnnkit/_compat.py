@@ -15,7 +15,10 @@ _SCOPE = "outside cnnkit's scope (a CNN framework for 2-d images)"
 
 ABSENT = {
     # torch
-    "torch.jit": "no TorchScript: cnnkit models are plain Python modules",
+    "torch.jit.script": "no TorchScript: cnnkit models are plain Python modules, run eagerly",
+    "torch.jit.trace": "no TorchScript: cnnkit models are plain Python modules, run eagerly",
+    "torch.jit.save": "no TorchScript files: save a state dict (cnnkit.save, safetensors)",
+    "torch.jit.load": "no TorchScript files: load a state dict (cnnkit.load, safetensors)",
     "torch.compile": "no graph compiler: cnnkit runs its NumPy kernels eagerly",
     "torch.autocast": "no mixed precision: cnnkit computes in float32 or float64",
     "torch.amp": "no mixed precision: cnnkit computes in float32 or float64",
@@ -74,6 +77,10 @@ DIFFERENCES = {
     "torch.set_num_threads": "sizes cnnkit's own worker pool (`kernels.config().threads`); NumPy's BLAS keeps the "
                              "thread count of its environment (OPENBLAS_NUM_THREADS): cnnkit never changes a "
                              "process-wide setting",
+    "torch.utils.checkpoint.checkpoint": "runs the function once and keeps its activations: the same values and "
+                                         "gradients as torch, without the memory saving",
+    "torch.utils.checkpoint.checkpoint_sequential": "runs the modules in order and keeps their activations (no "
+                                                    "memory saving)",
     "torch.Size": "prints as a plain tuple, `(2, 3)`, not `torch.Size([2, 3])`",
     "torch.device": f"any device can be named, but only 'cpu' holds data: {_GPU}, and moving data to another "
                     "device raises RuntimeError",

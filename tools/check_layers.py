@@ -3,8 +3,8 @@
 modules import each other in a cycle.
 
 Floors (a module may import only from its own floor or below):
-  0  backend, random, function, tensor, creation, legacy_tensors, device, cuda, accelerator, backends, autograd,
-     kernels, and any module or package named _*
+  0  backend, random, function, tensor, creation, legacy_tensors, device, cuda, accelerator, backends, jit,
+     autograd, kernels, and any module or package named _*
   1  ops
   2  nn
   3  optim, data, io, models, utils
@@ -27,7 +27,7 @@ from pathlib import Path
 
 FLOORS = {
     "backend": 0, "random": 0, "function": 0, "tensor": 0, "creation": 0, "device": 0, "autograd": 0, "kernels": 0,
-    "cuda": 0, "accelerator": 0, "backends": 0, "legacy_tensors": 0,
+    "cuda": 0, "accelerator": 0, "backends": 0, "legacy_tensors": 0, "jit": 0,
     "ops": 1,
     "nn": 2,
     "optim": 3, "data": 3, "io": 3, "models": 3, "utils": 3,

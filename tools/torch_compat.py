@@ -56,7 +56,8 @@ NAMESPACES = [
     ("torch.nn.parallel", "cnnkit.nn.parallel"), ("torch.optim", "cnnkit.optim"),
     ("torch.optim.lr_scheduler", "cnnkit.optim.lr_scheduler"), ("torch.utils.data", "cnnkit.utils.data"),
     ("torch.cuda", "cnnkit.cuda"), ("torch.accelerator", "cnnkit.accelerator"),
-    ("torch.backends.cudnn", "cnnkit.backends.cudnn"),
+    ("torch.backends.cudnn", "cnnkit.backends.cudnn"), ("torch.jit", "cnnkit.jit"),
+    ("torch.utils.checkpoint", "cnnkit.utils.checkpoint"),
 ]
 
 HEADER = """# PyTorch compatibility

@@ -4,8 +4,10 @@ model. The program's own classes and functions are called; nothing in them is ch
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -45,3 +47,96 @@ def assert_same_loss(ours: float, theirs: float, rtol: float = 1e-4, what: str =
     """Two float32 scalar losses after a few layers: equal within 1e-4 relative (far above float32 rounding of
     a mean over a batch, far below any difference of weights, data or formula)."""
     assert np.isfinite(ours) and abs(ours - theirs) <= rtol * abs(theirs), f"{what}: cnnkit {ours} vs torch {theirs}"
+
+
+# --- public models: the same batch and training loop on PyTorch and on cnnkit ---------------------------------------
+
+BATCH, SGD_LR, ADAM_LR = 8, 0.005, 3e-4
+
+
+def generated_batch(size: int, classes: int, seed: int = 0):
+    """A batch with a learnable signal: each class adds its own fixed pattern to noise."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(BATCH) % classes
+    patterns = rng.standard_normal((classes, 3, size, size))
+    x = 0.5 * rng.standard_normal((BATCH, 3, size, size)) + patterns[y]
+    return x.astype(np.float32), y.astype(np.int64)
+
+
+def train_steps(torch_like, model, x, y, steps: int, dropout: bool, optimizer: str = "SGD") -> list:
+    """``steps`` optimizer steps on one batch with the framework ``torch_like`` (torch or cnnkit); the losses.
+    Plain SGD for the comparison with PyTorch (its update is the gradient itself, so the loss after it checks the
+    gradient), Adam for the training run (it trains every one of these models within a few steps). Without
+    ``dropout`` the Dropout layers are held in eval mode (deterministic runs)."""
+    model.train()
+    if not dropout:
+        for m in model.modules():
+            if isinstance(m, torch_like.nn.Dropout):
+                m.eval()
+    opt = (torch_like.optim.SGD(model.parameters(), lr=SGD_LR) if optimizer == "SGD"
+           else torch_like.optim.Adam(model.parameters(), lr=ADAM_LR))
+    xt, yt = torch_like.tensor(x), torch_like.tensor(y)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = torch_like.nn.functional.cross_entropy(model(xt), yt)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def assert_close_to_float64(ours: float, reference: float, torch32: float, what: str) -> None:
+    """The float32 rule of tests/oracle.py for one loss: cnnkit's float32 value against torch's float64 value, within
+    1e-4 relative or twice torch float32's own error, whichever is larger (after an update, the loss of a deep
+    net can differ in float32 by more than 1e-4 from the exact value; two float32 results are not compared)."""
+    bound = max(1e-4 * abs(reference), 2 * abs(torch32 - reference))
+    assert np.isfinite(ours) and abs(ours - reference) <= bound, \
+        f"{what}: cnnkit {ours} vs torch float64 {reference} (torch float32 {torch32}, bound {bound:.3g})"
+
+
+def import_from_tree(tree, name: str, on_cnnkit: bool):
+    """Module ``name`` of a package unpacked in ``tree`` (a directory), imported unedited on cnnkit or on PyTorch.
+    The package's modules are removed from ``sys.modules`` afterwards (and any earlier import of the same package
+    is put back), so the two imports are independent."""
+    top = name.split(".")[0]
+
+    def ours():
+        return [k for k in sys.modules if k == top or k.startswith(top + ".")]
+
+    saved = {k: sys.modules.pop(k) for k in ours()}
+    sys.path.insert(0, str(tree))
+    try:
+        with torch_resolved_to_cnnkit() if on_cnnkit else contextlib.nullcontext():
+            module = importlib.import_module(name)
+    finally:
+        sys.path.remove(str(tree))
+        for k in ours():
+            del sys.modules[k]
+        sys.modules.update(saved)
+    return module
+
+
+def check_public_model(name: str, build_torch, build_cnnkit, size: int, classes: int) -> dict:
+    """The check of every public model: PyTorch builds it (seed 0) and its initial state dict is loaded into the
+    cnnkit build; both take SGD steps on the same generated batch (BatchNorm in training mode, Dropout layers in
+    eval mode so both runs are deterministic). The first-step loss must equal torch's within 1e-4 relative and
+    the loss after one update must meet the float32 rule against torch in float64. Then cnnkit trains on (Adam)
+    and the loss must fall. Returns the losses (for the report)."""
+    import copy
+
+    import torch
+
+    torch.manual_seed(0)
+    tm, cm = build_torch(), build_cnnkit()
+    copy_weights(tm, cm)
+    reference = copy.deepcopy(tm).double()
+    x, y = generated_batch(size, classes)
+    expected = train_steps(torch, tm, x, y, 2, dropout=False)
+    exact = train_steps(torch, reference, x.astype(np.float64), y, 2, dropout=False)
+    got = train_steps(cnnkit, cm, x, y, 2, dropout=False)
+    assert_same_loss(got[0], expected[0], what=f"{name}: first-step loss")
+    assert_close_to_float64(got[1], exact[1], expected[1], what=f"{name}: loss after one SGD step")
+    later = train_steps(cnnkit, cm, x, y, 8, dropout=False, optimizer="Adam")
+    assert np.mean(later[-2:]) < got[0], f"{name}: the loss did not fall: {got + later}"
+    return {"cnnkit": got, "torch": expected, "torch64": exact, "training": later}

@@ -1,0 +1,66 @@
+"""Public client programs: torchvision's classification models, from torchvision's wheel, on cnnkit.
+
+Source: github.com/pytorch/vision, files torchvision/models/<file>.py, taken from the PyPI wheel
+torchvision 0.29.1 (file and SHA-256 in tests/clients/public.py), fetched at test time and never committed. The
+model files are imported unedited; only their relative imports of torchvision internals resolve to the stand-ins
+of tests/clients/tv_standins.py (torchvision itself is not imported).
+
+Each model is checked by harness.check_public_model: PyTorch builds it (seed 0), its initial state dict is loaded
+into the cnnkit build, the first-step loss must equal torch's and the loss after one SGD step must meet the float32
+rule against torch in float64, and the loss must fall when cnnkit trains it (our loop and generated data: the
+wheel holds the models, not a training script).
+"""
+from __future__ import annotations
+
+import pytest
+
+import cnnkit
+from tests.clients.harness import check_public_model
+from tests.clients.public import require
+from tests.clients.tv_standins import model_module
+
+# client -> (file under torchvision/models/, builder, its keywords, image size, what cnnkit lacks to build it)
+# aux_logits=False: the auxiliary classifiers are a training-time option of GoogLeNet/Inception, off here to keep
+# the loop the same for all models; init_weights=True is what torchvision recommends (the default warns).
+MODELS = {
+    "alexnet": ("alexnet", "alexnet", {}, 64, None),
+    "vgg11": ("vgg", "vgg11", {}, 32, None),
+    "resnet18": ("resnet", "resnet18", {}, 32, "GroupNorm"),
+    "googlenet": ("googlenet", "googlenet", {"aux_logits": False, "init_weights": True}, 32, None),
+    "densenet121": ("densenet", "densenet121", {}, 32, None),
+    "squeezenet1_1": ("squeezenet", "squeezenet1_1", {}, 32, None),
+    "mobilenet_v2": ("mobilenetv2", "mobilenet_v2", {}, 32, "GroupNorm"),
+    "shufflenet_v2_x0_5": ("shufflenetv2", "shufflenet_v2_x0_5", {}, 32, None),
+    "mnasnet0_5": ("mnasnet", "mnasnet0_5", {}, 32, None),
+    "inception_v3": ("inception", "inception_v3", {"aux_logits": False, "init_weights": True}, 75, None),
+}
+SLOW = {"alexnet", "vgg11", "densenet121", "googlenet", "inception_v3"}
+# found broken (2026-12-06): the first-step loss equals torch's, but cnnkit's float32 gradient is far less accurate
+# than torch's float32 one; with Winograd off (kernels.using(winograd_min_channels=10**9)) GoogLeNet's gradient
+# error falls from 7e-2 to 6e-5 of its scale (torch float32: 3e-5); in float64 cnnkit matches torch to 1e-12.
+BROKEN = {
+    "googlenet": "float32 gradient through cnnkit's Winograd convolutions: loss after one SGD step 1.4705 vs "
+                 "torch float64 1.5070 (torch float32 1.5070)",
+    "inception_v3": "float32 gradient: loss after one SGD step 5.29 vs torch float64 3.74 (torch float32 4.33, "
+                    "bound 1.19)",
+}
+CLASSES = 4
+
+
+def _cases():
+    for name in MODELS:
+        marks = [pytest.mark.slow] if name in SLOW else []
+        if name in BROKEN:
+            marks.append(pytest.mark.xfail(reason=BROKEN[name], raises=AssertionError, strict=True))
+        yield pytest.param(name, marks=marks, id=name)
+
+
+@pytest.mark.parametrize("name", list(_cases()))
+def test_torchvision_model_trains_like_torch(name):
+    file, builder, kwargs, size, needs = MODELS[name]
+    if needs and not hasattr(cnnkit.nn, needs):
+        pytest.skip(f"torchvision/models/{file}.py names nn.{needs}, which cnnkit lacks (another branch adds it)")
+    tree = require("torchvision")
+    theirs, ours = model_module(tree, file, on_cnnkit=False), model_module(tree, file, on_cnnkit=True)
+    check_public_model(name, lambda: getattr(theirs, builder)(num_classes=CLASSES, **kwargs),
+                       lambda: getattr(ours, builder)(num_classes=CLASSES, **kwargs), size, CLASSES)
