@@ -8,7 +8,7 @@ fetched at test time and never committed. The package is imported as it is: its 
 ``cnnkit run``.
 
 Each model is checked by harness.check_public_model (first-step loss equal to torch's on torch's initial
-weights, the loss after one SGD step by the float32 rule, the loss falls). Three of them also run under
+weights, the float32 gradients as close to torch float64's as torch float32's within 2x, the loss falls). Three of them also run under
 ``cnnkit run`` with no edit at all: our driver (pytorchcv_driver.py, a torch script) imports the model from the
 unpacked wheel and trains it in a ``cnnkit run`` subprocess.
 """
