@@ -90,8 +90,8 @@ def _accumulate_leaf(x, g: np.ndarray, handed_out: set, borrowed: set) -> None:
     A gradient taken without a copy (``borrowed``) may still be waiting as another function's output
     gradient in this walk, so the first accumulation into it makes a new array instead of adding in place.
     """
-    if g.dtype != x.data.dtype:
-        g = g.astype(x.data.dtype)
+    if g.dtype != x._data.dtype:
+        g = g.astype(x._data.dtype)
     if x.grad is None:
         if g.base is not None or id(g) in handed_out or not g.flags.writeable:
             g = g.copy(order="K")  # keep the memory layout (a channels-last gradient stays a plain memcpy)
@@ -99,10 +99,10 @@ def _accumulate_leaf(x, g: np.ndarray, handed_out: set, borrowed: set) -> None:
             borrowed.add(id(g))
         handed_out.add(id(g))
         x.grad = _Tensor._wrap(g)
-    elif id(x.grad.data) in borrowed:
-        x.grad.data = x.grad.data + g
+    elif id(x.grad._data) in borrowed:
+        x.grad._data = x.grad._data + g
     else:
-        np.add(x.grad.data, g, out=x.grad.data, casting="unsafe")
+        np.add(x.grad._data, g, out=x.grad._data, casting="unsafe")
     if _leaf_hooks:
         entry = _leaf_hooks.get(id(x))
         if entry is not None and entry[0]() is x:
@@ -136,16 +136,16 @@ def _walk(root, gradient, retain_graph: bool) -> None:
         raise RuntimeError("backward: this tensor does not require grad and has no graph to walk; create the "
                            "inputs with requires_grad=True (and not inside ck.no_grad()) before computing it")
     if gradient is None:
-        if root.data.size != 1:
+        if root._data.size != 1:
             raise RuntimeError(f"backward: a gradient can be implied only for a one-element output, got shape "
-                               f"{root.data.shape}; pass backward(gradient) of that shape")
-        seed = np.ones_like(root.data)
+                               f"{root._data.shape}; pass backward(gradient) of that shape")
+        seed = np.ones_like(root._data)
     else:
-        seed = gradient.data if isinstance(gradient, _Tensor) else np.asarray(gradient)
-        if seed.shape != root.data.shape:
+        seed = gradient._data if isinstance(gradient, _Tensor) else np.asarray(gradient)
+        if seed.shape != root._data.shape:
             raise ValueError(f"backward: gradient shape {seed.shape} does not match the tensor's shape "
-                             f"{root.data.shape}")
-        seed = seed.astype(root.data.dtype, copy=False)  # never stored as a leaf's grad: see handed_out
+                             f"{root._data.shape}")
+        seed = seed.astype(root._data.dtype, copy=False)  # never stored as a leaf's grad: see handed_out
     handed_out = {id(seed)}
     borrowed = set()
     f = root.creator
@@ -176,7 +176,7 @@ def _walk(root, gradient, retain_graph: bool) -> None:
                     if t.grad is None:
                         t.grad = _Tensor._wrap(gys[i].copy())
                     else:  # retained gradients accumulate over backward calls, like a leaf's
-                        np.add(t.grad.data, gys[i], out=t.grad.data, casting="unsafe")
+                        np.add(t.grad._data, gys[i], out=t.grad._data, casting="unsafe")
         _check_versions(f)
         gxs = f.backward(*gys)
         if not isinstance(gxs, tuple):
@@ -187,17 +187,17 @@ def _walk(root, gradient, retain_graph: bool) -> None:
         for x, gx in zip(f.inputs, gxs):
             if gx is None or not x.requires_grad:
                 continue
-            if gx.shape != x.data.shape:
+            if gx.shape != x._data.shape:
                 raise RuntimeError(f"{type(f).__name__}.backward returned a gradient of shape {gx.shape} for an "
-                                   f"input of shape {x.data.shape} (a bug in that op)")
+                                   f"input of shape {x._data.shape} (a bug in that op)")
             c = x.creator
             if c is None:
                 _accumulate_leaf(x, gx, handed_out, borrowed)
                 continue
             if c.inputs is None:
                 _raise_freed(c)
-            if gx.dtype != x.data.dtype:
-                gx = gx.astype(x.data.dtype)
+            if gx.dtype != x._data.dtype:
+                gx = gx.astype(x._data.dtype)
             i = x._output_index
             cur = c._out_grads[i]
             c._out_grads[i] = gx if cur is None else cur + gx
@@ -213,8 +213,8 @@ def _check_versions(f) -> None:
     for x, seen in zip(f.inputs, f._versions):
         if x._version[0] != seen:
             raise RuntimeError(f"backward: one of the variables needed for gradient computation has been "
-                               f"modified by an inplace operation: [{x.data.dtype} tensor of shape "
-                               f"{tuple(x.data.shape)}], an input of {type(f).__name__}, is at version "
+                               f"modified by an inplace operation: [{x._data.dtype} tensor of shape "
+                               f"{tuple(x._data.shape)}], an input of {type(f).__name__}, is at version "
                                f"{x._version[0]}; expected version {seen} instead")
 
 
