@@ -84,6 +84,11 @@ def use_tensor_class(cls) -> None:
     _Tensor = cls
 
 
+def tensor_class() -> type:
+    """The Tensor class handed over by ``tensor.py`` (for the modules of this package, which do not import it)."""
+    return _Tensor
+
+
 def _accumulate_leaf(x, g: np.ndarray, handed_out: set, borrowed: set) -> None:
     """Add ``g`` into ``x.grad``. A leaf's gradient array is never shared with another tensor.
 

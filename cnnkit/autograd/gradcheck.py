@@ -17,8 +17,7 @@ import functools
 
 import numpy as np
 
-from ..tensor import Tensor
-from .backward import run_backward
+from .backward import run_backward, tensor_class
 from .grad_mode import no_grad
 
 
@@ -33,7 +32,7 @@ def _unravel(k: int, shape: tuple) -> tuple:
 
 def _as_outputs(out) -> list:
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
-    return [o for o in outs if isinstance(o, Tensor) and np.issubdtype(o.dtype, np.floating)]
+    return [o for o in outs if isinstance(o, tensor_class()) and np.issubdtype(o.dtype, np.floating)]
 
 
 def _scalar_loss(fn, inputs, vs) -> float:
@@ -84,8 +83,8 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
 
     Inputs that require grad must be float64. ``fn`` must be deterministic (seed any randomness inside it).
     """
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    inputs = [inputs] if isinstance(inputs, tensor_class()) else list(inputs)
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, tensor_class()) and x.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True")
     for i in checked:
