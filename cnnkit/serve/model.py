@@ -58,8 +58,8 @@ class Predictor:
                              f"a drawing gives 1 (grayscale) or 3 (RGB) channels")
         self.restored = restored
         self.model = restored.model.eval().requires_grad_(False)
-        self.frame = restored._data in DIGIT_FRAMED and restored.channels == 1
-        self.light_on_dark = restored._data in LIGHT_ON_DARK and restored.channels == 1
+        self.frame = restored.data in DIGIT_FRAMED and restored.channels == 1
+        self.light_on_dark = restored.data in LIGHT_ON_DARK and restored.channels == 1
         self.input_shape = (restored.channels, restored.size, restored.size)
         table = summary(self.model, self.input_shape, depth=None)
         modules = dict(self.model.named_modules())
@@ -67,7 +67,7 @@ class Predictor:
         self._hooked = {name: modules[name] for name in dict.fromkeys(row.name for row in self.layers)}
         self.total_params = table.total_params
         n_classes = restored.num_classes or int(np.prod(table.rows[0].output_shape[1:]))  # the model's output
-        self.class_names = class_names(restored._data, n_classes)
+        self.class_names = class_names(restored.data, n_classes)
         history = load(path).get("history")  # the per-epoch metrics, which restore() does not keep
         self._history = history if isinstance(history, list) else []
         self._meta = restored.meta
