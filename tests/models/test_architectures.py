@@ -323,14 +323,14 @@ def test_googlenet_transform_input():
     x = ck.randn(2, 3, 32, 32, dtype=ck.float64)
     t = imagenet_to_unit_range(x)
     mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
-    expected = x.data * (std / 0.5)[None, :, None, None] + ((mean - 0.5) / 0.5)[None, :, None, None]
-    np.testing.assert_allclose(t.data, expected, rtol=1e-15)
+    expected = x._data * (std / 0.5)[None, :, None, None] + ((mean - 0.5) / 0.5)[None, :, None, None]
+    np.testing.assert_allclose(t._data, expected, rtol=1e-15)
     assert imagenet_to_unit_range(ck.randn(1, 3, 4, 4)).dtype == ck.float32
     a = ck.models.googlenet(num_classes=5, aux_logits=False, transform_input=True).double().eval()
     b = ck.models.googlenet(num_classes=5, aux_logits=False).double().eval()
     b.load_state_dict(a.state_dict())
     with ck.no_grad():
-        np.testing.assert_allclose(a(x).data, b(t).data, rtol=1e-12)
+        np.testing.assert_allclose(a(x)._data, b(t)._data, rtol=1e-12)
 
 
 @pytest.mark.slow
@@ -371,9 +371,9 @@ def test_dense_block_concatenates_into_one_buffer_and_differentiates():
     x = ck.randn(2, 4, 5, 5, dtype=ck.float64, requires_grad=True)
     y = block(x)
     assert y.shape == (2, 4 + 3 * 3, 5, 5)
-    np.testing.assert_array_equal(y.data[:, :4], x.data)
+    np.testing.assert_array_equal(y._data[:, :4], x._data)
     assert [s.shape[1] for s in seen] == [4, 7, 10]
-    assert all(np.shares_memory(s.data, y.data) for s in seen)  # views of one buffer, no re-copies
+    assert all(np.shares_memory(s._data, y._data) for s in seen)  # views of one buffer, no re-copies
 
     def naive(inp):
         feats = [inp]
@@ -382,15 +382,15 @@ def test_dense_block_concatenates_into_one_buffer_and_differentiates():
         return ck.cat(feats, 1)
 
     with ck.no_grad():
-        np.testing.assert_array_equal(naive(x).data, y.data)
+        np.testing.assert_array_equal(naive(x)._data, y._data)
     assert ck.autograd.gradcheck(lambda inp: block(inp), [x])
     a, b = ck.randn(1, 2, 2, 2, requires_grad=True), ck.randn(1, 3, 2, 2, requires_grad=True)
     buf = np.empty((1, 5, 2, 2), np.float32)
     GrowingConcat(buf)(a)
     out = GrowingConcat(buf)(a, b)
     (out * ck.arange(20, dtype=ck.float32).reshape(1, 5, 2, 2)).sum().backward()
-    np.testing.assert_array_equal(b.grad.data, np.arange(8, 20, dtype=np.float32).reshape(1, 3, 2, 2))
-    np.testing.assert_array_equal(a.grad.data, np.arange(0, 8, dtype=np.float32).reshape(1, 2, 2, 2))
+    np.testing.assert_array_equal(b.grad._data, np.arange(8, 20, dtype=np.float32).reshape(1, 3, 2, 2))
+    np.testing.assert_array_equal(a.grad._data, np.arange(0, 8, dtype=np.float32).reshape(1, 2, 2, 2))
 
 
 # ----- errors at the boundary -------------------------------------------------------------------------------

@@ -21,8 +21,8 @@ def randomize(model, seed=0):
     statistics), so that the comparison sees every layer."""
     rng = np.random.default_rng(seed)
     for name, p in model.named_parameters():
-        if p.data.ndim > 1:
-            fan_in = p.data[0].size
+        if p._data.ndim > 1:
+            fan_in = p._data[0].size
             p.data[...] = rng.standard_normal(p.shape) * np.sqrt(2.0 / fan_in)
         elif name.endswith("weight"):
             p.data[...] = 1 + 0.1 * rng.standard_normal(p.shape)
@@ -30,9 +30,9 @@ def randomize(model, seed=0):
             p.data[...] = 0.1 * rng.standard_normal(p.shape)
     for name, b in model.named_buffers():
         if name.endswith("running_mean"):
-            b.data[...] = 0.1 * rng.standard_normal(b.shape)
+            b._data[...] = 0.1 * rng.standard_normal(b.shape)
         elif name.endswith("running_var"):
-            b.data[...] = rng.uniform(0.5, 1.5, b.shape)
+            b._data[...] = rng.uniform(0.5, 1.5, b.shape)
     return model
 
 
@@ -44,7 +44,7 @@ def run_onnx(path, x: np.ndarray, name="input"):
 def cnnkit_eval(model, x: np.ndarray):
     model.eval()
     with ck.no_grad():
-        return model(ck.tensor(x)).data
+        return model(ck.tensor(x))._data
 
 
 def assert_close(got, want):
