@@ -57,8 +57,6 @@ DIFFERENCES = {
     "torch.distributed": "data-parallel training over MPI (mpi4py): `init`, `DistributedSampler`, "
                          "`DistributedDataParallel`, `SyncBatchNorm`; not torch's process-group API "
                          "(`init_process_group`, backends, collectives on tensors)",
-    "torch.Tensor.data": "a NumPy array, not a Tensor: `.detach()` gives a Tensor sharing memory, `.numpy()` the "
-                         "array (so `p.data.sub_(...)` fails; write `with no_grad(): p.sub_(...)`)",
     "torch.Size": "prints as a plain tuple, `(2, 3)`, not `torch.Size([2, 3])`",
     "torch.device": f"any device can be named, but only 'cpu' holds data: {_GPU}, and moving data to another "
                     "device raises RuntimeError",
