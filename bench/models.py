@@ -133,7 +133,7 @@ def timing_row(key: str, repeats: int | None):
     model, side = {"resnet18-infer": ("resnet18", quick(224, 32)), "vgg11-infer": ("vgg11", quick(224, 32))}[key]
     name = f"{'ResNet-18' if model == 'resnet18' else 'VGG-11'} inference b1 {side}x{side}"
     ck_fwd, th_fwd = inference_fns(*twins(model), batch(1, side)[0])
-    diff = float(np.max(np.abs(np.asarray(ck_fwd().data) - th_fwd().numpy())))
+    diff = float(np.max(np.abs(ck_fwd().numpy() - th_fwd().numpy())))
     note = f"{name}: max |logit difference| {diff:.2e}"
     return compare(name, ck_fwd, th_fwd, repeats=repeats or INFER_REPEATS), note
 

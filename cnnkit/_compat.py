@@ -72,8 +72,6 @@ DIFFERENCES = {
     "torch.distributed": "data-parallel training over MPI (mpi4py): `init`, `DistributedSampler`, "
                          "`DistributedDataParallel`, `SyncBatchNorm`; not torch's process-group API "
                          "(`init_process_group`, backends, collectives on tensors)",
-    "torch.Tensor.data": "a NumPy array, not a Tensor: `.detach()` gives a Tensor sharing memory, `.numpy()` the "
-                         "array (so `p.data.sub_(...)` fails; write `with no_grad(): p.sub_(...)`)",
     "torch.set_num_threads": "sizes cnnkit's own worker pool (`kernels.config().threads`); NumPy's BLAS keeps the "
                              "thread count of its environment (OPENBLAS_NUM_THREADS): cnnkit never changes a "
                              "process-wide setting",

@@ -64,9 +64,9 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False, pin_memor
     """
     _check_extras("tensor", device, {"pin_memory": pin_memory})
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     elif isinstance(data, (list, tuple)) and any(isinstance(v, Tensor) for v in data):
-        data = [v.data if isinstance(v, Tensor) else v for v in data]
+        data = [v._data if isinstance(v, Tensor) else v for v in data]
     arr = backend.to_array(data, dtype)
     if arr is data or (isinstance(data, np.ndarray) and np.shares_memory(arr, data)):
         arr = arr.copy()
@@ -86,7 +86,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     if isinstance(data, Tensor) and (dtype is None or data.dtype == backend.as_dtype(dtype)):
         return data
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     return Tensor._wrap(backend.to_array(data, dtype))
 
 
@@ -201,8 +201,8 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     (broadcast together; the result has their shape). No gradient flows to ``mean`` or ``std`` (as in PyTorch
     for the sampling itself)."""
     check_device(device, "normal")
-    m = mean.data if isinstance(mean, Tensor) else mean
-    s = std.data if isinstance(std, Tensor) else std
+    m = mean._data if isinstance(mean, Tensor) else mean
+    s = std._data if isinstance(std, Tensor) else std
     if np.any(np.asarray(s) < 0):
         raise ValueError("normal: std must be non-negative")
     if size is None:
@@ -222,11 +222,11 @@ def bernoulli(input, p=None, *, generator=None) -> Tensor:
     """1 with probability ``input`` (elementwise, or ``p`` if given), else 0; the result has input's dtype."""
     if not isinstance(input, Tensor):
         raise TypeError(f"bernoulli: expected a Tensor of probabilities, got {type(input).__name__}")
-    prob = input.data if p is None else np.asarray(p, dtype=np.float64)
+    prob = input._data if p is None else np.asarray(p, dtype=np.float64)
     if np.any((prob < 0) | (prob > 1)):
         raise ValueError("bernoulli: probabilities must be in [0, 1]")
-    draws = _rng(generator, "bernoulli").random(input.data.shape) < prob
-    return Tensor._wrap(draws.astype(input.data.dtype))
+    draws = _rng(generator, "bernoulli").random(input._data.shape) < prob
+    return Tensor._wrap(draws.astype(input._data.dtype))
 
 
 def multinomial(input, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:

@@ -35,7 +35,7 @@ class Function:
         detect = anomaly.mode.get()
         if detect is not None:
             self._site = anomaly.creation_site()
-        ys = self.forward(*[x.data for x in inputs])
+        ys = self.forward(*[x._data for x in inputs])
         single = not isinstance(ys, tuple)
         if single:
             ys = (ys,)
@@ -51,7 +51,7 @@ class Function:
             self._out_meta = [(y.shape, y.dtype) for y in ys]
             self._retained = {}
             for i, out in enumerate(outputs):
-                if is_floating(out.data.dtype):
+                if is_floating(out._data.dtype):
                     out.requires_grad = True
                     out.creator = self
                     out.generation = gen + 1

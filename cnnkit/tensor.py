@@ -1,6 +1,6 @@
 """Tensor: an n-d array that remembers how it was computed, and the functions that create tensors.
 
-A ``Tensor`` wraps a NumPy array (``.data``). When an op (a ``Function``, see
+A ``Tensor`` wraps a NumPy array (the slot ``._data``; ``.numpy()`` hands it out). When an op (a ``Function``, see
 ``function.py``) is applied to tensors that require gradients while grad mode
 is on (``autograd/grad_mode.py``), the output keeps a reference to that
 function (``.creator``, PyTorch's ``grad_fn``) and the function keeps its
@@ -47,22 +47,24 @@ class Tensor:
     """An n-dimensional array with an optional gradient.
 
     Attributes:
-        data: the ``numpy.ndarray`` holding the values.
+        _data: the ``numpy.ndarray`` holding the values (internal; ``.numpy()`` is the public way to it).
+        data: PyTorch's ``.data``: a detached Tensor sharing ``_data`` (and ``t.data = other`` replaces it).
         grad: a ``Tensor`` with the accumulated gradient, or ``None``.
         requires_grad: whether ops on this tensor are recorded for backward.
         creator: the ``Function`` that produced this tensor (``None`` for leaves).
 
-    ``_version`` counts the in-place changes of the data (a one-element list, shared with ``detach()``): an op
-    that records this tensor for backward notes the count, and backward refuses to run if it changed since.
+    ``_version`` counts the in-place changes of the data (a one-element list, shared with ``detach()`` but not with
+    ``.data``): an op that records this tensor for backward notes the count, and backward refuses to run if it
+    changed since.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "creator", "generation", "_output_index",
+    __slots__ = ("_data", "grad", "requires_grad", "creator", "generation", "_output_index",
                  "_retains_grad", "_version", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
     __hash__ = object.__hash__
 
     def __init__(self, data, requires_grad: bool = False):
-        self.data = data if isinstance(data, np.ndarray) else backend.to_array(data)
+        self._data = data if isinstance(data, np.ndarray) else backend.to_array(data)
         self.grad = None
         self.creator = None
         self.generation = 0
@@ -77,7 +79,7 @@ class Tensor:
     def _wrap(cls, array: np.ndarray) -> Tensor:
         """Fast constructor for op outputs (no copy, no checks; a NumPy scalar becomes a 0-d array)."""
         t = cls.__new__(cls)
-        t.data = array if isinstance(array, np.ndarray) else np.asarray(array)
+        t._data = array if isinstance(array, np.ndarray) else np.asarray(array)
         t.grad = None
         t.requires_grad = False
         t.creator = None
@@ -88,18 +90,32 @@ class Tensor:
         return t
 
     @property
-    def _data(self) -> np.ndarray:
-        """The NumPy array holding the values: the internal name (``.data`` will become torch's detached Tensor)."""
-        return self.data
+    def data(self) -> Tensor:
+        """PyTorch's ``.data``: a new Tensor sharing this one's array, cut from the graph (no creator, no
+        ``requires_grad``), with its own version counter, so that in-place changes made through it
+        (``p.data.sub_(...)``) are not seen by autograd's "modified by an inplace operation" check.
+        ``.numpy()`` gives the array."""
+        return Tensor._wrap(self._data)
 
-    @_data.setter
-    def _data(self, array: np.ndarray) -> None:
-        self.data = array
+    @data.setter
+    def data(self, value) -> None:
+        """``t.data = other``: ``t`` now holds ``other``'s array (shared, not copied), whatever its shape and dtype,
+        as in torch; an ndarray is taken as it is too. Autograd's version count is left as it was."""
+        if isinstance(value, Tensor):
+            array = value._data
+        elif isinstance(value, np.ndarray):
+            array = value
+        else:
+            raise TypeError(f"Tensor.data: expected a Tensor (or numpy.ndarray), got {type(value).__name__}")
+        if self.requires_grad and not backend.is_floating(array.dtype):
+            raise RuntimeError(f"Tensor.data: a tensor that requires gradients must hold floating point data, "
+                               f"got dtype {array.dtype}")
+        self._data = array
 
     # ----- array-like properties ---------------------------------------------------------
     @property
     def shape(self) -> Size:
-        return Size(self.data.shape)
+        return Size(self._data.shape)
 
     @property
     def device(self):
@@ -122,52 +138,52 @@ class Tensor:
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def size(self, dim: int | None = None):
         """The shape (PyTorch's ``size()``), or the length of one dimension."""
         if dim is None:
-            return Size(self.data.shape)
-        return self.data.shape[dim]
+            return Size(self._data.shape)
+        return self._data.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self._data.size)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item: only one-element tensors can be converted to a Python scalar, "
-                             f"got shape {self.data.shape}")
-        return self.data.item()
+                             f"got shape {self._data.shape}")
+        return self._data.item()
 
     def numpy(self) -> np.ndarray:
         """The values as a ``numpy.ndarray`` (shares memory, no graph)."""
-        return self.data
+        return self._data
 
     def tolist(self):
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
-        if dtype is not None and dtype != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data
+        if dtype is not None and dtype != self._data.dtype:
+            return self._data.astype(dtype)
+        return self._data.copy() if copy else self._data
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise ValueError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
-        return bool(self.data.item())
+        if self._data.size != 1:
+            raise ValueError(f"the truth value of a tensor with {self._data.size} elements is ambiguous")
+        return bool(self._data.item())
 
     def __float__(self) -> float:
         return float(self.item())
@@ -176,8 +192,8 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iub":
-            raise TypeError(f"only integer tensors of a single element can be an index, got {self.data.dtype}")
+        if self._data.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors of a single element can be an index, got {self._data.dtype}")
         return int(self.item())
 
     # ----- autograd -------------------------------------------------------------------------
@@ -190,9 +206,9 @@ class Tensor:
         return self.creator
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and not backend.is_floating(self.data.dtype):
+        if requires_grad and not backend.is_floating(self._data.dtype):
             raise RuntimeError(f"requires_grad: only floating point tensors can require gradients, "
-                               f"got dtype {self.data.dtype}")
+                               f"got dtype {self._data.dtype}")
         if not requires_grad and self.creator is not None:
             raise RuntimeError("requires_grad_(False): only leaf tensors can stop requiring grad; use detach()")
         self.requires_grad = bool(requires_grad)
@@ -213,7 +229,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf tensor sharing the data (and its in-place version count), cut from the graph."""
-        t = Tensor._wrap(self.data)
+        t = Tensor._wrap(self._data)
         t._version = self._version
         return t
 
@@ -226,10 +242,10 @@ class Tensor:
 
     # ----- printing -------------------------------------------------------------------------
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(self._data, separator=", ", prefix="tensor(", precision=4)
         extras = []
-        if self.data.dtype not in (backend.get_default_dtype(), backend.int64, backend.bool_):
-            extras.append(f"dtype={self.data.dtype}")
+        if self._data.dtype not in (backend.get_default_dtype(), backend.int64, backend.bool_):
+            extras.append(f"dtype={self._data.dtype}")
         if self.creator is not None:
             extras.append(f"grad_fn=<{type(self.creator).__name__}Backward>")
         elif self.requires_grad:

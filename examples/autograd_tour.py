@@ -19,9 +19,9 @@ def main():
         loss = ((x @ w + b - y) ** 2).mean()
         w.grad = b.grad = None
         loss.backward()
-        with ck.no_grad():
-            w.data -= 0.1 * w.grad.data
-            b.data -= 0.1 * b.grad.data
+        with ck.no_grad():  # as in torch; the older idiom, w.data.sub_(0.1 * w.grad), works too
+            w -= 0.1 * w.grad
+            b -= 0.1 * b.grad
         if step % 50 == 0:
             print(f"step {step:3d}  loss {loss.item():.5f}")
     print(f"learned w = {w.item():.3f} (true 3), b = {b.item():.3f} (true -1)")

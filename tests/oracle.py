@@ -42,7 +42,7 @@ def default_rtol(dtype) -> float:
 def _numpy(x) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().numpy()
-    return np.asarray(x.data if isinstance(x, ck.Tensor) else x)
+    return np.asarray(x._data if isinstance(x, ck.Tensor) else x)
 
 
 def _error(a: np.ndarray, e: np.ndarray):
@@ -204,7 +204,7 @@ def check_module(ck_module, torch_module, inputs, *, rtol=None, seed=0, what=Non
     what = what or repr(ck_module)
     ck_module.train(train)
     torch_module.train(train)
-    state = {k: torch.from_numpy(np.array(v.data if isinstance(v, ck.Tensor) else v, copy=True))
+    state = {k: torch.from_numpy(np.array(v._data if isinstance(v, ck.Tensor) else v, copy=True))
              for k, v in ck_module.state_dict().items()}
     torch_module.load_state_dict(state, strict=True)
     reference = copy.deepcopy(torch_module).double()  # float32 parameters and buffers upcast exactly

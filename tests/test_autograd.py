@@ -66,7 +66,7 @@ def test_gradcheck_accepts_a_single_tensor_and_constant_inputs():
 def test_gradcheck_restores_grads_and_values():
     x = _x(3)
     x.grad = ck.tensor(np.full(3, 7.0))
-    before = x.data.copy()
+    before = x._data.copy()
     gradcheck(lambda t: t * t, [x])
     np.testing.assert_array_equal(x.grad.data, np.full(3, 7.0))
     np.testing.assert_array_equal(x.data, before)
@@ -123,7 +123,7 @@ def test_directional_mode_catches_a_small_systematic_error():
     self_x = []
 
     def fn(t):
-        self_x[:] = [t.data]
+        self_x[:] = [t._data]
         return Slightly()(t)
 
     x = _x(100, 50)
@@ -174,14 +174,14 @@ def test_post_accumulate_grad_hook_and_queued_callback_run_in_order():
     log = []
 
     def hook(t):
-        log.append(t.grad.data.tolist())
+        log.append(t.grad._data.tolist())
         if len(log) == 1:
             queue_callback(lambda: log.append("end"))
 
     handle = w.register_post_accumulate_grad_hook(hook)
     ((w * 3.0).sum() + w.sum()).backward()
     assert log[-1] == "end" and len(log) == 3  # one call per use of w, then the callback once
-    assert log[1] == [4.0, 4.0] and w.grad.data.tolist() == [4.0, 4.0]
+    assert log[1] == [4.0, 4.0] and w.grad._data.tolist() == [4.0, 4.0]
     handle.remove()
     log.clear()
     w.sum().backward()

@@ -90,7 +90,7 @@ def run(args, capsys, datasets=None):
 
 
 def weights(path):
-    return {k: v.data for k, v in ck.load(path)["model"].items()}
+    return {k: v._data for k, v in ck.load(path)["model"].items()}
 
 
 def same_weights(a, b):
@@ -111,7 +111,7 @@ def test_resume_two_plus_two_equals_four(tmp_path, small, capsys):
     full, split = ck.load(tmp_path / "full/checkpoint.safetensors"), ck.load(tmp_path / "split/checkpoint.safetensors")
     assert split["epoch"] == 4
     for (i, s), (j, r) in zip(full["optimizer"]["state"].items(), split["optimizer"]["state"].items()):
-        assert i == j and np.array_equal(s["momentum_buffer"].data, r["momentum_buffer"].data)
+        assert i == j and np.array_equal(s["momentum_buffer"]._data, r["momentum_buffer"]._data)
     assert ACCURACY.search(out).groups() == ACCURACY.search(run(common + [
         "--epochs", "4", "--out", str(tmp_path / "full"), "--resume"], capsys, small)[1]).groups()
     # the metrics log of the resumed run has all four epochs, the same as the uninterrupted one

@@ -48,8 +48,8 @@ def assert_same_tensors(path, state):
     got = ck.load(path)
     assert set(got) == set(state)
     for k, v in state.items():
-        assert got[k].data.dtype == v.numpy().dtype, k
-        np.testing.assert_array_equal(got[k].data, v.numpy(), err_msg=k)
+        assert got[k]._data.dtype == v.numpy().dtype, k
+        np.testing.assert_array_equal(got[k]._data, v.numpy(), err_msg=k)
 
 
 # ----- convert ----------------------------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def training_checkpoint(path):
 def model_eval(model, x):
     model.eval()
     with ck.no_grad():
-        return model(ck.tensor(x)).data
+        return model(ck.tensor(x))._data
 
 
 def onnxruntime_output(path, x):

@@ -53,7 +53,7 @@ class Reference:
 
     def probabilities(self, images01):
         with ck.no_grad():
-            logits = self.model(ck.tensor(self.normalize(np.asarray(images01, dtype=np.float32)))).data
+            logits = self.model(ck.tensor(self.normalize(np.asarray(images01, dtype=np.float32))))._data
         z = np.exp(logits.astype(np.float64) - logits.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
 

@@ -302,7 +302,7 @@ def test_request_stop_mid_epoch_resumes_to_the_same_weights(tmp_path):
     resumed = run(tmp_path / "split.safetensors", resume=True)
     assert not resumed.stopped and resumed.epoch == 3
     a, b = full.model.state_dict(), resumed.model.state_dict()
-    assert all(np.array_equal(a[k].data, b[k].data) for k in a)
+    assert all(np.array_equal(a[k]._data, b[k]._data) for k in a)
     assert [h["train_loss"] for h in full.history] == [h["train_loss"] for h in resumed.history]
 
 
@@ -335,7 +335,7 @@ def test_sigterm_stops_at_a_batch_boundary_and_resumes_bit_identically(tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     a, b = ck.load(tmp_path / "full/checkpoint.safetensors"), ck.load(out / "checkpoint.safetensors")
     assert a["epoch"] == b["epoch"] == 3 and "partial" not in b
-    assert all(np.array_equal(a["model"][k].data, b["model"][k].data) for k in a["model"])
+    assert all(np.array_equal(a["model"][k]._data, b["model"][k]._data) for k in a["model"])
     assert [r["train_loss"] for r in rows(tmp_path / "full")] == [r["train_loss"] for r in rows(out)]
 
 
@@ -349,12 +349,12 @@ def test_divergence_bound_through_the_api():
     x = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
     y = (x @ np.arange(4, dtype=np.float32)[:, None]).astype(np.float32)
     model = ck.nn.Linear(4, 1)
-    before = model.weight.data.copy()
+    before = model.weight._data.copy()
     trainer = Trainer(model, SGD(model.parameters(), lr=1.5), MSELoss(), quiet=True, stream=io.StringIO(),
                       diverge_factor=100)
     with pytest.raises(DivergenceError, match=r"more than 100 times the run's first loss .* training diverged"):
         trainer.fit(DataLoader(ArrayDataset(x, y), batch_size=8), 5)
-    assert np.all(np.isfinite(model.weight.data)) and not np.array_equal(model.weight.data, before)
+    assert np.all(np.isfinite(model.weight._data)) and not np.array_equal(model.weight._data, before)
     with pytest.raises(ValueError, match="diverge_factor must be a number above 1 or None, got 1"):
         Trainer(model, SGD(model.parameters(), lr=0.1), MSELoss(), diverge_factor=1)
 

@@ -84,7 +84,7 @@ def test_data_parallel_runs_the_module_with_torch_keys():
     th = torch.nn.DataParallel(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2)))
     assert list(wrapped.state_dict()) == list(th.state_dict())
     x = np.random.default_rng(0).standard_normal((5, 3))
-    th.load_state_dict({k: torch.from_numpy(v.data.astype(np.float64)) for k, v in wrapped.state_dict().items()})
+    th.load_state_dict({k: torch.from_numpy(v._data.astype(np.float64)) for k, v in wrapped.state_dict().items()})
     th.double()
     wrapped.double()
     assert_close(wrapped(ck.tensor(x)), th(torch.from_numpy(x)), 1e-12, "DataParallel forward")

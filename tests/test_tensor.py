@@ -15,7 +15,7 @@ from tests.oracle import assert_close
 def test_attributes():
     x = ck.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     assert isinstance(x, ck.Tensor)
-    assert isinstance(x.data, np.ndarray)
+    assert isinstance(x._data, np.ndarray)
     assert x.shape == (2, 3) and x.ndim == 2 and x.dim() == 2
     assert x.dtype == np.float32 and x.dtype == ck.float32
     assert x.size() == (2, 3) and x.size(1) == 3 and x.numel() == 6
@@ -42,10 +42,10 @@ def test_numpy_shares_memory_and_detach():
     x = ck.tensor([1.0, 2.0], requires_grad=True)
     y = x * 2
     arr = y.numpy()
-    assert isinstance(arr, np.ndarray) and np.shares_memory(arr, y.data)
+    assert isinstance(arr, np.ndarray) and np.shares_memory(arr, y._data)
     d = y.detach()
     assert d.requires_grad is False and d.creator is None and d.is_leaf
-    assert np.shares_memory(d.data, y.data)
+    assert np.shares_memory(d._data, y._data)
     # the detached tensor is cut from the graph: ops on it record nothing
     assert (d * 3).requires_grad is False
 
@@ -75,10 +75,10 @@ def test_tensor_copies_its_data():
     a = np.array([1.0, 2.0], dtype=np.float32)
     x = ck.tensor(a)
     a[0] = 100
-    assert x.data[0] == 1.0
+    assert x._data[0] == 1.0
     y = ck.tensor(x)
-    x.data[1] = 50
-    assert y.data[1] == 2.0
+    x._data[1] = 50
+    assert y._data[1] == 2.0
 
 
 def test_from_numpy_shares_memory():
@@ -86,8 +86,8 @@ def test_from_numpy_shares_memory():
     x = ck.from_numpy(a)
     assert x.dtype == np.float64 and x.shape == (2, 3)
     a[0, 0] = 42.0
-    assert x.data[0, 0] == 42.0
-    x.data[1, 2] = -1.0
+    assert x._data[0, 0] == 42.0
+    x._data[1, 2] = -1.0
     assert a[1, 2] == -1.0
     with pytest.raises(TypeError, match="from_numpy: expected numpy.ndarray, got list"):
         ck.from_numpy([1.0, 2.0])
@@ -97,7 +97,7 @@ def test_from_numpy_shares_memory():
 def test_zeros_ones(fn, value):
     for x in (fn(2, 3), fn((2, 3)), fn([2, 3])):
         assert x.shape == (2, 3) and x.dtype == np.float32
-        assert np.all(x.data == value)
+        assert np.all(x._data == value)
     assert fn(4, dtype=ck.float64).dtype == np.float64
     assert fn(4, dtype=ck.int64).dtype == np.int64
     assert fn().shape == ()
@@ -111,7 +111,7 @@ def test_zeros_ones(fn, value):
 
 def test_full_empty_like():
     x = ck.full((2, 2), 1.5)
-    assert x.dtype == np.float32 and np.all(x.data == 1.5)
+    assert x.dtype == np.float32 and np.all(x._data == 1.5)
     assert ck.full((3,), 7).dtype == np.int64  # as in torch: an int fill gives int64
     assert ck.full((3,), 7, dtype=ck.float64).dtype == np.float64
     assert ck.full(3, True).dtype == np.bool_
@@ -120,10 +120,10 @@ def test_full_empty_like():
     base = ck.tensor(np.ones((2, 5), dtype=np.float64))
     for fn, v in ((ck.zeros_like, 0.0), (ck.ones_like, 1.0)):
         y = fn(base)
-        assert y.shape == (2, 5) and y.dtype == np.float64 and np.all(y.data == v)
+        assert y.shape == (2, 5) and y.dtype == np.float64 and np.all(y._data == v)
         assert fn(base, dtype=ck.float32).dtype == np.float32
         assert fn(ck.tensor([1, 2])).dtype == np.int64
-    assert np.all(ck.full_like(base, 3.0).data == 3.0)
+    assert np.all(ck.full_like(base, 3.0)._data == 3.0)
 
 
 @pytest.mark.parametrize("args", [(5,), (2, 7), (1, 10, 3), (5, 0, -1), (0.0, 1.0, 0.1), (2.5,), (-3, 3, 2)])
@@ -131,7 +131,7 @@ def test_arange_matches_torch(args):
     x = ck.arange(*args)
     t = torch.arange(*args)
     assert x.dtype == {torch.int64: np.int64, torch.float32: np.float32}[t.dtype]
-    np.testing.assert_allclose(x.data, t.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x._data, t.numpy(), rtol=1e-6)
     assert ck.arange(4, dtype=ck.float64).dtype == np.float64
     with pytest.raises(ValueError, match="arange: step must be non-zero"):
         ck.arange(0, 3, 0)
@@ -144,16 +144,16 @@ def test_rand_randn(fn):
     assert fn(3, dtype=ck.float64).dtype == np.float64
     assert fn((2, 3)).shape == (2, 3)
     if fn is ck.rand:
-        assert 0.0 <= x.data.min() and x.data.max() < 1.0
-        assert abs(x.data.mean() - 0.5) < 0.02
+        assert 0.0 <= x._data.min() and x._data.max() < 1.0
+        assert abs(x._data.mean() - 0.5) < 0.02
     else:
-        assert abs(x.data.mean()) < 0.03 and abs(x.data.std() - 1.0) < 0.03
+        assert abs(x._data.mean()) < 0.03 and abs(x._data.std() - 1.0) < 0.03
     assert fn(4, requires_grad=True).requires_grad
 
 
 def test_randint():
     x = ck.randint(3, 7, (1000,))
-    assert x.dtype == np.int64 and x.data.min() == 3 and x.data.max() == 6
+    assert x.dtype == np.int64 and x._data.min() == 3 and x._data.max() == 6
 
 
 # ----- dtype rules -------------------------------------------------------------------------------
@@ -175,7 +175,7 @@ def test_dtype_argument():
     assert ck.tensor([1, 2], dtype=ck.float32).dtype == np.float32
     assert ck.tensor([1.0], dtype=ck.float64).dtype == np.float64
     assert ck.tensor([1.0], dtype="float64").dtype == np.float64
-    assert ck.tensor([1.5], dtype=ck.int64).data[0] == 1
+    assert ck.tensor([1.5], dtype=ck.int64)._data[0] == 1
     assert ck.tensor([1], dtype=float).dtype == np.float32
     with pytest.raises(TypeError, match="dtype: expected a NumPy dtype"):
         ck.tensor([1.0], dtype=object())
@@ -240,7 +240,7 @@ def test_backward_non_scalar_needs_gradient():
     with pytest.raises(ValueError, match=r"backward: gradient shape \(3,\) does not match the tensor's shape \(2,\)"):
         y.backward(np.ones(3, np.float32))
     y.backward(ck.tensor([1.0, 10.0]))
-    np.testing.assert_array_equal(x.grad.data, [3.0, 30.0])
+    np.testing.assert_array_equal(x.grad._data, [3.0, 30.0])
     assert x.grad.dtype == np.float32
 
 
@@ -276,9 +276,9 @@ def test_retain_graph_allows_second_backward():
     x = ck.tensor([1.0, 2.0], requires_grad=True)
     y = (x * x).sum()
     y.backward(retain_graph=True)
-    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])
+    np.testing.assert_array_equal(x.grad._data, [2.0, 4.0])
     y.backward()
-    np.testing.assert_array_equal(x.grad.data, [4.0, 8.0])
+    np.testing.assert_array_equal(x.grad._data, [4.0, 8.0])
     with pytest.raises(RuntimeError, match="already freed"):
         y.backward()
 
@@ -308,10 +308,10 @@ def test_grad_accumulates_across_backward_calls_and_zero():
     x = ck.tensor([1.0, 2.0], requires_grad=True)
     (x * 2).sum().backward()
     (x * 3).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [5.0, 5.0])
+    np.testing.assert_array_equal(x.grad._data, [5.0, 5.0])
     x.grad = None
     (x * 4).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [4.0, 4.0])
+    np.testing.assert_array_equal(x.grad._data, [4.0, 4.0])
 
 
 @pytest.mark.parametrize("build", [
@@ -326,18 +326,18 @@ def test_leaf_grads_never_aliased(build):
     b = ck.tensor([4.0, 5.0, 6.0], requires_grad=True)
     y = build(a, b)
     y.backward(np.ones(y.shape, np.float32))
-    b_before = b.grad.data.copy()
-    assert not np.shares_memory(a.grad.data, b.grad.data)
-    a.grad.data += 100.0
-    np.testing.assert_array_equal(b.grad.data, b_before)
-    assert a.grad.data.flags.writeable and b.grad.data.flags.writeable
+    b_before = b.grad._data.copy()
+    assert not np.shares_memory(a.grad._data, b.grad._data)
+    a.grad._data += 100.0
+    np.testing.assert_array_equal(b.grad._data, b_before)
+    assert a.grad._data.flags.writeable and b.grad._data.flags.writeable
 
 
 def test_leaf_grad_not_aliased_with_user_gradient():
     a = ck.tensor([1.0, 2.0], requires_grad=True)
     g = np.array([1.0, 1.0], dtype=np.float32)
     (a * 1.0).backward(g)
-    a.grad.data[0] = 9.0
+    a.grad._data[0] = 9.0
     assert g[0] == 1.0
 
 
@@ -424,7 +424,7 @@ def test_inplace_on_leaf_requiring_grad():
     with ck.no_grad():
         x.fill_(3.0)
         x.copy_(ck.tensor([5.0, 6.0]))
-    np.testing.assert_array_equal(x.data, [5.0, 6.0])
+    np.testing.assert_array_equal(x._data, [5.0, 6.0])
     with ck.no_grad(), pytest.raises(ValueError, match=r"copy_: cannot copy shape \(3,\) into shape \(2,\)"):
         x.copy_(np.zeros(3))
 
@@ -438,7 +438,7 @@ def test_chain_of_10000_ops_backward():
         y = y * 1.0001 + 0.0
     y.sum().backward()
     expected = np.float32(1.0001) ** 10_000
-    np.testing.assert_allclose(x.grad.data, [expected, expected], rtol=1e-3)
+    np.testing.assert_allclose(x.grad._data, [expected, expected], rtol=1e-3)
 
 
 def test_chain_of_10000_ops_freed_without_backward():
@@ -451,7 +451,7 @@ def test_chain_of_10000_ops_freed_without_backward():
     for _ in range(10_000):
         z = z.exp().log()
     z.backward(np.ones(1, np.float32))
-    np.testing.assert_allclose(x.grad.data, [1.0], rtol=1e-3)
+    np.testing.assert_allclose(x.grad._data, [1.0], rtol=1e-3)
 
 
 # ----- retain_grad --------------------------------------------------------------------------------
@@ -495,18 +495,18 @@ def test_manual_seed_reproducible():
     a1, b1 = ck.randn(5, 4), ck.rand(7)
     ck.manual_seed(123)
     a2, b2 = ck.randn(5, 4), ck.rand(7)
-    np.testing.assert_array_equal(a1.data, a2.data)
-    np.testing.assert_array_equal(b1.data, b2.data)
+    np.testing.assert_array_equal(a1._data, a2._data)
+    np.testing.assert_array_equal(b1._data, b2._data)
     assert ck.initial_seed() == 123
     ck.manual_seed(124)
-    assert not np.array_equal(ck.randn(5, 4).data, a1.data)
+    assert not np.array_equal(ck.randn(5, 4)._data, a1._data)
     # a seed controls every draw, not numpy's global state
     ck.manual_seed(7)
-    c1 = ck.randn(3).data.copy()
+    c1 = ck.randn(3)._data.copy()
     ck.manual_seed(7)
     np.random.seed(999)
     np.random.standard_normal(10)
-    np.testing.assert_array_equal(ck.randn(3).data, c1)
+    np.testing.assert_array_equal(ck.randn(3)._data, c1)
 
 
 def test_manual_seed_errors():
@@ -520,16 +520,16 @@ def test_rng_state_round_trip_through_json():
     ck.manual_seed(5)
     ck.randn(10)
     state = ck.get_rng_state()
-    expected_n, expected_u = ck.randn(4, 3).data.copy(), ck.rand(6).data.copy()
+    expected_n, expected_u = ck.randn(4, 3)._data.copy(), ck.rand(6)._data.copy()
     ck.manual_seed(99)
     ck.randn(100)
     ck.set_rng_state(state)
-    np.testing.assert_array_equal(ck.randn(4, 3).data, expected_n)
-    np.testing.assert_array_equal(ck.rand(6).data, expected_u)
+    np.testing.assert_array_equal(ck.randn(4, 3)._data, expected_n)
+    np.testing.assert_array_equal(ck.rand(6)._data, expected_u)
     restored = json.loads(json.dumps(state))
     ck.manual_seed(0)
     ck.set_rng_state(restored)
-    np.testing.assert_array_equal(ck.randn(4, 3).data, expected_n)
+    np.testing.assert_array_equal(ck.randn(4, 3)._data, expected_n)
     assert ck.initial_seed() == 5
 
 

@@ -73,8 +73,6 @@ For each PyTorch namespace below: the names cnnkit has (with PyTorch's arguments
 PyTorch), the ones that behave differently, and the ones deliberately left out. A deliberately absent name raises
 `AttributeError` carrying the reason given here; any other PyTorch name that is not listed is not implemented
 and raises a plain `AttributeError`.
-
-Not in this version: `Tensor.data` is still a NumPy array (see the differences under `torch.Tensor`).
 """
 
 

@@ -11,14 +11,16 @@
 - ``variable.py``: ``Variable`` (PyTorch's pre-0.4 name: the tensor itself).
 - ``gradcheck.py``: analytic gradients against finite differences (``gradcheck``, ``GradcheckError``).
 
-The graph itself is made of ``Tensor`` (``tensor.py``) and ``Function`` (``function.py``) objects.
+The graph itself is made of ``Tensor`` (``tensor.py``) and ``Function`` (``function.py``) objects. No module of
+this package imports ``tensor.py`` (which imports ``backward`` and ``grad_mode``, and so runs this ``__init__``
+first): ``tensor.py`` hands its class over with ``backward.use_tensor_class``, so there is no import cycle.
 """
 from .._compat import absent_error
 from .anomaly import detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_detect_anomaly
 from .backward import run_backward
 from .grad import grad
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .gradcheck import GradcheckError, gradcheck  # imports tensor.py, which imports the two modules above
+from .gradcheck import GradcheckError, gradcheck
 from .variable import Variable
 
 __all__ = ["GradcheckError", "Variable", "detect_anomaly", "enable_grad", "grad", "gradcheck",

@@ -84,14 +84,19 @@ def use_tensor_class(cls) -> None:
     _Tensor = cls
 
 
+def tensor_class() -> type:
+    """The Tensor class handed over by ``tensor.py`` (for the modules of this package, which do not import it)."""
+    return _Tensor
+
+
 def _accumulate_leaf(x, g: np.ndarray, handed_out: set, borrowed: set) -> None:
     """Add ``g`` into ``x.grad``. A leaf's gradient array is never shared with another tensor.
 
     A gradient taken without a copy (``borrowed``) may still be waiting as another function's output
     gradient in this walk, so the first accumulation into it makes a new array instead of adding in place.
     """
-    if g.dtype != x.data.dtype:
-        g = g.astype(x.data.dtype)
+    if g.dtype != x._data.dtype:
+        g = g.astype(x._data.dtype)
     if x.grad is None:
         if g.base is not None or id(g) in handed_out or not g.flags.writeable:
             g = g.copy(order="K")  # keep the memory layout (a channels-last gradient stays a plain memcpy)
@@ -99,10 +104,10 @@ def _accumulate_leaf(x, g: np.ndarray, handed_out: set, borrowed: set) -> None:
             borrowed.add(id(g))
         handed_out.add(id(g))
         x.grad = _Tensor._wrap(g)
-    elif id(x.grad.data) in borrowed:
-        x.grad.data = x.grad.data + g
+    elif id(x.grad._data) in borrowed:
+        x.grad._data = x.grad._data + g
     else:
-        np.add(x.grad.data, g, out=x.grad.data, casting="unsafe")
+        np.add(x.grad._data, g, out=x.grad._data, casting="unsafe")
     if _leaf_hooks:
         entry = _leaf_hooks.get(id(x))
         if entry is not None and entry[0]() is x:
@@ -239,8 +244,8 @@ def _check_versions(f) -> None:
     for x, seen in zip(f.inputs, f._versions):
         if x._version[0] != seen:
             raise RuntimeError(f"backward: one of the variables needed for gradient computation has been "
-                               f"modified by an inplace operation: [{x.data.dtype} tensor of shape "
-                               f"{tuple(x.data.shape)}], an input of {type(f).__name__}, is at version "
+                               f"modified by an inplace operation: [{x._data.dtype} tensor of shape "
+                               f"{tuple(x._data.shape)}], an input of {type(f).__name__}, is at version "
                                f"{x._version[0]}; expected version {seen} instead")
 
 

@@ -17,8 +17,7 @@ import functools
 
 import numpy as np
 
-from ..tensor import Tensor
-from .backward import run_backward
+from .backward import run_backward, tensor_class
 from .grad_mode import no_grad
 
 
@@ -33,19 +32,19 @@ def _unravel(k: int, shape: tuple) -> tuple:
 
 def _as_outputs(out) -> list:
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
-    return [o for o in outs if isinstance(o, Tensor) and np.issubdtype(o.dtype, np.floating)]
+    return [o for o in outs if isinstance(o, tensor_class()) and np.issubdtype(o.dtype, np.floating)]
 
 
 def _scalar_loss(fn, inputs, vs) -> float:
     with no_grad():
         outs = _as_outputs(fn(*inputs))
-    return float(sum(np.vdot(v, o.data) for v, o in zip(vs, outs)))
+    return float(sum(np.vdot(v, o._data) for v, o in zip(vs, outs)))
 
 
 def _output_vector(fn, inputs) -> np.ndarray:
     with no_grad():
         outs = _as_outputs(fn(*inputs))
-    return np.concatenate([o.data.reshape(-1) for o in outs]) if outs else np.zeros(0)
+    return np.concatenate([o._data.reshape(-1) for o in outs]) if outs else np.zeros(0)
 
 
 def _analytic(fn, inputs, checked, vs) -> list:
@@ -55,7 +54,7 @@ def _analytic(fn, inputs, checked, vs) -> list:
     for v, o in zip(vs, outs):
         if o.requires_grad:
             run_backward(o, v, retain_graph=True)
-    return [inputs[i].grad.data.copy() if inputs[i].grad is not None else np.zeros_like(inputs[i].data)
+    return [inputs[i].grad._data.copy() if inputs[i].grad is not None else np.zeros_like(inputs[i]._data)
             for i in checked]
 
 
@@ -84,8 +83,8 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
 
     Inputs that require grad must be float64. ``fn`` must be deterministic (seed any randomness inside it).
     """
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    inputs = [inputs] if isinstance(inputs, tensor_class()) else list(inputs)
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, tensor_class()) and x.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True")
     for i in checked:
@@ -96,20 +95,20 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         outs = _as_outputs(fn(*inputs))
     if not outs:
         raise ValueError("gradcheck: fn returned no floating point tensor")
-    n_out = sum(o.data.size for o in outs)
+    n_out = sum(o._data.size for o in outs)
     saved_grads = [inputs[i].grad for i in checked]
     try:
         for pos, i in enumerate(checked):
             x = inputs[i]
-            if x.data.size == 0:
+            if x._data.size == 0:
                 continue  # nothing to differentiate
-            flat = x.data.reshape(-1)
-            if not np.shares_memory(flat, x.data):
+            flat = x._data.reshape(-1)
+            if not np.shares_memory(flat, x._data):
                 raise ValueError(f"gradcheck: input {i} must be a contiguous array")
             index_of = functools.partial(_unravel, shape=x.shape)
-            if x.data.size <= full_jacobian_max and n_out <= full_jacobian_max:
+            if x._data.size <= full_jacobian_max and n_out <= full_jacobian_max:
                 _check_full_jacobian(fn, inputs, i, flat, outs, eps, atol, rtol, index_of)
-            elif x.data.size <= elementwise_max:
+            elif x._data.size <= elementwise_max:
                 vs = [rng.standard_normal(o.shape) for o in outs]
                 analytic = _analytic(fn, inputs, checked, vs)[pos].reshape(-1)
                 numerical = np.empty_like(analytic)
@@ -122,12 +121,12 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
                 for d in range(directions):
                     direction = rng.standard_normal(x.shape)
                     direction /= np.linalg.norm(direction) or 1.0
-                    orig = x.data.copy()
-                    x.data += eps * direction
+                    orig = x._data.copy()
+                    x._data += eps * direction
                     plus = _scalar_loss(fn, inputs, vs)
-                    x.data[...] = orig - eps * direction
+                    x._data[...] = orig - eps * direction
                     minus = _scalar_loss(fn, inputs, vs)
-                    x.data[...] = orig
+                    x._data[...] = orig
                     num = (plus - minus) / (2 * eps)
                     ana = float(np.vdot(analytic, direction))
                     _compare("directional", i, np.array([ana]), np.array([num]), atol, rtol,
@@ -150,7 +149,7 @@ def _central(evaluate, flat, k, eps) -> float:
 
 def _check_full_jacobian(fn, inputs, i, flat, outs, eps, atol, rtol, index_of):
     x = inputs[i]
-    n_out = sum(o.data.size for o in outs)
+    n_out = sum(o._data.size for o in outs)
     numerical = np.empty((n_out, flat.size))
     for k in range(flat.size):
         orig = flat[k]
@@ -161,7 +160,7 @@ def _check_full_jacobian(fn, inputs, i, flat, outs, eps, atol, rtol, index_of):
         flat[k] = orig
         numerical[:, k] = (plus - minus) / (2 * eps)
     analytic = np.empty_like(numerical)
-    sizes = np.cumsum([0] + [o.data.size for o in outs])
+    sizes = np.cumsum([0] + [o._data.size for o in outs])
     for r in range(n_out):
         vs = [np.zeros(o.shape) for o in outs]
         j = int(np.searchsorted(sizes, r, side="right") - 1)
@@ -171,7 +170,7 @@ def _check_full_jacobian(fn, inputs, i, flat, outs, eps, atol, rtol, index_of):
         for v, o in zip(vs, outputs):
             if o.requires_grad:
                 run_backward(o, v, retain_graph=True)
-        analytic[r] = x.grad.data.reshape(-1) if x.grad is not None else 0.0
+        analytic[r] = x.grad._data.reshape(-1) if x.grad is not None else 0.0
     excess = np.abs(analytic - numerical) - (atol + rtol * np.abs(numerical))
     bad = ~np.isfinite(analytic) & np.isfinite(numerical)
     if np.any(excess > 0) or np.any(bad):

@@ -22,7 +22,7 @@ from ..tensor import Tensor
 
 
 def _stack(values: list) -> np.ndarray:
-    arrays = [v.data if isinstance(v, Tensor) else np.asarray(v) for v in values]
+    arrays = [v._data if isinstance(v, Tensor) else np.asarray(v) for v in values]
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
         raise ValueError(f"default_collate: samples of one batch must have equal shapes, got {sorted(shapes)}")

@@ -26,7 +26,7 @@ class Dataset:
 
 def _array(x, name: str) -> np.ndarray:
     if isinstance(x, Tensor):
-        return x.data
+        return x._data
     arr = np.asarray(x)
     if arr.dtype.kind == "O":
         raise TypeError(f"{name}: expected numeric arrays, got object data")
@@ -44,7 +44,7 @@ def _check_index(index, n: int, name: str):
     if isinstance(index, slice):
         return index
     if isinstance(index, Tensor):
-        index = index.data
+        index = index._data
     idx = np.asarray(index)
     if idx.dtype == bool:
         if idx.shape != (n,):
@@ -102,7 +102,7 @@ class Subset(Dataset):
     """The samples of ``dataset`` at ``indices``."""
 
     def __init__(self, dataset, indices):
-        idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+        idx = np.asarray(indices._data if isinstance(indices, Tensor) else indices)
         if idx.size and idx.dtype.kind not in "iu":
             raise TypeError(f"Subset: indices must be integers, got an array of {idx.dtype}")
         idx = idx.astype(np.int64).reshape(-1)

@@ -18,7 +18,7 @@ __all__ = ["broadcast_state", "check_same_model", "model_signature"]
 
 def model_signature(module) -> list:
     """[name, shape, dtype] of every entry of ``module.state_dict()`` (parameters and buffers), in order."""
-    return [[name, list(t.data.shape), str(t.data.dtype)] for name, t in module.state_dict(keep_vars=True).items()]
+    return [[name, list(t._data.shape), str(t._data.dtype)] for name, t in module.state_dict(keep_vars=True).items()]
 
 
 def _first_difference(mine: list, theirs: list, rank: int) -> str:
@@ -58,7 +58,7 @@ def check_same_model(module, group) -> None:
 def broadcast_state(module, group) -> None:
     """Overwrite every parameter and buffer of ``module`` with rank 0's values (after ``check_same_model``)."""
     for t in module.state_dict(keep_vars=True).values():
-        if t.data.flags.c_contiguous:
-            group.broadcast(t.data)
+        if t._data.flags.c_contiguous:
+            group.broadcast(t._data)
         else:
-            t.data[...] = group.broadcast(np.ascontiguousarray(t.data))
+            t._data[...] = group.broadcast(np.ascontiguousarray(t._data))

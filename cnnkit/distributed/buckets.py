@@ -46,12 +46,12 @@ class GradientBuckets:
         size, dtype = 0, None
         for i in reversed(range(len(self.params))):
             p = self.params[i]
-            if not self.buckets or p.data.dtype != dtype or (size and size + p.data.nbytes > cap):
+            if not self.buckets or p._data.dtype != dtype or (size and size + p._data.nbytes > cap):
                 self.buckets.append([])
-                size, dtype = 0, p.data.dtype
+                size, dtype = 0, p._data.dtype
             self.buckets[-1].append(i)
-            size += p.data.nbytes
-        self.buffers = [np.empty(sum(self.params[i].data.size for i in b), self.params[b[0]].data.dtype)
+            size += p._data.nbytes
+        self.buffers = [np.empty(sum(self.params[i]._data.size for i in b), self.params[b[0]]._data.dtype)
                         for b in self.buckets]
         self.bucket_of = np.empty(len(self.params), dtype=np.int64)
         for b, bucket in enumerate(self.buckets):
@@ -106,11 +106,11 @@ class GradientBuckets:
         buf, offset = self.buffers[b], 0
         for i in self.buckets[b]:
             p = self.params[i]
-            n = p.data.size
+            n = p._data.size
             if p.grad is None:
                 buf[offset:offset + n] = 0
             else:
-                buf[offset:offset + n] = p.grad.data.reshape(-1)
+                buf[offset:offset + n] = p.grad._data.reshape(-1)
             offset += n
 
     # ----- after backward -------------------------------------------------------------------------
@@ -133,13 +133,13 @@ class GradientBuckets:
             offset = 0
             for i in bucket:
                 p = self.params[i]
-                n = p.data.size
+                n = p._data.size
                 if has[i]:
-                    mean = buf[offset:offset + n].reshape(p.data.shape)
+                    mean = buf[offset:offset + n].reshape(p._data.shape)
                     if p.grad is None:
                         p.grad = Tensor(mean.copy())
                     else:
-                        np.copyto(p.grad.data, mean)
+                        np.copyto(p.grad._data, mean)
                 offset += n
         self.expected = self.counts.copy()
         self._reset()

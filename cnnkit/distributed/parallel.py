@@ -89,13 +89,13 @@ class DistributedDataParallel(Module):
             return
         by_dtype: dict = {}
         for b in self.module.buffers():
-            by_dtype.setdefault(b.data.dtype, []).append(b)
+            by_dtype.setdefault(b._data.dtype, []).append(b)
         for dtype, buffers in by_dtype.items():
-            flat = group.broadcast(np.concatenate([b.data.reshape(-1) for b in buffers]).astype(dtype, copy=False))
+            flat = group.broadcast(np.concatenate([b._data.reshape(-1) for b in buffers]).astype(dtype, copy=False))
             offset = 0
             for b in buffers:
-                b.data[...] = flat[offset:offset + b.data.size].reshape(b.data.shape)
-                offset += b.data.size
+                b._data[...] = flat[offset:offset + b._data.size].reshape(b._data.shape)
+                offset += b._data.size
 
     @contextmanager
     def no_sync(self):

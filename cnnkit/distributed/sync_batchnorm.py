@@ -95,20 +95,20 @@ class SyncBatchNorm(BatchNorm2d):
             return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0,
                                 self.eps)
         group = self.process_group if self.process_group is not None else init()
-        dtype = input.data.dtype
-        shift = self.running_mean.data.copy() if self.running_mean is not None else np.zeros(self.num_features, dtype)
+        dtype = input._data.dtype
+        shift = self.running_mean._data.copy() if self.running_mean is not None else np.zeros(self.num_features, dtype)
         params = [p for p in (self.weight, self.bias) if p is not None]
         op = _SyncBatchNormFunction(group, float(self.eps), shift, self.weight is not None, self.bias is not None)
         y = op(input, *params)
         if self.track_running_stats and self.running_mean is not None:
-            self.num_batches_tracked.data += 1
-            factor = (1.0 / float(self.num_batches_tracked.data) if self.momentum is None
+            self.num_batches_tracked._data += 1
+            factor = (1.0 / float(self.num_batches_tracked._data) if self.momentum is None
                       else float(self.momentum))
             m = op.count
-            self.running_mean.data *= 1.0 - factor
-            self.running_mean.data += factor * op.batch_mean
-            self.running_var.data *= 1.0 - factor
-            self.running_var.data += (factor * m / (m - 1)) * op.batch_var
+            self.running_mean._data *= 1.0 - factor
+            self.running_mean._data += factor * op.batch_mean
+            self.running_var._data *= 1.0 - factor
+            self.running_var._data += (factor * m / (m - 1)) * op.batch_var
         return y
 
     @classmethod

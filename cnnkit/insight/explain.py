@@ -196,7 +196,7 @@ def explain_conv(input_shape=(5, 5, 3), kernel: int = 3, stride: int = 1, paddin
     ho, size_h = _formula(h, f, p, s, dl, "H")
     wo, size_w = _formula(w, f, p, s, dl, "W")
     with no_grad():
-        out = F.conv2d(Tensor(x[None]), Tensor(wt), Tensor(b), stride=s, padding=p, dilation=dl).data[0]
+        out = F.conv2d(Tensor(x[None]), Tensor(wt), Tensor(b), stride=s, padding=p, dilation=dl)._data[0]
     padded = np.pad(x, ((0, 0), (p, p), (p, p)))
     taps = dl * np.arange(f)
     steps = []

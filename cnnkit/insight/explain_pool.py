@@ -129,5 +129,5 @@ def explain_pool(input_shape=(4, 4), kernel: int = 2, stride: int | None = None,
     yt.backward(Tensor(dy[None, None]))
     formula = "; ".join(f"{a}' = ⌊({a} − K)/S⌋ + 1 = ⌊({n} − {k})/{s}⌋ + 1 = {o}"
                         for a, n, o in (("H", h, ho), ("W", w, wo))) + f"  →  {ho}×{wo}"
-    return PoolExplanation(mode, k, s, x, y, dy, dx, yt.data[0, 0].copy(), xt.grad.data[0, 0].copy(), steps,
+    return PoolExplanation(mode, k, s, x, y, dy, dx, yt._data[0, 0].copy(), xt.grad._data[0, 0].copy(), steps,
                            formula)

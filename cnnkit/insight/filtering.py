@@ -50,7 +50,7 @@ def correlate(image, kernel) -> np.ndarray:
     weight = np.ascontiguousarray(np.broadcast_to(k, (c, 1) + k.shape))
     with no_grad():
         y = F.conv2d(Tensor(planes[None]), Tensor(weight), padding=(k.shape[0] // 2, k.shape[1] // 2), groups=c)
-    y = y.data[0]
+    y = y._data[0]
     return y[0] if image.ndim == 2 else np.moveaxis(y, 0, 2)
 
 

@@ -82,7 +82,7 @@ def learn_edge(steps: int = 40, lr: float = 0.03, seed: int = 0, every: int = 5,
         kt = Tensor(k[None, None], requires_grad=True)
         loss = ((F.conv2d(xt, kt) - yt) ** 2).sum()
         loss.backward()
-        k = k - lr * kt.grad.data[0, 0]
+        k = k - lr * kt.grad._data[0, 0]
         if step % every == 0 or step == steps:
             result.history.append((step, float(loss.item()), k.copy()))
             say(f"step {step:3d}: loss {loss.item():.6f}, then K = [{k[0, 0]:.4f}, {k[0, 1]:.4f}]")

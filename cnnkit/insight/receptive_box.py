@@ -68,7 +68,7 @@ def feature_map_fields(model: Module, input_size) -> dict:
     """{name: (field, (H, W))} for every module call of ``model`` on one input of ``input_size`` (C, H, W)
     whose output is a feature map (N, C, H, W) that depends on the image, in call order (first call): the
     :class:`~cnnkit.insight.receptive_field.Field` that ``summary`` reports and the map's size."""
-    dtype = next((p.data.dtype for p in model.parameters()), np.dtype(np.float32))
+    dtype = next((p._data.dtype for p in model.parameters()), np.dtype(np.float32))
     t = trace(model, (1,) + tuple(int(v) for v in input_size), dtype)
     fields = call_fields(t)
     out = {}

@@ -253,7 +253,7 @@ def summary(model: Module, input_size, batch_size: int = 1, dtype=backend.float3
             for o in call.outs:
                 if id(o) not in activation_ids:
                     activation_ids.add(id(o))
-                    activation_bytes += o.data.nbytes
+                    activation_bytes += o._data.nbytes
 
     rows, shown = [], {}
     for call in t.calls:
@@ -284,8 +284,8 @@ def summary(model: Module, input_size, batch_size: int = 1, dtype=backend.float3
         total_macs=sum(macs.values()),
         input_bytes=int(np.prod(shape)) * d.itemsize,
         activation_bytes=activation_bytes,
-        param_bytes=sum(p.data.nbytes for p in params),
-        buffer_bytes=sum(b.data.nbytes for b in model.buffers()),
+        param_bytes=sum(p._data.nbytes for p in params),
+        buffer_bytes=sum(b._data.nbytes for b in model.buffers()),
     )
 
 

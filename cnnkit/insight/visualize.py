@@ -87,7 +87,7 @@ def filter_grid(model: Module, gap: int = 1) -> tuple:
     """(grid, n): the first conv layer's kernels as one image in [0, 1] (colour (H, W, 3) for 3 input channels,
     grey (H, W) otherwise) and the number of tiles (see the module docstring)."""
     _, conv = _first_conv(model)
-    w = np.asarray(conv.weight.data, dtype=np.float64)
+    w = np.asarray(conv.weight._data, dtype=np.float64)
     if isinstance(conv, TableConv2d):            # (connections, kH, kW): one grey tile per connection
         w = w[:, None]
     out, cin = w.shape[:2]
@@ -99,14 +99,14 @@ def filter_grid(model: Module, gap: int = 1) -> tuple:
 
 
 def _as_batch(image, model: Module) -> np.ndarray:
-    x = np.asarray(image.data if isinstance(image, Tensor) else image)
+    x = np.asarray(image._data if isinstance(image, Tensor) else image)
     if x.ndim == 2:
         x = x[None]
     if x.ndim == 3:
         x = x[None]
     if x.ndim != 4 or x.shape[0] != 1:
         raise ValueError(f"feature_maps: expected one image (C, H, W), got shape {x.shape}")
-    dtype = next((p.data.dtype for p in model.parameters()), np.dtype(np.float32))
+    dtype = next((p._data.dtype for p in model.parameters()), np.dtype(np.float32))
     return x.astype(dtype, copy=False)
 
 
@@ -119,7 +119,7 @@ def feature_maps(model: Module, image) -> dict:
     def hook(module, args, out):
         name = names.get(id(module))
         if isinstance(out, Tensor) and out.ndim == 4 and name not in maps:
-            maps[name] = np.array(out.data[0])
+            maps[name] = np.array(out._data[0])
 
     modes = [(m, m.training) for m in model.modules()]
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, FEATURE_MAP_LAYERS)]

@@ -56,7 +56,7 @@ def _escape(key: str) -> str:
 def _encode(obj, path: str, arrays: dict):
     """The JSON-able skeleton of ``obj``; arrays are moved into ``arrays`` under their path."""
     if isinstance(obj, Tensor):
-        obj = obj.data
+        obj = obj._data
     if isinstance(obj, np.ndarray):
         if obj.dtype not in _DTYPES:
             raise TypeError(f"save: cannot store an array of dtype {obj.dtype} at '{path or '/'}'")

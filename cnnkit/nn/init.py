@@ -55,8 +55,8 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple:
 def _check_tensor(tensor, fn: str, random: bool = False) -> None:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{fn}: expected a Tensor, got {type(tensor).__name__}")
-    if random and not np.issubdtype(tensor.data.dtype, np.floating):
-        raise TypeError(f"{fn}: random initialization needs a floating point tensor, got dtype {tensor.data.dtype}")
+    if random and not np.issubdtype(tensor._data.dtype, np.floating):
+        raise TypeError(f"{fn}: random initialization needs a floating point tensor, got dtype {tensor._data.dtype}")
 
 
 def _rng(generator) -> np.random.Generator:
@@ -68,12 +68,12 @@ def _rng(generator) -> np.random.Generator:
 
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
-    tensor.data[...] = values.astype(tensor.data.dtype, copy=False)
+    tensor._data[...] = values.astype(tensor._data.dtype, copy=False)
     return tensor
 
 
 def _is_empty(tensor: Tensor, fn: str) -> bool:
-    if tensor.data.size == 0:
+    if tensor._data.size == 0:
         warn(f"{fn}: initializing a zero-element tensor is a no-op")
         return True
     return False
@@ -85,7 +85,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> 
     if not a <= b:
         raise ValueError(f"uniform_: expected a <= b, got a={a}, b={b}")
     rng = _rng(generator)
-    if tensor.data.dtype == np.float32:  # draw in the tensor's precision: no float64 temporary of its size
+    if tensor._data.dtype == np.float32:  # draw in the tensor's precision: no float64 temporary of its size
         values = rng.random(tensor.shape, dtype=np.float32)
         values *= np.float32(b - a)
         values += np.float32(a)
@@ -99,7 +99,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
     if not std >= 0:
         raise ValueError(f"normal_: expected std >= 0, got {std}")
     rng = _rng(generator)
-    if tensor.data.dtype == np.float32:  # draw in the tensor's precision: no float64 temporary of its size
+    if tensor._data.dtype == np.float32:  # draw in the tensor's precision: no float64 temporary of its size
         values = rng.standard_normal(tensor.shape, dtype=np.float32)
         values *= np.float32(std)
         values += np.float32(mean)

@@ -37,7 +37,7 @@ class LazyLinear(Linear):
         if x.ndim == 0:
             raise ValueError(f"LazyLinear: expected an input with at least one dim, got shape {tuple(x.shape)}")
         self.in_features = int(x.shape[-1])
-        self.weight.data = np.empty((self.out_features, self.in_features), self.weight.dtype)
+        self.weight._data = np.empty((self.out_features, self.in_features), self.weight.dtype)
         self.reset_parameters()
         self.__class__ = Linear
         return self.forward(*args)
@@ -53,7 +53,7 @@ class LazyConv2d(Conv2d):
         super().__init__(groups, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode,
                          device, dtype)
         self.in_channels = 0
-        self.weight.data = np.empty((0,), self.weight.dtype)
+        self.weight._data = np.empty((0,), self.weight.dtype)
 
     def forward(self, *args):
         x = _first_input(args, "LazyConv2d")
@@ -63,7 +63,7 @@ class LazyConv2d(Conv2d):
         if c % self.groups:
             raise ValueError(f"LazyConv2d: in_channels ({c}) must be divisible by groups ({self.groups})")
         self.in_channels = c
-        self.weight.data = np.empty((self.out_channels, c // self.groups) + self.kernel_size, self.weight.dtype)
+        self.weight._data = np.empty((self.out_channels, c // self.groups) + self.kernel_size, self.weight.dtype)
         self.reset_parameters()
         self.__class__ = Conv2d
         return self.forward(*args)
@@ -88,7 +88,7 @@ class _LazyBatchNorm:
         self.num_features = c
         for t in (self.weight, self.bias, self.running_mean, self.running_var):
             if t is not None:
-                t.data = np.empty(c, t.dtype)
+                t._data = np.empty(c, t.dtype)
         self.reset_parameters()
         self.__class__ = self.cls_to_become
         return self.forward(*args)

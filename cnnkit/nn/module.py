@@ -29,7 +29,7 @@ class Parameter(Tensor):
         if data is None:
             data = np.empty(0, backend.get_default_dtype())
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         super().__init__(data if isinstance(data, np.ndarray) else backend.to_array(data), requires_grad)
 
     def __repr__(self) -> str:
@@ -62,7 +62,7 @@ class _RemovableHandle:
 def _state_array(value, key: str, module_name: str) -> np.ndarray:
     """The values of one state-dict entry as an ndarray (a cnnkit Tensor, an ndarray, a torch tensor, numbers)."""
     if isinstance(value, Tensor):
-        arr = value.data
+        arr = value._data
     elif isinstance(value, np.ndarray):
         arr = value
     elif hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch.Tensor, without importing torch
@@ -361,7 +361,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                p.grad._data[...] = 0
 
     def to(self, *args, dtype=None, device=None, non_blocking: bool = False, **kwargs) -> Module:
         """Convert floating parameters and buffers to ``dtype``; the only device is the CPU (another raises)."""
@@ -379,10 +379,10 @@ class Module:
         if not backend.is_floating(d):
             raise TypeError(f"{type(self).__name__}.to: only floating point dtypes are allowed, got {d}")
         for t in list(self.parameters()) + list(self.buffers()):
-            if backend.is_floating(t.data.dtype) and t.data.dtype != d:
-                t.data = t.data.astype(d)
+            if backend.is_floating(t._data.dtype) and t._data.dtype != d:
+                t._data = t._data.astype(d)
                 if t.grad is not None:
-                    t.grad.data = t.grad.data.astype(d)
+                    t.grad._data = t.grad._data.astype(d)
         return self
 
     def cpu(self) -> Module:
@@ -408,10 +408,10 @@ class Module:
             dot = prefix + (mod_name + "." if mod_name else "")
             for name, p in module._parameters.items():
                 if p is not None:
-                    out[dot + name] = p if keep_vars else Tensor._wrap(p.data)
+                    out[dot + name] = p if keep_vars else Tensor._wrap(p._data)
             for name, b in module._buffers.items():
                 if b is not None and name not in module._non_persistent:
-                    out[dot + name] = b if keep_vars else Tensor._wrap(b.data)
+                    out[dot + name] = b if keep_vars else Tensor._wrap(b._data)
         return out
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
@@ -432,26 +432,26 @@ class Module:
             if key not in state_dict:
                 continue
             arr = _state_array(state_dict[key], key, module_name)
-            if arr.shape != target.data.shape:
-                mismatched.append((key, tuple(target.data.shape), tuple(arr.shape)))
+            if arr.shape != target._data.shape:
+                mismatched.append((key, tuple(target._data.shape), tuple(arr.shape)))
                 continue
-            kind = target.data.dtype.kind
+            kind = target._data.dtype.kind
             if kind in "iu" and arr.dtype.kind == "f":
                 if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
                     raise StateDictError(f"load_state_dict for {module_name}: '{key}' must hold integers "
-                                         f"(dtype {target.data.dtype}), found non-integer values")
+                                         f"(dtype {target._data.dtype}), found non-integer values")
             if kind in "iu" and arr.size and arr.dtype.kind in "iuf":
-                info = np.iinfo(target.data.dtype)
+                info = np.iinfo(target._data.dtype)
                 if arr.min() < info.min or arr.max() > info.max:
                     raise StateDictError(f"load_state_dict for {module_name}: '{key}' has values outside the range of "
-                                         f"{target.data.dtype} [{info.min}, {info.max}]")
+                                         f"{target._data.dtype} [{info.min}, {info.max}]")
             staged.append((target, arr))
         if mismatched or (strict and (missing or unexpected)):
             raise StateDictError(mismatch_message(module_name, missing if strict else [],
                                                   unexpected if strict else [], mismatched))
         with no_grad():
             for target, arr in staged:
-                np.copyto(target.data, arr, casting="unsafe")
+                np.copyto(target._data, arr, casting="unsafe")
         return IncompatibleKeys(missing, unexpected)
 
     # ----- printing ---------------------------------------------------------------------------

@@ -67,9 +67,9 @@ class _BatchNorm(Module):
     def reset_running_stats(self) -> None:
         """running_mean ← 0, running_var ← 1, num_batches_tracked ← 0 (when the statistics are tracked)."""
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean._data[...] = 0
+            self.running_var._data[...] = 1
+            self.num_batches_tracked._data[...] = 0
 
     def reset_parameters(self) -> None:
         """Reset the running statistics, γ ← 1 and β ← 0."""
@@ -102,13 +102,13 @@ class _BatchNorm(Module):
         factor = 0.0 if self.momentum is None else self.momentum
         count = self.training and self.track_running_stats and self.num_batches_tracked is not None
         if count and self.momentum is None:  # cumulative moving average over the batches so far
-            factor = 1.0 / float(self.num_batches_tracked.data + 1)
+            factor = 1.0 / float(self.num_batches_tracked._data + 1)
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         pass_stats = not self.training or self.track_running_stats
         y = batch_norm(input, self.running_mean if pass_stats else None, self.running_var if pass_stats else None,
                        self.weight, self.bias, use_batch_stats, factor, self.eps)
         if count:  # counted after the call succeeded: a rejected input does not count as a batch
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked._data += 1
         return y
 
 

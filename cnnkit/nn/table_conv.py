@@ -72,9 +72,9 @@ class TableConv2d(Module):
         rows = np.nonzero(self.table)[0]
         rng = get_generator()
         w = rng.uniform(-1.0, 1.0, self.weight.shape) * bound[rows, None, None]
-        self.weight.data[...] = w
+        self.weight._data[...] = w
         if self.bias is not None:
-            self.bias.data[...] = rng.uniform(-1.0, 1.0, self.out_channels) * bound
+            self.bias._data[...] = rng.uniform(-1.0, 1.0, self.out_channels) * bound
 
     def dense_weight(self) -> Tensor:
         """The equivalent Conv2d weight (out, in, kH, kW): the kernels where the table allows, zeros elsewhere."""

@@ -72,8 +72,8 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
     tensors = _tensor_list(tensors, "get_total_norm")
     p = validate.number(norm_type, "norm_type", "get_total_norm")
     total = _total_norm(tensors, p)
-    if error_if_nonfinite and not np.isfinite(total.data):
-        raise NonFiniteNormError(f"get_total_norm: the total norm of order {p} is non-finite ({float(total.data)}); "
+    if error_if_nonfinite and not np.isfinite(total._data):
+        raise NonFiniteNormError(f"get_total_norm: the total norm of order {p} is non-finite ({float(total._data)}); "
                                  f"set error_if_nonfinite=False to get it anyway")
     return total
 
@@ -82,7 +82,7 @@ def _total_norm(tensors: list, p: float) -> Tensor:
     """|| (||t_1||_p, ..., ||t_n||_p) ||_p as a 0-d Tensor (0 in the default dtype for no tensors)."""
     if not tensors:
         return Tensor(np.zeros((), backend.get_default_dtype()))
-    norms = [_vector_norm(t.data, p) for t in tensors]
+    norms = [_vector_norm(t._data, p) for t in tensors]
     dtype = np.result_type(*[n.dtype for n in norms])
     total = _vector_norm(np.stack([np.asarray(n, dtype) for n in norms]), p)
     return Tensor._wrap(np.asarray(total, dtype))
@@ -104,16 +104,16 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     order = validate.number(norm_type, "norm_type", name)
     grads = [p.grad for p in params if p.grad is not None]
     total = _total_norm(grads, order)
-    if error_if_nonfinite and not np.isfinite(total.data):
+    if error_if_nonfinite and not np.isfinite(total._data):
         raise NonFiniteNormError(f"{name}: the total norm of order {order} of the gradients is non-finite "
-                                 f"({float(total.data)}), so it cannot be clipped; set error_if_nonfinite=False to "
+                                 f"({float(total._data)}), so it cannot be clipped; set error_if_nonfinite=False to "
                                  f"scale the gradients by it anyway")
     if not grads:
         return total
-    coef = total.data.dtype.type(max_norm) / (total.data + total.data.dtype.type(1e-6))
-    coef = np.minimum(coef, total.data.dtype.type(1.0))
+    coef = total._data.dtype.type(max_norm) / (total._data + total._data.dtype.type(1e-6))
+    coef = np.minimum(coef, total._data.dtype.type(1.0))
     for g in grads:
-        g.data *= coef.astype(g.data.dtype, copy=False)
+        g._data *= coef.astype(g._data.dtype, copy=False)
     return total
 
 
@@ -126,7 +126,7 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
         raise ValueError(f"{name}: clip_value must be >= 0, got {clip_value}")
     for p in params:
         if p.grad is not None:
-            np.clip(p.grad.data, -c, c, out=p.grad.data)
+            np.clip(p.grad._data, -c, c, out=p.grad._data)
 
 
 def l1_penalty(parameters) -> Tensor:
@@ -140,8 +140,8 @@ def l1_penalty(parameters) -> Tensor:
         return Tensor(np.zeros((), backend.get_default_dtype()))
     total = None
     for p in params:
-        if not backend.is_floating(p.data.dtype):
-            raise TypeError(f"l1_penalty: parameters must be floating point, got dtype {p.data.dtype}")
+        if not backend.is_floating(p._data.dtype):
+            raise TypeError(f"l1_penalty: parameters must be floating point, got dtype {p._data.dtype}")
         term = _sum(_abs(p))
         total = term if total is None else total + term
     return total
@@ -163,11 +163,11 @@ def vector_to_parameters(vec, parameters) -> None:
     if vec.ndim != 1:
         raise ValueError(f"{name}: expected a 1-d vector, got shape {tuple(vec.shape)}")
     params = _tensor_list(parameters, name)
-    n = sum(p.data.size for p in params)
-    if n != vec.data.size:
-        raise ValueError(f"{name}: the vector has {vec.data.size} elements, the parameters have {n}")
+    n = sum(p._data.size for p in params)
+    if n != vec._data.size:
+        raise ValueError(f"{name}: the vector has {vec._data.size} elements, the parameters have {n}")
     start = 0
     for p in params:
-        size = p.data.size
-        p.data[...] = vec.data[start:start + size].reshape(p.data.shape)
+        size = p._data.size
+        p._data[...] = vec._data[start:start + size].reshape(p._data.shape)
         start += size

@@ -39,7 +39,7 @@ def _array_names(model) -> dict:
     names = {}
     for name, t in list(model.named_parameters()) + list(model.named_buffers()):
         names.setdefault(id(t), name)
-        names.setdefault(id(t.data), name)
+        names.setdefault(id(t._data), name)
     return names
 
 
@@ -65,7 +65,7 @@ class _Values:
             return True
         if t.creator is None and k not in self.names:   # a leaf other than the input
             self._keep.append(t)
-            self.consts[k] = (t.data, self.known.get(id(t)) or self.known.get(id(t.data)))
+            self.consts[k] = (t._data, self.known.get(id(t)) or self.known.get(id(t._data)))
             return True
         return False
 

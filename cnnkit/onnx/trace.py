@@ -88,7 +88,7 @@ def trace(model, example_input: Tensor) -> Trace:
             _claim(label, _tensors(out), _tensors(args), layers)
 
         handles.append(module.register_forward_hook(hook))
-    x = Tensor._wrap(example_input.data.copy())
+    x = Tensor._wrap(example_input._data.copy())
     x.requires_grad = True
     try:
         model.eval()

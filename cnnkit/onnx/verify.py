@@ -25,7 +25,7 @@ def _import_onnxruntime():
 
 
 def _arrays(out) -> list:
-    return [out.data] if isinstance(out, Tensor) else [o.data for o in out]
+    return [out._data] if isinstance(out, Tensor) else [o._data for o in out]
 
 
 def verify(model, path, inputs, rtol: float = 1e-4, input_name: str = "input") -> float:
@@ -39,7 +39,7 @@ def verify(model, path, inputs, rtol: float = 1e-4, input_name: str = "input") -
     try:
         model.eval()
         for x in inputs:
-            x = np.ascontiguousarray(x.data if isinstance(x, Tensor) else x)
+            x = np.ascontiguousarray(x._data if isinstance(x, Tensor) else x)
             with no_grad():
                 want = _arrays(model(Tensor._wrap(x)))
             got = session.run(None, {input_name: x})

@@ -12,7 +12,7 @@ from ._util import as_operand, binary_operands, check_broadcast
 def _compare(np_fn, a, b, name) -> Tensor:
     a, b = binary_operands(a, b, name)
     try:
-        return Tensor._wrap(np_fn(a.data, b.data))
+        return Tensor._wrap(np_fn(a._data, b._data))
     except ValueError:
         check_broadcast(name, a.shape, b.shape)
         raise
@@ -55,16 +55,16 @@ def logical_xor(a, b) -> Tensor:
 
 
 def logical_not(x) -> Tensor:
-    return Tensor._wrap(np.logical_not(as_operand(x, "logical_not").data))
+    return Tensor._wrap(np.logical_not(as_operand(x, "logical_not")._data))
 
 
 def isfinite(x) -> Tensor:
-    return Tensor._wrap(np.isfinite(as_operand(x, "isfinite").data))
+    return Tensor._wrap(np.isfinite(as_operand(x, "isfinite")._data))
 
 
 def isnan(x) -> Tensor:
-    return Tensor._wrap(np.isnan(as_operand(x, "isnan").data))
+    return Tensor._wrap(np.isnan(as_operand(x, "isnan")._data))
 
 
 def allclose(a, b, rtol=1e-5, atol=1e-8) -> bool:
-    return bool(np.allclose(as_operand(a, "allclose").data, as_operand(b, "allclose").data, rtol=rtol, atol=atol))
+    return bool(np.allclose(as_operand(a, "allclose")._data, as_operand(b, "allclose")._data, rtol=rtol, atol=atol))

@@ -61,7 +61,7 @@ def _inverted_dropout(x, p, training, channelwise: bool, fn: str) -> Tensor:
         raise TypeError(f"{fn}: expected a floating point tensor, got dtype {x.dtype}")
     if channelwise and x.ndim < 2:
         raise ValueError(f"{fn}: expected input of shape (N, C, H, W) or (N, C, L), got shape {tuple(x.shape)}")
-    if not training or p == 0.0 or x.data.size == 0:
+    if not training or p == 0.0 or x._data.size == 0:
         return x
     shape = _channel_mask_shape(x.shape) if channelwise else x.shape
     if p == 1.0:

@@ -26,7 +26,7 @@ def cast(x: Tensor, dtype) -> Tensor:
         return x
     if not backend.is_floating(d) and x.requires_grad:
         # integer results carry no gradient: cut the graph, like PyTorch
-        return Tensor._wrap(x.data.astype(d))
+        return Tensor._wrap(x._data.astype(d))
     return Cast(d)(x)
 
 __all__ = ["Cast", "cast"]

@@ -302,11 +302,11 @@ def div(a, b, *, rounding_mode=None) -> Tensor:
     a, b = binary_operands(a, b, "div")
     with np.errstate(divide="ignore", invalid="ignore"):
         if backend.is_floating(a.dtype):
-            q = a.data / b.data
+            q = a._data / b._data
             return Tensor._wrap(np.trunc(q) if rounding_mode == "trunc" else np.floor(q))
         if rounding_mode == "floor":
-            return Tensor._wrap(np.floor_divide(a.data, b.data))
-        return Tensor._wrap((np.sign(a.data) * np.sign(b.data) * (np.abs(a.data) // np.abs(b.data)))
+            return Tensor._wrap(np.floor_divide(a._data, b._data))
+        return Tensor._wrap((np.sign(a._data) * np.sign(b._data) * (np.abs(a._data) // np.abs(b._data)))
                             .astype(a.dtype))
 
 
@@ -329,7 +329,7 @@ def pow(a, b) -> Tensor:
         if not backend.is_floating(b.dtype):
             if isinstance(a, int):  # int ** int tensor stays integer (no gradient), as in PyTorch
                 dt = b.dtype if b.dtype.kind in "iu" else backend.int64
-                return Tensor._wrap(np.power(np.asarray(a, dt), b.data.astype(dt, copy=False)))
+                return Tensor._wrap(np.power(np.asarray(a, dt), b._data.astype(dt, copy=False)))
             b = cast(b, backend.get_default_dtype())
         return RPowScalar(a)(b)
     return Pow()(*binary_operands(a, b, "pow"))
@@ -393,7 +393,7 @@ clip = clamp
 
 def where(condition, x, other) -> Tensor:
     """Elements of ``x`` where ``condition`` is true, else of ``other`` (all three broadcast)."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
     x, other = binary_operands(x, other, "where")

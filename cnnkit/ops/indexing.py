@@ -20,7 +20,7 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
         raise TypeError(f"one_hot: expected an int64 tensor of class indices, got dtype {t.dtype}")
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
         raise TypeError(f"one_hot: num_classes must be an int, got {num_classes!r}")
-    idx = t.data
+    idx = t._data
     if idx.size and idx.min() < 0:
         raise ValueError(f"one_hot: class indices must be non-negative, got {int(idx.min())}")
     if num_classes == -1:
@@ -36,7 +36,7 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
 def masked_fill(input, mask, value) -> Tensor:
     """``value`` where the bool ``mask`` (broadcast to the input's shape) is true, the input elsewhere."""
     x = as_operand(input, "masked_fill")
-    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
     try:

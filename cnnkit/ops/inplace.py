@@ -42,18 +42,18 @@ def guard_inplace(self: Tensor, name: str, operands=()) -> None:
 
 def _store(self: Tensor, result, name: str) -> Tensor:
     """Write ``result`` (a Tensor or array of a shape broadcastable to self's) into self's array."""
-    arr = result.data if isinstance(result, Tensor) else np.asarray(result)
-    if backend.is_floating(arr.dtype) and not backend.is_floating(self.data.dtype):
+    arr = result._data if isinstance(result, Tensor) else np.asarray(result)
+    if backend.is_floating(arr.dtype) and not backend.is_floating(self._data.dtype):
         raise RuntimeError(f"{name}: result type {arr.dtype} can't be cast to the desired output type "
-                           f"{self.data.dtype}")
+                           f"{self._data.dtype}")
     try:
-        target = np.broadcast_shapes(arr.shape, self.data.shape)
+        target = np.broadcast_shapes(arr.shape, self._data.shape)
     except ValueError:
         target = None
-    if target != self.data.shape:
-        raise RuntimeError(f"{name}: output with shape {tuple(self.data.shape)} doesn't match the broadcast shape "
-                           f"{tuple(np.broadcast_shapes(arr.shape, self.data.shape)) if target else arr.shape}")
-    np.copyto(self.data, arr, casting="unsafe")
+    if target != self._data.shape:
+        raise RuntimeError(f"{name}: output with shape {tuple(self._data.shape)} doesn't match the broadcast shape "
+                           f"{tuple(np.broadcast_shapes(arr.shape, self._data.shape)) if target else arr.shape}")
+    np.copyto(self._data, arr, casting="unsafe")
     self._version[0] += 1
     return self
 
@@ -89,14 +89,14 @@ def div_(self, other, *, rounding_mode=None):
 
 def zero_(self):
     guard_inplace(self, "zero_")
-    self.data[...] = 0
+    self._data[...] = 0
     self._version[0] += 1
     return self
 
 
 def fill_(self, value):
     guard_inplace(self, "fill_", (value,))
-    self.data[...] = value.item() if isinstance(value, Tensor) else value
+    self._data[...] = value.item() if isinstance(value, Tensor) else value
     self._version[0] += 1
     return self
 
@@ -104,11 +104,11 @@ def fill_(self, value):
 def copy_(self, src, non_blocking: bool = False):
     """Copy ``src`` (broadcast to self's shape, cast to self's dtype) into self."""
     guard_inplace(self, "copy_", (src,))
-    arr = src.data if isinstance(src, Tensor) else np.asarray(src)
+    arr = src._data if isinstance(src, Tensor) else np.asarray(src)
     try:
-        np.copyto(self.data, np.broadcast_to(arr, self.data.shape), casting="unsafe")
+        np.copyto(self._data, np.broadcast_to(arr, self._data.shape), casting="unsafe")
     except ValueError:
-        raise ValueError(f"copy_: cannot copy shape {tuple(arr.shape)} into shape {tuple(self.data.shape)}") \
+        raise ValueError(f"copy_: cannot copy shape {tuple(arr.shape)} into shape {tuple(self._data.shape)}") \
             from None
     self._version[0] += 1
     return self
@@ -116,9 +116,9 @@ def copy_(self, src, non_blocking: bool = False):
 
 def _draw(self, name, values):
     guard_inplace(self, name)
-    if not backend.is_floating(self.data.dtype):
-        raise TypeError(f"{name}: expected a floating point tensor, got dtype {self.data.dtype}")
-    self.data[...] = values
+    if not backend.is_floating(self._data.dtype):
+        raise TypeError(f"{name}: expected a floating point tensor, got dtype {self._data.dtype}")
+    self._data[...] = values
     self._version[0] += 1
     return self
 
@@ -128,7 +128,7 @@ def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None):
     if std < 0:
         raise ValueError(f"normal_: expected std >= 0, got {std}")
     rng = get_generator() if generator is None else getattr(generator, "numpy_generator", generator)
-    return _draw(self, "normal_", mean + std * rng.standard_normal(self.data.shape))
+    return _draw(self, "normal_", mean + std * rng.standard_normal(self._data.shape))
 
 
 def uniform_(self, *args, generator=None, **kwargs):
@@ -142,16 +142,16 @@ def uniform_(self, *args, generator=None, **kwargs):
     if lo > hi:
         raise ValueError(f"uniform_: expected from <= to, got from={lo}, to={hi}")
     rng = get_generator() if generator is None else getattr(generator, "numpy_generator", generator)
-    return _draw(self, "uniform_", rng.uniform(lo, hi, self.data.shape))
+    return _draw(self, "uniform_", rng.uniform(lo, hi, self._data.shape))
 
 
 def bernoulli_(self, p=0.5, *, generator=None):
     """Fill with 1 with probability ``p`` (a number or a tensor broadcast to self), else 0."""
-    prob = p.data if isinstance(p, Tensor) else np.asarray(p, dtype=np.float64)
+    prob = p._data if isinstance(p, Tensor) else np.asarray(p, dtype=np.float64)
     if np.any((prob < 0) | (prob > 1)):
         raise ValueError("bernoulli_: p must be in [0, 1]")
     rng = get_generator() if generator is None else getattr(generator, "numpy_generator", generator)
-    return _draw(self, "bernoulli_", rng.random(self.data.shape) < prob)
+    return _draw(self, "bernoulli_", rng.random(self._data.shape) < prob)
 
 
 def random_(self, *args, generator=None, **kwargs):
@@ -251,11 +251,11 @@ def setitem(self, index, value) -> None:
     """``x[index] = value`` (value broadcast to the selected places, cast to x's dtype)."""
     guard_inplace(self, "__setitem__", (value,))
     parts = index if isinstance(index, tuple) else (index,)
-    parts = tuple(p.data if isinstance(p, Tensor) else p for p in parts)
-    v = value.data if isinstance(value, Tensor) else value
+    parts = tuple(p._data if isinstance(p, Tensor) else p for p in parts)
+    v = value._data if isinstance(value, Tensor) else value
     try:
-        self.data[parts if isinstance(index, tuple) else parts[0]] = v
+        self._data[parts if isinstance(index, tuple) else parts[0]] = v
     except (IndexError, ValueError) as e:
         raise type(e)(f"__setitem__: cannot assign to index {index!r} of a tensor of shape "
-                      f"{tuple(self.data.shape)}: {e}") from None
+                      f"{tuple(self._data.shape)}: {e}") from None
     self._version[0] += 1

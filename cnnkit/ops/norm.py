@@ -298,17 +298,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                          f"(training=False)")
     if training and running_mean is not None:
         validate.number(momentum, "momentum", fn)
-    if training and c and input.data.size // c == 1:
+    if training and c and input._data.size // c == 1:
         raise ValueError(f"{fn}: expected more than 1 value per channel when training, got input of shape "
                          f"{tuple(input.shape)}")
-    running = None if training else (running_mean.data, running_var.data)
+    running = None if training else (running_mean._data, running_var._data)
     op = BatchNorm(bool(training), float(eps), weight is not None, bias is not None, running)
     args = [input] + [t for t in (weight, bias) if t is not None]
     y = op(*args)
     if training and running_mean is not None and op.count > 0:
         momentum = float(momentum)
         m = op.count
-        rm, rv = running_mean.data, running_var.data
+        rm, rv = running_mean._data, running_var._data
         rm *= 1.0 - momentum
         rm += momentum * op.batch_mean
         rv *= 1.0 - momentum

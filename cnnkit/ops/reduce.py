@@ -181,7 +181,7 @@ def _max_or_min(x, dim, keepdim, other, minimum: bool):
     if other is not None:
         return (elementwise.minimum if minimum else elementwise.maximum)(x, other)
     x = as_operand(x, name)
-    if x.data.size == 0:
+    if x._data.size == 0:
         raise ValueError(f"{name}: cannot reduce an empty tensor")
     if dim is None:
         return Amax(normalize_dims(None, x.ndim, name), False, minimum)(x)
@@ -213,15 +213,15 @@ def amin(x, dim=None, keepdim: bool = False, *, axis=None) -> Tensor:
 
 def _arg(fn, x, dim, keepdim, name):
     x = as_operand(x, name)
-    if x.data.size == 0:
+    if x._data.size == 0:
         raise ValueError(f"{name}: cannot reduce an empty tensor")
     if dim is None:
-        out = fn(x.data.reshape(-1))
+        out = fn(x._data.reshape(-1))
         return Tensor._wrap(np.asarray(out, dtype=np.int64).reshape((1,) * x.ndim if keepdim else ()))
     axis = normalize_dim(dim, x.ndim, name)
     if x.ndim == 0:
         return Tensor._wrap(np.zeros((), np.int64))
-    return Tensor._wrap(np.asarray(fn(x.data, axis=axis, keepdims=keepdim), dtype=np.int64))
+    return Tensor._wrap(np.asarray(fn(x._data, axis=axis, keepdims=keepdim), dtype=np.int64))
 
 
 def argmax(x, dim=None, keepdim: bool = False, *, axis=None) -> Tensor:

@@ -19,7 +19,7 @@ __all__ = ["flip", "gather", "index_select", "narrow", "repeat", "roll", "unbind
 
 
 def _index_array(index, name: str) -> np.ndarray:
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    idx = index._data if isinstance(index, Tensor) else np.asarray(index)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{name}: index must be an integer tensor, got dtype {idx.dtype}")
     return idx.astype(np.int64, copy=False)
@@ -177,5 +177,5 @@ def repeat(input, *sizes) -> Tensor:
     if any(r < 0 for r in reps):
         raise ValueError(f"repeat: repeat counts must be non-negative, got {reps}")
     if not backend.is_floating(x.dtype):
-        return Tensor._wrap(np.tile(x.data, reps))
+        return Tensor._wrap(np.tile(x._data, reps))
     return Tile(reps)(x)

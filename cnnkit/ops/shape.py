@@ -129,9 +129,9 @@ def reshape(x, *shape) -> Tensor:
     if shape.count(-1) > 1 or any(s < -1 for s in shape):
         raise ValueError(f"reshape: invalid shape {shape}")
     known = int(np.prod([s for s in shape if s != -1]))
-    if (-1 in shape and (known == 0 or x.data.size % known)) or (-1 not in shape and known != x.data.size):
+    if (-1 in shape and (known == 0 or x._data.size % known)) or (-1 not in shape and known != x._data.size):
         raise ValueError(f"reshape: shape {shape} is invalid for a tensor of shape {x.shape} "
-                         f"({x.data.size} elements)")
+                         f"({x._data.size} elements)")
     if shape == x.shape:
         return x
     return Reshape(shape)(x)
@@ -293,7 +293,7 @@ def chunk(x, chunks: int, dim: int = 0) -> tuple:
 
 def _index_part(i, name):
     if isinstance(i, Tensor):
-        i = i.data
+        i = i._data
     if isinstance(i, list):
         i = np.asarray(i)
     if isinstance(i, np.ndarray) and i.dtype.kind not in "iub":

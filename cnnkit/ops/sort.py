@@ -48,7 +48,7 @@ def sort(input, dim: int = -1, descending: bool = False, stable: bool = False) -
         return values_indices(Gather(np.zeros((), np.int64), 0)(x.reshape(1)).reshape(()), Tensor._wrap(
             np.zeros((), np.int64)))
     axis = normalize_dim(dim, x.ndim, "sort")
-    idx = _order(x.data, axis, descending)
+    idx = _order(x._data, axis, descending)
     return values_indices(Gather(idx, axis)(x), Tensor._wrap(idx.astype(np.int64)))
 
 
@@ -65,7 +65,7 @@ def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
     n = x.shape[axis] if x.ndim else 1
     if not 0 <= k <= n:
         raise ValueError(f"topk: k ({k}) is out of range for dimension {dim} of size {n}")
-    data = x.data.reshape(1) if x.ndim == 0 else x.data
+    data = x._data.reshape(1) if x.ndim == 0 else x._data
     idx = np.take(_order(data, axis, largest), np.arange(int(k)), axis=axis)
     src = x if x.ndim else x.reshape(1)
     values, indices = Gather(idx, axis)(src), Tensor._wrap(idx.astype(np.int64))

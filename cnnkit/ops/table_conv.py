@@ -39,7 +39,7 @@ class ScatterKernels(Function):
 
 def check_table(table, fn: str) -> np.ndarray:
     """A connection table as a bool array (out_channels, in_channels) in which every output sees an input."""
-    t = np.asarray(table.data if isinstance(table, Tensor) else table)
+    t = np.asarray(table._data if isinstance(table, Tensor) else table)
     if t.ndim != 2 or t.dtype.kind not in "biu" or not np.all((t == 0) | (t == 1)):
         raise ValueError(f"{fn}: expected a 2-d boolean table (out_channels, in_channels), got "
                          f"{'shape ' + str(t.shape) if t.ndim != 2 else 'dtype ' + str(t.dtype)}")

@@ -90,11 +90,11 @@ def _new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False
 
 
 def _all(self, dim=None, keepdim: bool = False):
-    return Tensor._wrap(np.asarray(np.all(self.data, axis=dim, keepdims=keepdim)))
+    return Tensor._wrap(np.asarray(np.all(self._data, axis=dim, keepdims=keepdim)))
 
 
 def _any(self, dim=None, keepdim: bool = False):
-    return Tensor._wrap(np.asarray(np.any(self.data, axis=dim, keepdims=keepdim)))
+    return Tensor._wrap(np.asarray(np.any(self._data, axis=dim, keepdims=keepdim)))
 
 
 def _stride(self, dim=None):

@@ -130,7 +130,7 @@ def expm1(input) -> Tensor:
 
 def _constant(np_fn, x, name, **kwargs) -> Tensor:
     x = as_operand(x, name)
-    return Tensor._wrap(np.asarray(np_fn(x.data, **kwargs)))
+    return Tensor._wrap(np.asarray(np_fn(x._data, **kwargs)))
 
 
 def floor(input) -> Tensor:
@@ -157,7 +157,7 @@ def prod(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         x = cast(x, dtype)
     if not backend.is_floating(x.dtype):
         axis = None if dim is None else normalize_dim(dim, x.ndim, "prod")
-        return Tensor._wrap(np.asarray(np.prod(x.data, axis=axis, keepdims=keepdim and axis is not None,
+        return Tensor._wrap(np.asarray(np.prod(x._data, axis=axis, keepdims=keepdim and axis is not None,
                                                dtype=np.int64)))
     if dim is None:
         return Prod(None, False)(x)
@@ -182,7 +182,7 @@ def logsumexp(input, dim, keepdim: bool = False) -> Tensor:
     x = _float(input, "logsumexp")
     axes = normalize_dims(dim, x.ndim, "logsumexp")
     m = amax(x, axes, keepdim=True).detach()
-    m = Tensor._wrap(np.where(np.isfinite(m.data), m.data, 0).astype(x.dtype))
+    m = Tensor._wrap(np.where(np.isfinite(m._data), m._data, 0).astype(x.dtype))
     out = log(sum(exp(x - m), axes, keepdim=True)) + m
     return out if keepdim else sum(out, axes)
 

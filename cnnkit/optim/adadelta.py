@@ -35,7 +35,7 @@ class Adadelta(Optimizer):
         lr, rho, eps = float(group["lr"]), float(group["rho"]), float(group["eps"])
         weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
         for p, grad in self._params_with_grad(group):
-            theta = p.data
+            theta = p._data
             state = self.state[p]
             if len(state) == 0:
                 state["step"] = 0.0
@@ -91,7 +91,7 @@ class Adagrad(Optimizer):
         lr, lr_decay, eps = float(group["lr"]), float(group["lr_decay"]), float(group["eps"])
         weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
         for p, grad in self._params_with_grad(group):
-            theta = p.data
+            theta = p._data
             state = self.state[p]
             if len(state) == 0:
                 state["step"] = 0.0

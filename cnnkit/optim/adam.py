@@ -57,7 +57,7 @@ class Adam(Optimizer):
         beta1, beta2 = (float(b) for b in group["betas"])
         amsgrad, maximize, decoupled = group["amsgrad"], group["maximize"], group["decoupled_weight_decay"]
         for p, grad in self._params_with_grad(group):
-            theta = p.data
+            theta = p._data
             state = self.state[p]
             if len(state) == 0:
                 state["step"] = 0.0

@@ -8,7 +8,7 @@ can train its layers with different learning rates::
                {'params': model.classifier.parameters(), 'lr': 1e-3}], lr=1e-2, momentum=0.9)
 
 Per-parameter state (momentum buffers, Adam's moments, step counts) lives in ``optimizer.state[p]``.
-Updates are applied in place to ``p.data`` (plain NumPy arithmetic, no graph is recorded), so
+Updates are applied in place to ``p._data`` (plain NumPy arithmetic, no graph is recorded), so
 modules and state dicts that share the arrays see the new values. Parameters whose ``.grad`` is
 ``None`` are skipped by ``step()``.
 
@@ -41,7 +41,7 @@ required = _Required()
 def _to_array(value):
     """A state value as an ndarray (Tensor, ndarray, torch tensor or nested lists), or None if not array-like."""
     if isinstance(value, Tensor):
-        return value.data
+        return value._data
     if isinstance(value, np.ndarray):
         return value
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch.Tensor, without importing torch
@@ -147,7 +147,7 @@ class Optimizer:
         """(param, grad array) for the parameters of ``group`` that have a gradient."""
         for p in group["params"]:
             if p.grad is not None:
-                yield p, p.grad.data
+                yield p, p.grad._data
 
     # ----- parameter groups -----------------------------------------------------------------------
     def _reject_set(self, params) -> None:
@@ -188,8 +188,8 @@ class Optimizer:
             if p.creator is not None and not p._retains_grad:
                 raise ValueError(f"{who}: can't optimize a non-leaf Tensor (it was computed by "
                                  f"{type(p.creator).__name__}); optimize the leaves it came from")
-            if not np.issubdtype(p.data.dtype, np.floating):
-                raise TypeError(f"{who}: can only optimize floating point Tensors, got dtype {p.data.dtype}")
+            if not np.issubdtype(p._data.dtype, np.floating):
+                raise TypeError(f"{who}: can only optimize floating point Tensors, got dtype {p._data.dtype}")
         group["params"] = tensors
         if names:
             group["param_names"] = names
@@ -219,10 +219,10 @@ class Optimizer:
                     continue
                 if set_to_none:
                     p.grad = None
-                elif p.grad.data.flags.writeable:
-                    p.grad.data[...] = 0
+                elif p.grad._data.flags.writeable:
+                    p.grad._data[...] = 0
                 else:
-                    p.grad = Tensor._wrap(np.zeros_like(p.grad.data))
+                    p.grad = Tensor._wrap(np.zeros_like(p.grad._data))
 
     def step(self, closure=None):
         """Perform one update of every parameter with a gradient.
@@ -347,13 +347,13 @@ class Optimizer:
                 if arr is None:
                     loaded[name] = copy.deepcopy(value)
                     continue
-                if arr.shape != p.data.shape:
+                if arr.shape != p._data.shape:
                     raise ValueError(f"{who}: state '{name}' of parameter {idx} has shape {tuple(arr.shape)}, "
-                                     f"the parameter has shape {tuple(p.data.shape)}")
+                                     f"the parameter has shape {tuple(p._data.shape)}")
                 if arr.dtype.kind not in "biuf":
                     raise ValueError(f"{who}: state '{name}' of parameter {idx} has dtype {arr.dtype}, "
                                      f"expected numbers")
-                loaded[name] = np.array(arr, dtype=p.data.dtype, copy=True)
+                loaded[name] = np.array(arr, dtype=p._data.dtype, copy=True)
             if loaded:
                 missing = [k for k in self._required_state(group_of[id(p)]) if k not in loaded]
                 if missing:

@@ -51,7 +51,7 @@ class RMSprop(Optimizer):
         weight_decay, momentum = float(group["weight_decay"]), float(group["momentum"])
         centered, maximize = group["centered"], group["maximize"]
         for p, grad in self._params_with_grad(group):
-            theta = p.data
+            theta = p._data
             state = self.state[p]
             if len(state) == 0:
                 state["step"] = 0.0

@@ -43,7 +43,7 @@ class SGD(Optimizer):
         lr, momentum, dampening = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
         weight_decay, nesterov, maximize = float(group["weight_decay"]), group["nesterov"], group["maximize"]
         for p, grad in self._params_with_grad(group):
-            theta = p.data
+            theta = p._data
             g = -grad if maximize else grad
             if weight_decay != 0:
                 g = g + weight_decay * theta

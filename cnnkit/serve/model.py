@@ -117,7 +117,7 @@ class Predictor:
         captured = []
 
         def keep(module, inputs, output):
-            captured.append((module, np.array(output.data[0], copy=True)))
+            captured.append((module, np.array(output._data[0], copy=True)))
 
         with self._lock:
             handles = [module.register_forward_hook(keep) for module in self._hooked.values()]

@@ -32,7 +32,7 @@ def as_loader(data, batch_size: int, shuffle: bool, name: str):
 
 def class_targets(out, y) -> bool:
     """True if (out, y) are logits (N, C) and class indices (N,), so accuracy is defined."""
-    return out.ndim == 2 and y.ndim == 1 and y.data.dtype.kind in "iu"
+    return out.ndim == 2 and y.ndim == 1 and y._data.dtype.kind in "iu"
 
 
 def _reduce(group, loss_mean, n, scored, correct, correct_k, confusion):
@@ -80,7 +80,7 @@ def evaluate(model, data, loss, *, topk: int | None = None, batch_size: int = 64
                 n += len(y)
                 if not class_targets(out, y):
                     continue
-                logits, t = out.data, y.data
+                logits, t = out._data, y._data
                 correct += topk_correct(logits, t, 1)
                 if topk:
                     correct_k += topk_correct(logits, t, min(topk, logits.shape[1]))

@@ -28,7 +28,7 @@ def all_finite(arrays) -> bool:
 def deep_copy_state(obj):
     """A copy of a state dict whose arrays no longer share memory with the live state."""
     if isinstance(obj, Tensor):
-        return obj.data.copy()
+        return obj._data.copy()
     if isinstance(obj, np.ndarray):
         return obj.copy()
     if isinstance(obj, dict):
@@ -55,17 +55,17 @@ class Snapshot:
     def take(self) -> None:
         for name, t in self.model.state_dict(keep_vars=True).items():
             c = self.copies.get(name)
-            if c is None or c.shape != t.data.shape or c.dtype != t.data.dtype:
-                self.copies[name] = t.data.copy()
+            if c is None or c.shape != t._data.shape or c.dtype != t._data.dtype:
+                self.copies[name] = t._data.copy()
             else:
-                np.copyto(c, t.data)
+                np.copyto(c, t._data)
         self.optimizer_state = {p: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
                                 for p, s in self.optimizer.state.items()}
 
     def restore(self) -> None:
         for name, t in self.model.state_dict(keep_vars=True).items():
             if name in self.copies:
-                np.copyto(t.data, self.copies[name])
+                np.copyto(t._data, self.copies[name])
         self.optimizer.state.clear()
         self.optimizer.state.update(self.optimizer_state)
 

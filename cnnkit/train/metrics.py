@@ -14,7 +14,7 @@ from ..tensor import Tensor
 
 
 def _arr(x) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x._data if isinstance(x, Tensor) else np.asarray(x)
 
 
 def _check(logits: np.ndarray, targets: np.ndarray, name: str) -> None:

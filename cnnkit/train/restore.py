@@ -59,7 +59,7 @@ class Restored:
         """The model's outputs (N, classes) for standardized inputs ``x`` (N, C, H, W), in batches of
         ``batch_size``, without a graph."""
         with no_grad():
-            return np.concatenate([self.model(Tensor._wrap(x[i:i + batch_size])).data
+            return np.concatenate([self.model(Tensor._wrap(x[i:i + batch_size]))._data
                                    for i in range(0, len(x), batch_size)])
 
 

@@ -210,14 +210,14 @@ class Trainer:
                                       f"learning rate?)")
             self.optimizer.zero_grad()
             loss.backward()
-            if not all_finite(p.grad.data for p in params if p.grad is not None):
+            if not all_finite(p.grad._data for p in params if p.grad is not None):
                 snapshot.restore()
                 raise NonFiniteLossError(f"Trainer: non-finite gradients at {where}; training stopped and the "
                                          f"model was left as before that batch (lower the learning rate?)")
             if self.grad_clip is not None:
                 clip_grad_norm_(params, self.grad_clip)
             self.optimizer.step()
-            if not all_finite(p.data for p in params):
+            if not all_finite(p._data for p in params):
                 snapshot.restore()
                 raise NonFiniteLossError(f"Trainer: the update at {where} made weights non-finite; training "
                                          f"stopped and the model was left as before that batch (lower the "
@@ -225,7 +225,7 @@ class Trainer:
             n = len(y)
             loss_mean.update(value, n)
             if class_targets(out, y):
-                correct += topk_correct(out.data, y.data, 1)
+                correct += topk_correct(out._data, y._data, 1)
                 scored += n
             seen += n
             progress.update(n * ranks, loss=loss_mean.mean, acc=correct / scored if scored else float("nan"))
@@ -377,20 +377,20 @@ class Trainer:
 
         ``x`` is a Tensor or an array; it is cast to the dtype of the model's parameters.
         """
-        arr = x.data if isinstance(x, Tensor) else np.asarray(x)
+        arr = x._data if isinstance(x, Tensor) else np.asarray(x)
         if arr.ndim == 0 or len(arr) == 0:
             raise ValueError(f"Trainer.predict: expected a non-empty batch of inputs (N, ...), got shape {arr.shape}")
         bs = self.batch_size if batch_size is None else batch_size
         if not validate.is_int(bs) or bs < 1:
             raise ValueError(f"Trainer.predict: batch_size must be a positive int, got {batch_size!r}")
-        dtype = next((p.data.dtype for p in self.model.parameters()), arr.dtype)
+        dtype = next((p._data.dtype for p in self.model.parameters()), arr.dtype)
         if arr.dtype != dtype:
             arr = arr.astype(dtype)
         was_training = self.model.training
         self.model.eval()
         try:
             with no_grad():
-                outs = [self.model(Tensor._wrap(arr[i:i + bs])).data for i in range(0, len(arr), bs)]
+                outs = [self.model(Tensor._wrap(arr[i:i + bs]))._data for i in range(0, len(arr), bs)]
         finally:
             self.model.train(was_training)
         logits = np.concatenate(outs)
@@ -411,7 +411,7 @@ class Trainer:
     def save_checkpoint(self, path) -> None:
         """Write :meth:`state_dict` to ``path`` with ``ck.save`` (safetensors, atomic); refuses non-finite weights."""
         for name, p in self.network.state_dict().items():
-            if p.data.dtype.kind == "f" and not np.all(np.isfinite(p.data)):
+            if p._data.dtype.kind == "f" and not np.all(np.isfinite(p._data)):
                 raise NonFiniteLossError(f"Trainer: refusing to save a checkpoint to {path}: '{name}' holds "
                                          f"non-finite values")
         save(self.state_dict(), path)
@@ -440,7 +440,7 @@ class Trainer:
                              f"has {'one' if self.scheduler is not None else 'none'}")
         if not isinstance(state["model"], dict):
             raise ValueError(f"{who}: {path} has no model state dict")
-        model_backup = {k: v.data.copy() for k, v in self.network.state_dict().items()}
+        model_backup = {k: v._data.copy() for k, v in self.network.state_dict().items()}
         optimizer_backup = deep_copy_state(self.optimizer.state_dict())
         scheduler_backup = deep_copy_state(self.scheduler.state_dict()) if self.scheduler is not None else None
         try:

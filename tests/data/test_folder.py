@@ -74,7 +74,7 @@ def test_size_grayscale_and_batches(tmp_path):
     pixels = np.asarray(Image.open(data.samples[0][0]))
     assert x.shape == (1, 8, 8) and np.array_equal(x[0], resize_center_crop(pixels, 8))
     batch_x, batch_y = next(iter(DataLoader(data, batch_size=4)))
-    assert batch_x.shape == (4, 1, 8, 8) and batch_y.data.tolist() == [0, 0, 1, 1]
+    assert batch_x.shape == (4, 1, 8, 8) and batch_y._data.tolist() == [0, 0, 1, 1]
 
 
 def test_resize_center_crop_matches_resize_then_crop():

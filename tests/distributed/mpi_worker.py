@@ -82,7 +82,7 @@ def steps(args, world) -> None:
             optimizer.step()
             step += 1
             for name, t in net.state_dict().items():
-                saved[f"{step}/{name}"] = t.data.copy()
+                saved[f"{step}/{name}"] = t._data.copy()
             if step == args.steps:
                 if hasattr(model, "reducer"):
                     saved["started_early"] = np.array(model.reducer.started_early)
@@ -116,7 +116,7 @@ def fit(args, world) -> None:
     val = DataLoader(Subset(dataset, list(range(world.rank, N, world.world_size))), batch_size=16)
     trainer.fit(loader, args.epochs, val=val)
     if world.rank == 0:
-        np.savez(f"{args.out}/final.npz", **{k: v.data for k, v in model.module.state_dict().items()})
+        np.savez(f"{args.out}/final.npz", **{k: v._data for k, v in model.module.state_dict().items()})
 
 
 def main() -> int:

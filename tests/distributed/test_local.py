@@ -74,7 +74,7 @@ def test_dataloader_takes_a_sampler_and_passes_set_epoch_on():
     assert len(loader) == 3
     loader.set_epoch(4)
     assert sampler.epoch == 4
-    seen = np.concatenate([y.data for _, y in loader])
+    seen = np.concatenate([y._data for _, y in loader])
     assert seen.tolist() == list(sampler)
     with pytest.raises(ValueError, match="DataLoader: sampler option is mutually exclusive with shuffle"):
         DataLoader(data, batch_size=2, sampler=sampler, shuffle=True)
@@ -94,7 +94,7 @@ def test_sync_batchnorm_in_one_process_is_torch_batchnorm(shape, affine):
     reference = reference.double()
     if affine:
         w, b = rng.normal(size=3), rng.normal(size=3)
-        layer.weight.data[...], layer.bias.data[...] = w, b
+        layer.weight._data[...], layer.bias._data[...] = w, b
         reference.weight.data[...], reference.bias.data[...] = torch.tensor(w), torch.tensor(b)
     for _ in range(2):  # the second step uses a non-zero running mean as the shift
         xt = ck.tensor(x, requires_grad=True)
@@ -103,17 +103,17 @@ def test_sync_batchnorm_in_one_process_is_torch_batchnorm(shape, affine):
         xr = torch.tensor(x, requires_grad=True)
         yr = reference(xr)
         yr.backward(torch.tensor(gy))
-        np.testing.assert_allclose(y.data, yr.detach().numpy(), rtol=1e-8, atol=1e-10)
-        np.testing.assert_allclose(xt.grad.data, xr.grad.numpy(), rtol=1e-8, atol=1e-10)
-        np.testing.assert_allclose(layer.running_mean.data, reference.running_mean.numpy(), rtol=1e-10)
-        np.testing.assert_allclose(layer.running_var.data, reference.running_var.numpy(), rtol=1e-10)
+        np.testing.assert_allclose(y._data, yr.detach().numpy(), rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(xt.grad._data, xr.grad.numpy(), rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(layer.running_mean._data, reference.running_mean.numpy(), rtol=1e-10)
+        np.testing.assert_allclose(layer.running_var._data, reference.running_var.numpy(), rtol=1e-10)
         if affine:
-            np.testing.assert_allclose(layer.weight.grad.data, reference.weight.grad.numpy(), rtol=1e-8)
-            np.testing.assert_allclose(layer.bias.grad.data, reference.bias.grad.numpy(), rtol=1e-8)
+            np.testing.assert_allclose(layer.weight.grad._data, reference.weight.grad.numpy(), rtol=1e-8)
+            np.testing.assert_allclose(layer.bias.grad._data, reference.bias.grad.numpy(), rtol=1e-8)
         x = x + 1.5
     layer.eval()
     reference.eval()
-    np.testing.assert_allclose(layer(ck.tensor(x)).data, reference(torch.tensor(x)).detach().numpy(), rtol=1e-8)
+    np.testing.assert_allclose(layer(ck.tensor(x))._data, reference(torch.tensor(x)).detach().numpy(), rtol=1e-8)
 
 
 def test_convert_sync_batchnorm_keeps_the_parameters_and_the_state_dict_keys():
@@ -137,7 +137,7 @@ def test_wrapper_in_one_process_trains_like_the_bare_model():
     x = ck.tensor(np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32))
     for model in (bare, wrapped):
         model(x).sum().backward()
-    assert np.array_equal(bare[0].weight.grad.data, wrapped.module[0].weight.grad.data)
+    assert np.array_equal(bare[0].weight.grad._data, wrapped.module[0].weight.grad._data)
 
 
 def test_process_group_of_one_and_its_argument_checks():

@@ -92,7 +92,7 @@ def test_against_the_gradient_support(layers):
     (i, i) span the receptive field, centred at start + i·jump."""
     model = nn.Sequential(*layers)
     for p in model.parameters():
-        p.data[...] = np.abs(p.data) + 0.1
+        p.data[...] = np.abs(p._data) + 0.1
     last = receptive_fields(model, (1, 40, 40))[-1]
     x = ck.ones(1, 1, 40, 40, dtype=ck.float64, requires_grad=True)
     model.double()

@@ -94,7 +94,7 @@ class Functional(nn.Module):
 def positive(model: nn.Module) -> nn.Module:
     """Every parameter positive, so no two paths cancel in the brute-force gradients."""
     for p in model.parameters():
-        p.data[...] = 0.05 + 0.1 * np.random.rand(*p.shape)
+        p._data[...] = 0.05 + 0.1 * np.random.rand(*p.shape)
     return model
 
 

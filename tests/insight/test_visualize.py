@@ -25,7 +25,7 @@ def test_colour_filter_grid():
     grid, n = filter_grid(model)
     assert n == 5 and grid_shape(5) == (2, 3)
     assert grid.shape == (1 + 2 * 4, 1 + 3 * 4, 3)
-    w = model[0].weight.data.astype(np.float64)
+    w = model[0].weight._data.astype(np.float64)
     for i, t in enumerate(tiles_of(grid, n, (3, 3))):
         np.testing.assert_allclose(t, minmax(w[i]).transpose(1, 2, 0), rtol=0, atol=1e-12)
         assert t.min() == 0 and t.max() == 1
@@ -36,12 +36,12 @@ def test_grey_filter_grid_lenet_and_two_channels():
     model = ck.models.get("lenet5")
     grid, n = filter_grid(model)
     assert n == 6 and grid.ndim == 2
-    w = model.features.c1.weight.data.astype(np.float64)
+    w = model.features.c1.weight._data.astype(np.float64)
     for i, t in enumerate(tiles_of(grid, n, (5, 5))):
         np.testing.assert_allclose(t, minmax(w[i, 0]), rtol=0, atol=1e-12)
     model = nn.Sequential(nn.Conv2d(2, 3, (3, 5)))
     grid, n = filter_grid(model)
-    w = model[0].weight.data.astype(np.float64).reshape(6, 3, 5)
+    w = model[0].weight._data.astype(np.float64).reshape(6, 3, 5)
     assert n == 6 and grid.ndim == 2
     for i, t in enumerate(tiles_of(grid, n, (3, 5))):
         np.testing.assert_allclose(t, minmax(w[i]), rtol=0, atol=1e-12)
@@ -53,8 +53,8 @@ def test_feature_maps_equal_torch():
     x = np.random.default_rng(0).random((1, 10, 10)).astype(np.float32)
     maps = feature_maps(model, x)
     assert list(maps) == ["0", "2", "3", "4"]
-    w0, b0 = (torch.from_numpy(p.data) for p in (model[0].weight, model[0].bias))
-    w3, b3 = (torch.from_numpy(p.data) for p in (model[3].weight, model[3].bias))
+    w0, b0 = (torch.from_numpy(p._data) for p in (model[0].weight, model[0].bias))
+    w3, b3 = (torch.from_numpy(p._data) for p in (model[3].weight, model[3].bias))
     t0 = TF.conv2d(torch.from_numpy(x[None]), w0, b0, padding=1)
     t2 = TF.max_pool2d(TF.relu(t0), 2)
     t3 = TF.conv2d(t2, w3, b3)
@@ -74,8 +74,8 @@ class Ones(nn.Module):
                                   nn.Conv2d(1, 1, (3, 5), padding=(0, 2)))
         for m in self.body:
             if isinstance(m, nn.Conv2d):
-                m.weight.data[...] = 1.0
-                m.bias.data[...] = 0.0
+                m.weight._data[...] = 1.0
+                m.bias._data[...] = 0.0
 
     def forward(self, x):
         return self.body(x)

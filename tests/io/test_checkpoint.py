@@ -23,10 +23,10 @@ def _nest():
 
 def _same(a, b):
     if isinstance(a, ck.Tensor) or isinstance(a, np.ndarray):
-        a_arr = a.data if isinstance(a, ck.Tensor) else a
+        a_arr = a._data if isinstance(a, ck.Tensor) else a
         assert isinstance(b, ck.Tensor)
         assert b.dtype == a_arr.dtype and b.shape == a_arr.shape
-        np.testing.assert_array_equal(b.data, a_arr)
+        np.testing.assert_array_equal(b._data, a_arr)
     elif isinstance(a, dict):
         assert isinstance(b, dict) and list(a) == list(b)
         for k in a:
@@ -62,7 +62,7 @@ def test_non_contiguous_arrays_are_stored_correctly(tmp_path):
     save(views, tmp_path / "v.st")
     back = load(tmp_path / "v.st")
     for k, v in views.items():
-        np.testing.assert_array_equal(back[k].data, v)
+        np.testing.assert_array_equal(back[k]._data, v)
 
 
 def test_keys_that_look_like_paths_or_markers_survive(tmp_path):
@@ -80,10 +80,10 @@ def test_module_state_dict_round_trip(tmp_path):
             self.register_buffer("count", ck.tensor(0))
 
     a, b = Net(), Net()
-    a.count.data[...] = 9
+    a.count._data[...] = 9
     save(a.state_dict(), tmp_path / "m.st")
     b.load_state_dict(load(tmp_path / "m.st"))
-    np.testing.assert_array_equal(a.w.data, b.w.data)
+    np.testing.assert_array_equal(a.w._data, b.w._data)
     assert b.count.item() == 9 and b.count.dtype == np.int64
 
 

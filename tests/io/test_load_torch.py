@@ -50,13 +50,13 @@ def test_every_dtype_reads_the_bytes_torch_wrote(tmp_path, dtype, legacy):
         assert isinstance(got, ck.Tensor)
         want = _expected(ref)
         assert got.dtype == want.dtype and got.shape == want.shape
-        np.testing.assert_array_equal(got.data, want)
+        np.testing.assert_array_equal(got._data, want)
 
 
 def test_bfloat16_becomes_float32_exactly(tmp_path):
     t = torch.tensor([1.0, -2.5, 3.140625, 1e30, -1e-30, float("inf")], dtype=torch.bfloat16)
     torch.save({"b": t}, tmp_path / "b.pt")
-    got = load_torch(tmp_path / "b.pt")["b"].data
+    got = load_torch(tmp_path / "b.pt")["b"]._data
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, t.float().numpy())
 
@@ -70,11 +70,11 @@ def test_views_and_shared_storages(tmp_path, legacy):
     torch.save(sd, path, _use_new_zipfile_serialization=not legacy)
     got = load_torch(path)
     for k, v in sd.items():
-        np.testing.assert_array_equal(got[k].data, v.contiguous().numpy(), err_msg=k)
-        assert got[k].data.flags.c_contiguous and got[k].data.flags.writeable
-    assert got["alias"].data is got["base"].data   # one tensor object stored twice stays one (as torch.load)
-    got["base"].data[0, 0] = -1                     # views of it are arrays of their own
-    assert got["transposed"].data[0, 0] == 0 and got["strided"].data[0, 0] == 12
+        np.testing.assert_array_equal(got[k]._data, v.contiguous().numpy(), err_msg=k)
+        assert got[k]._data.flags.c_contiguous and got[k]._data.flags.writeable
+    assert got["alias"]._data is got["base"]._data   # one tensor object stored twice stays one (as torch.load)
+    got["base"]._data[0, 0] = -1                     # views of it are arrays of their own
+    assert got["transposed"]._data[0, 0] == 0 and got["strided"]._data[0, 0] == 12
 
 
 def test_big_endian_byteorder_record(tmp_path):
@@ -102,7 +102,7 @@ def test_big_endian_byteorder_record(tmp_path):
             zout.writestr(name, np.frombuffer(data, f"<u{size}" if size > 1 else "u1").byteswap().tobytes())
     got = load_torch(big)
     for k, v in sd.items():
-        np.testing.assert_array_equal(got[k].data, _expected(v), err_msg=k)
+        np.testing.assert_array_equal(got[k]._data, _expected(v), err_msg=k)
 
 
 def _randomized_ref_resnet18(num_classes=10):
@@ -132,7 +132,7 @@ def test_resnet18_state_dict_gives_torchs_logits(tmp_path, legacy):
     with torch.no_grad():   # the oracle: torch in float64 on the same float32 weights and input
         want = ref.double()(torch.from_numpy(x).double()).numpy()
     with ck.no_grad():
-        got = model(ck.tensor(x)).data
+        got = model(ck.tensor(x))._data
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
@@ -161,7 +161,7 @@ def test_convert_torch_writes_a_cnnkit_checkpoint(tmp_path):
     assert n == len(ref.state_dict())
     back = ck.load(out)
     for k, v in ref.state_dict().items():
-        np.testing.assert_array_equal(back[k].data, v.numpy(), err_msg=k)
+        np.testing.assert_array_equal(back[k]._data, v.numpy(), err_msg=k)
     model = ck.models.resnet18(num_classes=10)
     model.load_state_dict(back)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []   # no temporary left
@@ -260,7 +260,7 @@ def _forged(path, numel, size, stride, offset=0, data=b"\0" * 16):
 def test_forged_sizes_are_refused_without_allocating(tmp_path):
     p = tmp_path / "f.pth"
     _forged(p, 4, (2, 2), (2, 1))
-    np.testing.assert_array_equal(load_torch(p)["w"].data, np.zeros((2, 2), np.float32))   # the forger works
+    np.testing.assert_array_equal(load_torch(p)["w"]._data, np.zeros((2, 2), np.float32))   # the forger works
     _forged(p, 10**15, (4,), (1,))
     with pytest.raises(TorchFileError, match=r"declares 1000000000000000 elements .* member holds 16 bytes"):
         load_torch(p)

@@ -44,13 +44,13 @@ def run_train_and_eval(model, x, num_classes):
     loss.backward()
     for name, p in model.named_parameters():
         assert p.grad is not None, f"{name} got no gradient"
-        assert np.isfinite(p.grad.data).all(), f"{name} has a non-finite gradient"
-    assert any(np.abs(p.grad.data).sum() > 0 for p in model.parameters())
+        assert np.isfinite(p.grad._data).all(), f"{name} has a non-finite gradient"
+    assert any(np.abs(p.grad._data).sum() > 0 for p in model.parameters())
     model.eval()
     with ck.no_grad():
         y = model(x)
     assert isinstance(y, ck.Tensor) and y.shape == (x.shape[0], num_classes) and not y.requires_grad
-    assert np.isfinite(y.data).all()
+    assert np.isfinite(y._data).all()
     return out
 
 
@@ -84,14 +84,14 @@ NATIVE = [("alexnet", {}, 224), ("alexnet_original", {"original": True}, 227), (
 def test_native_resolution_forward_backward_and_eval(name, kwargs, size):
     model = ck.models.get(name.replace("_original", ""), **kwargs)
     if name == "vgg11":  # torchvision's init: kaiming_normal_(fan_out, relu) convs, N(0, 0.01²) linear, zero biases
-        w = model.features[11].weight.data  # 256 → 512, fan_out = 512·9
+        w = model.features[11].weight._data  # 256 → 512, fan_out = 512·9
         assert abs(float(w.std()) / math.sqrt(2.0 / (512 * 9)) - 1) < 0.02
-        assert abs(float(model.classifier[3].weight.data.std()) / 0.01 - 1) < 0.02
-        assert all(np.all(m.bias.data == 0) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+        assert abs(float(model.classifier[3].weight._data.std()) / 0.01 - 1) < 0.02
+        assert all(np.all(m.bias._data == 0) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
     if name == "densenet121":  # kaiming_normal_ (fan_in): std = √(2 / (128·9)) for a 3×3 conv
-        w = model.features.denseblock3.denselayer5.conv2.weight.data
+        w = model.features.denseblock3.denselayer5.conv2.weight._data
         assert abs(float(w.std()) / math.sqrt(2.0 / (128 * 9)) - 1) < 0.05
-        assert np.all(model.classifier.bias.data == 0)
+        assert np.all(model.classifier.bias._data == 0)
     out = run_train_and_eval(model, ck.randn(2, 3, size, size), 1000)
     if name == "googlenet":
         assert isinstance(out, ck.models.GoogLeNetOutputs)
@@ -167,7 +167,7 @@ def compare_pass(ck_model, torch_model, x, train: bool, backward: bool = True):
     outs_t = list(out_t) if isinstance(out_t, tuple) else [out_t]
     assert len(outs_c) == len(outs_t)
     for i, (oc, ot) in enumerate(zip(outs_c, outs_t)):
-        assert_close(oc.data, ot.detach().numpy(), f"output {i}")
+        assert_close(oc._data, ot.detach().numpy(), f"output {i}")
     if backward:
         rng = np.random.default_rng(7)
         cots = [rng.standard_normal(o.shape) for o in outs_c]
@@ -178,10 +178,10 @@ def compare_pass(ck_model, torch_model, x, train: bool, backward: bool = True):
             if p.grad is None:  # unused in this mode (the auxiliary heads in eval)
                 assert tp[name].grad is None, name
                 continue
-            assert_close(p.grad.data, tp[name].grad.numpy(), f"gradient of {name}")
+            assert_close(p.grad._data, tp[name].grad.numpy(), f"gradient of {name}")
     tsd = torch_model.state_dict()
     for key, v in ck_model.state_dict().items():  # BN running statistics after a training step
-        assert_close(v.data, tsd[key].numpy(), f"state {key}")
+        assert_close(v._data, tsd[key].numpy(), f"state {key}")
 
 
 @pytest.mark.slow
@@ -299,8 +299,8 @@ def test_alexnet_original_paper_init():
     f, c = m.features, m.classifier
     for layer, bias in ((f.conv1, 0), (f.conv2, 1), (f.conv3, 0), (f.conv4, 1), (f.conv5, 1), (c.fc6, 1),
                         (c.fc7, 1), (c.fc8, 0)):
-        assert np.all(layer.bias.data == bias)
-    assert abs(float(c.fc6.weight.data.std()) - 0.01) < 1e-4 and abs(float(c.fc6.weight.data.mean())) < 1e-4
+        assert np.all(layer.bias._data == bias)
+    assert abs(float(c.fc6.weight._data.std()) - 0.01) < 1e-4 and abs(float(c.fc6.weight._data.mean())) < 1e-4
     with pytest.raises(TypeError, match=r"alexnet: unexpected arguments \['paper_init'\]"):
         ck.models.alexnet(paper_init=True)
 
@@ -315,7 +315,7 @@ def test_googlenet_defaults_follow_the_paper():
     m = ck.models.googlenet(num_classes=10)
     assert m.aux1.dropout.p == 0.7 and m.aux2.dropout.p == 0.7
     # init_weights: N(0, 0.01²) truncated at ±2 for convolutions and linear layers
-    w = m.inception4e.branch2[1].conv.weight.data
+    w = m.inception4e.branch2[1].conv.weight._data
     assert abs(float(w.std()) - 0.01) < 5e-4
 
 
@@ -323,14 +323,14 @@ def test_googlenet_transform_input():
     x = ck.randn(2, 3, 32, 32, dtype=ck.float64)
     t = imagenet_to_unit_range(x)
     mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
-    expected = x.data * (std / 0.5)[None, :, None, None] + ((mean - 0.5) / 0.5)[None, :, None, None]
-    np.testing.assert_allclose(t.data, expected, rtol=1e-15)
+    expected = x._data * (std / 0.5)[None, :, None, None] + ((mean - 0.5) / 0.5)[None, :, None, None]
+    np.testing.assert_allclose(t._data, expected, rtol=1e-15)
     assert imagenet_to_unit_range(ck.randn(1, 3, 4, 4)).dtype == ck.float32
     a = ck.models.googlenet(num_classes=5, aux_logits=False, transform_input=True).double().eval()
     b = ck.models.googlenet(num_classes=5, aux_logits=False).double().eval()
     b.load_state_dict(a.state_dict())
     with ck.no_grad():
-        np.testing.assert_allclose(a(x).data, b(t).data, rtol=1e-12)
+        np.testing.assert_allclose(a(x)._data, b(t)._data, rtol=1e-12)
 
 
 @pytest.mark.slow
@@ -348,19 +348,19 @@ def test_inception_v3_auxiliary_head_needs_299_in_training_only():
 @pytest.mark.slow
 def test_resnet_initialization_and_zero_init_residual():
     m = ck.models.resnet50()
-    w = m.layer3[1].conv2.weight.data  # kaiming_normal_(fan_out, relu): std = √(2 / (256·9))
+    w = m.layer3[1].conv2.weight._data  # kaiming_normal_(fan_out, relu): std = √(2 / (256·9))
     assert abs(float(w.std()) / math.sqrt(2.0 / (256 * 9)) - 1) < 0.02
     assert m.layer2[0].conv2.stride == (2, 2) and m.layer2[0].conv1.stride == (1, 1)  # v1.5
-    assert np.all(m.layer1[0].bn3.weight.data == 1)
+    assert np.all(m.layer1[0].bn3.weight._data == 1)
     z = ck.models.resnet50(zero_init_residual=True)
-    assert all(np.all(b.bn3.weight.data == 0) for layer in (z.layer1, z.layer2, z.layer3, z.layer4) for b in layer)
+    assert all(np.all(b.bn3.weight._data == 0) for layer in (z.layer1, z.layer2, z.layer3, z.layer4) for b in layer)
     z18 = ck.models.resnet18(zero_init_residual=True, num_classes=10)
-    assert all(np.all(b.bn2.weight.data == 0) for b in z18.layer1)
+    assert all(np.all(b.bn2.weight._data == 0) for b in z18.layer1)
     # every residual branch starts at zero, so each block is relu(identity or projection)
     z18.eval()
     with ck.no_grad():
         x = z18.maxpool(z18.relu(z18.bn1(z18.conv1(ck.randn(1, 3, 32, 32)))))
-        np.testing.assert_array_equal(z18.layer1[0](x).data, x.data)  # x ≥ 0 after the stem's ReLU
+        np.testing.assert_array_equal(z18.layer1[0](x)._data, x._data)  # x ≥ 0 after the stem's ReLU
 
 
 def test_dense_block_concatenates_into_one_buffer_and_differentiates():
@@ -371,9 +371,9 @@ def test_dense_block_concatenates_into_one_buffer_and_differentiates():
     x = ck.randn(2, 4, 5, 5, dtype=ck.float64, requires_grad=True)
     y = block(x)
     assert y.shape == (2, 4 + 3 * 3, 5, 5)
-    np.testing.assert_array_equal(y.data[:, :4], x.data)
+    np.testing.assert_array_equal(y._data[:, :4], x._data)
     assert [s.shape[1] for s in seen] == [4, 7, 10]
-    assert all(np.shares_memory(s.data, y.data) for s in seen)  # views of one buffer, no re-copies
+    assert all(np.shares_memory(s._data, y._data) for s in seen)  # views of one buffer, no re-copies
 
     def naive(inp):
         feats = [inp]
@@ -382,15 +382,15 @@ def test_dense_block_concatenates_into_one_buffer_and_differentiates():
         return ck.cat(feats, 1)
 
     with ck.no_grad():
-        np.testing.assert_array_equal(naive(x).data, y.data)
+        np.testing.assert_array_equal(naive(x)._data, y._data)
     assert ck.autograd.gradcheck(lambda inp: block(inp), [x])
     a, b = ck.randn(1, 2, 2, 2, requires_grad=True), ck.randn(1, 3, 2, 2, requires_grad=True)
     buf = np.empty((1, 5, 2, 2), np.float32)
     GrowingConcat(buf)(a)
     out = GrowingConcat(buf)(a, b)
     (out * ck.arange(20, dtype=ck.float32).reshape(1, 5, 2, 2)).sum().backward()
-    np.testing.assert_array_equal(b.grad.data, np.arange(8, 20, dtype=np.float32).reshape(1, 3, 2, 2))
-    np.testing.assert_array_equal(a.grad.data, np.arange(0, 8, dtype=np.float32).reshape(1, 2, 2, 2))
+    np.testing.assert_array_equal(b.grad._data, np.arange(8, 20, dtype=np.float32).reshape(1, 3, 2, 2))
+    np.testing.assert_array_equal(a.grad._data, np.arange(0, 8, dtype=np.float32).reshape(1, 2, 2, 2))
 
 
 # ----- errors at the boundary -------------------------------------------------------------------------------

@@ -31,14 +31,14 @@ def test_grayscale_model_equals_the_rgb_model_on_repeated_grey(name):
     for k in rgb_state:
         expected = rgb_state[k].shape if k != key else (rgb_state[k].shape[0], 1, *rgb_state[k].shape[2:])
         assert tuple(grey_state[k].shape) == tuple(expected), k
-    state = {k: v.data.copy() for k, v in rgb_state.items()}
+    state = {k: v._data.copy() for k, v in rgb_state.items()}
     state[key] = state[key].sum(axis=1, keepdims=True)
     grey.load_state_dict(state)
     size = SIZE.get(name, 32)
     x = np.random.default_rng(0).random((2, 1, size, size), dtype=np.float32)
     with ck.no_grad():
-        a = grey(ck.tensor(x)).data
-        b = rgb(ck.tensor(np.repeat(x, 3, axis=1))).data
+        a = grey(ck.tensor(x))._data
+        b = rgb(ck.tensor(np.repeat(x, 3, axis=1)))._data
     assert a.shape == (2, 5)
     scale = np.abs(b).max()
     assert np.abs(a - b).max() <= 1e-4 * scale  # two float32 sums of the same terms in another order

@@ -69,12 +69,12 @@ def test_classic_connection_table_is_the_papers():
     m = models.lenet5(classic=True).double()
     c3 = m.features.c3
     x = np.random.default_rng(1).standard_normal((1, 6, 14, 14))
-    base = c3(ck.tensor(x)).data
+    base = c3(ck.tensor(x))._data
     seen = np.zeros((16, 6), bool)
     for i in range(6):
         x2 = x.copy()
         x2[0, i] += 1.0
-        changed = np.abs(c3(ck.tensor(x2)).data - base).reshape(16, -1).max(axis=1) > 0
+        changed = np.abs(c3(ck.tensor(x2))._data - base).reshape(16, -1).max(axis=1) > 0
         seen[:, i] = changed
     expected = np.zeros((16, 6), bool)
     for j, ins in enumerate(PAPER_TABLE):
@@ -93,10 +93,10 @@ def test_output_shapes_and_finite_gradients(classic, num_classes):
     out = m(x)
     assert out.shape == (5, num_classes) and out.dtype == np.float32
     out.sum().backward()
-    assert x.grad.shape == x.shape and np.all(np.isfinite(x.grad.data))
+    assert x.grad.shape == x.shape and np.all(np.isfinite(x.grad._data))
     for name, p in m.named_parameters():
         assert p.grad is not None and p.grad.shape == p.shape, name
-        assert np.all(np.isfinite(p.grad.data)) and np.any(p.grad.data != 0), name
+        assert np.all(np.isfinite(p.grad._data)) and np.any(p.grad._data != 0), name
 
 
 def test_intermediate_shapes():
@@ -167,5 +167,5 @@ def test_same_seed_same_weights():
     b = models.lenet5().state_dict()
     ck.manual_seed(4)
     c = models.lenet5().state_dict()
-    assert all(np.array_equal(a[k].data, b[k].data) for k in a)
-    assert not np.array_equal(a["features.c1.weight"].data, c["features.c1.weight"].data)
+    assert all(np.array_equal(a[k]._data, b[k]._data) for k in a)
+    assert not np.array_equal(a["features.c1.weight"]._data, c["features.c1.weight"]._data)

@@ -85,7 +85,7 @@ def test_reprs():
 def test_softmax_module_implicit_dim(cls, shape):
     x = values(shape, seed=1)
     with pytest.warns(UserWarning, match="Implicit dimension choice"):
-        y = getattr(nn, cls)()(ck.tensor(x)).data
+        y = getattr(nn, cls)()(ck.tensor(x))._data
     with pytest.warns(UserWarning):
         yt = getattr(torch.nn, cls)()(torch.tensor(x)).numpy()
     np.testing.assert_allclose(y, yt, rtol=1e-12, atol=1e-15)

@@ -111,18 +111,18 @@ def test_default_initialization(cls, args, fan_in):
     ck.manual_seed(3)
     m = cls(*args)
     bound = 1 / math.sqrt(fan_in)
-    w, b = m.weight.data, m.bias.data
+    w, b = m.weight._data, m.bias._data
     assert w.dtype == np.float32 and np.abs(w).max() <= bound and np.abs(b).max() <= bound
     assert abs(w.std() - bound / math.sqrt(3)) < 0.05 * bound  # uniform: std = bound/√3
     assert np.abs(w).max() > 0.95 * bound
     ck.manual_seed(3)
-    assert np.array_equal(cls(*args).weight.data, w)  # drawn from the project generator
+    assert np.array_equal(cls(*args).weight._data, w)  # drawn from the project generator
 
 
 def test_output_size_argument():
     m = nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1).double()
     tm = torch.nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1).double()
-    tm.load_state_dict({k: torch.from_numpy(v.data.copy()) for k, v in m.state_dict().items()})
+    tm.load_state_dict({k: torch.from_numpy(v._data.copy()) for k, v in m.state_dict().items()})
     x = _x(2, 3, 4, 4)
     for size in [(7, 7), (8, 7), [2, 2, 8, 8]]:
         y, yt = m(ck.tensor(x), output_size=size), tm(torch.from_numpy(x), output_size=size)
@@ -159,9 +159,9 @@ def _dense_torch(m: nn.TableConv2d, dtype):
                          bias=m.bias is not None, dtype=dtype)
     with torch.no_grad():
         tm.weight.zero_()
-        tm.weight[torch.from_numpy(m.table)] = torch.from_numpy(m.weight.data.copy()).to(dtype)
+        tm.weight[torch.from_numpy(m.table)] = torch.from_numpy(m.weight._data.copy()).to(dtype)
         if m.bias is not None:
-            tm.bias.copy_(torch.from_numpy(m.bias.data))  # copy_ converts the dtype
+            tm.bias.copy_(torch.from_numpy(m.bias._data))  # copy_ converts the dtype
     return tm
 
 
@@ -201,8 +201,8 @@ def test_table_conv2d_initialization_and_gradcheck():
     m = nn.TableConv2d(6, 16, 5, LENET5_C3_TABLE)
     fan_in = LENET5_C3_TABLE.sum(axis=1) * 25
     rows = np.nonzero(LENET5_C3_TABLE)[0]
-    assert np.all(np.abs(m.weight.data).max(axis=(1, 2)) <= 1 / np.sqrt(fan_in[rows]))
-    assert np.all(np.abs(m.bias.data) <= 1 / np.sqrt(fan_in))
+    assert np.all(np.abs(m.weight._data).max(axis=(1, 2)) <= 1 / np.sqrt(fan_in[rows]))
+    assert np.all(np.abs(m.bias._data) <= 1 / np.sqrt(fan_in))
     table = np.array([[1, 0, 1], [0, 1, 0]], bool)
     small = nn.TableConv2d(3, 2, 2, table, padding=1).double()
     x = ck.tensor(_x(2, 3, 3, 3), requires_grad=True)
@@ -211,10 +211,10 @@ def test_table_conv2d_initialization_and_gradcheck():
 
 def test_table_conv2d_dense_weight():
     m = nn.TableConv2d(6, 16, 5, LENET5_C3_TABLE)
-    dense = m.dense_weight().data
+    dense = m.dense_weight()._data
     assert dense.shape == (16, 6, 5, 5)
     assert np.all(dense[~LENET5_C3_TABLE] == 0)
-    assert np.array_equal(dense[LENET5_C3_TABLE], m.weight.data)
+    assert np.array_equal(dense[LENET5_C3_TABLE], m.weight._data)
 
 
 # ----- errors name the layer -------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ def test_dropout_module_train_and_eval(p, dtype):
     x = ck.tensor(nonzero((64, 256), seed=1, dtype=dtype), requires_grad=True)
     assert m.training
     y = m(x)
-    kept = y.data != 0
+    kept = y._data != 0
     s = dtype(1 / (1 - p))
     assert abs(kept.mean() - (1 - p)) < 5 * np.sqrt(p * (1 - p) / kept.size)
     np.testing.assert_array_equal(y.data[kept], x.data[kept] * s)
@@ -47,10 +47,10 @@ def test_dropout_module_in_sequential_follows_train_eval():
     net = nn.Sequential(nn.Linear(10, 10), nn.Dropout(0.5))
     x = ck.randn(200, 10)
     net.eval()
-    a, b = net(x).data, net(x).data
+    a, b = net(x)._data, net(x)._data
     np.testing.assert_array_equal(a, b)
     net.train()
-    c = net(x).data
+    c = net(x)._data
     assert np.mean(c == 0) > 0.4 and not np.array_equal(a, c)
 
 
@@ -58,9 +58,9 @@ def test_dropout_module_reproducible():
     m = nn.Dropout(0.3)
     x = ck.tensor(nonzero((10, 10)))
     ck.manual_seed(42)
-    a = m(x).data
+    a = m(x)._data
     ck.manual_seed(42)
-    np.testing.assert_array_equal(m(x).data, a)
+    np.testing.assert_array_equal(m(x)._data, a)
 
 
 @pytest.mark.parametrize("shape", [(8, 16, 4, 4), (8, 16, 10)])
@@ -68,7 +68,7 @@ def test_dropout2d_module(shape):
     m = nn.Dropout2d(0.5)
     x = ck.tensor(nonzero(shape, seed=2), requires_grad=True)
     y = m(x)
-    kept = (y.data != 0).reshape(shape[0], shape[1], -1)
+    kept = (y._data != 0).reshape(shape[0], shape[1], -1)
     assert np.all(kept.all(axis=2) | ~kept.any(axis=2))
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.data, (y.data != 0) * np.float32(2.0))

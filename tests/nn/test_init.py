@@ -28,9 +28,9 @@ CONSTANT = {"constant_": dict(val=0.25), "zeros_": {}, "ones_": {}}
 def test_fills_in_place_keeps_dtype_returns_tensor(name, dtype):
     kwargs = {**RANDOM, **CONSTANT}[name]
     for t in (ck.zeros(6, 5, 3, 3, dtype=dtype), Parameter(ck.zeros(6, 5, dtype=dtype))):
-        data = t.data
+        data = t._data
         out = getattr(init, name)(t, **kwargs)
-        assert out is t and t.data is data and t.dtype == dtype and t.shape == data.shape
+        assert out is t and t._data is data and t.dtype == dtype and t.shape == data.shape
         assert not isinstance(t, Parameter) or t.requires_grad
         if name in RANDOM:
             assert len(np.unique(t.numpy())) > t.numel() // 2

@@ -77,7 +77,7 @@ def test_linear_default_init_matches_pytorchs_distribution():
     """kaiming_uniform_(a=√5) = U(−1/√in, 1/√in) for W; U(−1/√in, 1/√in) for b."""
     m = nn.Linear(256, 512)
     bound = 1 / math.sqrt(256)
-    w, b = m.weight.data, m.bias.data
+    w, b = m.weight._data, m.bias._data
     assert np.all(np.abs(w) <= bound) and np.all(np.abs(b) <= bound)
     assert abs(w.std() - bound / math.sqrt(3)) < 0.01 * bound
     assert abs(w.mean()) < 0.01 * bound
@@ -92,19 +92,19 @@ def test_linear_init_reproducible_and_reset():
     a = nn.Linear(10, 4)
     ck.manual_seed(5)
     b = nn.Linear(10, 4)
-    np.testing.assert_array_equal(a.weight.data, b.weight.data)
-    np.testing.assert_array_equal(a.bias.data, b.bias.data)
-    w0 = a.weight.data.copy()
+    np.testing.assert_array_equal(a.weight._data, b.weight._data)
+    np.testing.assert_array_equal(a.bias._data, b.bias._data)
+    w0 = a.weight._data.copy()
     a.reset_parameters()
     assert not np.array_equal(a.weight.data, w0)
 
 
 def test_linear_zero_features():
     m = nn.Linear(0, 3)
-    np.testing.assert_array_equal(m.bias.data, 0.0)
+    np.testing.assert_array_equal(m.bias._data, 0.0)
     y = m(ck.zeros(2, 0))
     assert y.shape == (2, 3)
-    np.testing.assert_array_equal(y.data, 0.0)
+    np.testing.assert_array_equal(y._data, 0.0)
 
 
 @pytest.mark.parametrize("call, exc, match", [
@@ -162,7 +162,7 @@ def test_unflatten_against_torch(shape, dim, sizes, dtype):
 def test_flatten_then_unflatten_roundtrip():
     x = ck.randn(2, 3, 4, 5)
     y = nn.Unflatten(1, (3, 4, 5))(nn.Flatten()(x))
-    np.testing.assert_array_equal(y.data, x.data)
+    np.testing.assert_array_equal(y._data, x._data)
 
 
 @pytest.mark.parametrize("call, exc, match", [

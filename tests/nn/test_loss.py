@@ -184,7 +184,7 @@ def test_training_loop_step_reduces_loss():
         loss = loss_fn(x @ w, t)
         loss.backward()
         with ck.no_grad():
-            w.data -= 0.5 * w.grad.data
+            w._data -= 0.5 * w.grad._data
         losses.append(loss.item())
     assert losses[0] == pytest.approx(np.log(3))
     assert losses[-1] < losses[0] - 0.1

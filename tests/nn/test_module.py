@@ -27,7 +27,7 @@ def snapshot(m: Module) -> dict:
     """Copies of every parameter and buffer (including non-persistent ones), with their array identity."""
     out = {}
     for k, t in list(m.named_parameters(remove_duplicate=False)) + list(m.named_buffers(remove_duplicate=False)):
-        out[k] = (id(t.data), t.data.dtype, t.data.copy())
+        out[k] = (id(t._data), t._data.dtype, t._data.copy())
     return out
 
 
@@ -334,7 +334,7 @@ def test_parameter_basics():
     assert not Parameter(ck.ones(2), requires_grad=False).requires_grad
     arr = np.zeros(4, np.float64)
     q = Parameter(ck.from_numpy(arr))
-    assert q.dtype == np.float64 and np.shares_memory(q.data, arr)   # shares, as torch's Parameter(t)
+    assert q.dtype == np.float64 and np.shares_memory(q._data, arr)   # shares, as torch's Parameter(t)
     assert Parameter().shape == (0,) and Parameter().dtype == np.float32
     assert repr(Parameter(ck.ones(2))).startswith("Parameter containing:\ntensor(")
     with pytest.raises(RuntimeError, match="floating point"):
@@ -348,7 +348,7 @@ def test_deepcopy_is_independent_and_keeps_sharing():
     assert d.heads[0].weight is d.heads[1].weight and d.shared is d.stem
     assert d.stem.weight is not c.stem.weight
     with ck.no_grad():
-        d.stem.weight.data[...] = 9
+        d.stem.weight._data[...] = 9
     assert not np.any(c.stem.weight.numpy() == 9)
 
 
@@ -483,9 +483,9 @@ def test_state_dict_shares_memory_and_is_detached():
     sd = c.state_dict()
     assert not any(v.requires_grad for v in sd.values())
     assert not any(isinstance(v, Parameter) for v in sd.values())
-    assert np.shares_memory(sd["stem.weight"].numpy(), c.stem.weight.data)
-    assert np.shares_memory(sd["shared.weight"].numpy(), c.stem.weight.data)   # both names, one tensor
-    sd["features.2.1.bias"].data[...] = 42
+    assert np.shares_memory(sd["stem.weight"].numpy(), c.stem.weight._data)
+    assert np.shares_memory(sd["shared.weight"].numpy(), c.stem.weight._data)   # both names, one tensor
+    sd["features.2.1.bias"]._data[...] = 42
     assert np.all(c.features[2][1].bias.numpy() == 42)
     kv = c.state_dict(keep_vars=True)
     assert kv["stem.weight"] is c.stem.weight and kv["version"] is c.version
@@ -499,12 +499,12 @@ def test_load_torch_state_dict_into_cnnkit():
         for p in t.parameters():
             p.copy_(torch.randn(p.shape))
         t.version.fill_(7)
-    ids = {k: id(v.data) for k, v in c.state_dict(keep_vars=True).items()}
+    ids = {k: id(v._data) for k, v in c.state_dict(keep_vars=True).items()}
     result = c.load_state_dict(t.state_dict())
     assert isinstance(result, IncompatibleKeys) and result == ([], []) and result.missing_keys == []
     for k, v in t.state_dict().items():
         np.testing.assert_array_equal(c.state_dict()[k].numpy(), v.numpy(), err_msg=k)
-    assert {k: id(v.data) for k, v in c.state_dict(keep_vars=True).items()} == ids    # copied in place
+    assert {k: id(v._data) for k, v in c.state_dict(keep_vars=True).items()} == ids    # copied in place
     assert c.version.item() == 7 and c.version.dtype == np.int64
 
 
@@ -514,7 +514,7 @@ def test_load_cnnkit_and_numpy_values(source):
     b, _ = pair()
     for p in a.parameters():
         with ck.no_grad():
-            p.data[...] = np.random.standard_normal(p.shape)
+            p._data[...] = np.random.standard_normal(p.shape)
     sd = a.state_dict()
     if source == "numpy":
         sd = {k: v.numpy().copy() for k, v in sd.items()}
@@ -530,7 +530,7 @@ def test_cnnkit_state_dict_loads_into_torch():
     c, t = pair()
     for p in c.parameters():
         with ck.no_grad():
-            p.data[...] = np.random.standard_normal(p.shape)
+            p._data[...] = np.random.standard_normal(p.shape)
     t.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in c.state_dict().items()})
     x = np.linspace(-2, 2, 6, dtype=np.float32).reshape(2, 3)
     np.testing.assert_allclose(c(ck.tensor(x)).numpy(), t(torch.tensor(x)).detach().numpy(), rtol=1e-5)

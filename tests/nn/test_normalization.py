@@ -46,11 +46,11 @@ def _randomize(m, seed=0, batches=3):
         for name in ("weight", "bias", "running_mean"):
             t = getattr(m, name)
             if t is not None:
-                t.data[...] = rng.standard_normal(t.shape)
+                t._data[...] = rng.standard_normal(t.shape)
         if m.running_var is not None:
-            m.running_var.data[...] = rng.random(m.num_features) + 0.5
+            m.running_var._data[...] = rng.random(m.num_features) + 0.5
         if m.num_batches_tracked is not None:
-            m.num_batches_tracked.data[...] = batches
+            m.num_batches_tracked._data[...] = batches
 
 
 def _input(shape, dtype, seed=0):
@@ -74,7 +74,7 @@ def test_batchnorm_module_grid(layer, shape, momentum, affine, track, train, dty
     _randomize(ck_m)
     check_module(ck_m, th_m, [_input(shape, dtype)], rtol=RTOL, train=train)
     if track:
-        assert int(ck_m.num_batches_tracked.data) == 3 + int(train)
+        assert int(ck_m.num_batches_tracked._data) == 3 + int(train)
     assert all(b.dtype == dtype for name, b in ck_m.named_buffers() if name != "num_batches_tracked")
 
 
@@ -86,7 +86,7 @@ def test_batchnorm_several_steps_like_torch(layer, shape, momentum, dtype):
     equal to torch's at every step (the running statistics evolve identically)."""
     ck_m, th_m = _pair(layer, shape[1], dtype, momentum=momentum)
     _randomize(ck_m, batches=0)
-    th_m.load_state_dict({k: torch.from_numpy(v.data.copy()) for k, v in ck_m.state_dict().items()})
+    th_m.load_state_dict({k: torch.from_numpy(v._data.copy()) for k, v in ck_m.state_dict().items()})
     # float32: torch's float32 run and a float64 copy as the reference (tests/oracle.py's rule)
     th_ref = copy.deepcopy(th_m).double() if dtype == np.float32 else th_m
 
@@ -137,8 +137,8 @@ def test_cumulative_moving_average():
         x = _input((5, 2), np.float64, seed=step) + step
         means.append(x.mean(axis=0))
         m(ck.tensor(x))
-    np.testing.assert_allclose(m.running_mean.data, np.mean(means, axis=0), rtol=1e-12)
-    assert m.num_batches_tracked.data == 4 and m.num_batches_tracked.dtype == np.int64
+    np.testing.assert_allclose(m.running_mean._data, np.mean(means, axis=0), rtol=1e-12)
+    assert m.num_batches_tracked._data == 4 and m.num_batches_tracked.dtype == np.int64
 
 
 @given(layer_shape=st.sampled_from(BN_CASES + [("BatchNorm2d", (2, 4, 1, 3)), ("BatchNorm1d", (3, 5, 1))]),
@@ -167,7 +167,7 @@ def test_batchnorm_gradcheck(layer, shape, train):
         return m(x)
 
     x = ck.tensor(_input(shape, np.float64), requires_grad=True)
-    assert gradcheck(fn, [x] + [nn.Parameter(p.data.copy()) for p in params])
+    assert gradcheck(fn, [x] + [nn.Parameter(p._data.copy()) for p in params])
 
 
 # ===== structure: parameters, buffers, state_dict, repr, resets ======================================
@@ -205,10 +205,10 @@ def test_batchnorm_resets():
     m = nn.BatchNorm2d(4)
     _randomize(m)
     m.reset_running_stats()
-    np.testing.assert_array_equal(m.running_mean.data, 0)
-    np.testing.assert_array_equal(m.running_var.data, 1)
-    assert m.num_batches_tracked.data == 0
-    assert np.any(m.weight.data != 1)  # parameters untouched by reset_running_stats
+    np.testing.assert_array_equal(m.running_mean._data, 0)
+    np.testing.assert_array_equal(m.running_var._data, 1)
+    assert m.num_batches_tracked._data == 0
+    assert np.any(m.weight._data != 1)  # parameters untouched by reset_running_stats
     _randomize(m)
     m.reset_parameters()
     np.testing.assert_array_equal(m.weight.data, 1)
@@ -233,7 +233,7 @@ def test_batchnorm_loads_torch_weights_and_converts_dtype():
                    th_m(torch.tensor(x)), 1e-4, "eval output after loading torch weights")
     ck_m.double()
     assert ck_m.weight.dtype == ck_m.running_var.dtype == np.float64
-    assert ck_m.num_batches_tracked.dtype == np.int64 and ck_m.num_batches_tracked.data == 1
+    assert ck_m.num_batches_tracked.dtype == np.int64 and ck_m.num_batches_tracked._data == 1
     assert ck_m(ck.tensor(x.astype(np.float64))).dtype == np.float64
 
 
@@ -246,7 +246,7 @@ def test_batchnorm_no_grad_inference_still_updates_stats_in_training():
     m = nn.BatchNorm1d(3)
     with ck.no_grad():
         m(ck.randn(8, 3) + 5)
-    assert m.num_batches_tracked.data == 1 and np.all(m.running_mean.data > 0.2)
+    assert m.num_batches_tracked._data == 1 and np.all(m.running_mean._data > 0.2)
 
 
 # ===== errors =======================================================================================
@@ -288,7 +288,7 @@ def test_batchnorm_errors():
     with pytest.raises(TypeError, match=r"BatchNorm2d: momentum must be a number or None, got '0.1'"):
         nn.BatchNorm2d(3, momentum="0.1")
     # the failed calls changed nothing (only a successful training call counts a batch)
-    assert bn1.num_batches_tracked.data == 0 and bn2.num_batches_tracked.data == 0
+    assert bn1.num_batches_tracked._data == 0 and bn2.num_batches_tracked._data == 0
 
 
 # ===== LocalResponseNorm =============================================================================

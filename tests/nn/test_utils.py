@@ -88,18 +88,18 @@ def test_clip_grad_norm_without_gradients():
 
 def test_clip_grad_norm_nonfinite():
     ck_ps, th_ps = make(np.float64)
-    ck_ps[0].grad.data[0, 0] = np.nan
+    ck_ps[0].grad._data[0, 0] = np.nan
     th_ps[0].grad[0, 0] = float("nan")
     with pytest.raises(NonFiniteNormError, match=r"clip_grad_norm_: the total norm of order 2.0 .* non-finite"):
         clip_grad_norm_(ck_ps, 1.0, error_if_nonfinite=True)
     assert issubclass(NonFiniteNormError, RuntimeError)  # torch raises RuntimeError
-    assert not np.isnan(ck_ps[1].grad.data).any()  # nothing was scaled
+    assert not np.isnan(ck_ps[1].grad._data).any()  # nothing was scaled
     total = clip_grad_norm_(ck_ps, 1.0)
     th_total = torch.nn.utils.clip_grad_norm_(th_ps, 1.0)
     assert np.isnan(float(total)) and np.isnan(float(th_total))
     for p, q in zip(ck_ps, th_ps):
         if q.grad is not None:
-            np.testing.assert_array_equal(np.isnan(p.grad.data), np.isnan(q.grad.numpy()))
+            np.testing.assert_array_equal(np.isnan(p.grad._data), np.isnan(q.grad.numpy()))
 
 
 @pytest.mark.parametrize("call,exc,match", [
@@ -132,13 +132,13 @@ def test_clip_grad_value_matches_torch(clip_value, dtype):
         if q.grad is not None:
             assert p.grad.dtype == dtype
             assert_close(p.grad, q.grad, 0.0, "clipped value")
-            assert np.abs(p.grad.data).max() <= clip_value
+            assert np.abs(p.grad._data).max() <= clip_value
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_l1_penalty_value_and_gradient(dtype):
     ck_ps, th_ps = make(dtype, with_none=False)
-    ck_ps[0].data[0, :2] = 0.0  # |w| has gradient 0 at 0, as in torch
+    ck_ps[0]._data[0, :2] = 0.0  # |w| has gradient 0 at 0, as in torch
     with torch.no_grad():
         th_ps[0][0, :2] = 0.0
     for p, q in zip(ck_ps, th_ps):
@@ -151,7 +151,7 @@ def test_l1_penalty_value_and_gradient(dtype):
     (0.01 * th_pen).backward()
     for i, (p, q) in enumerate(zip(ck_ps, th_ps)):
         assert_close(p.grad, q.grad, RTOL[dtype], f"L1 gradient {i}")
-    assert np.all(ck_ps[0].grad.data[0, :2] == 0)
+    assert np.all(ck_ps[0].grad._data[0, :2] == 0)
 
 
 def test_l1_penalty_of_module_parameters_and_empty():
@@ -178,11 +178,11 @@ def test_parameters_to_vector_and_back():
         p.grad = None
     (vec * vec).sum().backward()  # differentiable: d/dp sum(vec^2) = 2p
     for p in ck_ps:
-        np.testing.assert_array_equal(p.grad.data, 2 * p.data)
+        np.testing.assert_array_equal(p.grad._data, 2 * p._data)
     new = ck.tensor(np.arange(vec.shape[0], dtype=np.float64))
-    views = [p.data for p in ck_ps]
+    views = [p._data for p in ck_ps]
     vector_to_parameters(new, ck_ps)
-    torch.nn.utils.vector_to_parameters(torch.from_numpy(new.data.copy()), th_ps)
+    torch.nn.utils.vector_to_parameters(torch.from_numpy(new._data.copy()), th_ps)
     for p, q, v in zip(ck_ps, th_ps, views):
-        assert p.data is v  # copied in place: modules sharing the arrays see the values
+        assert p._data is v  # copied in place: modules sharing the arrays see the values
         assert_close(p.data, q.detach(), 0.0, "vector_to_parameters")

@@ -21,18 +21,18 @@ def randomize(model, seed=0):
     statistics), so that the comparison sees every layer."""
     rng = np.random.default_rng(seed)
     for name, p in model.named_parameters():
-        if p.data.ndim > 1:
-            fan_in = p.data[0].size
-            p.data[...] = rng.standard_normal(p.shape) * np.sqrt(2.0 / fan_in)
+        if p._data.ndim > 1:
+            fan_in = p._data[0].size
+            p._data[...] = rng.standard_normal(p.shape) * np.sqrt(2.0 / fan_in)
         elif name.endswith("weight"):
-            p.data[...] = 1 + 0.1 * rng.standard_normal(p.shape)
+            p._data[...] = 1 + 0.1 * rng.standard_normal(p.shape)
         else:
-            p.data[...] = 0.1 * rng.standard_normal(p.shape)
+            p._data[...] = 0.1 * rng.standard_normal(p.shape)
     for name, b in model.named_buffers():
         if name.endswith("running_mean"):
-            b.data[...] = 0.1 * rng.standard_normal(b.shape)
+            b._data[...] = 0.1 * rng.standard_normal(b.shape)
         elif name.endswith("running_var"):
-            b.data[...] = rng.uniform(0.5, 1.5, b.shape)
+            b._data[...] = rng.uniform(0.5, 1.5, b.shape)
     return model
 
 
@@ -44,7 +44,7 @@ def run_onnx(path, x: np.ndarray, name="input"):
 def cnnkit_eval(model, x: np.ndarray):
     model.eval()
     with ck.no_grad():
-        return model(ck.tensor(x)).data
+        return model(ck.tensor(x))._data
 
 
 def assert_close(got, want):
@@ -290,7 +290,7 @@ def test_verify_measures_the_difference_and_refuses_a_stale_file(tmp_path):
     error = ck.onnx.verify(model, path, [x2, x3])
     assert 0 <= error <= 1e-6 and model.training
     with ck.no_grad():
-        model.body[3].bias.data[0] += 1.0          # the model changed after export: the file is stale
+        model.body[3].bias._data[0] += 1.0          # the model changed after export: the file is stale
     want = cnnkit_eval(model, x3)
     (got,) = run_onnx(path, x3)
     stale = float(np.abs(got - want).max() / np.abs(want).max())

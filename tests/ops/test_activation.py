@@ -102,7 +102,7 @@ def test_gradient_at_the_kink_is_pytorchs(name):
     ck_f(xt).backward(np.ones(5))
     xth = torch.tensor(x, requires_grad=True)
     th_f(xth).backward(torch.ones(5))
-    np.testing.assert_array_equal(xt.grad.data, xth.grad.numpy())
+    np.testing.assert_array_equal(xt.grad._data, xth.grad.numpy())
     assert out.dtype == np.float64
 
 
@@ -114,14 +114,14 @@ def test_extreme_values_no_warning(name, dtype):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         out = check_op(ck_f, th_f, [x], rtol=RTOL)[0]
-    assert np.all(np.isfinite(out.data))
+    assert np.all(np.isfinite(out._data))
 
 
 def test_sigmoid_exact_limits():
-    y = F.sigmoid(ck.tensor(np.array([1e4, -1e4, -745.0, 40.0], np.float64))).data
+    y = F.sigmoid(ck.tensor(np.array([1e4, -1e4, -745.0, 40.0], np.float64)))._data
     assert y[0] == 1.0 and y[1] == 0.0 and y[3] == 1.0
     assert y[2] >= 0.0
-    small = F.sigmoid(ck.tensor(np.array([-30.0]))).data[0]      # relative accuracy far in the tail
+    small = F.sigmoid(ck.tensor(np.array([-30.0])))._data[0]      # relative accuracy far in the tail
     assert abs(small - 1 / (1 + np.exp(30.0))) <= 1e-15 * small
 
 
@@ -130,7 +130,7 @@ def test_nan_and_inf_propagate_like_torch():
     for name in ("relu", "leaky_relu", "leaky_relu(0)", "leaky_relu(1.5)", "leaky_relu(-0.5)", "elu", "elu(2)",
                  "sigmoid", "tanh"):
         ck_f, th_f = ELEMENTWISE[name]
-        np.testing.assert_array_equal(ck_f(ck.tensor(x)).data, th_f(torch.tensor(x)).numpy(), err_msg=name)
+        np.testing.assert_array_equal(ck_f(ck.tensor(x))._data, th_f(torch.tensor(x)).numpy(), err_msg=name)
 
 
 # ----- softmax / log_softmax ---------------------------------------------------------------------
@@ -156,14 +156,14 @@ def test_softmax_stable_at_extremes(name, shape, dim, dtype):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         out = check_op(lambda t: ck_f(t, dim), lambda t: th_f(t, dim), [x], rtol=RTOL, what=f"{name} extreme")[0]
-    assert np.all(np.isfinite(out.data))
+    assert np.all(np.isfinite(out._data))
     if name == "softmax":
         np.testing.assert_allclose(out.data.sum(axis=dim), 1.0, rtol=1e-5)
 
 
 def test_log_softmax_is_log_sum_exp():
     x = ck.tensor(np.array([[1e4, 1e4 - 1.0, -1e4]]))
-    y = F.log_softmax(x, 1).data
+    y = F.log_softmax(x, 1)._data
     tail = np.log1p(np.exp(-1.0))                      # log Σ e^(x − max) = log(1 + e⁻¹ + e^(−2e4))
     np.testing.assert_allclose(y, [[-tail, -1.0 - tail, -2e4 - tail]], rtol=1e-15)
 
@@ -180,12 +180,12 @@ def test_softmax_gradcheck(name, shape, dim):
 def test_softmax_implicit_dim_follows_pytorch(name, ndim, expected_dim):
     x = values((2, 3, 4, 5)[:ndim], seed=ndim)
     with pytest.warns(UserWarning, match="Implicit dimension choice"):
-        ck_out = getattr(F, name)(ck.tensor(x)).data
+        ck_out = getattr(F, name)(ck.tensor(x))._data
     with pytest.warns(UserWarning):
         th_out = getattr(TF, name)(torch.tensor(x)).numpy()
     np.testing.assert_allclose(ck_out, th_out, rtol=1e-12, atol=1e-15)
     if ndim:
-        np.testing.assert_allclose(ck_out, getattr(F, name)(ck.tensor(x), expected_dim).data, rtol=0)
+        np.testing.assert_allclose(ck_out, getattr(F, name)(ck.tensor(x), expected_dim)._data, rtol=0)
 
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
@@ -254,26 +254,26 @@ def test_maxout_ties_route_to_the_first_winner():
     x = np.array([[3.0, 3.0, 1.0, 5.0, 5.0, 5.0, 2.0, 2.0, 2.0, -1.0, 0.0, -1.0]]).reshape(1, 12)
     xt = ck.tensor(x, requires_grad=True)
     y = F.maxout(xt, 3, 1)
-    np.testing.assert_array_equal(y.data, [[3.0, 5.0, 2.0, 0.0]])
+    np.testing.assert_array_equal(y._data, [[3.0, 5.0, 2.0, 0.0]])
     y.backward(np.array([[10.0, 20.0, 30.0, 40.0]]))
-    np.testing.assert_array_equal(xt.grad.data, [[10, 0, 0, 20, 0, 0, 30, 0, 0, 0, 40, 0]])
+    np.testing.assert_array_equal(xt.grad._data, [[10, 0, 0, 20, 0, 0, 30, 0, 0, 0, 40, 0]])
     # PyTorch's max(dim) makes the same choice on these ties
     xth = torch.tensor(x, requires_grad=True)
     torch_maxout(xth, 3, 1).backward(torch.tensor([[10.0, 20.0, 30.0, 40.0]], dtype=torch.float64))
-    np.testing.assert_array_equal(xt.grad.data, xth.grad.numpy())
+    np.testing.assert_array_equal(xt.grad._data, xth.grad.numpy())
 
 
 def test_maxout_all_equal_group_gives_one_gradient():
     xt = ck.tensor(np.zeros((2, 8, 3, 3)), requires_grad=True)
     F.maxout(xt, 4).sum().backward()
-    g = xt.grad.data.reshape(2, 2, 4, 3, 3)
+    g = xt.grad._data.reshape(2, 2, 4, 3, 3)
     np.testing.assert_array_equal(g.sum(axis=2), 1.0)
     np.testing.assert_array_equal(g[:, :, 0], 1.0)
 
 
 def test_maxout_nan_propagates():
     x = np.array([[1.0, np.nan, 2.0, 0.5]])
-    np.testing.assert_array_equal(F.maxout(ck.tensor(x), 2).data, torch_maxout(torch.tensor(x), 2, 1).numpy())
+    np.testing.assert_array_equal(F.maxout(ck.tensor(x), 2)._data, torch_maxout(torch.tensor(x), 2, 1).numpy())
 
 
 def test_maxout_many_pieces_and_integers():
@@ -282,7 +282,7 @@ def test_maxout_many_pieces_and_integers():
     xi = np.arange(12).reshape(2, 6)[:, ::-1].copy()
     y = F.maxout(ck.tensor(xi), 3)
     assert y.dtype == np.int64
-    np.testing.assert_array_equal(y.data, torch_maxout(torch.tensor(xi), 3, 1).numpy())
+    np.testing.assert_array_equal(y._data, torch_maxout(torch.tensor(xi), 3, 1).numpy())
 
 
 # ----- dtypes, inplace flags, Tensor inputs ------------------------------------------------------
@@ -302,11 +302,11 @@ def test_integer_inputs_follow_pytorch():
     xi = np.array([[1, -2, 0, 3]])
     r = F.relu(ck.tensor(xi))
     assert r.dtype == np.int64
-    np.testing.assert_array_equal(r.data, TF.relu(torch.tensor(xi)).numpy())
+    np.testing.assert_array_equal(r._data, TF.relu(torch.tensor(xi)).numpy())
     for name in ("sigmoid", "tanh"):
         y = getattr(F, name)(ck.tensor(xi))
         assert y.dtype == np.float32
-        np.testing.assert_allclose(y.data, getattr(torch, name)(torch.tensor(xi)).numpy(), rtol=1e-6)
+        np.testing.assert_allclose(y._data, getattr(torch, name)(torch.tensor(xi)).numpy(), rtol=1e-6)
 
 
 @pytest.mark.parametrize("name, ck_f, ck_inplace", [
@@ -321,12 +321,12 @@ def test_inplace_flag_gives_same_result_and_gradient(name, ck_f, ck_inplace):
     x = values((3, 4), seed=2, zeros=True)
     a, b = ck.tensor(x, requires_grad=True), ck.tensor(x, requires_grad=True)
     ya, yb = ck_f(a), ck_inplace(b)
-    np.testing.assert_array_equal(ya.data, yb.data)
+    np.testing.assert_array_equal(ya._data, yb._data)
     g = np.random.default_rng(0).standard_normal(x.shape)
     ya.backward(g)
     yb.backward(g)
-    np.testing.assert_array_equal(a.grad.data, b.grad.data)
-    np.testing.assert_array_equal(b.data, x)   # computed out of place: the input is unchanged
+    np.testing.assert_array_equal(a.grad._data, b.grad._data)
+    np.testing.assert_array_equal(b._data, x)   # computed out of place: the input is unchanged
 
 
 def test_no_graph_when_not_needed():
@@ -339,7 +339,7 @@ def test_no_graph_when_not_needed():
 
 def test_numpy_array_input_is_accepted():
     x = values((2, 3), seed=1)
-    np.testing.assert_array_equal(F.relu(x).data, np.maximum(x, 0))
+    np.testing.assert_array_equal(F.relu(x)._data, np.maximum(x, 0))
 
 
 # ----- errors ------------------------------------------------------------------------------------

@@ -375,10 +375,10 @@ def test_output_is_channels_last_and_input_first_layer():
     an input that needs no gradient gets none (and its gradient is not computed)."""
     x, w = _values((2, 3, 6, 6), (4, 3, 3, 3))
     y = F.conv2d(ck.tensor(x), ck.tensor(w, requires_grad=True), padding=1)
-    assert y.shape == (2, 4, 6, 6) and kernels.is_channels_last(y.data)
+    assert y.shape == (2, 4, 6, 6) and kernels.is_channels_last(y._data)
     x1, w1 = _values((2, 3, 6, 6), (4, 3, 1, 1))
     y1 = F.conv2d(ck.tensor(x1), ck.tensor(w1))
-    assert y1.data.flags.c_contiguous
+    assert y1._data.flags.c_contiguous
     xt = ck.tensor(x)
     wt = ck.tensor(w, requires_grad=True)
     F.conv2d(xt, wt).sum().backward()

@@ -36,7 +36,7 @@ def scale_of(p, dtype):
 def test_kept_fraction_and_kept_values(p, dtype):
     n = 200_000
     x = nonzero_values(n, seed=1, dtype=dtype)
-    y = F.dropout(ck.tensor(x), p).data
+    y = F.dropout(ck.tensor(x), p)._data
     assert y.dtype == dtype
     kept = y != 0
     sigma = np.sqrt(p * (1 - p) / n)
@@ -53,7 +53,7 @@ def test_pytorch_scales_kept_values_the_same_way(p, dtype):
     yt = TF.dropout(torch.from_numpy(x), p).numpy()
     kept = yt != 0
     np.testing.assert_array_equal(yt[kept], x[kept] * scale_of(p, dtype))
-    y = F.dropout(ck.tensor(x), p).data
+    y = F.dropout(ck.tensor(x), p)._data
     k2 = y != 0
     np.testing.assert_array_equal(y[k2], x[k2] * scale_of(p, dtype))
 
@@ -65,14 +65,14 @@ def test_gradient_is_mask_over_keep_probability(p, dtype):
     y = F.dropout(x, p)
     y.backward(np.ones(x.shape, dtype))
     assert x.grad.dtype == dtype
-    pattern = (y.data != 0)
-    np.testing.assert_array_equal(x.grad.data, pattern * scale_of(p, dtype))
+    pattern = (y._data != 0)
+    np.testing.assert_array_equal(x.grad._data, pattern * scale_of(p, dtype))
     # with a random cotangent: dx = dy ⊙ m · s, exactly
     x.grad = None
     y2 = F.dropout(x, p)
     g = np.random.default_rng(0).standard_normal(x.shape).astype(dtype)
     y2.backward(g)
-    np.testing.assert_array_equal(x.grad.data, np.where(y2.data != 0, g * scale_of(p, dtype), 0))
+    np.testing.assert_array_equal(x.grad._data, np.where(y2._data != 0, g * scale_of(p, dtype), 0))
 
 
 @pytest.mark.parametrize("fn", [F.dropout, F.dropout2d])
@@ -80,10 +80,10 @@ def test_eval_mode_and_p_zero_are_identity(fn):
     x = ck.tensor(nonzero_values((4, 3, 5, 5), seed=4), requires_grad=True)
     for kwargs in ({"training": False}, {"p": 0.0}, {"p": 0.0, "training": True}, {"p": 0.9, "training": False}):
         y = fn(x, **kwargs)
-        np.testing.assert_array_equal(y.data, x.data)
+        np.testing.assert_array_equal(y._data, x._data)
         x.grad = None
         (y * 2).sum().backward()
-        np.testing.assert_array_equal(x.grad.data, 2.0)
+        np.testing.assert_array_equal(x.grad._data, 2.0)
 
 
 @pytest.mark.parametrize("fn", [F.dropout, F.dropout2d])
@@ -92,20 +92,20 @@ def test_p_one_gives_zeros_and_zero_gradient(fn, dtype):
     x = ck.tensor(nonzero_values((2, 3, 4, 4), seed=5, dtype=dtype), requires_grad=True)
     y = fn(x, 1.0)
     assert y.dtype == dtype
-    np.testing.assert_array_equal(y.data, 0.0)
+    np.testing.assert_array_equal(y._data, 0.0)
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, 0.0)
-    np.testing.assert_array_equal(y.data, TF.dropout(torch.from_numpy(x.data), 1.0).numpy())
+    np.testing.assert_array_equal(x.grad._data, 0.0)
+    np.testing.assert_array_equal(y._data, TF.dropout(torch.from_numpy(x._data), 1.0).numpy())
 
 
 @pytest.mark.parametrize("fn", [F.dropout, F.dropout2d])
 def test_masks_are_reproducible_under_manual_seed(fn):
     x = ck.tensor(nonzero_values((4, 6, 3, 3), seed=6))
     ck.manual_seed(123)
-    a = fn(x, 0.5).data
-    b = fn(x, 0.5).data
+    a = fn(x, 0.5)._data
+    b = fn(x, 0.5)._data
     ck.manual_seed(123)
-    a2 = fn(x, 0.5).data
+    a2 = fn(x, 0.5)._data
     np.testing.assert_array_equal(a, a2)
     assert not np.array_equal(a, b)      # consecutive calls draw fresh masks
 
@@ -113,7 +113,7 @@ def test_masks_are_reproducible_under_manual_seed(fn):
 def test_masks_come_from_the_project_generator():
     x = ck.ones(1000)
     ck.manual_seed(7)
-    y = F.dropout(x, 0.25).data
+    y = F.dropout(x, 0.25)._data
     ck.manual_seed(7)
     u = ck.get_generator().random(1000, dtype=np.float32)
     np.testing.assert_array_equal(y != 0, u >= np.float32(0.25))
@@ -137,7 +137,7 @@ def test_dropout2d_drops_whole_channels(shape, p, dtype):
     xt = ck.tensor(x, requires_grad=True)
     y = F.dropout2d(xt, p)
     assert y.dtype == dtype
-    kept = y.data != 0
+    kept = y._data != 0
     per_channel = kept.reshape(shape[0], shape[1], -1)
     assert np.all(per_channel.all(axis=2) | ~per_channel.any(axis=2))   # all or nothing per (n, c)
     frac = per_channel[:, :, 0].mean()
@@ -155,7 +155,7 @@ def test_dropout2d_pattern_matches_torchs_structure():
         if yt is not None:
             kt = (yt != 0).reshape(4, 8, -1)
             assert np.all(kt.all(axis=2) | ~kt.any(axis=2))
-        y = F.dropout2d(ck.tensor(x), 0.5).data
+        y = F.dropout2d(ck.tensor(x), 0.5)._data
         assert y.shape == shape
 
 
@@ -186,13 +186,13 @@ def test_dropout_hypothesis(shape, seed, p, dtype):
     x = ck.tensor(nonzero_values(shape, seed, dtype), requires_grad=True)
     y = F.dropout(x, p)
     assert y.shape == shape and y.dtype == dtype
-    kept = y.data != 0
+    kept = y._data != 0
     if p < 1:
-        np.testing.assert_array_equal(y.data[kept], x.data[kept] * scale_of(p, dtype))
+        np.testing.assert_array_equal(y._data[kept], x._data[kept] * scale_of(p, dtype))
     g = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
     y.backward(g)
     expected = g * scale_of(p, dtype) if p < 1 else np.zeros(shape, dtype)
-    np.testing.assert_array_equal(x.grad.data, np.where(kept | (p == 0), expected, 0))
+    np.testing.assert_array_equal(x.grad._data, np.where(kept | (p == 0), expected, 0))
 
 
 def test_infinities_silently_follow_pytorch():
@@ -200,7 +200,7 @@ def test_infinities_silently_follow_pytorch():
     x = np.tile([np.inf, -np.inf, 1.0], 100)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        y = F.dropout(ck.tensor(x), 0.5).data
+        y = F.dropout(ck.tensor(x), 0.5)._data
     scale = scale_of(0.5, np.float64)
     dropped = np.isnan(y) | (y == 0)
     np.testing.assert_array_equal(y[~dropped], x[~dropped] * scale)

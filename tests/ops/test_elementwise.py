@@ -263,7 +263,7 @@ def test_comparisons(op):
     ta = ck.tensor(a, requires_grad=True)
     for other in (ck.tensor(b), 2.0, 2, ck.tensor(b.astype(np.float32))):
         r = op(ta, other)
-        t_other = torch.from_numpy(other.data) if isinstance(other, ck.Tensor) else other
+        t_other = torch.from_numpy(other._data) if isinstance(other, ck.Tensor) else other
         expected = op(torch.from_numpy(a), t_other)
         assert r.dtype == np.bool_ and not r.requires_grad and r.creator is None
         np.testing.assert_array_equal(r.data, expected.numpy())
@@ -286,12 +286,12 @@ def test_comparisons_hypothesis(op, pair, seed):
 def test_logical_ops():
     a, b = np.array([True, False, True, False]), np.array([True, True, False, False])
     ta, tb = ck.tensor(a), ck.tensor(b)
-    np.testing.assert_array_equal((ta & tb).data, a & b)
-    np.testing.assert_array_equal((ta | tb).data, a | b)
-    np.testing.assert_array_equal((ta ^ tb).data, a ^ b)
-    np.testing.assert_array_equal((~ta).data, ~a)
-    np.testing.assert_array_equal(ck.isnan(ck.tensor([1.0, np.nan])).data, [False, True])
-    np.testing.assert_array_equal(ck.isfinite(ck.tensor([1.0, np.inf])).data, [True, False])
+    np.testing.assert_array_equal((ta & tb)._data, a & b)
+    np.testing.assert_array_equal((ta | tb)._data, a | b)
+    np.testing.assert_array_equal((ta ^ tb)._data, a ^ b)
+    np.testing.assert_array_equal((~ta)._data, ~a)
+    np.testing.assert_array_equal(ck.isnan(ck.tensor([1.0, np.nan]))._data, [False, True])
+    np.testing.assert_array_equal(ck.isfinite(ck.tensor([1.0, np.inf]))._data, [True, False])
 
 
 def test_comparison_errors():
@@ -335,7 +335,7 @@ def test_dtype_promotion_matches_torch(build, expected):
     t = build(torch, *(torch.from_numpy(a) for a in arrays.values()))
     assert r.dtype == expected
     assert r.dtype == t.numpy().dtype
-    np.testing.assert_allclose(r.data, t.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(r._data, t.numpy(), rtol=1e-6)
 
 
 def test_mixed_dtype_gradients_keep_each_input_dtype():
@@ -348,7 +348,7 @@ def test_mixed_dtype_gradients_keep_each_input_dtype():
     i = ck.tensor([1, 2, 3])
     w = ck.tensor(np.ones(3, np.float32), requires_grad=True)
     (i * w).sum().backward()
-    np.testing.assert_array_equal(w.grad.data, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(w.grad._data, [1.0, 2.0, 3.0])
     assert w.grad.dtype == np.float32
 
 
@@ -383,7 +383,7 @@ def test_clone():
     check_all(lambda t: t.clone() * 2, lambda t: t.clone() * 2, [x], what="clone")
     t = ck.tensor(x)
     c = t.clone()
-    assert not np.shares_memory(c.data, t.data)
+    assert not np.shares_memory(c._data, t._data)
 
 
 def test_ndarray_on_the_left_defers_to_tensor():

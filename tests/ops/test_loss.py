@@ -142,10 +142,10 @@ def test_all_targets_ignored(reduction, loss, kw, weighted):
     want = getattr(TF, loss)(xt, torch.from_numpy(t), weight=_opt(w, torch.from_numpy), reduction=reduction, **kw)
     want.backward(torch.from_numpy(v))
     # (tests/oracle.assert_close cannot compare an all-nan tensor: its tolerance becomes nan)
-    np.testing.assert_array_equal(got.data, want.detach().numpy())
-    assert np.isnan(got.item()) if reduction == "mean" else not np.any(got.data)
-    np.testing.assert_array_equal(xc.grad.data, xt.grad.numpy())
-    assert not np.any(xc.grad.data)
+    np.testing.assert_array_equal(got._data, want.detach().numpy())
+    assert np.isnan(got.item()) if reduction == "mean" else not np.any(got._data)
+    np.testing.assert_array_equal(xc.grad._data, xt.grad.numpy())
+    assert not np.any(xc.grad._data)
 
 
 def test_cross_entropy_empty_batch():
@@ -177,10 +177,10 @@ def test_cross_entropy_stable_at_huge_logits(dtype, label_smoothing, weighted):
         kw = dict(reduction=reduction, label_smoothing=label_smoothing)
         out = _check(lambda a, b: F.cross_entropy(a, b, weight=_opt(w, ck.tensor), **kw),
                      lambda a, b: TF.cross_entropy(a, b, weight=_opt(w, _like(a)), **kw), [x, t], dtype)
-        assert np.all(np.isfinite(out[0].data))
+        assert np.all(np.isfinite(out[0]._data))
     xc = ck.tensor(x.astype(dtype), requires_grad=True)
     F.cross_entropy(xc, ck.tensor(t), label_smoothing=label_smoothing).backward()
-    assert np.all(np.isfinite(xc.grad.data))
+    assert np.all(np.isfinite(xc.grad._data))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -195,7 +195,7 @@ def test_bce_with_logits_stable_at_huge_logits(dtype):
                      lambda a, b: TF.binary_cross_entropy_with_logits(a, b, reduction=reduction,
                                                                       pos_weight=torch.from_numpy(pw.astype(dtype))),
                      [x, y], dtype)
-        assert np.all(np.isfinite(out[0].data))
+        assert np.all(np.isfinite(out[0]._data))
 
 
 # ===== cross-entropy with class probabilities ======================================================
@@ -260,9 +260,9 @@ def test_nll_loss_gradcheck_and_log_softmax_composition():
     for reduction in REDUCTIONS:
         assert gradcheck(lambda a: F.nll_loss(a, t, weight=w, ignore_index=1, reduction=reduction), [x])
     # nll_loss(log_softmax(x)) == cross_entropy(x)
-    logp = x.data - np.log(np.exp(x.data).sum(axis=1, keepdims=True))
+    logp = x._data - np.log(np.exp(x._data).sum(axis=1, keepdims=True))
     np.testing.assert_allclose(F.nll_loss(ck.tensor(logp), t, weight=w).item(),
-                               F.cross_entropy(ck.tensor(x.data), t, weight=w).item(), rtol=1e-12)
+                               F.cross_entropy(ck.tensor(x._data), t, weight=w).item(), rtol=1e-12)
 
 
 # ===== regression losses ============================================================================
@@ -610,4 +610,4 @@ def test_legacy_size_average_and_reduce_map_like_pytorch():
             warnings.simplefilter("ignore")
             want = TF.cross_entropy(torch.from_numpy(x), torch.from_numpy(t), size_average=size_average,
                                     reduce=reduce)
-        np.testing.assert_allclose(got.data, want.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(got._data, want.numpy(), rtol=1e-12)

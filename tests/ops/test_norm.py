@@ -151,16 +151,16 @@ def test_batch_norm_running_var_is_unbiased():
     x = np.array([[1.0, 10.0], [3.0, 20.0], [8.0, 60.0]])
     rm, rv = ck.zeros(2, dtype=ck.float64), ck.ones(2, dtype=ck.float64)
     F.batch_norm(ck.tensor(x), rm, rv, training=True, momentum=1.0)
-    np.testing.assert_allclose(rm.data, x.mean(axis=0), rtol=1e-14)
-    np.testing.assert_allclose(rv.data, x.var(axis=0, ddof=1), rtol=1e-14)
+    np.testing.assert_allclose(rm._data, x.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(rv._data, x.var(axis=0, ddof=1), rtol=1e-14)
 
 
 def test_batch_norm_eval_does_not_touch_running_stats():
     x, w, b, rm, rv = _bn_values((3, 2, 4), np.float64)
     rm_ck, rv_ck = ck.tensor(rm.copy()), ck.tensor(rv.copy())
     F.batch_norm(ck.tensor(x), rm_ck, rv_ck, ck.tensor(w), ck.tensor(b), training=False, momentum=0.5)
-    np.testing.assert_array_equal(rm_ck.data, rm)
-    np.testing.assert_array_equal(rv_ck.data, rv)
+    np.testing.assert_array_equal(rm_ck._data, rm)
+    np.testing.assert_array_equal(rv_ck._data, rv)
 
 
 def test_batch_norm_updates_running_stats_under_no_grad():
@@ -170,7 +170,7 @@ def test_batch_norm_updates_running_stats_under_no_grad():
         y = F.batch_norm(ck.tensor(x), rm, rv, training=True)
     assert not y.requires_grad
     expected = 0.1 * x.mean(axis=0, dtype=np.float64)
-    np.testing.assert_allclose(rm.data, expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(rm._data, expected, rtol=1e-5, atol=1e-7)
 
 
 # ===== memory layouts: channels-last and arbitrary strides ==========================================
@@ -261,7 +261,7 @@ def test_batch_norm_backward_twice_with_retain_graph():
     y = F.batch_norm(xt, None, None, wt, None, training=True)
     g = _rng(5).standard_normal(x.shape)
     y.backward(g, retain_graph=True)
-    first = xt.grad.data.copy(), wt.grad.data.copy()
+    first = xt.grad._data.copy(), wt.grad._data.copy()
     y.backward(g)
     np.testing.assert_allclose(xt.grad.data, 2 * first[0], rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(wt.grad.data, 2 * first[1], rtol=1e-12, atol=1e-15)
@@ -277,8 +277,8 @@ def test_batch_norm_empty_batch(shape):
     assert y.shape == shape and y.dtype == np.float32
     y.sum().backward()
     assert xt.grad.shape == shape
-    np.testing.assert_array_equal(rm.data, 0)
-    np.testing.assert_array_equal(rv.data, 1)
+    np.testing.assert_array_equal(rm._data, 0)
+    np.testing.assert_array_equal(rv._data, 1)
 
 
 def test_batch_norm_float32_stays_float32():
@@ -332,8 +332,8 @@ def test_batch_norm_errors():
         F.batch_norm(x, rm, rv, eps=-1)
     with pytest.raises(TypeError, match=r"batch_norm: momentum must be a number, got None"):
         F.batch_norm(x, rm, rv, training=True, momentum=None)
-    np.testing.assert_array_equal(rm.data, 0)  # nothing was updated by the failing calls
-    np.testing.assert_array_equal(rv.data, 1)
+    np.testing.assert_array_equal(rm._data, 0)  # nothing was updated by the failing calls
+    np.testing.assert_array_equal(rv._data, 1)
 
 
 # ===== local_response_norm ==========================================================================

@@ -41,12 +41,12 @@ def check_with_nans(ck_fn, torch_fn, x, seed=0):
     ya, yb = ck_fn(a), torch_fn(b)
     ya, yb = (ya, yb) if isinstance(ya, tuple) else ((ya,), (yb,))
     for u, v in zip(ya[1:], yb[1:]):
-        np.testing.assert_array_equal(u.data, v.numpy())
-    np.testing.assert_allclose(ya[0].data, yb[0].detach().numpy(), rtol=RTOL, equal_nan=True)
+        np.testing.assert_array_equal(u._data, v.numpy())
+    np.testing.assert_allclose(ya[0]._data, yb[0].detach().numpy(), rtol=RTOL, equal_nan=True)
     g = np.random.default_rng(seed).standard_normal(ya[0].shape)
     ya[0].backward(g)
     yb[0].backward(torch.tensor(g))
-    np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=RTOL, atol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(a.grad._data, b.grad.numpy(), rtol=RTOL, atol=1e-12, equal_nan=True)
 
 
 def valid_window(size, k, s, p, d, ceil) -> bool:
@@ -142,8 +142,8 @@ def test_max_pool2d_tie_gradient_explicit():
     x = ck.tensor(np.ones((1, 1, 2, 2)), requires_grad=True)
     y, idx = F.max_pool2d(x, 2, return_indices=True)
     y.sum().backward()
-    assert idx.data.tolist() == [[[[0]]]]
-    np.testing.assert_array_equal(x.grad.data, [[[[1.0, 0.0], [0.0, 0.0]]]])
+    assert idx._data.tolist() == [[[[0]]]]
+    np.testing.assert_array_equal(x.grad._data, [[[[1.0, 0.0], [0.0, 0.0]]]])
 
 
 @pytest.mark.parametrize("k,s,p,d", [(3, 2, 1, 1), (2, 1, 1, 1), (3, 1, 1, 2)])
@@ -160,7 +160,7 @@ def test_max_pool2d_nan_and_neg_inf(k, s, p, d):
 def test_max_pool2d_padding_never_wins():
     x = np.full((1, 1, 3, 3), -5.0)
     y = F.max_pool2d(ck.tensor(x), 3, 1, 1)
-    assert np.all(y.data == -5.0)
+    assert np.all(y._data == -5.0)
 
 
 def test_max_pool2d_window_of_padding_only():
@@ -168,11 +168,11 @@ def test_max_pool2d_window_of_padding_only():
     returns the same value and index; its backward writes out of bounds)."""
     x = ck.tensor(values((1, 1, 2, 2)), requires_grad=True)
     y, idx = F.max_pool2d(x, 2, 1, 1, 3, return_indices=True)
-    th = TF.max_pool2d(torch.tensor(x.data), 2, 1, 1, 3, return_indices=True)
-    assert y.data.tolist() == th[0].tolist() == [[[[-np.inf]]]]
-    assert idx.data.tolist() == th[1].tolist()
+    th = TF.max_pool2d(torch.tensor(x._data), 2, 1, 1, 3, return_indices=True)
+    assert y._data.tolist() == th[0].tolist() == [[[[-np.inf]]]]
+    assert idx._data.tolist() == th[1].tolist()
     y.backward(np.ones((1, 1, 1, 1)))
-    np.testing.assert_array_equal(x.grad.data, np.zeros((1, 1, 2, 2)))
+    np.testing.assert_array_equal(x.grad._data, np.zeros((1, 1, 2, 2)))
 
 
 @pytest.mark.parametrize("k,s,p,d,ceil", [(2, 2, 0, 1, False), (3, 2, 1, 1, True), ((2, 3), (1, 2), 1, (2, 1), False)])
@@ -264,20 +264,20 @@ def test_lp_pool2d_at_zero(p):
     out = check_op(lambda t: F.lp_pool2d(t, p, 2), lambda t: TF.lp_pool2d(t, p, 2), [x], rtol=RTOL)
     t = ck.tensor(x, requires_grad=True)
     F.lp_pool2d(t, p, 2).sum().backward()
-    assert np.all(np.isfinite(t.grad.data)) and np.all(t.grad.data[0, 0, 2:, 2:] == 0)
-    assert np.all(np.isfinite(out[0].data))
+    assert np.all(np.isfinite(t.grad._data)) and np.all(t.grad._data[0, 0, 2:, 2:] == 0)
+    assert np.all(np.isfinite(out[0]._data))
 
 
 def test_lp_pool2d_negative_sums_match_torch():
     """p = 3 with negative inputs: a negative window sum has no real cube root, NaN in both."""
     x = values((1, 2, 6, 6), seed=9)
     check_with_nans(lambda t: F.lp_pool2d(t, 3, 2), lambda t: TF.lp_pool2d(t, 3, 2), x)
-    assert np.isnan(F.lp_pool2d(ck.tensor(x), 3, 2).data).any()
+    assert np.isnan(F.lp_pool2d(ck.tensor(x), 3, 2)._data).any()
 
 
 def test_lp_pool2d_is_l2_norm_of_window():
     x = values((2, 3, 6, 6), seed=10)
-    y = F.lp_pool2d(ck.tensor(x), 2, 2).data
+    y = F.lp_pool2d(ck.tensor(x), 2, 2)._data
     expected = np.sqrt((x.reshape(2, 3, 3, 2, 3, 2) ** 2).sum(axis=(3, 5)))
     np.testing.assert_allclose(y, expected, rtol=1e-12)
 
@@ -328,7 +328,7 @@ def test_adaptive_max_pool2d_nan_neg_inf_and_constant():
 
 def test_global_average_pooling_is_the_mean():
     x = values((4, 5, 7, 7), seed=15)
-    y = F.adaptive_avg_pool2d(ck.tensor(x), 1).data
+    y = F.adaptive_avg_pool2d(ck.tensor(x), 1)._data
     assert y.shape == (4, 5, 1, 1)
     np.testing.assert_allclose(y[..., 0, 0], x.mean(axis=(2, 3)), rtol=1e-13)
 
@@ -336,14 +336,14 @@ def test_global_average_pooling_is_the_mean():
 def test_adaptive_pooling_empty_output():
     x = ck.tensor(values((2, 3, 5, 5)), requires_grad=True)
     y = F.adaptive_avg_pool2d(x, (0, 3))
-    assert y.shape == tuple(TF.adaptive_avg_pool2d(torch.tensor(x.data), (0, 3)).shape) == (2, 3, 0, 3)
+    assert y.shape == tuple(TF.adaptive_avg_pool2d(torch.tensor(x._data), (0, 3)).shape) == (2, 3, 0, 3)
     y.backward(np.zeros(y.shape))
-    np.testing.assert_array_equal(x.grad.data, 0)
+    np.testing.assert_array_equal(x.grad._data, 0)
     x.grad = None
     y = F.adaptive_max_pool2d(x, 0)
     assert y.shape == (2, 3, 0, 0)
     y.backward(np.zeros(y.shape))
-    np.testing.assert_array_equal(x.grad.data, 0)
+    np.testing.assert_array_equal(x.grad._data, 0)
 
 
 @pytest.mark.parametrize("out", [1, 3, (2, 4), (4, 3)])
@@ -422,7 +422,7 @@ def test_no_grad_and_indices_without_grad():
     y, idx = F.max_pool2d(ck.tensor(values((1, 2, 6, 6))), 3, 2, return_indices=True)
     assert idx.dtype == np.int64 and not idx.requires_grad
     _, th_idx = TF.max_pool2d(torch.tensor(values((1, 2, 6, 6))), 3, 2, return_indices=True)
-    np.testing.assert_array_equal(idx.data, th_idx.numpy())
+    np.testing.assert_array_equal(idx._data, th_idx.numpy())
 
 
 def test_float32_stays_float32_in_backward():
@@ -510,11 +510,11 @@ def test_non_contiguous_input():
         a = ck.tensor(nhwc, requires_grad=True)
         b = ck.tensor(np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2)), requires_grad=True)
         ya, yb = fn(a.permute(0, 3, 1, 2)), fn(b)
-        np.testing.assert_array_equal(ya.data, yb.data)
+        np.testing.assert_array_equal(ya._data, yb._data)
         g = values(ya.shape, seed=18)
         ya.backward(g)
         yb.backward(g)
-        np.testing.assert_array_equal(a.grad.data.transpose(0, 3, 1, 2), b.grad.data)
+        np.testing.assert_array_equal(a.grad._data.transpose(0, 3, 1, 2), b.grad._data)
 
 
 # ----- channels-last inputs (as cnnkit's convolutions return them): same values, same layout out ------------
@@ -540,14 +540,14 @@ def test_channels_last_input(pool, dtype):
     yr = pool(TF, xr)
     yr.backward(torch.from_numpy(g))
     if dtype == np.float64:
-        np.testing.assert_allclose(y.data, yr.detach().numpy(), rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(xt.grad.data, xr.grad.numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(y._data, yr.detach().numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(xt.grad._data, xr.grad.numpy(), rtol=1e-12, atol=1e-12)
     else:  # against torch in float64 on the same values (tests/oracle.py's float32 rule)
         x64 = torch.from_numpy(x.astype(np.float64)).requires_grad_()
         y64 = pool(TF, x64)
         y64.backward(torch.from_numpy(g.astype(np.float64)))
         assert_close32(y, y64, yr, 1e-5, "output")
         assert_close32(xt.grad, x64.grad, xr.grad, 1e-5, "input gradient")
-    assert xt.data.transpose(0, 2, 3, 1).flags.c_contiguous  # the input really was channels-last
-    for a in (y.data, xt.grad.data):
+    assert xt._data.transpose(0, 2, 3, 1).flags.c_contiguous  # the input really was channels-last
+    for a in (y._data, xt.grad._data):
         assert a.transpose(0, 2, 3, 1).flags.c_contiguous

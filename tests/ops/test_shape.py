@@ -239,7 +239,7 @@ def test_split_returns_tuple_and_unused_pieces_get_zero_gradient():
     (parts[1] * 3).sum().backward()
     expected = np.zeros((6, 2))
     expected[2:4] = 3
-    np.testing.assert_array_equal(x.grad.data, expected)
+    np.testing.assert_array_equal(x.grad._data, expected)
 
 
 @pytest.mark.parametrize("chunks, dim", [(1, 0), (2, 0), (3, 0), (4, 0), (6, 0), (7, 0), (2, 1), (3, -1)])
@@ -352,10 +352,10 @@ def test_repeated_indices_accumulate_gradient():
     x = ck.tensor(np.arange(4.0), requires_grad=True)
     y = x[np.array([1, 1, 1, 3])]
     y.backward(np.array([1.0, 2.0, 3.0, 4.0]))
-    np.testing.assert_array_equal(x.grad.data, [0.0, 6.0, 0.0, 4.0])
+    np.testing.assert_array_equal(x.grad._data, [0.0, 6.0, 0.0, 4.0])
     x2 = ck.tensor(np.zeros((2, 2)), requires_grad=True)
     x2[np.array([0, 0, 1]), np.array([1, 1, 0])].sum().backward()
-    np.testing.assert_array_equal(x2.grad.data, [[0.0, 2.0], [1.0, 0.0]])
+    np.testing.assert_array_equal(x2.grad._data, [[0.0, 2.0], [1.0, 0.0]])
 
 
 def test_negative_steps_follow_numpy():
@@ -363,12 +363,12 @@ def test_negative_steps_follow_numpy():
     x = normal((4, 5), 1)
     t = ck.tensor(x, requires_grad=True)
     y = t[::-1, 4:0:-2]
-    np.testing.assert_array_equal(y.data, x[::-1, 4:0:-2])
+    np.testing.assert_array_equal(y._data, x[::-1, 4:0:-2])
     w = normal(y.shape, 2)
     (y * ck.tensor(w)).sum().backward()
     expected = np.zeros_like(x)
     expected[::-1, 4:0:-2] = w
-    np.testing.assert_array_equal(t.grad.data, expected)
+    np.testing.assert_array_equal(t.grad._data, expected)
     assert ck.autograd.gradcheck(lambda a: a[::-2, ::-1], [ck.tensor(x, requires_grad=True)])
 
 
@@ -413,7 +413,7 @@ def test_iteration():
     rows = list(x)
     assert len(rows) == 3 and all(r.shape == (2,) for r in rows)
     sum(r.sum() * (k + 1) for k, r in enumerate(rows)).backward()
-    np.testing.assert_array_equal(x.grad.data, [[1, 1], [2, 2], [3, 3]])
+    np.testing.assert_array_equal(x.grad._data, [[1, 1], [2, 2], [3, 3]])
     with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
         iter(ck.tensor(1.0))
 
@@ -501,7 +501,7 @@ def test_errors(k):
 def test_view_and_expand_share_memory_like_torch():
     x = ck.tensor(np.arange(6.0))
     v = x.view(2, 3)
-    assert np.shares_memory(v.data, x.data)
+    assert np.shares_memory(v._data, x._data)
     e = ck.tensor(np.ones((3, 1))).expand(3, 1000)
-    assert e.data.strides[1] == 0  # no copy
+    assert e._data.strides[1] == 0  # no copy
     assert_close(ck.tensor(X345)[1:, ::2].sum(), torch.from_numpy(X345)[1:, ::2].sum(), 1e-12)

@@ -66,7 +66,7 @@ def test_state_dict_round_trip_and_torch_state(cls, kwargs):
         set_grads(ck_params, th_params, grads)
         ck_opt.step()
         th_opt.step()
-    resumed = [Parameter(p.data.copy()) for p in ck_params]
+    resumed = [Parameter(p._data.copy()) for p in ck_params]
     opt2 = cls(resumed, **kwargs)
     opt2.load_state_dict(from_json(to_json(ck_opt.state_dict())))
     from_torch = [Parameter(q.detach().numpy().copy()) for q in th_params]

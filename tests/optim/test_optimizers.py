@@ -58,7 +58,7 @@ def groups(params, spec):
 def to_json(state_dict) -> str:
     def encode(o):
         if isinstance(o, ck.Tensor):
-            return {"__array__": o.data.tolist(), "dtype": str(o.dtype), "shape": list(o.shape)}
+            return {"__array__": o._data.tolist(), "dtype": str(o.dtype), "shape": list(o.shape)}
         raise TypeError(type(o).__name__)
     return json.dumps(state_dict, default=encode, allow_nan=False)
 
@@ -88,7 +88,7 @@ def assert_close_to_torch(actual, expected, rtol, what):
 
 def compare_params(ck_params, th_params, rtol, what):
     for i, (p, q) in enumerate(zip(ck_params, th_params)):
-        assert_close_to_torch(p.data, q.detach(), rtol, f"{what}: param {i}")
+        assert_close_to_torch(p._data, q.detach(), rtol, f"{what}: param {i}")
 
 
 CONFIGS = [
@@ -181,7 +181,7 @@ def test_state_dict_round_trip_mid_run(cls, kwargs, spec, dtype):
         for key in g:
             assert g[key] == tg[key], key
     # resume in a fresh optimizer on fresh parameters holding the same values
-    resumed = [Parameter(p.data.copy()) for p in ck_params]
+    resumed = [Parameter(p._data.copy()) for p in ck_params]
     opt2 = cls(groups(resumed, spec), **kwargs)
     opt2.load_state_dict(from_json(saved))
     for k, grads in enumerate(seq[3:]):
@@ -233,7 +233,7 @@ def test_state_dict_values_share_memory_and_load_copies():
     opt.step()
     sd = opt.state_dict()
     assert isinstance(sd["state"][0]["momentum_buffer"], ck.Tensor)
-    assert np.shares_memory(sd["state"][0]["momentum_buffer"].data, opt.state[p]["momentum_buffer"])
+    assert np.shares_memory(sd["state"][0]["momentum_buffer"]._data, opt.state[p]["momentum_buffer"])
     q = Parameter(np.ones(3))
     opt2 = SGD([q], lr=0.1, momentum=0.9)
     opt2.load_state_dict(sd)
@@ -256,17 +256,17 @@ def test_float32_stays_float32():
         for _ in range(2):
             p.grad = ck.Tensor(np.full((2, 2), 0.5, np.float32))
             opt.step()
-        assert p.data.dtype == np.float32
+        assert p._data.dtype == np.float32
         assert all(v.dtype == np.float32 for v in opt.state[p].values() if isinstance(v, np.ndarray))
 
 
 def test_updates_in_place_and_shared_with_module_state():
     lin = Parameter(np.ones(3))
-    view = lin.data
+    view = lin._data
     opt = SGD([lin], lr=0.5)
     lin.grad = ck.Tensor(np.ones(3))
     opt.step()
-    assert lin.data is view
+    assert lin._data is view
     np.testing.assert_array_equal(view, np.full(3, 0.5))
 
 
@@ -275,7 +275,7 @@ def test_grad_none_skipped_and_no_state_created():
     opt = Adam([p, q], lr=0.1)
     p.grad = ck.Tensor(np.ones(2))
     opt.step()
-    np.testing.assert_array_equal(q.data, np.ones(2))
+    np.testing.assert_array_equal(q._data, np.ones(2))
     assert q not in opt.state and p in opt.state
 
 
@@ -284,7 +284,7 @@ def test_zero_grad():
     opt = SGD([p], lr=0.1)
     p.grad = ck.Tensor(np.ones(2))
     opt.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(p.grad.data, np.zeros(2))
+    np.testing.assert_array_equal(p.grad._data, np.zeros(2))
     opt.zero_grad()
     assert p.grad is None
 
@@ -303,7 +303,7 @@ def test_closure_is_called_with_grad_enabled_and_loss_returned():
     with ck.no_grad():
         loss = opt.step(closure)
     assert float(loss) == 5.0
-    np.testing.assert_allclose(p.data, [0.8, -1.6])
+    np.testing.assert_allclose(p._data, [0.8, -1.6])
 
 
 def test_add_param_group_and_defaults_like_torch():

@@ -51,7 +51,7 @@ def test_restore_gives_the_trained_models_logits(trained):
     assert np.array_equal(x, T.Normalize([0.2], [0.3])(images))
     model.eval()
     with ck.no_grad():
-        expected = model(ck.tensor(x)).data
+        expected = model(ck.tensor(x))._data
     assert np.array_equal(r.logits(x), expected)
     # in batches of 7: the same logits up to float32 rounding (BLAS sums in another order)
     assert np.allclose(r.logits(x, batch_size=7), expected, rtol=1e-5, atol=1e-6)

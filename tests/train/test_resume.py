@@ -47,8 +47,8 @@ def build(optimizer="sgd", schedule="cosine", hidden=4, loader_seed=None, checkp
 
 
 def state_of(trainer):
-    return ({k: v.data.copy() for k, v in trainer.model.state_dict().items()},
-            {i: {k: (v.data.copy() if isinstance(v, ck.Tensor) else v) for k, v in s.items()}
+    return ({k: v._data.copy() for k, v in trainer.model.state_dict().items()},
+            {i: {k: (v._data.copy() if isinstance(v, ck.Tensor) else v) for k, v in s.items()}
              for i, s in trainer.optimizer.state_dict()["state"].items()},
             [dict(g) for g in trainer.optimizer.param_groups])
 
@@ -89,7 +89,7 @@ def test_two_plus_two_epochs_equal_four(tmp_path, optimizer, schedule, loader_se
 
     ck.manual_seed(123)  # everything anew, with a different initialization
     resumed, train, val = build(optimizer, schedule, loader_seed=loader_seed, checkpoint=path)
-    assert not np.array_equal(resumed.model.conv.weight.data, first.model.conv.weight.data)
+    assert not np.array_equal(resumed.model.conv.weight._data, first.model.conv.weight._data)
     resumed.load_checkpoint(path)
     assert resumed.epoch == 2 and len(resumed.history) == 2
     resumed.fit(train, 4, val=val)
@@ -108,7 +108,7 @@ def test_randomness_matters():
     other.fit(train, 1, val=val)
     ck.manual_seed(99)  # a different generator state for epoch 2
     other.fit(train, 2, val=val)
-    assert not np.array_equal(full.model.fc.weight.data, other.model.fc.weight.data)
+    assert not np.array_equal(full.model.fc.weight._data, other.model.fc.weight._data)
 
 
 def test_checkpoint_contents(tmp_path):

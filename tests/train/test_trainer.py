@@ -41,7 +41,7 @@ def trainer_for(model, lr=0.1, **kwargs):
 
 
 def weights(model):
-    return {k: v.data.copy() for k, v in model.state_dict().items()}
+    return {k: v._data.copy() for k, v in model.state_dict().items()}
 
 
 class TTYStream(io.StringIO):
@@ -62,7 +62,7 @@ class Recorder(nn.Module):
 
     def forward(self, x):
         self.calls.append((x.shape[0], self.training, ck.is_grad_enabled()))
-        self.inputs.append(x.data.copy())
+        self.inputs.append(x._data.copy())
         return self.inner(x)
 
 
@@ -170,7 +170,7 @@ def test_evaluate_in_eval_mode_without_grad_and_restores_mode(start_training):
     # reference: the whole set at once, in eval mode
     inner.eval()
     x, y = data.arrays
-    logits = inner(ck.tensor(x)).data
+    logits = inner(ck.tensor(x))._data
     ref_loss = CrossEntropyLoss()(ck.tensor(logits), ck.tensor(y)).item()
     assert result["loss"] == pytest.approx(ref_loss, rel=1e-5)
     assert result["accuracy"] == pytest.approx(np.mean(logits.argmax(1) == y))
@@ -210,7 +210,7 @@ def test_predict_classes_logits_and_batching():
     assert model.training
     model.eval()
     with ck.no_grad():
-        ref = model.inner(ck.tensor(x)).data
+        ref = model.inner(ck.tensor(x))._data
     model.train()
     np.testing.assert_allclose(logits, ref, rtol=1e-6)
     classes = t.predict(ck.tensor(x), batch_size=5)
@@ -237,23 +237,23 @@ def test_l1_penalty_is_added_with_the_right_gradient():
     w0 = weights(model)
     expected = {}
     for name, p in model.named_parameters():
-        g = p.grad.data.copy()
+        g = p.grad._data.copy()
         if p.ndim >= 2:
-            g = g + lam * np.sign(p.data)
+            g = g + lam * np.sign(p._data)
         expected[name] = g
     t = Trainer(model, SGD(model.parameters(), lr=lr), CrossEntropyLoss(), l1=lam, quiet=True,
                 stream=io.StringIO())
     model.zero_grad()
     objective = t.compute_loss(model(x), y)
-    l1 = sum(np.abs(p.data).sum() for p in model.parameters() if p.ndim >= 2)
+    l1 = sum(np.abs(p._data).sum() for p in model.parameters() if p.ndim >= 2)
     assert objective.item() == pytest.approx(ce.item() + lam * l1, rel=1e-12)
     objective.backward()
     for name, p in model.named_parameters():
-        np.testing.assert_allclose(p.grad.data, expected[name], rtol=1e-12, atol=1e-15, err_msg=name)
+        np.testing.assert_allclose(p.grad._data, expected[name], rtol=1e-12, atol=1e-15, err_msg=name)
     # one plain SGD step through fit applies exactly that gradient
     t.fit(DataLoader(data, batch_size=16), 1)
     for name, p in model.named_parameters():
-        np.testing.assert_allclose(p.data, w0[name] - lr * expected[name], rtol=1e-12, atol=1e-15, err_msg=name)
+        np.testing.assert_allclose(p._data, w0[name] - lr * expected[name], rtol=1e-12, atol=1e-15, err_msg=name)
 
 
 def test_grad_clip_limits_the_update():
@@ -262,7 +262,7 @@ def test_grad_clip_limits_the_update():
     model = mlp().double()
     x, y = ck.tensor(data.arrays[0]), ck.tensor(data.arrays[1])
     CrossEntropyLoss()(model(x), y).backward()
-    grads = {n: p.grad.data.copy() for n, p in model.named_parameters()}
+    grads = {n: p.grad._data.copy() for n, p in model.named_parameters()}
     norm = math.sqrt(sum(float((g ** 2).sum()) for g in grads.values()))
     clip = norm / 4
     model.zero_grad()
@@ -270,7 +270,7 @@ def test_grad_clip_limits_the_update():
     t = Trainer(model, SGD(model.parameters(), lr=1.0), CrossEntropyLoss(), grad_clip=clip, quiet=True,
                 stream=io.StringIO())
     t.fit(DataLoader(data, batch_size=16), 1)
-    step = {n: w0[n] - p.data for n, p in model.named_parameters()}
+    step = {n: w0[n] - p._data for n, p in model.named_parameters()}
     step_norm = math.sqrt(sum(float((s ** 2).sum()) for s in step.values()))
     assert step_norm == pytest.approx(clip, rel=1e-5)
     for n in grads:  # the direction is the gradient's
@@ -448,7 +448,7 @@ def test_nan_loss_stops_with_epoch_and_batch_and_keeps_weights(tmp_path):
     state = ck.io.checkpoint.load(ckpt)
     assert state["epoch"] == 2
     for k, v in state["model"].items():
-        assert np.all(np.isfinite(v.data)) and np.array_equal(v.data, after[k])
+        assert np.all(np.isfinite(v._data)) and np.array_equal(v._data, after[k])
 
 
 def test_nan_on_the_third_call_names_the_batch():
@@ -496,7 +496,7 @@ def test_save_checkpoint_refuses_nan_weights(tmp_path):
     path = tmp_path / "c.safetensors"
     t.save_checkpoint(path)
     good = path.read_bytes()
-    model[0].weight.data[1, 2] = np.nan
+    model[0].weight._data[1, 2] = np.nan
     with pytest.raises(NonFiniteLossError, match=r"refusing to save a checkpoint .*'0.weight' holds non-finite"):
         t.save_checkpoint(path)
     assert path.read_bytes() == good
@@ -520,7 +520,7 @@ def test_training_run_matches_torch_float64():
     th = tnn.Sequential(OrderedDict([("conv", tnn.Conv2d(1, 4, 3)), ("relu", tnn.ReLU()),
                                      ("pool", tnn.MaxPool2d(2)), ("flat", tnn.Flatten()),
                                      ("fc", tnn.Linear(36, 3))])).double()
-    th.load_state_dict({k: torch.from_numpy(v.data.copy()) for k, v in model.state_dict().items()})
+    th.load_state_dict({k: torch.from_numpy(v._data.copy()) for k, v in model.state_dict().items()})
     opt = SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
     t = Trainer(model, opt, CrossEntropyLoss(), lr_scheduler.StepLR(opt, 1, gamma=0.5), quiet=True,
                 stream=io.StringIO())
@@ -534,7 +534,7 @@ def test_training_run_matches_torch_float64():
             topt.step()
         tsched.step()
     for k, v in th.state_dict().items():
-        np.testing.assert_allclose(model.state_dict()[k].data, v.numpy(), rtol=1e-10, atol=1e-12, err_msg=k)
+        np.testing.assert_allclose(model.state_dict()[k]._data, v.numpy(), rtol=1e-10, atol=1e-12, err_msg=k)
 
 
 def test_adam_and_mse_targets_have_no_accuracy():

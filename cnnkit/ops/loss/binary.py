@@ -129,11 +129,11 @@ def _broadcast_weight(w, shape: tuple, dtype, name: str, what: str):
         ok = False
     if not ok:
         raise ValueError(f"{name}: {what} of shape {w.shape} does not broadcast to the input's shape {shape}")
-    return w.data.astype(dtype, copy=False)
+    return w._data.astype(dtype, copy=False)
 
 
 def _check_unit_interval(x: Tensor, name: str, what: str) -> None:
-    a = x.data
+    a = x._data
     bad = ~((a >= 0) & (a <= 1))
     if bad.any():
         raise ValueError(f"{name}: all elements of {what} should be between 0 and 1, found {float(a[bad].flat[0])}")

@@ -192,8 +192,8 @@ def _class_weight(weight, c: int, dtype, name: str, strict_dtype: bool):
     if w.dtype != dtype:
         if strict_dtype:
             raise TypeError(f"{name}: weight must have the input's dtype {dtype}, got {w.dtype}")
-        return w.data.astype(dtype)
-    return w.data
+        return w._data.astype(dtype)
+    return w._data
 
 
 def _index_target(input: Tensor, target: Tensor, ignore_index: int, name: str) -> np.ndarray:
@@ -207,7 +207,7 @@ def _index_target(input: Tensor, target: Tensor, ignore_index: int, name: str) -
         layout = "()" if input.ndim == 1 else "(N, d1, ...)" if input.ndim > 2 else "(N,)"
         raise ValueError(f"{name}: expected target of shape {layout} = {expected} for input of shape "
                          f"{input.shape}, got {target.shape}")
-    t = target.data.reshape((1,) if input.ndim == 1 else target.shape)
+    t = target._data.reshape((1,) if input.ndim == 1 else target.shape)
     c = input.shape[0] if input.ndim == 1 else input.shape[1]
     bad = (t != ignore_index) & ((t < 0) | (t >= c))
     if bad.any():
