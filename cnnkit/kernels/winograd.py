@@ -19,7 +19,7 @@ from .config import config
 from .layout import ConvGeometry, nchw, nhwc, place
 from .parallel import over_batch, over_images_or_rows, workspace
 
-__all__ = ["MIN_MAP", "picks", "handles", "forward", "grad_input", "grad_weight", "transformed_kernels"]
+__all__ = ["picks", "handles", "forward", "grad_input", "grad_weight", "transformed_kernels"]
 
 _BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
 _G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
@@ -33,22 +33,11 @@ def handles(g: ConvGeometry, c: int, o: int) -> bool:
     return g.kernel == (3, 3) and g.stride == (1, 1) and g.dilation == (1, 1) and g.groups == 1
 
 
-MIN_MAP = 4
-"""Smallest output height and width Winograd is chosen for. On 1×1 – 3×3 maps with padding most of every 4×4
-tile is padding: U = G g Gᵀ mixes all 9 taps, so the float32 rounding of the taps that only meet padding stays
-in the output (it cancels only in exact arithmetic). Measured on GoogLeNet's 1×1, 2×2 and 3×3 layer shapes
-(tests/kernels/test_winograd_accuracy.py), the forward or input-gradient error reaches 1.05 – 1.95× the float32
-rule of tests/oracle.py (2 × torch float32's error), im2col's 0.3 – 0.8×; from 4×4 on Winograd stays within
-0.85×. Nor does Winograd save work there: its 16 multiplications per tile and channel pair are no fewer than a
-direct product that skips the padding does (16 against 16 on a 2×2 map, 64 against 49 on 3×3, 16 against 1 on
-1×1)."""
-
-
 def picks(g: ConvGeometry, n: int, c: int, o: int) -> bool:
     """... and is chosen for those with at least ``winograd_min_channels`` input and output channels and an
-    output of at least :data:`MIN_MAP` × :data:`MIN_MAP`."""
-    return (handles(g, c, o) and min(c, o) >= config().winograd_min_channels
-            and min(g.out_hw) >= MIN_MAP)
+    output of at least ``winograd_min_map`` rows and columns (its float32 error on smaller maps: see config)."""
+    cfg = config()
+    return handles(g, c, o) and min(c, o) >= cfg.winograd_min_channels and min(g.out_hw) >= cfg.winograd_min_map
 
 
 def _tiles(out_hw: tuple) -> tuple:

@@ -3,7 +3,7 @@ shapes (kernels.conv.select with no dtype: oneDNN aside), forward and both gradi
 reference (tests/oracle.py's rule: 1e-4 relative or 2 × torch float32's own error).
 
 On 1×1 – 3×3 maps with padding Winograd F(2×2, 3×3) exceeds that rule (forward/input gradient 1.05 – 1.95× of
-it; winograd.MIN_MAP), so from 4×4 down the ladder leaves it to im2col; the 4×4 and 8×8 cases check that
+it; kernels.config().winograd_min_map), so from 4×4 down the ladder leaves it to im2col; the 4×4 and 8×8 cases check that
 Winograd is still chosen and accurate above that size.
 
 (The public-client finding that led here, GoogLeNet's float32 gradients 7e-2 off with Winograd on, is not this:
@@ -15,6 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as TF
 
+from cnnkit import kernels
 from cnnkit.kernels import ConvGeometry, winograd
 from cnnkit.kernels import conv as kconv
 from tests.oracle import assert_close32
@@ -56,11 +57,15 @@ def test_selected_3x3_convolution_meets_the_float32_rule(case):
 
 
 def test_winograd_forced_on_a_small_map_is_still_exact_in_float64():
-    """MIN_MAP only steers the choice: forced, Winograd computes a 2×2 map (float64, to 1e-12)."""
+    """winograd_min_map only steers the choice: forced, Winograd computes a 2×2 map (float64, to 1e-12), and
+    with the option lowered the ladder picks it again."""
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal((3, 8, 2, 2)), rng.standard_normal((5, 8, 3, 3))
     g = ConvGeometry((2, 2), (2, 2), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
-    assert winograd.handles(g, 8, 5) and not winograd.picks(g, 3, 8, 5)
+    with kernels.using(winograd_min_channels=4):
+        assert winograd.handles(g, 8, 5) and not winograd.picks(g, 3, 8, 5)
+        with kernels.using(winograd_min_map=2):
+            assert winograd.picks(g, 3, 8, 5)
     y, _ = kconv.forward("winograd", x, w, g)
     np.testing.assert_allclose(y, TF.conv2d(torch.tensor(x), torch.tensor(w), None, 1, 1).numpy(), rtol=1e-12,
                                atol=1e-12)
