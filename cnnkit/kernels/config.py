@@ -71,6 +71,16 @@ class Config:
     winograd_min_channels: int = 32
     """3×3 stride-1 convolutions with at least this many input and output channels use Winograd F(2×2, 3×3)."""
 
+    winograd_min_map: int = 4
+    """... and an output of at least this height and width. On 1×1 – 3×3 maps with padding most of every 4×4
+    tile is padding: U = G g Gᵀ mixes all 9 taps, so the float32 rounding of the taps that only meet padding
+    stays in the output (it cancels only in exact arithmetic). Measured on GoogLeNet's 1×1, 2×2 and 3×3 layer
+    shapes (tests/kernels/test_winograd_accuracy.py), Winograd's forward or input-gradient error reaches 1.05 –
+    1.95× the float32 rule of tests/oracle.py (2 × torch float32's error), im2col's 0.3 – 0.8×; from 4×4 on
+    Winograd stays within 0.85×. Nor does Winograd save work there: its 16 multiplications per tile and channel
+    pair are no fewer than a direct product that skips the padding (16 against 16 on a 2×2 map, 64 against 49
+    on 3×3, 16 against 1 on 1×1)."""
+
     weight_order_pixels: float = 1.0
     """One group and N·Ho·Wo ≤ weight_order_pixels × O output pixels: columns in the weight's own order."""
 
@@ -79,7 +89,8 @@ class Config:
 
 
 _MINIMUM = {"column_budget": 1, "keep_columns": 0, "threads": 1, "parallel_min": 0, "chunks_per_thread": 1,
-            "piece_min": 1, "winograd_min_channels": 0, "weight_order_pixels": 0}
+            "piece_min": 1, "winograd_min_channels": 0, "winograd_min_map": 1,
+            "weight_order_pixels": 0}
 _FLAGS = ("split_blas_kernels",)
 _OPTIONS = tuple(f.name for f in dataclasses.fields(Config))
 

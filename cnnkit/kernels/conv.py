@@ -11,7 +11,8 @@ The ladder, tried in this order (the measurements behind it are in docs/performa
 * ``depthwise``     one input channel per group: einsum on strided views;
 * ``weight_order``  one group and few output pixels for many channels (N·Ho·Wo ≤ weight_order_pixels × O):
                     columns in the weight's own (c, i, j) order;
-* ``winograd``      3×3, stride 1, one group, ≥ winograd_min_channels channels in and out: F(2×2, 3×3);
+* ``winograd``      3×3, stride 1, one group, ≥ winograd_min_channels channels in and out, an output of at
+                    least winograd_min_map (4) rows and columns (float32 error below): F(2×2, 3×3);
 * ``im2col``        everything else: im2col + GEMM.
 
 Before the ladder, with the optional oneDNN library loaded and ``cnnkit.backends.onednn.enabled`` on, a

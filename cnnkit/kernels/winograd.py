@@ -34,8 +34,10 @@ def handles(g: ConvGeometry, c: int, o: int) -> bool:
 
 
 def picks(g: ConvGeometry, n: int, c: int, o: int) -> bool:
-    """... and is chosen for those with at least ``winograd_min_channels`` input and output channels."""
-    return handles(g, c, o) and min(c, o) >= config().winograd_min_channels
+    """... and is chosen for those with at least ``winograd_min_channels`` input and output channels and an
+    output of at least ``winograd_min_map`` rows and columns (its float32 error on smaller maps: see config)."""
+    cfg = config()
+    return handles(g, c, o) and min(c, o) >= cfg.winograd_min_channels and min(g.out_hw) >= cfg.winograd_min_map
 
 
 def _tiles(out_hw: tuple) -> tuple:

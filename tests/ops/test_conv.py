@@ -415,8 +415,8 @@ def test_algorithm_switches():
 
 @pytest.fixture
 def winograd_small():
-    """Winograd from 4 channels on, so that small tests reach it."""
-    with kernels.using(winograd_min_channels=4):
+    """Winograd from 4 channels and 1×1 outputs on, so that small tests reach it."""
+    with kernels.using(winograd_min_channels=4, winograd_min_map=1):
         yield
 
 
@@ -466,6 +466,10 @@ def test_winograd_switch():
     assert not winograd.picks(geom(), 2, m - 1, m) and not winograd.picks(geom(), 2, m, m - 1)
     assert not winograd.picks(geom(k=5), 2, m, m) and not winograd.picks(geom(s=2), 2, m, m)
     assert not winograd.picks(geom(d=2), 2, m, m) and not winograd.picks(geom(groups=2), 2, 2 * m, 2 * m)
+    small = kernels.ConvGeometry((3, 8), (3, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)   # 3 rows < 4
+    assert kernels.config().winograd_min_map == 4 and not winograd.picks(small, 2, m, m)
+    with kernels.using(winograd_min_map=3):
+        assert winograd.picks(small, 2, m, m)
     g = kernels.ConvGeometry((8, 8), (8, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1)
     x, w = _values((2, m, 8, 8), (m, m, 3, 3))
     algorithm = kernels.select(g, x.shape, w.shape)
