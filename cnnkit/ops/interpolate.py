@@ -48,13 +48,18 @@ def _nearest_source(in_size: int, out_size: int, scale, exact: bool) -> np.ndarr
     return np.minimum(np.floor(dst * s).astype(np.int64), in_size - 1)
 
 
-def _linear_matrix(in_size: int, out_size: int, scale, align_corners: bool) -> np.ndarray:
+def _source(in_size: int, out_size: int, scale, align_corners: bool) -> np.ndarray:
+    """Each output position's coordinate on the input axis: x_src = x·(in−1)/(out−1) with align_corners, else
+    (x + ½)/scale − ½ (scale = out/in unless given)."""
     if align_corners:
         s = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
-        src = s * np.arange(out_size, dtype=np.float64)
-    else:
-        s = 1.0 / scale if scale is not None and scale > 0 else in_size / out_size
-        src = np.maximum(s * (np.arange(out_size, dtype=np.float64) + 0.5) - 0.5, 0.0)
+        return s * np.arange(out_size, dtype=np.float64)
+    s = 1.0 / scale if scale is not None and scale > 0 else in_size / out_size
+    return s * (np.arange(out_size, dtype=np.float64) + 0.5) - 0.5
+
+
+def _linear_matrix(in_size: int, out_size: int, scale, align_corners: bool) -> np.ndarray:
+    src = np.maximum(_source(in_size, out_size, scale, align_corners), 0.0)
     i0 = src.astype(np.int64)
     i1 = i0 + (i0 < in_size - 1)
     lam = src - i0
@@ -66,12 +71,7 @@ def _linear_matrix(in_size: int, out_size: int, scale, align_corners: bool) -> n
 
 
 def _cubic_matrix(in_size: int, out_size: int, scale, align_corners: bool) -> np.ndarray:
-    if align_corners:
-        s = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
-        src = s * np.arange(out_size, dtype=np.float64)
-    else:
-        s = 1.0 / scale if scale is not None and scale > 0 else in_size / out_size
-        src = s * (np.arange(out_size, dtype=np.float64) + 0.5) - 0.5
+    src = _source(in_size, out_size, scale, align_corners)
     base = np.floor(src).astype(np.int64)
     t = src - base
     a = CUBIC_A
