@@ -5,19 +5,17 @@ so such an import would be an import cycle through the package's __init__)."""
 from __future__ import annotations
 
 import ast
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.repo_tools import load_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("check_data_attr", ROOT / "tools" / "check_data_attr.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("check_data_attr")
 
 
 check_data_attr = _tool()

@@ -3,21 +3,19 @@ find an upward import, an import of the package facade, a part with no floor and
 package."""
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.repo_tools import load_tool
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _checker():
-    spec = importlib.util.spec_from_file_location("check_layers", ROOT / "tools" / "check_layers.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("check_layers")
 
 
 check_layers = _checker()

@@ -3,7 +3,6 @@ file as committed, every deliberately absent name must really be absent (and say
 documented difference must name something both PyTorch and cnnkit have."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -11,15 +10,13 @@ import torch
 
 import cnnkit as ck
 from cnnkit._compat import ABSENT, DIFFERENCES
+from tests.repo_tools import load_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("torch_compat", ROOT / "tools" / "torch_compat.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("torch_compat")
 
 
 def _lookup(root, dotted: str):

@@ -3,16 +3,15 @@ page order, and prints exactly the text block that follows it; the figures it li
 both languages hold the same code. ``python tools/tutorial.py --write`` regenerates the outputs after a change."""
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 
+from tests.repo_tools import load_tool
+
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("tutorial_runner", ROOT / "tools" / "tutorial.py")
-tutorial = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tutorial)
+tutorial = load_tool("tutorial")
 
 SLOW = {"08", "09"}   # chapters that train (8) or build the large models (9): 20-30 s each on 2 cores
 PAGES = tutorial.chapters()
