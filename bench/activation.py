@@ -28,8 +28,8 @@ def linear_case(n, fin, fout):
     m = nn.Linear(fin, fout)
     tm = torch.nn.Linear(fin, fout)
     with torch.no_grad():
-        tm.weight.copy_(torch.from_numpy(m.weight.data))
-        tm.bias.copy_(torch.from_numpy(m.bias.data))
+        tm.weight.copy_(torch.from_numpy(m.weight.numpy()))
+        tm.bias.copy_(torch.from_numpy(m.bias.numpy()))
     return fwd_bwd(m, tm, (n, fin))
 
 

@@ -66,7 +66,7 @@ def twins(name: str, seed: int = 0):
     ck.manual_seed(seed)
     ck_model = ck.models.get(name)
     th_model = getattr(torch_reference(), f"ref_{name}")()
-    th_model.load_state_dict({k: torch.from_numpy(v.data.copy()) for k, v in ck_model.state_dict().items()},
+    th_model.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ck_model.state_dict().items()},
                              strict=True)
     return ck_model, th_model
 

@@ -80,7 +80,7 @@ def build_models(seed: int = 0):
     ck.manual_seed(seed)
     ck_model = models.lenet5()
     th_model = TorchLeNet5()
-    th_model.load_state_dict({k: torch.from_numpy(v.data.copy()) for k, v in ck_model.state_dict().items()})
+    th_model.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ck_model.state_dict().items()})
     n_ck = sum(p.numel() for p in ck_model.parameters())
     n_th = sum(p.numel() for p in th_model.parameters())
     assert n_ck == n_th == 61_706, (n_ck, n_th)
