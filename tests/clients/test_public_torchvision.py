@@ -51,6 +51,11 @@ BROKEN = {
                  "1.5e-5 forward error) flips with Winograd's rounding: loss after one SGD step 1.4705 vs torch "
                  "float64 1.5070 (torch float32 1.5070; torch float32 without oneDNN flips it too)",
 }
+# found broken on the oneDNN backend (2026-12-06, CI): VGG-11's float32 gradients are further from float64 than torch
+# float32's (worst 8.15e-6 vs 3.39e-6, median 1.67e-6 vs 6.79e-7, 2.4x); on the NumPy kernels it meets the rule.
+BROKEN_ONEDNN = {
+    "vgg11": "float32 gradients on oneDNN 2.4x further from float64 than torch float32's (worst 8.15e-6 vs 3.39e-6)",
+}
 CLASSES = 4
 # the found-broken case concerns the NumPy kernels' Winograd path; on oneDNN (float32 convolutions) it must pass
 ONEDNN = cnnkit.backends.onednn.is_available() and cnnkit.backends.onednn.enabled
@@ -61,6 +66,8 @@ def _cases():
         marks = [pytest.mark.slow] if name in SLOW else []
         if name in BROKEN and not ONEDNN:
             marks.append(pytest.mark.xfail(reason=BROKEN[name], raises=AssertionError, strict=True))
+        if name in BROKEN_ONEDNN and ONEDNN:
+            marks.append(pytest.mark.xfail(reason=BROKEN_ONEDNN[name], raises=AssertionError, strict=True))
         yield pytest.param(name, marks=marks, id=name)
 
 
