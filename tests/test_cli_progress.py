@@ -52,7 +52,7 @@ def train_on_a_terminal(tmp_path, columns):
 def test_progress_fits_the_terminal(tmp_path, columns):
     err = train_on_a_terminal(tmp_path, columns)
     states = [s.rstrip() for s in re.split(r"[\r\n]", err) if s.strip()]
-    assert all(len(s) <= columns for s in states if not s.startswith(("training ", "wrote ", "saved ")))
+    assert all(len(s) <= columns for s in states if not s.startswith(("training ", "backend: ", "wrote ", "saved ")))
     drawn = [s for s in states if re.search(r"(acc|a)=", s)]  # the lines drawn during the epochs
     assert len(drawn) >= 4  # at least the first and the last batch of each epoch
     for s in drawn:
