@@ -121,15 +121,19 @@ class ProcessGroup:
 
     def abort(self, message: str, code: int = 1):
         """Print ``message`` (prefixed with this rank) to stderr and end every process of the job with ``code``
-        (``MPI_Abort``); in a world of one process, exit with ``code``."""
+        (``MPI_Abort``); in a world of one process, exit with ``code``. The launcher forwards a rank's stderr
+        asynchronously and ``MPI_Abort`` tears it down, so the abort waits ABORT_GRACE seconds for the message to
+        reach the user (on a loaded machine it was otherwise lost)."""
         prefix = f"[rank {self.rank}] " if self.world_size > 1 else ""
         print(prefix + message.rstrip("\n").replace("\n", "\n" + prefix), file=sys.stderr, flush=True)
         if self.comm is not None:
+            time.sleep(ABORT_GRACE)
             self.comm.Abort(code)
         raise SystemExit(code)
 
 
 _world: ProcessGroup | None = None
+ABORT_GRACE = 1.0  # seconds between printing an abort's message and MPI_Abort
 
 
 def _abort_on_uncaught(kind, value, tb) -> None:
