@@ -279,13 +279,12 @@ def test_cli_too_large_image_is_one_error_line(tmp_path, large_images):
         f"decompression-bomb limit of 89,478,485 pixels; if the file is trusted, raise PIL.Image.MAX_IMAGE_PIXELS")
 
 
-def test_any_warning_of_a_command_is_one_line_once():
-    import warnings
-
+def _one_command(name: str, text: str, body) -> dict:
+    """A command table holding one subcommand ``name`` with no arguments whose run calls ``body()``."""
     from cnnkit.cli.commands import Command
 
-    class Noisy:
-        HELP = DESCRIPTION = "warns"
+    class Subcommand:
+        HELP = DESCRIPTION = text
 
         @staticmethod
         def add_arguments(parser):
@@ -293,13 +292,22 @@ def test_any_warning_of_a_command_is_one_line_once():
 
         @staticmethod
         def run(args, context):
-            for _ in range(3):
-                warnings.warn("something\nodd", UserWarning, stacklevel=1)
-            with np.errstate(over="warn"):
-                np.exp(np.float32(100))
-            return 0
+            return body()
 
-    code, _, err = run(["noisy"], commands={"noisy": Command.of("noisy", Noisy)})
+    return {name: Command.of(name, Subcommand)}
+
+
+def test_any_warning_of_a_command_is_one_line_once():
+    import warnings
+
+    def noisy():
+        for _ in range(3):
+            warnings.warn("something\nodd", UserWarning, stacklevel=1)
+        with np.errstate(over="warn"):
+            np.exp(np.float32(100))
+        return 0
+
+    code, _, err = run(["noisy"], commands=_one_command("noisy", "warns", noisy))
     assert code == 0 and err == ("cnnkit noisy: warning: something odd\n"
                                  "cnnkit noisy: warning: overflow encountered in exp\n"
                                  "cnnkit noisy: warning: 2 repeated warning(s) left out\n"), err
@@ -307,20 +315,10 @@ def test_any_warning_of_a_command_is_one_line_once():
 
 # ----- MemoryError ---------------------------------------------------------------------------------------------
 def test_a_bare_memory_error_is_one_line():
-    from cnnkit.cli.commands import Command
+    def hungry():
+        raise MemoryError
 
-    class Hungry:
-        HELP = DESCRIPTION = "allocates"
-
-        @staticmethod
-        def add_arguments(parser):
-            pass
-
-        @staticmethod
-        def run(args, context):
-            raise MemoryError
-
-    code, _, err = run(["hungry"], commands={"hungry": Command.of("hungry", Hungry)})
+    code, _, err = run(["hungry"], commands=_one_command("hungry", "allocates", hungry))
     assert code == 1 and err == ("cnnkit hungry: error: out of memory: an allocation failed (the size asked for is "
                                  "unknown); try smaller inputs or batches\n")
 
