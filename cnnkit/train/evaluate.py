@@ -14,10 +14,10 @@ import numpy as np
 
 from ..data.dataloader import DataLoader
 from ..ops import validate
-from ..tensor import no_grad
+from ..tensor import Tensor, no_grad
 from .metrics import RunningMean, confusion_matrix, topk_correct
 
-__all__ = ["as_loader", "class_targets", "evaluate"]
+__all__ = ["as_loader", "class_targets", "evaluate", "predict"]
 
 
 def as_loader(data, batch_size: int, shuffle: bool, name: str):
@@ -100,3 +100,24 @@ def evaluate(model, data, loss, *, topk: int | None = None, batch_size: int = 64
     if confusion is not None:
         result["confusion"] = confusion
     return result
+
+
+def predict(model, x, batch_size: int, return_logits: bool = False) -> np.ndarray:
+    """The predicted classes ŷ_i = argmax_c f(x_i)_c (int64, shape (N,)) of inputs ``x`` (N, ...), or the raw outputs
+    (N, C) with ``return_logits``; in batches of ``batch_size``, in eval mode without a graph (the mode is restored
+    after). ``x`` (a Tensor or an array) is cast to the dtype of the model's parameters."""
+    arr = x._data if isinstance(x, Tensor) else np.asarray(x)
+    if arr.ndim == 0 or len(arr) == 0:
+        raise ValueError(f"Trainer.predict: expected a non-empty batch of inputs (N, ...), got shape {arr.shape}")
+    dtype = next((p._data.dtype for p in model.parameters()), arr.dtype)
+    if arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            outs = [model(Tensor._wrap(arr[i:i + batch_size]))._data for i in range(0, len(arr), batch_size)]
+    finally:
+        model.train(was_training)
+    logits = np.concatenate(outs)
+    return logits if return_logits else logits.argmax(axis=1)

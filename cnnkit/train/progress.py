@@ -154,6 +154,19 @@ class RunClock:
         return sum(self.val_seconds) / len(self.val_seconds) if self.val_seconds else 0.0
 
 
+class NoProgress:
+    """The progress display of a rank other than 0 of a distributed run: nothing."""
+
+    def update(self, images=None, **metrics) -> None:
+        pass
+
+    def close(self, summary: str) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
 class Progress:
     """The progress of one epoch: ``p.update(images, loss=..., acc=...)`` after each batch (``images`` None for
     a batch replayed by a resumed epoch: counted, not timed), ``p.close(summary)`` at the end.

@@ -32,35 +32,18 @@ import time
 import numpy as np
 
 from ..io.atomic import remove_stale_temps
-from ..io.checkpoint import load, save
+from ..io.checkpoint import save
 from ..nn.utils import clip_grad_norm_, l1_penalty
 from ..ops import validate
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..random import get_rng_state, set_rng_state
-from ..tensor import Tensor, no_grad
 from .best import best_epoch, best_is_behind, check_metric, epochs_without_improvement
-from .evaluate import as_loader, class_targets, evaluate
-from .guard import DivergenceError, NonFiniteLossError, Snapshot, WriteError, all_finite, deep_copy_state, writing
+from .evaluate import as_loader, class_targets, evaluate, predict
+from .guard import DivergenceError, NonFiniteLossError, Snapshot, WriteError, all_finite, writing
 from .metrics import RunningMean, topk_correct
-from .progress import Progress, RunClock
+from .progress import NoProgress, Progress, RunClock
 from .report import plot_history, write_log
-from .restore import checkpoint_model
-
-
-class _NoProgress:
-    """The progress display of a rank other than 0: nothing."""
-
-    def update(self, images=None, **metrics) -> None:
-        pass
-
-    def close(self, summary: str) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-
-_PARTIAL_KEYS = {"batches", "rng_epoch", "rng", "loss_total", "loss_count", "correct", "scored", "seen", "seconds"}
+from .resume import partial_epoch, read_checkpoint, restore_all_or_nothing
 
 
 class _Stop(Exception):
@@ -298,7 +281,7 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]
         progress = (Progress(len(train_loader), f"epoch {self.epoch + 1}/{epochs}", self.quiet, self.stream,
                              epochs_after=epochs - self.epoch - 1, validates=val_loader is not None,
-                             clock=self._clock) if self.is_main else _NoProgress())
+                             clock=self._clock) if self.is_main else NoProgress())
         try:
             row = self._train_epoch(train_loader, progress)
             if val_loader is not None:
@@ -377,24 +360,10 @@ class Trainer:
 
         ``x`` is a Tensor or an array; it is cast to the dtype of the model's parameters.
         """
-        arr = x._data if isinstance(x, Tensor) else np.asarray(x)
-        if arr.ndim == 0 or len(arr) == 0:
-            raise ValueError(f"Trainer.predict: expected a non-empty batch of inputs (N, ...), got shape {arr.shape}")
         bs = self.batch_size if batch_size is None else batch_size
         if not validate.is_int(bs) or bs < 1:
             raise ValueError(f"Trainer.predict: batch_size must be a positive int, got {batch_size!r}")
-        dtype = next((p._data.dtype for p in self.model.parameters()), arr.dtype)
-        if arr.dtype != dtype:
-            arr = arr.astype(dtype)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with no_grad():
-                outs = [self.model(Tensor._wrap(arr[i:i + bs]))._data for i in range(0, len(arr), bs)]
-        finally:
-            self.model.train(was_training)
-        logits = np.concatenate(outs)
-        return logits if return_logits else logits.argmax(axis=1)
+        return predict(self.model, x, bs, return_logits)
 
     # ----- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -421,47 +390,12 @@ class Trainer:
         and history; returns the checkpoint's ``meta`` (None if it has none). A corrupt or mismatched checkpoint
         raises ``ValueError`` and leaves the Trainer unchanged. If the loaded epoch is the best by ``best_metric``
         and the ``best`` checkpoint does not hold it (a kill came between the two writes), it is written now."""
-        state = load(path)
-        who = "Trainer.load_checkpoint"
-        if not isinstance(state, dict):
-            raise ValueError(f"{who}: {path} holds a {type(state).__name__}, not a Trainer checkpoint")
-        for key in ("model", "optimizer", "epoch", "rng"):
-            if key not in state:
-                raise ValueError(f"{who}: {path} has no '{key}' entry (not a Trainer checkpoint)")
-        epoch = state["epoch"]
-        if not validate.is_int(epoch) or epoch < 0:
-            raise ValueError(f"{who}: {path} has an invalid epoch {epoch!r}")
-        history = state.get("history") or []
-        if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
-            raise ValueError(f"{who}: {path} has an invalid history (expected a list of dicts)")
-        if (state.get("scheduler") is None) != (self.scheduler is None):
-            raise ValueError(f"{who}: {path} was written "
-                             f"{'without' if state.get('scheduler') is None else 'with'} a scheduler, this Trainer "
-                             f"has {'one' if self.scheduler is not None else 'none'}")
-        if not isinstance(state["model"], dict):
-            raise ValueError(f"{who}: {path} has no model state dict")
-        model_backup = {k: v._data.copy() for k, v in self.network.state_dict().items()}
-        optimizer_backup = deep_copy_state(self.optimizer.state_dict())
-        scheduler_backup = deep_copy_state(self.scheduler.state_dict()) if self.scheduler is not None else None
-        try:
-            self.network.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            if self.scheduler is not None:
-                self.scheduler.load_state_dict(state["scheduler"])
-            set_rng_state(state["rng"])
-        except Exception as e:
-            self.network.load_state_dict(model_backup)  # leave the Trainer exactly as it was
-            self.optimizer.load_state_dict(optimizer_backup)
-            if self.scheduler is not None:
-                self.scheduler.load_state_dict(scheduler_backup)
-            if isinstance(e, (ValueError, TypeError, KeyError)):
-                raise ValueError(f"{who}: {path} ({checkpoint_model(state)}) does not fit this Trainer's "
-                                 f"{type(self.network).__name__}: {e}") from e
-            raise
+        state = read_checkpoint(path, self.scheduler is not None)
+        restore_all_or_nothing(state, path, self.network, self.optimizer, self.scheduler)
+        epoch, history = state["epoch"], state.get("history") or []
         self.epoch = epoch
         self.history = [dict(h) for h in history]
-        partial = state.get("partial")
-        self._partial = partial if isinstance(partial, dict) and _PARTIAL_KEYS <= set(partial) else None
+        self._partial = partial_epoch(state)
         if self.best is not None and self.history and self.is_main and self._partial is None and \
                 best_is_behind(self.best, self.history, self.best_metric, self.epoch):
             with writing(self.best):
