@@ -9,7 +9,7 @@ from .lazy import LazyBatchNorm1d, LazyBatchNorm2d, LazyConv2d, LazyLinear
 from .linear import Flatten, Linear, Unflatten
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
 from .mobile_activation import Hardsigmoid, Hardswish, ReLU6, SiLU, Softplus
-from .module import IncompatibleKeys, Module, Parameter, StateDictError
+from .module import Module
 from .normalization import (
     BatchNorm1d,
     BatchNorm2d,
@@ -32,7 +32,9 @@ from .padding import (
     ZeroPad2d,
 )
 from .parallel import DataParallel
+from .parameter import Parameter
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, LPPool2d, MaxPool2d
+from .state_dict import IncompatibleKeys, StateDictError
 from .table_conv import TableConv2d
 from .upsampling import PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 

@@ -1,4 +1,4 @@
-"""Module and Parameter: the building blocks of networks (PyTorch's ``nn.Module`` API).
+"""Module: the building block of networks (PyTorch's ``nn.Module`` API; ``Parameter`` is in :mod:`.parameter`).
 
 A ``Module`` owns ``Parameter``s (tensors to learn), buffers (state that is
 saved but not learned, e.g. BatchNorm's running mean) and sub-modules, all
@@ -8,7 +8,7 @@ weights move between cnnkit and PyTorch by name.
 """
 from __future__ import annotations
 
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict
 
 import numpy as np
 
@@ -17,69 +17,10 @@ from ..autograd.grad_mode import no_grad
 from ..device import check_device
 from ..device import device as Device
 from ..tensor import Tensor
+from .hooks import RemovableHandle
 from .mismatch import mismatch_message
-
-
-class Parameter(Tensor):
-    """A tensor that is a learnable parameter of a module (``requires_grad=True`` by default)."""
-
-    __slots__ = ()
-
-    def __init__(self, data=None, requires_grad: bool = True):
-        if data is None:
-            data = np.empty(0, backend.get_default_dtype())
-        if isinstance(data, Tensor):
-            data = data._data
-        super().__init__(data if isinstance(data, np.ndarray) else backend.to_array(data), requires_grad)
-
-    def __repr__(self) -> str:
-        return "Parameter containing:\n" + super().__repr__()
-
-
-class StateDictError(ValueError, RuntimeError):
-    """A state dict does not fit the module (missing/unexpected keys, wrong shapes, unreadable values)."""
-
-
-IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-
-
-class _RemovableHandle:
-    """Returned by ``register_forward_hook``: ``handle.remove()`` (or leaving a ``with handle:`` block) unhooks."""
-
-    def __init__(self, hooks: dict, key: int):
-        self._hooks, self.id = hooks, key
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self) -> _RemovableHandle:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
-
-
-def _state_array(value, key: str, module_name: str) -> np.ndarray:
-    """The values of one state-dict entry as an ndarray (a cnnkit Tensor, an ndarray, a torch tensor, numbers)."""
-    if isinstance(value, Tensor):
-        arr = value._data
-    elif isinstance(value, np.ndarray):
-        arr = value
-    elif hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch.Tensor, without importing torch
-        try:
-            arr = value.detach().cpu().numpy()
-        except Exception:
-            arr = None
-    else:
-        try:
-            arr = np.asarray(value)
-        except Exception:
-            arr = None
-    if arr is None or arr.dtype.kind not in "biuf":
-        found = type(value).__name__ if arr is None or arr.dtype.kind == "O" else f"dtype {arr.dtype}"
-        raise StateDictError(f"load_state_dict for {module_name}: value for '{key}' must be a Tensor or an array of "
-                             f"numbers, found {found}")
-    return arr
+from .parameter import Parameter
+from .state_dict import IncompatibleKeys, StateDictError, state_array
 
 
 def name_error(error: BaseException, module) -> BaseException:
@@ -236,16 +177,16 @@ class Module:
                 out = result
         return out
 
-    def _add_hook(self, registry: dict, hook) -> _RemovableHandle:
+    def _add_hook(self, registry: dict, hook) -> RemovableHandle:
         Module._hook_counter += 1
         registry[Module._hook_counter] = hook
-        return _RemovableHandle(registry, Module._hook_counter)
+        return RemovableHandle(registry, Module._hook_counter)
 
-    def register_forward_hook(self, hook) -> _RemovableHandle:
+    def register_forward_hook(self, hook) -> RemovableHandle:
         """``hook(module, inputs, output)`` runs after every forward; returning a value replaces the output."""
         return self._add_hook(self._forward_hooks, hook)
 
-    def register_forward_pre_hook(self, hook) -> _RemovableHandle:
+    def register_forward_pre_hook(self, hook) -> RemovableHandle:
         """``hook(module, inputs)`` runs before every forward; returning a value replaces the inputs."""
         return self._add_hook(self._forward_pre_hooks, hook)
 
@@ -431,7 +372,7 @@ class Module:
         for key, target in own.items():
             if key not in state_dict:
                 continue
-            arr = _state_array(state_dict[key], key, module_name)
+            arr = state_array(state_dict[key], key, module_name)
             if arr.shape != target._data.shape:
                 mismatched.append((key, tuple(target._data.shape), tuple(arr.shape)))
                 continue
