@@ -192,3 +192,31 @@ def test_cli_resume_repairs_the_best_checkpoint(tmp_path):
     code, _, err = train(["--epochs", "2", "--resume", "--out", str(out)])
     assert code == 0 and "nothing to train" in err, err
     assert ck.load(out / "best.safetensors")["epoch"] == 2
+
+
+def test_the_plot_leaves_out_an_epoch_whose_checkpoint_write_failed(tmp_path):
+    """Epoch 2's checkpoint write fails: the run stops with WriteError, and the curve drawn on the way out shows
+    the one epoch the checkpoint holds (byte-equal to a plot of that epoch alone), not the lost one."""
+    from cnnkit.nn import CrossEntropyLoss
+    from cnnkit.optim import SGD
+    from cnnkit.train import Trainer, WriteError
+    from cnnkit.train.report import plot_history
+
+    class FailsOnTheSecondWrite(Trainer):
+        writes = 0
+
+        def save_checkpoint(self, path):
+            self.writes += 1
+            if self.writes == 2:
+                raise OSError(28, "No space left on device")
+            super().save_checkpoint(path)
+
+    model = models.get("lenet5")
+    trainer = FailsOnTheSecondWrite(model, SGD(model.parameters(), lr=0.01), CrossEntropyLoss(), quiet=True,
+                                    stream=io.StringIO(), checkpoint=tmp_path / "c.safetensors",
+                                    plot=tmp_path / "curve.png")
+    with pytest.raises(WriteError):
+        trainer.fit(digits(), 3)
+    assert len(trainer.history) == 2 and ck.load(tmp_path / "c.safetensors")["epoch"] == 1
+    plot_history(trainer.history[:1], tmp_path / "one.png")
+    assert (tmp_path / "curve.png").read_bytes() == (tmp_path / "one.png").read_bytes()

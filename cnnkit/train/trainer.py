@@ -127,7 +127,7 @@ class Trainer:
         self.epoch = 0
         self.history: list = []
         self._clock = RunClock()
-        self._plotted, self._last_plot = 0, 0.0
+        self._plotted, self._last_plot, self._unsaved = 0, 0.0, False
 
     # ----- one step, one epoch --------------------------------------------------------------------
     def compute_loss(self, output, target):
@@ -269,7 +269,7 @@ class Trainer:
                     break
             completed = True
         finally:
-            if self.plot is not None and self.is_main and self.history and self._plotted != len(self.history):
+            if self.plot is not None and self.is_main and self._plot_rows() and self._plotted != len(self._plot_rows()):
                 try:
                     self._plot()
                 except WriteError:
@@ -306,8 +306,10 @@ class Trainer:
         if not self.is_main:
             return
         if self.checkpoint is not None:
+            self._unsaved = True   # until its checkpoint is written, the epoch is left out of the plot
             with writing(self.checkpoint):
                 self.save_checkpoint(self.checkpoint)
+            self._unsaved = False
         if self.best is not None and best_epoch(self.history, self.best_metric) == self.epoch:
             with writing(self.best):
                 self.save_checkpoint(self.best)
@@ -335,10 +337,15 @@ class Trainer:
             with writing(self.checkpoint):
                 self.save_checkpoint(self.checkpoint)
 
+    def _plot_rows(self) -> list:
+        """The epochs the plot shows: those the checkpoint holds (not one whose checkpoint write failed)."""
+        return self.history[:-1] if self._unsaved else self.history
+
     def _plot(self) -> None:
+        rows = self._plot_rows()
         with writing(self.plot):
-            plot_history(self.history, self.plot)
-        self._plotted = len(self.history)
+            plot_history(rows, self.plot)
+        self._plotted = len(rows)
         self._last_plot = time.monotonic()
 
     def evaluate(self, data) -> dict:
