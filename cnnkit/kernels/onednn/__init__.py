@@ -3,6 +3,7 @@
     library   finding and loading libdnnl, the C declarations, engine/stream, thread count, execution counter
     memory    memory descriptors of NumPy arrays, reorders, Primitive (one created primitive and its runs)
     cache     the primitive cache, keyed by operation, shapes, strides, geometry and threads
+    packed    weights kept reordered into their primitive's layout, dropped when the weight is written
     conv      convolution forward, backward-data and backward-weights (float32)
 
 :func:`active` is what the dispatcher asks: the library loaded and the switch on. The switch is
@@ -19,11 +20,11 @@ import contextvars
 import os
 from contextlib import contextmanager
 
-from . import cache, conv, library
+from . import cache, conv, library, packed
 from .library import executions, load_error, version
 
 __all__ = ["available", "active", "enabled", "set_enabled", "enabled_for", "version", "load_error", "executions",
-           "cache", "conv", "library"]
+           "cache", "conv", "library", "packed"]
 
 _enabled = os.environ.get("CNNKIT_ONEDNN", "") != "0"
 _override: contextvars.ContextVar[bool | None] = contextvars.ContextVar("cnnkit_onednn_enabled", default=None)
