@@ -83,7 +83,7 @@ def _fast(make) -> Primitive | None:
 
 def _threads() -> int:
     from ..config import config
-    return config().threads
+    return library.usable_threads(config().threads)
 
 
 def forward_primitive(g, x_md_key: tuple, w_shape: tuple, y_key: tuple, relu: bool = False) -> Primitive | None:

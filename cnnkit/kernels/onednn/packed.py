@@ -30,7 +30,8 @@ from . import library
 __all__ = ["ENABLED", "CAPACITY", "MAX_BYTES", "get", "written", "clear", "size", "nbytes", "stats"]
 
 ENABLED = True
-"""Keep packed weights (the benchmark switches it off for its A/B rows; nothing else needs to)."""
+"""Keep packed weights (``bench/models.py --prepack-ab`` switches it off for its A/B rows; nothing else
+needs to): off, every call reorders the weight into a fresh buffer, as before pre-packing."""
 
 CAPACITY = 512
 """Weight arrays whose packed copies are kept at most."""
@@ -92,6 +93,10 @@ def get(weight: np.ndarray, want, pack) -> np.ndarray:
     from .memory import aligned, md_equal, md_size
 
     global _bytes
+    if not ENABLED:
+        buf = aligned(md_size(want))
+        pack(buf)
+        return buf
     key = id(weight)
     with _lock:
         entry = _entries.get(key)
@@ -103,8 +108,6 @@ def get(weight: np.ndarray, want, pack) -> np.ndarray:
                     return buf
     buf = aligned(md_size(want))
     pack(buf)
-    if not ENABLED:
-        return buf
     md = ctypes.c_void_p()
     library.check(library.lib().dnnl_memory_desc_clone(ctypes.byref(md), want), "dnnl_memory_desc_clone")
     with _lock:
