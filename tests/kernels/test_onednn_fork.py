@@ -31,7 +31,7 @@ def _child(queue, x, w):
     runs = backend.executions()
     y = F.conv2d(ck.tensor(x), ck.tensor(w), padding=1).numpy()
     queue.put((y, backend.executions() - runs, backend.library.forked(), backend.library.usable_threads(4),
-               backend.library.openmp().omp_get_max_threads()))
+               backend.library.openmp().omp_get_max_threads(), backend.library.last_run_threads()))
 
 
 def test_a_forked_child_runs_onednn_convolutions():
@@ -46,14 +46,14 @@ def test_a_forked_child_runs_onednn_convolutions():
     child = ctx.Process(target=_child, args=(queue, x, w))
     child.start()
     try:
-        y, runs, forked, usable, omp_threads = queue.get(timeout=TIMEOUT)
+        y, runs, forked, usable, omp_threads, team = queue.get(timeout=TIMEOUT)
     except Exception:
         child.kill()
         child.join()
         pytest.fail(f"the forked child's oneDNN convolution did not finish in {TIMEOUT} s (OpenMP hang after fork)")
     child.join(TIMEOUT)
     assert child.exitcode == 0
-    assert forked and usable == 1 and runs >= 1          # oneDNN really ran in the child, on one thread ...
+    assert forked and usable == team == 1 and runs >= 1  # oneDNN really ran in the child, on one thread ...
     assert omp_threads == backend.library.openmp().omp_get_max_threads()    # ... and OpenMP's setting restored
     xt, wt = torch.from_numpy(x), torch.from_numpy(w)
     assert_close32(y, TF.conv2d(xt.double(), wt.double(), padding=1).numpy(), TF.conv2d(xt, wt, padding=1).numpy(),

@@ -108,3 +108,24 @@ def test_flags_checks_its_argument():
         with ck.backends.onednn.flags(enabled=0):
             pass
     assert ck.backends.onednn.enabled
+
+
+def test_set_num_threads_is_followed_by_onednn():
+    """``ck.set_num_threads(n)``: oneDNN's primitives run on an OpenMP team of n (omp_get_max_threads at the
+    execution, set per call), and OpenMP's own setting of the calling thread is what it was after each call."""
+    omp = backend.library.openmp()
+    before, default = omp.omp_get_max_threads(), ck.get_num_threads()
+    seen = []
+    try:
+        for n in (1, 3, 2):
+            ck.set_num_threads(n)
+            runs = backend.executions()
+            algorithm = _conv_algorithm()
+            seen.append((algorithm, backend.executions() > runs, backend.library.last_run_threads(),
+                         omp.omp_get_max_threads()))
+        with kernels.using(threads=1):
+            _conv_algorithm()
+            seen.append(backend.library.last_run_threads())
+    finally:
+        ck.set_num_threads(default)
+    assert seen == [("onednn", True, 1, before), ("onednn", True, 3, before), ("onednn", True, 2, before), 1]

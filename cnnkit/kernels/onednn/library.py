@@ -27,7 +27,7 @@ import threading
 from contextlib import contextmanager
 
 __all__ = ["lib", "load_error", "version", "check", "engine", "stream", "threads", "usable_threads", "forked", "openmp",
-           "execute", "executions",
+           "execute", "executions", "last_run_threads",
            "DnnlError", "SUPPORTED_MAJOR", "SCRATCHPAD_USER", "F32", "ANY", "ARG", "QUERY", "PROP", "ALG", "Dims",
            "ExecArg"]
 
@@ -276,6 +276,14 @@ def execute(primitive, args: list) -> None:
     check(handle.dnnl_primitive_execute(primitive, stream(), len(args), packed), "dnnl_primitive_execute")
     check(handle.dnnl_stream_wait(stream()), "dnnl_stream_wait")
     _executions += 1
+    if _omp is not None:
+        _local.last_threads = _omp.omp_get_max_threads()
+
+
+def last_run_threads() -> int | None:
+    """The OpenMP thread count in effect (``omp_get_max_threads``) at this thread's last primitive execution:
+    the team oneDNN ran it with. None before the first."""
+    return getattr(_local, "last_threads", None)
 
 
 def executions() -> int:
