@@ -191,3 +191,22 @@ def test_packed_weights_are_freed_with_their_weight():
     del model
     gc.collect()
     assert packed.size() == 0 and packed.nbytes() == 0
+
+
+@needs_onednn
+def test_a_write_through_another_array_over_the_same_memory_drops_the_copy():
+    """Two arrays made separately over one buffer (np.frombuffer): writing through one drops the other's copy."""
+    w = np.random.default_rng(3).standard_normal((32, 16, 3, 3)).astype(np.float32)
+    memory = bytearray(w.tobytes())
+    a = ck.Tensor(np.frombuffer(memory, np.float32).reshape(w.shape))
+    b = ck.Tensor(np.frombuffer(memory, np.float32).reshape(w.shape))
+    assert a._data.base is not b._data
+    with ck.no_grad():
+        before = F.conv2d(_x(), a, padding=1).numpy().copy()
+        b.mul_(0.5)
+        after = F.conv2d(_x(), a, padding=1).numpy().copy()
+    packed.clear()
+    with ck.no_grad():
+        fresh = F.conv2d(_x(), a, padding=1).numpy()
+    assert not np.allclose(after, before)
+    np.testing.assert_array_equal(after, fresh)

@@ -47,8 +47,11 @@ _counts = {"hits": 0, "packs": 0}
 
 
 def _root(a: np.ndarray):
-    """The buffer at the bottom of ``a``'s chain of views (``a`` itself when it owns its memory)."""
-    while isinstance(a.base, np.ndarray):
+    """The owner of ``a``'s memory: the bottom of its chain of views (``a`` itself when it owns its memory), or
+    the object it was made from (``np.frombuffer``'s bytes, a memory map), which every view of it shares."""
+    while a.base is not None:
+        if not isinstance(a.base, np.ndarray):
+            return a.base.obj if isinstance(a.base, memoryview) else a.base   # frombuffer: a memoryview per call
         a = a.base
     return a
 
