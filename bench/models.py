@@ -24,8 +24,12 @@ the baseline (weights, gradients, momentum buffers, activations, workspace: the 
 it above the built model (the training step alone), what stays resident after the steps, and the absolute
 figures.
 
+Pre-packing A/B (``--prepack-ab``): the two inference rows timed in cnnkit alone, alternately with oneDNN's
+weights kept pre-packed (``cnnkit.kernels.onednn.packed``, the default) and reordered at every call (its
+``ENABLED`` switch off); ratio = with / without, median of pairwise ratios.
+
 Run: python bench/models.py [--repeats N] [--rows resnet18-train resnet18-infer vgg11-infer resnet50-memory]
-                            [--no-memory] [--quick]
+                            [--no-memory] [--prepack-ab] [--quick]
 """
 from __future__ import annotations
 
@@ -138,6 +142,37 @@ def timing_row(key: str, repeats: int | None):
     return compare(name, ck_fwd, th_fwd, repeats=repeats or INFER_REPEATS), note
 
 
+def prepack_ab(repeats: int | None) -> None:
+    """Inference with and without oneDNN's pre-packed weights, alternated call by call (cnnkit only)."""
+    from cnnkit.kernels.onednn import packed
+
+    if not ck.backends.onednn.is_available():
+        print("\n(pre-packing A/B left out: oneDNN is not loaded)")
+        return
+    rows = []
+    for model, label in (("resnet18", "ResNet-18"), ("vgg11", "VGG-11")):
+        side = quick(224, 32)
+        ck_fwd, _ = inference_fns(twins(model)[0], torch.nn.Identity(), batch(1, side)[0])
+        counts = packed.stats()
+
+        def unpacked(fwd=ck_fwd):
+            packed.ENABLED = False
+            try:
+                return fwd()
+            finally:
+                packed.ENABLED = True
+
+        row = compare(f"{label} inference b1 {side}x{side}", ck_fwd, unpacked, repeats=repeats or INFER_REPEATS)
+        after = packed.stats()
+        rows.append((row, after["packs"] - counts["packs"], after["hits"] - counts["hits"]))
+    print(f"\n### oneDNN weight pre-packing A/B  ({THREADS} threads; ratio = with / without pre-packing, median of "
+          f"pairwise ratios; cnnkit backend: {ck.backends.onednn.backend_name()})\n")
+    print("| case | pre-packed ms | reordered each call ms | ratio | weights packed | reorders saved |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r, packs, hits in rows:
+        print(f"| {r['name']} | {r['cnnkit_ms']:.3f} | {r['torch_ms']:.3f} | {r['ratio']:.2f} | {packs} | {hits} |")
+
+
 # ----- peak memory (child processes) --------------------------------------------------------------------------
 def _status_mib(field: str) -> float:
     """A memory figure of this process from /proc/self/status (VmRSS: resident now; VmHWM: peak resident)."""
@@ -231,6 +266,8 @@ def main(argv=None) -> None:
     parser.add_argument("--rows", nargs="+", choices=TIMING_ROWS + (MEMORY_ROW,), default=None,
                         help="rows to run (default: all)")
     parser.add_argument("--no-memory", action="store_true", help=f"leave out {MEMORY_ROW}")
+    parser.add_argument("--prepack-ab", action="store_true",
+                        help="time the inference rows with and without oneDNN's pre-packed weights (cnnkit only)")
     parser.add_argument("--memory-child", choices=("ck", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
@@ -238,6 +275,9 @@ def main(argv=None) -> None:
         return
     selected = args.rows or list(TIMING_ROWS + (MEMORY_ROW,))
     print_environment()
+    if args.prepack_ab:
+        prepack_ab(args.repeats)
+        return
     timed = [timing_row(key, args.repeats) for key in TIMING_ROWS if key in selected]
     if timed:
         print_table("whole networks, float32", [row for row, _ in timed])

@@ -17,6 +17,7 @@ import functools
 
 import numpy as np
 
+from ..kernels import written
 from .backward import run_backward, tensor_class
 from .grad_mode import no_grad
 
@@ -123,10 +124,13 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
                     direction /= np.linalg.norm(direction) or 1.0
                     orig = x._data.copy()
                     x._data += eps * direction
+                    written(x._data)           # the kernels' packed copy of a weight is stale now
                     plus = _scalar_loss(fn, inputs, vs)
                     x._data[...] = orig - eps * direction
+                    written(x._data)
                     minus = _scalar_loss(fn, inputs, vs)
                     x._data[...] = orig
+                    written(x._data)
                     num = (plus - minus) / (2 * eps)
                     ana = float(np.vdot(analytic, direction))
                     _compare("directional", i, np.array([ana]), np.array([num]), atol, rtol,
@@ -140,10 +144,13 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
 def _central(evaluate, flat, k, eps) -> float:
     orig = flat[k]
     flat[k] = orig + eps
+    written(flat)
     plus = evaluate()
     flat[k] = orig - eps
+    written(flat)
     minus = evaluate()
     flat[k] = orig
+    written(flat)
     return (plus - minus) / (2 * eps)
 
 
@@ -154,10 +161,13 @@ def _check_full_jacobian(fn, inputs, i, flat, outs, eps, atol, rtol, index_of):
     for k in range(flat.size):
         orig = flat[k]
         flat[k] = orig + eps
+        written(flat)
         plus = _output_vector(fn, inputs)
         flat[k] = orig - eps
+        written(flat)
         minus = _output_vector(fn, inputs)
         flat[k] = orig
+        written(flat)
         numerical[:, k] = (plus - minus) / (2 * eps)
     analytic = np.empty_like(numerical)
     sizes = np.cumsum([0] + [o._data.size for o in outs])

@@ -1,13 +1,16 @@
 """``cnnkit.backends.onednn``: the switch of the optional oneDNN backend (``pip install 'cnnkit[onednn]'``).
 
-    ck.backends.onednn.enabled = False          # every convolution on the NumPy kernels from now on
+    ck.backends.onednn.enabled = False          # the process-wide default: NumPy kernels from now on
     with ck.backends.onednn.flags(enabled=False):
-        ...                                     # only inside the block
+        ...                                     # only inside the block, in this thread / context
     ck.backends.onednn.is_available()           # the library is installed and loads
     ck.backends.onednn.executions()             # oneDNN primitives run so far (proof the backend ran)
 
 On by default when the library loads; the environment variable ``CNNKIT_ONEDNN=0`` switches it off (and
-keeps the library unloaded). The switch is process-wide, like torch's ``torch.backends.mkldnn.enabled``.
+keeps the library unloaded). ``enabled = X`` sets the process-wide default, like torch's
+``torch.backends.mkldnn.enabled``; ``flags`` overrides it for its block in the calling thread (or asyncio task)
+only, as ``kernels.using`` does, so two threads may run one with and one without oneDNN; reading ``enabled``
+gives the setting in effect where it is read.
 """
 from __future__ import annotations
 
@@ -45,13 +48,10 @@ def backend_name() -> str:
 
 @contextmanager
 def flags(enabled: bool):
-    """Switch the backend on or off for the ``with`` block; the previous setting returns after it."""
-    before = backend.enabled()
-    backend.set_enabled(enabled)
-    try:
+    """Switch the backend on or off for the ``with`` block in this thread / context; the previous setting returns
+    after it. Other threads keep theirs."""
+    with backend.enabled_for(enabled):
         yield
-    finally:
-        backend.set_enabled(before)
 
 
 class _Module(types.ModuleType):

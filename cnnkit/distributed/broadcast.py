@@ -13,6 +13,8 @@ import json
 
 import numpy as np
 
+from ..ops.inplace import changed
+
 __all__ = ["broadcast_state", "check_same_model", "model_signature"]
 
 
@@ -62,3 +64,4 @@ def broadcast_state(module, group) -> None:
             group.broadcast(t._data)
         else:
             t._data[...] = group.broadcast(np.ascontiguousarray(t._data))
+        changed(t)

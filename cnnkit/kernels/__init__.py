@@ -9,6 +9,7 @@
     pointwise      1×1 convolutions as a GEMM
     depthwise      depthwise convolutions by einsum
     conv           select(...) picks the algorithm once; forward / grad_input / grad_weight run it
+    onednn         the optional oneDNN backend; ``written(a)`` tells it an array was changed in place
 
 Usage (what ``cnnkit.ops.conv`` does):
 
@@ -20,8 +21,10 @@ Usage (what ``cnnkit.ops.conv`` does):
 from .config import ALGORITHMS, Config, config, get_num_threads, set_num_threads, using
 from .conv import forward, grad_input, grad_weight, select
 from .layout import ConvGeometry, is_channels_last, nchw, nhwc, out_size
+from .onednn.packed import written
 from .parallel import release_workspace, workspace
 
 __all__ = ["ALGORITHMS", "Config", "config", "using", "set_num_threads", "get_num_threads",
            "select", "forward", "grad_input", "grad_weight",
-           "ConvGeometry", "out_size", "is_channels_last", "nhwc", "nchw", "workspace", "release_workspace"]
+           "ConvGeometry", "out_size", "is_channels_last", "nhwc", "nchw", "workspace", "release_workspace",
+           "written"]

@@ -15,6 +15,7 @@ import numpy as np
 
 from .._warn import warn
 from ..ops import validate
+from ..ops.inplace import changed
 from ..random import get_generator
 from ..tensor import Tensor
 
@@ -69,6 +70,7 @@ def _rng(generator) -> np.random.Generator:
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
     tensor._data[...] = values.astype(tensor._data.dtype, copy=False)
+    changed(tensor)
     return tensor
 
 

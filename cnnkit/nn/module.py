@@ -16,6 +16,7 @@ from .. import backend
 from ..autograd.grad_mode import no_grad
 from ..device import check_device
 from ..device import device as Device
+from ..ops.inplace import changed
 from ..tensor import Tensor
 from .hooks import RemovableHandle
 from .mismatch import mismatch_message
@@ -393,6 +394,7 @@ class Module:
         with no_grad():
             for target, arr in staged:
                 np.copyto(target._data, arr, casting="unsafe")
+                changed(target)
         return IncompatibleKeys(missing, unexpected)
 
     # ----- printing ---------------------------------------------------------------------------

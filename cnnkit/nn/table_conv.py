@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops import validate
+from ..ops.inplace import changed
 from ..ops.table_conv import ScatterKernels, check_table, table_conv2d
 from ..random import get_generator
 from ..tensor import Tensor
@@ -73,6 +74,7 @@ class TableConv2d(Module):
         rng = get_generator()
         w = rng.uniform(-1.0, 1.0, self.weight.shape) * bound[rows, None, None]
         self.weight._data[...] = w
+        changed(self.weight)
         if self.bias is not None:
             self.bias._data[...] = rng.uniform(-1.0, 1.0, self.out_channels) * bound
 

@@ -16,6 +16,7 @@ from .. import backend
 from .._warn import warn
 from ..ops import validate
 from ..ops.elementwise import abs as _abs
+from ..ops.inplace import changed
 from ..ops.reduce import sum as _sum
 from ..ops.shape import cat, reshape
 from ..tensor import Tensor
@@ -170,4 +171,5 @@ def vector_to_parameters(vec, parameters) -> None:
     for p in params:
         size = p._data.size
         p._data[...] = vec._data[start:start + size].reshape(p._data.shape)
+        changed(p)
         start += size

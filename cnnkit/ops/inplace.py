@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import backend, kernels
 from ..autograd.grad_mode import enabled as _grad_enabled
 from ..autograd.grad_mode import no_grad
 from ..random import get_generator
@@ -24,7 +24,7 @@ from . import elementwise as E
 from . import trig
 from .indexing import masked_fill
 
-__all__ = ["INPLACE_METHODS", "setitem"]
+__all__ = ["INPLACE_METHODS", "setitem", "changed"]
 
 
 def guard_inplace(self: Tensor, name: str, operands=()) -> None:
@@ -38,6 +38,13 @@ def guard_inplace(self: Tensor, name: str, operands=()) -> None:
     if any(isinstance(o, Tensor) and o.requires_grad for o in operands):
         raise RuntimeError(f"{name}: an operand requires grad, and cnnkit does not record in-place ops; use the "
                            f"out-of-place op (or detach the operand)")
+
+
+def changed(self: Tensor) -> None:
+    """``self``'s array was written in place: bump its version (autograd's check) and drop what the kernels keep
+    derived from it (oneDNN's packed weights)."""
+    self._version[0] += 1
+    kernels.written(self._data)
 
 
 def _store(self: Tensor, result, name: str) -> Tensor:
@@ -54,7 +61,7 @@ def _store(self: Tensor, result, name: str) -> Tensor:
         raise RuntimeError(f"{name}: output with shape {tuple(self._data.shape)} doesn't match the broadcast shape "
                            f"{tuple(np.broadcast_shapes(arr.shape, self._data.shape)) if target else arr.shape}")
     np.copyto(self._data, arr, casting="unsafe")
-    self._version[0] += 1
+    changed(self)
     return self
 
 
@@ -90,14 +97,14 @@ def div_(self, other, *, rounding_mode=None):
 def zero_(self):
     guard_inplace(self, "zero_")
     self._data[...] = 0
-    self._version[0] += 1
+    changed(self)
     return self
 
 
 def fill_(self, value):
     guard_inplace(self, "fill_", (value,))
     self._data[...] = value.item() if isinstance(value, Tensor) else value
-    self._version[0] += 1
+    changed(self)
     return self
 
 
@@ -110,7 +117,7 @@ def copy_(self, src, non_blocking: bool = False):
     except ValueError:
         raise ValueError(f"copy_: cannot copy shape {tuple(arr.shape)} into shape {tuple(self._data.shape)}") \
             from None
-    self._version[0] += 1
+    changed(self)
     return self
 
 
@@ -119,7 +126,7 @@ def _draw(self, name, values):
     if not backend.is_floating(self._data.dtype):
         raise TypeError(f"{name}: expected a floating point tensor, got dtype {self._data.dtype}")
     self._data[...] = values
-    self._version[0] += 1
+    changed(self)
     return self
 
 
@@ -179,7 +186,7 @@ def random_(self, *args, generator=None, **kwargs):
         raise ValueError(f"{name}: expected from < to, got from={lo}, to={hi}")
     rng = get_generator() if generator is None else getattr(generator, "numpy_generator", generator)
     self._data[...] = rng.integers(lo, hi, self._data.shape)
-    self._version[0] += 1
+    changed(self)
     return self
 
 
@@ -258,4 +265,4 @@ def setitem(self, index, value) -> None:
     except (IndexError, ValueError) as e:
         raise type(e)(f"__setitem__: cannot assign to index {index!r} of a tensor of shape "
                       f"{tuple(self._data.shape)}: {e}") from None
-    self._version[0] += 1
+    changed(self)

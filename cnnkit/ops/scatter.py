@@ -19,7 +19,7 @@ import numpy as np
 from ..function import Function
 from ..tensor import Tensor
 from ._util import as_operand, normalize_dim
-from .inplace import guard_inplace
+from .inplace import changed, guard_inplace
 from .shape import reshape
 
 __all__ = ["repeat_interleave", "scatter", "scatter_", "scatter_add", "scatter_add_"]
@@ -128,7 +128,7 @@ def scatter_(self, dim: int, index, src=None, *, value=None, reduce=None):
         np.multiply.at(self._data, grid, new)
     else:
         self._data[grid] = new
-    self._version[0] += 1
+    changed(self)
     return self
 
 

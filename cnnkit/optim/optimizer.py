@@ -9,7 +9,8 @@ can train its layers with different learning rates::
 
 Per-parameter state (momentum buffers, Adam's moments, step counts) lives in ``optimizer.state[p]``.
 Updates are applied in place to ``p._data`` (plain NumPy arithmetic, no graph is recorded), so
-modules and state dicts that share the arrays see the new values. Parameters whose ``.grad`` is
+modules and state dicts that share the arrays see the new values; as in PyTorch, ``step()`` bumps each
+updated parameter's version (and drops the kernels' packed copies of its weight). Parameters whose ``.grad`` is
 ``None`` are skipped by ``step()``.
 
 ``state_dict()`` has PyTorch's structure: ``{'state': {index: {...}}, 'param_groups': [{..., 'params':
@@ -25,6 +26,7 @@ import numpy as np
 
 from ..autograd.grad_mode import enable_grad
 from ..ops import validate
+from ..ops.inplace import changed
 from ..tensor import Tensor
 
 
@@ -236,6 +238,9 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             self._step_group(group)
+            for p in group["params"]:          # written in place: a new version, packed weights dropped
+                if p.grad is not None:
+                    changed(p)
         return loss
 
     # ----- state dict -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ..ops.inplace import changed
 from ..tensor import Tensor
 
 
@@ -66,6 +67,7 @@ class Snapshot:
         for name, t in self.model.state_dict(keep_vars=True).items():
             if name in self.copies:
                 np.copyto(t._data, self.copies[name])
+                changed(t)
         self.optimizer.state.clear()
         self.optimizer.state.update(self.optimizer_state)
 

@@ -8,7 +8,9 @@ The same interface as the NumPy algorithms of ``cnnkit/kernels/`` (``forward``, 
 ``grad_weight``), so :func:`cnnkit.kernels.select` can hand a layer to it. Activations are passed in place
 with their own strides (NCHW or NHWC memory) and outputs are allocated channels-last (an NCHW-shaped view of
 NHWC memory, like the NumPy kernels'); the weight, stored (O, C/g, kH, kW) — viewed (g, O/g, C/g, kH, kW)
-for groups — is reordered into the layout the primitive chose. oneDNN's dilation counts the gaps
+for groups — is reordered into the layout the primitive chose; a forward pass that will not ask for the weight
+gradient (``keep`` False: inference, a frozen layer) keeps that copy while the weight is unchanged
+(:mod:`.packed`). oneDNN's dilation counts the gaps
 (d − 1) and its padding is (top, left) / (bottom, right).
 """
 from __future__ import annotations
@@ -18,9 +20,9 @@ import ctypes
 import numpy as np
 
 from ..layout import is_channels_last
-from . import cache, library
+from . import cache, library, packed
 from .library import ALG, PROP, Dims
-from .memory import Primitive, any_md, array_md, attr, describe
+from .memory import Primitive, any_md, array_md, attr, describe, md_equal, run_reorder
 
 __all__ = ["supports", "forward", "grad_input", "grad_weight", "forward_primitive"]
 
@@ -82,7 +84,7 @@ def _fast(make) -> Primitive | None:
 
 def _threads() -> int:
     from ..config import config
-    return config().threads
+    return library.usable_threads(config().threads)
 
 
 def forward_primitive(g, x_md_key: tuple, w_shape: tuple, y_key: tuple, relu: bool = False) -> Primitive | None:
@@ -122,13 +124,26 @@ def _weights(w: np.ndarray, groups: int) -> tuple:
     return w, describe(w)
 
 
+def _packed_weights(p: Primitive, w: np.ndarray, groups: int, keep: bool) -> tuple:
+    """(array, descriptor) of the weight for primitive ``p``: the weight itself when ``p`` reads cnnkit's layout,
+    else its copy in ``p``'s layout (a kept one, else reordered now and, with ``keep``, kept while the weight is
+    unchanged: :mod:`.packed`)."""
+    view, md = _weights(w, groups)
+    want = p.md("weights")
+    if md_equal(want, md):
+        return view, md
+    return packed.get(w, want, lambda buf: run_reorder(p.reorder_to(md, want, ("in", "weights")), view, md,
+                                                       buf, want), keep), want
+
+
 def forward(x: np.ndarray, w: np.ndarray, g, keep: bool = False):
     """(y, None): y = conv(x, w), NCHW-shaped in NHWC memory (the weight gradient then reads x)."""
     x = _channels_last(x)
     y = _nhwc_empty(_out_shape(g, x.shape, w.shape), x.dtype)
     p = forward_primitive(g, _key(x), tuple(w.shape), _key(y))
     with library.threads(_threads()):
-        p.run({"src": (x, describe(x)), "weights": _weights(w, g.groups)}, {"dst": (y, describe(y))})
+        p.run({"src": (x, describe(x)), "weights": _packed_weights(p, w, g.groups, not keep)},
+              {"dst": (y, describe(y))})
     return y, None
 
 
@@ -151,7 +166,8 @@ def grad_input(gy: np.ndarray, w: np.ndarray, g, x_shape: tuple) -> np.ndarray:
     if p is None:
         raise library.DnnlError("dnnl_convolution_backward_data_primitive_desc_create", 3)
     with library.threads(threads):
-        p.run({"diff_dst": (gy, describe(gy)), "weights": _weights(w, g.groups)}, {"diff_src": (gx, describe(gx))})
+        p.run({"diff_dst": (gy, describe(gy)), "weights": _packed_weights(p, w, g.groups, False)},
+              {"diff_src": (gx, describe(gx))})
     return gx
 
 

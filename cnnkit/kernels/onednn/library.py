@@ -9,6 +9,13 @@ kernels are the fallback, so an absent or incompatible library changes nothing f
 Every primitive runs through :func:`execute`, which counts executions (the proof that the backend ran) and
 runs oneDNN's OpenMP region with cnnkit's thread count (``kernels.config().threads``), set through OpenMP's own
 per-thread call on the calling thread and restored afterwards: nothing process-wide changes.
+
+Fork safety: GNU OpenMP (libgomp, which libdnnl is linked to) hangs in a child forked after the parent ran a
+parallel region (its worker threads do not exist in the child, yet the child's next region waits for them) —
+measured: a oneDNN convolution in a ``multiprocessing`` 'fork' child of a process that had run one never
+returned. So a child forked after the library loaded runs oneDNN on one thread (:func:`usable_threads`; a
+one-thread region does not start the team), with primitives of its own (the thread count is part of the
+primitive cache's key). 'spawn' and 'forkserver' children load the library afresh and use every thread.
 """
 from __future__ import annotations
 
@@ -19,7 +26,8 @@ import sys
 import threading
 from contextlib import contextmanager
 
-__all__ = ["lib", "load_error", "version", "check", "engine", "stream", "threads", "openmp", "execute", "executions",
+__all__ = ["lib", "load_error", "version", "check", "engine", "stream", "threads", "usable_threads", "forked", "openmp",
+           "execute", "executions", "last_run_threads",
            "DnnlError", "SUPPORTED_MAJOR", "SCRATCHPAD_USER", "F32", "ANY", "ARG", "QUERY", "PROP", "ALG", "Dims",
            "ExecArg"]
 
@@ -108,6 +116,7 @@ _engine = None
 _local = threading.local()
 _omp = None
 _executions = 0
+_forked = False
 
 
 def _candidates() -> list[str]:
@@ -164,6 +173,27 @@ def _openmp():
         return omp
     except (OSError, AttributeError):
         return None
+
+
+def _after_fork_in_child() -> None:
+    global _forked
+    if _lib is not None:
+        _forked = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def forked() -> bool:
+    """Is this process a child forked after the library had loaded (oneDNN then runs on one thread)?"""
+    return _forked
+
+
+def usable_threads(n: int) -> int:
+    """The OpenMP threads oneDNN may use for ``n`` requested: ``n``, or 1 in a forked child (see the module
+    docstring). Primitives are created and cached for this count."""
+    return 1 if _forked else n
 
 
 def openmp():
@@ -224,7 +254,9 @@ def stream():
 def threads(n: int):
     """Run the block with oneDNN on ``n`` OpenMP threads: OpenMP's per-thread setting (``omp_set_num_threads``
     on the calling thread), restored when the block ends. Primitives are created and run inside it, since
-    oneDNN balances a primitive's work for the thread count it was created with."""
+    oneDNN balances a primitive's work for the thread count it was created with. One thread in a forked
+    child (:func:`usable_threads`)."""
+    n = usable_threads(n)
     before = _omp.omp_get_max_threads() if _omp is not None else n
     if before != n:
         _omp.omp_set_num_threads(n)
@@ -244,6 +276,14 @@ def execute(primitive, args: list) -> None:
     check(handle.dnnl_primitive_execute(primitive, stream(), len(args), packed), "dnnl_primitive_execute")
     check(handle.dnnl_stream_wait(stream()), "dnnl_stream_wait")
     _executions += 1
+    if _omp is not None:
+        _local.last_threads = _omp.omp_get_max_threads()
+
+
+def last_run_threads() -> int | None:
+    """The OpenMP thread count in effect (``omp_get_max_threads``) at this thread's last primitive execution:
+    the team oneDNN ran it with. None before the first."""
+    return getattr(_local, "last_threads", None)
 
 
 def executions() -> int:

@@ -15,7 +15,8 @@ import numpy as np
 from . import library
 from .library import ARG, QUERY, Dims, check
 
-__all__ = ["array_md", "any_md", "describe", "md_size", "md_equal", "aligned", "attr", "Primitive", "reorder"]
+__all__ = ["array_md", "any_md", "describe", "md_size", "md_equal", "aligned", "attr", "Primitive", "reorder",
+           "run_reorder"]
 
 _ALIGN = 64
 _mds: dict = {}
@@ -190,3 +191,9 @@ def reorder(src_md, dst_md) -> Primitive:
     check(library.lib().dnnl_reorder_primitive_desc_create(ctypes.byref(pd), src_md, eng, dst_md, eng, attr()),
           "dnnl_reorder_primitive_desc_create")
     return Primitive(pd)
+
+
+def run_reorder(r: Primitive, src: np.ndarray, src_md, dst: np.ndarray, dst_md) -> None:
+    """Run reorder ``r``: ``src`` (layout ``src_md``) copied into the buffer ``dst`` (layout ``dst_md``)."""
+    with _Memories() as mems:
+        library.execute(r.handle, [(ARG["src"], mems.of(src_md, src)), (ARG["dst"], mems.of(dst_md, dst))])
