@@ -32,13 +32,14 @@ ANY = 1                   # dnnl_format_tag_any: the primitive chooses the layou
 _CPU = 1
 # dnnl_prop_kind_t, dnnl_alg_kind_t
 PROP = {"forward_training": 64, "forward_inference": 96, "backward_data": 160, "backward_weights": 192}
-ALG = {"convolution_direct": 0x1, "eltwise_relu": 0x20}
+ALG = {"convolution_direct": 0x1, "eltwise_relu": 0x20, "pooling_max": 0x1ff, "pooling_avg_include_padding": 0x2ff,
+       "pooling_avg_exclude_padding": 0x3ff}
 # DNNL_ARG_*
 ARG = {"src": 1, "dst": 17, "weights": 33, "bias": 41, "scratchpad": 80, "diff_src": 129, "diff_dst": 145,
-       "diff_weights": 161, "diff_bias": 169}
+       "diff_weights": 161, "diff_bias": 169, "workspace": 64}
 # dnnl_query_t
 QUERY = {"src": 129, "diff_src": 130, "weights": 131, "diff_weights": 132, "dst": 133, "diff_dst": 134,
-         "scratchpad": 136, "impl_info_str": 8}
+         "scratchpad": 136, "impl_info_str": 8, "workspace": 135}
 SCRATCHPAD_USER = 1       # dnnl_scratchpad_mode_user
 
 Dims = ctypes.c_int64 * 12    # dnnl_dims_t (DNNL_MAX_NDIMS = 12)
@@ -98,6 +99,10 @@ _SIGNATURES = {   # name: (restype, argtypes)
     "dnnl_post_ops_create": (_I, [_PP]),
     "dnnl_post_ops_destroy": (_I, [_P]),
     "dnnl_post_ops_append_eltwise": (_I, [_P, _I, ctypes.c_float, ctypes.c_float]),
+    "dnnl_pooling_forward_primitive_desc_create":
+        (_I, [_PP, _P, _I, _I, _P, _P, _DIMS, _DIMS, _DIMS, _DIMS, _DIMS, _P]),
+    "dnnl_pooling_backward_primitive_desc_create":
+        (_I, [_PP, _P, _I, _P, _P, _DIMS, _DIMS, _DIMS, _DIMS, _DIMS, _P, _P]),
 }
 
 _lib = None
