@@ -257,3 +257,15 @@ def test_pooling_float32_parity_hypothesis(geometry, kind, how):
         ck_fn, th_fn = (lambda t: F.avg_pool2d(layout(t, how), k, s, p, ceil, include),
                         lambda t: TF.avg_pool2d(t, k, s, p, ceil, include))
     check_op(ck_fn, th_fn, [x], what=f"{kind}{geometry} {how}")
+
+
+@needs_onednn
+def test_adaptive_average_pooling_of_equal_windows_runs_on_onednn():
+    """adaptive_avg_pool2d to a size dividing the input is plain average pooling (oneDNN); other sizes and the
+    global mean stay on NumPy."""
+    x = _x((2, 3, 8, 12))
+    for size, ran in (((4, 3), 2), (3, 0), (1, 0)):
+        before = ck.backends.onednn.executions()
+        check_op(lambda t: F.adaptive_avg_pool2d(t, size), lambda t: TF.adaptive_avg_pool2d(t, size), [x],
+                 what=f"adaptive_avg_pool2d {size}")
+        assert _ran(before) == ran
