@@ -269,3 +269,23 @@ def test_adaptive_average_pooling_of_equal_windows_runs_on_onednn():
         check_op(lambda t: F.adaptive_avg_pool2d(t, size), lambda t: TF.adaptive_avg_pool2d(t, size), [x],
                  what=f"adaptive_avg_pool2d {size}")
         assert _ran(before) == ran
+
+
+@needs_onednn
+def test_empty_batch_and_a_thread_change_between_forward_and_backward():
+    """An empty batch stays on NumPy; a backward run with another thread count uses the forward's (the
+    workspace is laid out for the forward's primitive)."""
+    from cnnkit import kernels
+
+    y = F.max_pool2d(ck.tensor(np.zeros((0, 3, 8, 8), np.float32)), 2)
+    assert y.shape == (0, 3, 4, 4)
+    x = _x((2, 8, 9, 9))
+    a, b = ck.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    with kernels.using(threads=1):
+        ya = F.max_pool2d(a, 3, 2, 1)
+    before = ck.backends.onednn.executions()
+    with kernels.using(threads=2):
+        ya.sum().backward()
+    TF.max_pool2d(b, 3, 2, 1).sum().backward()
+    assert _ran(before) == 1
+    np.testing.assert_array_equal(a.grad._data, b.grad.numpy())

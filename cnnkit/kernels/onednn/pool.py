@@ -116,7 +116,7 @@ def _forward_primitive(alg: str, training: bool, x_key: tuple, y_key: tuple, geo
 def supports(alg: str, plan, x: np.ndarray, training: bool) -> bool:
     """Does oneDNN have a (non-reference) primitive for pooling ``x`` (float32, 3-d or 4-d) by ``plan``?"""
     geom = geometry(plan)
-    if x.dtype != np.float32 or geom is None or library.lib() is None:
+    if x.dtype != np.float32 or geom is None or x.size == 0 or library.lib() is None:
         return False
     shape = ((1,) + x.shape) if x.ndim == 3 else x.shape
     last = x.ndim == 4 and not x.flags.c_contiguous and is_channels_last(x)
@@ -130,7 +130,7 @@ def forward(alg: str, x: np.ndarray, plan, training: bool):
     −∞, found in one pass over x). ``saved`` (the input's layout and, for max pooling in training, the
     workspace) is what :func:`backward` needs; only a ``training`` forward can be followed by a backward."""
     geom = geometry(plan)
-    if x.dtype != np.float32 or geom is None or library.lib() is None:
+    if x.dtype != np.float32 or geom is None or x.size == 0 or library.lib() is None:
         return None
     x4, last = _as4d(x)
     x_key, y_key = _key(x4.shape, last), _key(x4.shape[:2] + (plan.oh, plan.ow), last)
@@ -147,23 +147,23 @@ def forward(alg: str, x: np.ndarray, plan, training: bool):
         outputs["workspace"] = (ws, want)
     with library.threads(threads):
         p.run({"src": (x4, array_md(*x_key))}, outputs)
-    return (y[0] if x.ndim == 3 else y), (last, ws)
+    return (y[0] if x.ndim == 3 else y), (last, ws, threads)
 
 
 def backward(alg: str, gy: np.ndarray, plan, x_shape: tuple, saved: tuple) -> np.ndarray:
     """dL/dx of the pooling of an input of ``x_shape`` for dL/dy ``gy``, with what :func:`forward` ``saved``; in
     the input's memory layout."""
-    last, ws = saved
+    last, ws, threads = saved      # the forward's thread count: the workspace is laid out for its primitive
     three = len(x_shape) == 3
     shape = ((1,) + tuple(x_shape)) if three else tuple(x_shape)
     gy4 = gy[None] if three else gy
     x_key, y_key = _key(shape, last), _key(gy4.shape, last)
-    if not (gy4.flags.c_contiguous if not last else is_channels_last(gy4)):   # y's layout, for the workspace
+    if gy4.dtype != np.float32 or not (is_channels_last(gy4) if last else gy4.flags.c_contiguous):   # y's layout
         g = _empty(gy4.shape, last)
         np.copyto(g, gy4)
         gy4 = g
     gx = _empty(shape, last)
-    geom, threads = geometry(plan), _threads()
+    geom = geometry(plan)
     key = ("pool_bwd", alg, x_key, y_key, geom, threads)
 
     def create():
