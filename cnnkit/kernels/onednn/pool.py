@@ -127,8 +127,9 @@ def supports(alg: str, plan, x: np.ndarray, training: bool) -> bool:
 def forward(alg: str, x: np.ndarray, plan, training: bool):
     """(y, saved) = the pooling ``alg`` of ``x`` by ``plan``, or None where oneDNN does not take the case (not
     float32, no primitive, or what it computes differs from PyTorch: max pooling of an input holding NaN or
-    −∞, found in one pass over x). ``saved`` (the input's layout and, for max pooling in training, the
-    workspace) is what :func:`backward` needs; only a ``training`` forward can be followed by a backward."""
+    −∞, found in one pass over x). ``saved`` (the input's layout, the thread count and, for max pooling in
+    training, the workspace) is what :func:`backward` needs; only a ``training`` forward can be followed by a
+    backward."""
     geom = geometry(plan)
     if x.dtype != np.float32 or geom is None or x.size == 0 or library.lib() is None:
         return None
