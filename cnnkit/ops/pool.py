@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import backend
 from ..function import Function
-from ..kernels import is_channels_last
+from ..kernels import is_channels_last, onednn
 from ..kernels.pool_windows import (
     Plan,
     pool_out_size,
@@ -120,13 +120,22 @@ class MaxPool2d(Function):
     """y = max over each window; dx: dy routed to the window's arg-max (first maximum in scan order).
 
     Outputs y, and with ``return_indices`` also PyTorch's int64 indices into the flattened H·W plane.
+    A float32 input without indices runs on oneDNN when it is active and takes the case
+    (:mod:`cnnkit.kernels.onednn.pool`; its workspace, the arg-max, is kept for backward).
     """
 
     def __init__(self, plan: Plan, return_indices: bool):
         self.plan, self.return_indices = plan, return_indices
+        self.dnn = None
 
     def forward(self, x):
         plan = self.plan
+        if not self.return_indices and onednn.active():
+            out = onednn.pool.forward("max", x, plan, self.needs_input_grad[0])
+            if out is not None:
+                y, self.dnn = out
+                self.shape = x.shape
+                return y
         self.last = is_channels_last(x)
         xs = plan.split(x)
         y = window_max(xs, plan, x.shape[:-2] + (plan.oh, plan.ow), x.dtype, self.last)
@@ -140,17 +149,36 @@ class MaxPool2d(Function):
         return y
 
     def backward(self, gy, *_):
+        if self.dnn is not None:
+            return onednn.pool.backward("max", gy, self.plan, self.shape, self.dnn)
         return route_to_argmax(gy, self.idx, self.shape, self.plan, self.last)
 
 
 class AvgPool2d(Function):
-    """y = Σ_window x / D;  dx = Σ over the windows containing x of dy / D (D per window)."""
+    """y = Σ_window x / D;  dx = Σ over the windows containing x of dy / D (D per window).
 
-    def __init__(self, plan: Plan, divisor):
+    A float32 input runs on oneDNN when it is active and has the divisor: kH·kW for every window (its
+    ``avg_include``) or, with ``exclude_padding``, each window's count of real pixels (``avg_exclude``).
+    """
+
+    def __init__(self, plan: Plan, divisor, exclude_padding: bool = False):
         self.plan, self.divisor = plan, divisor
+        self.dnn = None
+        if exclude_padding:
+            self.alg = "avg_exclude"
+        elif not isinstance(divisor, np.ndarray) and divisor == plan.k[0] * plan.k[1]:
+            self.alg = "avg_include"
+        else:
+            self.alg = None
 
     def forward(self, x):
         plan = self.plan
+        if self.alg is not None and onednn.active():
+            out = onednn.pool.forward(self.alg, x, plan, self.needs_input_grad[0])
+            if out is not None:
+                y, self.dnn = out
+                self.shape = x.shape
+                return y
         self.shape, self.last = x.shape, is_channels_last(x)
         y = window_sum(plan.split(x), plan, x.shape[:-2] + (plan.oh, plan.ow), x.dtype, self.last)
         np.divide(y, self._divisor(x.dtype), out=y)
@@ -161,6 +189,8 @@ class AvgPool2d(Function):
         return d.astype(dtype) if isinstance(d, np.ndarray) else d
 
     def backward(self, gy):
+        if self.dnn is not None:
+            return onednn.pool.backward(self.alg, gy, self.plan, self.shape, self.dnn)
         return spread(gy / self._divisor(gy.dtype), self.shape, self.plan, self.last)
 
 
@@ -228,7 +258,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     check_input(input, fn)
     oh, ow = _output_hw(input.shape, k, s, p, d, ceil_mode, fn)
     plan = window_plan(*input.shape[-2:], oh, ow, k, s, p, d)
-    return AvgPool2d(plan, plan.divisor(count_include_pad, divisor_override))(input)
+    exclude = not count_include_pad and divisor_override is None
+    return AvgPool2d(plan, plan.divisor(count_include_pad, divisor_override), exclude)(input)
 
 
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):

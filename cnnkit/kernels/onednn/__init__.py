@@ -5,6 +5,7 @@
     cache     the primitive cache, keyed by operation, shapes, strides, geometry and threads
     packed    weights kept reordered into their primitive's layout, dropped when the weight is written
     conv      convolution forward, backward-data and backward-weights (float32)
+    pool      max and average pooling, forward and backward (float32)
 
 :func:`active` is what the dispatcher asks: the library loaded and the switch on. The switch is
 ``cnnkit.backends.onednn.enabled`` (on by default; ``CNNKIT_ONEDNN=0`` turns it off and keeps the library
@@ -20,11 +21,11 @@ import contextvars
 import os
 from contextlib import contextmanager
 
-from . import cache, conv, library, packed
+from . import cache, conv, library, packed, pool
 from .library import executions, load_error, version
 
 __all__ = ["available", "active", "enabled", "set_enabled", "enabled_for", "version", "load_error", "executions",
-           "cache", "conv", "library", "packed"]
+           "cache", "conv", "library", "packed", "pool"]
 
 _enabled = os.environ.get("CNNKIT_ONEDNN", "") != "0"
 _override: contextvars.ContextVar[bool | None] = contextvars.ContextVar("cnnkit_onednn_enabled", default=None)

@@ -82,15 +82,11 @@ def _fast(make) -> Primitive | None:
     return p
 
 
-def _threads() -> int:
-    from ..config import config
-    return library.usable_threads(config().threads)
-
 
 def forward_primitive(g, x_md_key: tuple, w_shape: tuple, y_key: tuple, relu: bool = False) -> Primitive | None:
     """The (cached) forward primitive for an input described by ``x_md_key`` (shape, strides in elements) and an
     output by ``y_key``; None when oneDNN has no implementation for it."""
-    threads = _threads()
+    threads = library.configured_threads()
     key = ("conv_fwd", x_md_key, w_shape, y_key, g, relu, threads)
 
     def create():
@@ -141,7 +137,7 @@ def forward(x: np.ndarray, w: np.ndarray, g, keep: bool = False):
     x = _channels_last(x)
     y = _nhwc_empty(_out_shape(g, x.shape, w.shape), x.dtype)
     p = forward_primitive(g, _key(x), tuple(w.shape), _key(y))
-    with library.threads(_threads()):
+    with library.threads(library.configured_threads()):
         p.run({"src": (x, describe(x)), "weights": _packed_weights(p, w, g.groups, not keep)},
               {"dst": (y, describe(y))})
     return y, None
@@ -151,7 +147,7 @@ def grad_input(gy: np.ndarray, w: np.ndarray, g, x_shape: tuple) -> np.ndarray:
     """dL/dx, NCHW-shaped in NHWC memory."""
     gy = _channels_last(gy)
     gx = _nhwc_empty(tuple(x_shape), gy.dtype)
-    threads = _threads()
+    threads = library.configured_threads()
     key = ("conv_bwd_data", _key(gx), _key(gy), tuple(w.shape), g, threads)
 
     def create():
@@ -175,7 +171,7 @@ def grad_weight(x: np.ndarray, gy: np.ndarray, g, w_shape: tuple, kept=None) -> 
     """dL/dW (O, C/groups, kH, kW), C-contiguous."""
     x, gy = _channels_last(x), _channels_last(gy)
     gw = np.empty(w_shape, gy.dtype)
-    threads = _threads()
+    threads = library.configured_threads()
     key = ("conv_bwd_weights", _key(x), _key(gy), tuple(w_shape), g, threads)
 
     def make(plain: bool):

@@ -26,7 +26,8 @@ import sys
 import threading
 from contextlib import contextmanager
 
-__all__ = ["lib", "load_error", "version", "check", "engine", "stream", "threads", "usable_threads", "forked", "openmp",
+__all__ = ["lib", "load_error", "version", "check", "engine", "stream", "threads", "configured_threads",
+           "usable_threads", "forked", "openmp",
            "execute", "executions", "last_run_threads",
            "DnnlError", "SUPPORTED_MAJOR", "SCRATCHPAD_USER", "F32", "ANY", "ARG", "QUERY", "PROP", "ALG", "Dims",
            "ExecArg"]
@@ -40,13 +41,14 @@ ANY = 1                   # dnnl_format_tag_any: the primitive chooses the layou
 _CPU = 1
 # dnnl_prop_kind_t, dnnl_alg_kind_t
 PROP = {"forward_training": 64, "forward_inference": 96, "backward_data": 160, "backward_weights": 192}
-ALG = {"convolution_direct": 0x1, "eltwise_relu": 0x20}
+ALG = {"convolution_direct": 0x1, "eltwise_relu": 0x20, "pooling_max": 0x1ff, "pooling_avg_include_padding": 0x2ff,
+       "pooling_avg_exclude_padding": 0x3ff}
 # DNNL_ARG_*
 ARG = {"src": 1, "dst": 17, "weights": 33, "bias": 41, "scratchpad": 80, "diff_src": 129, "diff_dst": 145,
-       "diff_weights": 161, "diff_bias": 169}
+       "diff_weights": 161, "diff_bias": 169, "workspace": 64}
 # dnnl_query_t
 QUERY = {"src": 129, "diff_src": 130, "weights": 131, "diff_weights": 132, "dst": 133, "diff_dst": 134,
-         "scratchpad": 136, "impl_info_str": 8}
+         "scratchpad": 136, "impl_info_str": 8, "workspace": 135}
 SCRATCHPAD_USER = 1       # dnnl_scratchpad_mode_user
 
 Dims = ctypes.c_int64 * 12    # dnnl_dims_t (DNNL_MAX_NDIMS = 12)
@@ -106,6 +108,10 @@ _SIGNATURES = {   # name: (restype, argtypes)
     "dnnl_post_ops_create": (_I, [_PP]),
     "dnnl_post_ops_destroy": (_I, [_P]),
     "dnnl_post_ops_append_eltwise": (_I, [_P, _I, ctypes.c_float, ctypes.c_float]),
+    "dnnl_pooling_forward_primitive_desc_create":
+        (_I, [_PP, _P, _I, _I, _P, _P, _DIMS, _DIMS, _DIMS, _DIMS, _DIMS, _P]),
+    "dnnl_pooling_backward_primitive_desc_create":
+        (_I, [_PP, _P, _I, _P, _P, _DIMS, _DIMS, _DIMS, _DIMS, _DIMS, _P, _P]),
 }
 
 _lib = None
@@ -188,6 +194,13 @@ if hasattr(os, "register_at_fork"):
 def forked() -> bool:
     """Is this process a child forked after the library had loaded (oneDNN then runs on one thread)?"""
     return _forked
+
+
+def configured_threads() -> int:
+    """cnnkit's thread count (``kernels.config().threads``, i.e. ``ck.set_num_threads``) as oneDNN may use it in
+    this process (:func:`usable_threads`): what every primitive runs with and is cached under."""
+    from ..config import config
+    return usable_threads(config().threads)
 
 
 def usable_threads(n: int) -> int:
