@@ -87,7 +87,7 @@ class Config:
     algorithm: str | None = None
     """An algorithm of :data:`ALGORITHMS` forced on every convolution it can compute (None: the engine picks)."""
 
-    onednn_linear_min: int = 1 << 20
+    onednn_linear_min: int = 1 << 24
     """A float32 linear layer goes to oneDNN's inner product (when the backend is active) from this many
     multiply-adds (batch × in × out) on; a smaller one costs less in NumPy's GEMM than the calls into the library."""
 

@@ -4,7 +4,7 @@
     memory    memory descriptors of NumPy arrays, reorders, Primitive (one created primitive and its runs)
     cache     the primitive cache, keyed by operation, shapes, strides, geometry and threads
     conv      convolution forward, backward-data and backward-weights (float32)
-    inner_product  the fully connected layer: forward (bias, ReLU post-op), backward-data, backward-weights + bias
+    inner_product  the fully connected layer: forward (with bias), backward-data, backward-weights and bias (float32)
 
 :func:`active` is what the dispatcher asks: the library loaded and the switch on. The switch is
 ``cnnkit.backends.onednn.enabled`` (on by default; ``CNNKIT_ONEDNN=0`` turns it off and keeps the library

@@ -48,18 +48,17 @@ def _create(fn, *args) -> Primitive | None:
     return None if p.implementation().startswith("ref") else p
 
 
-def forward_primitive(n: int, k: int, m: int, bias: bool, relu: bool = False) -> Primitive | None:
+def forward_primitive(n: int, k: int, m: int, bias: bool) -> Primitive | None:
     """The (cached) forward primitive of an (n, k) input, an (m, k) weight and, with ``bias``, an (m,) bias;
-    with ``relu`` the output is max(y, 0) (oneDNN's eltwise post-op). None when oneDNN has no fast
-    implementation for it."""
+    None when oneDNN has no fast implementation for it."""
     threads = _threads()
-    key = ("ip_fwd", n, k, m, bias, relu, threads)
+    key = ("ip_fwd", n, k, m, bias, threads)
 
     def create():
         with library.threads(threads):
             return _create(library.lib().dnnl_inner_product_forward_primitive_desc_create, library.engine(),
                            PROP["forward_training"], _plain((n, k)), _plain((m, k)),
-                           _plain((m,)) if bias else None, _plain((n, m)), attr(relu))
+                           _plain((m,)) if bias else None, _plain((n, m)), attr())
     return cache.get(key, create)
 
 
@@ -78,12 +77,12 @@ def _row_major(a: np.ndarray) -> np.ndarray:
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
-def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, relu: bool = False) -> np.ndarray:
-    """y = x Wᵀ + b (N, out), row-major; with ``relu`` max(y, 0)."""
+def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """y = x Wᵀ + b (N, out), row-major."""
     x, w = _row_major(x), _row_major(w)
     (n, k), m = x.shape, w.shape[0]
     y = np.empty((n, m), np.float32)
-    p = forward_primitive(n, k, m, b is not None, relu)
+    p = forward_primitive(n, k, m, b is not None)
     if p is None:
         raise library.DnnlError("dnnl_inner_product_forward_primitive_desc_create", 3)
     inputs = {"src": (x, describe(x)), "weights": (w, describe(w))}
