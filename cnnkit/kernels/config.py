@@ -87,10 +87,14 @@ class Config:
     algorithm: str | None = None
     """An algorithm of :data:`ALGORITHMS` forced on every convolution it can compute (None: the engine picks)."""
 
+    onednn_linear_min: int = 1 << 24
+    """A float32 linear layer goes to oneDNN's inner product (when the backend is active) from this many
+    multiply-adds (batch × in × out) on; a smaller one costs less in NumPy's GEMM than the calls into the library."""
+
 
 _MINIMUM = {"column_budget": 1, "keep_columns": 0, "threads": 1, "parallel_min": 0, "chunks_per_thread": 1,
             "piece_min": 1, "winograd_min_channels": 0, "winograd_min_map": 1,
-            "weight_order_pixels": 0}
+            "weight_order_pixels": 0, "onednn_linear_min": 0}
 _FLAGS = ("split_blas_kernels",)
 _OPTIONS = tuple(f.name for f in dataclasses.fields(Config))
 

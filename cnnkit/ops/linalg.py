@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..function import Function
+from ..kernels import onednn
 from ..tensor import Tensor
 from ._util import as_operand, binary_operands, sum_to
 from .shape import reshape
@@ -34,10 +35,18 @@ class Linear(Function):
     """y = x Wᵀ + b for x of shape (..., in), W (out, in), b (out,).
 
     dx = dy W,  dW = dyᵀ x (summed over all leading dims),  db = Σ dy.
+
+    A float32 product large enough for it (``kernels.onednn.inner_product.supports``) runs on oneDNN's inner
+    product when that backend is active, with the leading dims flattened into one; otherwise on NumPy's GEMM.
     """
 
     def forward(self, x, w, b=None):
         self.x, self.w = x, w
+        k, m = w.shape[1], w.shape[0]
+        n = x.size // k if k else 0
+        self.onednn = onednn.active() and onednn.inner_product.supports(n, k, m, x.dtype, b is not None)
+        if self.onednn:
+            return onednn.inner_product.forward(x.reshape(n, k), w, b).reshape(x.shape[:-1] + (m,))
         y = np.matmul(x, w.T)
         if b is not None:
             y += b
@@ -45,12 +54,26 @@ class Linear(Function):
 
     def backward(self, gy):
         need = self.needs_input_grad
+        if self.onednn:
+            return self._onednn_backward(gy)
         gx = np.matmul(gy, self.w) if need[0] else None
         g2 = gy.reshape(-1, gy.shape[-1])
         gw = np.matmul(g2.T, self.x.reshape(-1, self.x.shape[-1])) if need[1] else None
         if len(need) == 3:
             return gx, gw, (g2.sum(axis=0) if need[2] else None)
         return gx, gw
+
+    def _onednn_backward(self, gy):
+        need = self.needs_input_grad
+        g2 = gy.reshape(-1, gy.shape[-1])
+        gx = onednn.inner_product.grad_input(g2, self.w).reshape(self.x.shape) if need[0] else None
+        with_bias = len(need) == 3 and need[2]
+        gw = gb = None
+        if need[1]:
+            gw, gb = onednn.inner_product.grad_weight(self.x.reshape(g2.shape[0], -1), g2, with_bias)
+        elif with_bias:
+            gb = g2.sum(axis=0)
+        return (gx, gw, gb) if len(need) == 3 else (gx, gw)
 
 
 def matmul(a, b) -> Tensor:

@@ -76,6 +76,8 @@ def test_a_value_set_in_one_thread_is_not_seen_in_another():
     (dict(split_blas_kernels="yes"), TypeError, "split_blas_kernels to be a bool or None"),
     (dict(weight_order_pixels=math.nan), TypeError, "weight_order_pixels to be a number"),
     (dict(weight_order_pixels=-1.0), ValueError, "weight_order_pixels to be at least 0"),
+    (dict(onednn_linear_min=-1), ValueError, "onednn_linear_min to be at least 0, got -1"),
+    (dict(onednn_linear_min=2.0), TypeError, "onednn_linear_min to be an int"),
 ])
 def test_bad_options_name_the_option(options, error, match):
     before = kernels.config()

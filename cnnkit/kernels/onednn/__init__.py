@@ -6,6 +6,7 @@
     packed    weights kept reordered into their primitive's layout, dropped when the weight is written
     conv      convolution forward, backward-data and backward-weights (float32)
     pool      max and average pooling, forward and backward (float32)
+    inner_product  the fully connected layer: forward (with bias), backward-data, backward-weights and bias (float32)
 
 :func:`active` is what the dispatcher asks: the library loaded and the switch on. The switch is
 ``cnnkit.backends.onednn.enabled`` (on by default; ``CNNKIT_ONEDNN=0`` turns it off and keeps the library
@@ -21,11 +22,11 @@ import contextvars
 import os
 from contextlib import contextmanager
 
-from . import cache, conv, library, packed, pool
+from . import cache, conv, inner_product, library, packed, pool
 from .library import executions, load_error, version
 
 __all__ = ["available", "active", "enabled", "set_enabled", "enabled_for", "version", "load_error", "executions",
-           "cache", "conv", "library", "packed", "pool"]
+           "cache", "conv", "inner_product", "library", "packed", "pool"]
 
 _enabled = os.environ.get("CNNKIT_ONEDNN", "") != "0"
 _override: contextvars.ContextVar[bool | None] = contextvars.ContextVar("cnnkit_onednn_enabled", default=None)

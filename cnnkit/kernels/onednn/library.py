@@ -48,7 +48,7 @@ ARG = {"src": 1, "dst": 17, "weights": 33, "bias": 41, "scratchpad": 80, "diff_s
        "diff_weights": 161, "diff_bias": 169, "workspace": 64}
 # dnnl_query_t
 QUERY = {"src": 129, "diff_src": 130, "weights": 131, "diff_weights": 132, "dst": 133, "diff_dst": 134,
-         "scratchpad": 136, "impl_info_str": 8, "workspace": 135}
+         "scratchpad": 136, "impl_info_str": 8, "workspace": 135, "exec_arg": 255}
 SCRATCHPAD_USER = 1       # dnnl_scratchpad_mode_user
 
 Dims = ctypes.c_int64 * 12    # dnnl_dims_t (DNNL_MAX_NDIMS = 12)
@@ -112,6 +112,9 @@ _SIGNATURES = {   # name: (restype, argtypes)
         (_I, [_PP, _P, _I, _I, _P, _P, _DIMS, _DIMS, _DIMS, _DIMS, _DIMS, _P]),
     "dnnl_pooling_backward_primitive_desc_create":
         (_I, [_PP, _P, _I, _P, _P, _DIMS, _DIMS, _DIMS, _DIMS, _DIMS, _P, _P]),
+    "dnnl_inner_product_forward_primitive_desc_create": (_I, [_PP, _P, _I, _P, _P, _P, _P, _P]),
+    "dnnl_inner_product_backward_data_primitive_desc_create": (_I, [_PP, _P, _P, _P, _P, _P, _P]),
+    "dnnl_inner_product_backward_weights_primitive_desc_create": (_I, [_PP, _P, _P, _P, _P, _P, _P, _P]),
 }
 
 _lib = None
