@@ -17,6 +17,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -120,11 +121,21 @@ CASES = {
     "adamw amsgrad, resnet18": _optimizer("AdamW", amsgrad=True),
     "conv3x3 64@56 b8": _conv(8, 64, 64, 56),
     "conv3x3 256@14 b8": _conv(8, 256, 256, 14),
+    "conv3x3 256@8 b8": _conv(8, 256, 256, 8),
+    "conv3x3 512@7 b16": _conv(16, 512, 512, 7),
     "lenet5 train 10x64": _lenet(),
 }
 
 
-def worker(name: str) -> None:
+def cpu_time_once(fn) -> float:
+    """The CPU seconds (all threads of this process) one call takes: on a loaded machine less disturbed than the
+    wall time by the time slices other processes get, though not by what they do to the caches."""
+    t0 = time.process_time()
+    fn()
+    return time.process_time() - t0
+
+
+def worker(name: str, cpu: bool) -> None:
     """Build the case, warm it up, then time one call per line read from stdin (printing seconds)."""
     run = CASES[name]()
     for _ in range(0 if QUICK else 2):
@@ -132,7 +143,7 @@ def worker(name: str) -> None:
     print("ready", flush=True)
     for _ in sys.stdin:
         settle()
-        print(time_once(run), flush=True)
+        print(cpu_time_once(run) if cpu else time_once(run), flush=True)
 
 
 def main(argv=None) -> None:
@@ -141,11 +152,12 @@ def main(argv=None) -> None:
     parser.add_argument("--a", default=root, help="source tree A (a directory holding cnnkit/; default this one)")
     parser.add_argument("--b", default=root, help="source tree B (default this one)")
     parser.add_argument("--repeats", type=int, default=21)
+    parser.add_argument("--cpu", action="store_true", help="time CPU seconds (process_time) instead of wall time")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("cases", nargs="*", help=f"default: all of {', '.join(CASES)}")
     args = parser.parse_args(argv)
     if args.worker:
-        worker(args.worker)
+        worker(args.worker, args.cpu)
         return
     names = args.cases or (list(CASES)[:1] if QUICK else list(CASES))
     for name in names:
@@ -153,14 +165,15 @@ def main(argv=None) -> None:
             parser.error(f"unknown case {name!r}; expected one of {', '.join(CASES)}")
     repeats = 1 if QUICK else args.repeats
     print_environment()
-    print(f"\nA = {args.a}, B = {args.b}; ratio = B / A, median of {repeats} pairwise ratios\n")
+    print(f"\nA = {args.a}, B = {args.b}; ratio = B / A, median of {repeats} pairwise ratios"
+          f"{' of CPU times' if args.cpu else ''}\n")
     print("| case | A ms | B ms | ratio B/A |")
     print("|---|--:|--:|--:|")
     for name in names:
         procs = []
         for tree in (args.a, args.b):
             env = dict(os.environ, PYTHONPATH=str(Path(tree).resolve()))
-            proc = subprocess.Popen([sys.executable, __file__, "--a", args.a, "--b", args.b, "--worker", name],
+            proc = subprocess.Popen([sys.executable, __file__, "--worker", name] + ["--cpu"] * args.cpu,
                                     env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             assert proc.stdout.readline().strip() == "ready", f"worker for {tree} failed"
             procs.append(proc)
