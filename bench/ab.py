@@ -124,6 +124,7 @@ CASES = {
     "conv3x3 256@8 b8": _conv(8, 256, 256, 8),
     "conv3x3 512@7 b16": _conv(16, 512, 512, 7),
     "lenet5 train 10x64": _lenet(),
+    "lenet5 train 10x8": _lenet(batch=8),
 }
 
 
