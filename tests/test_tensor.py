@@ -537,3 +537,12 @@ def test_set_rng_state_rejects_garbage():
     for bad in ({}, {"bit_generator": {"bit_generator": "MT19937"}}, None, {"bit_generator": "x"}):
         with pytest.raises(ValueError, match="set_rng_state: expected a state returned by get_rng_state"):
             ck.set_rng_state(bad)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.longdouble, np.int64, np.uint8, np.bool_,
+                                   np.complex64])
+def test_is_floating_agrees_with_numpy_for_dtypes_and_types(dtype):
+    from cnnkit.backend import is_floating
+
+    expected = np.issubdtype(dtype, np.floating)
+    assert is_floating(np.dtype(dtype)) is expected and is_floating(dtype) is expected

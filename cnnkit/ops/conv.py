@@ -21,6 +21,8 @@ Output sizes (per spatial dim; k kernel, s stride, d dilation, p padding):
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import kernels
@@ -182,6 +184,43 @@ def _batched(x):
     return x, False
 
 
+def _plain(v) -> bool:
+    """An int, a str or a tuple of ints, all of exactly those types (no bool, no NumPy int): values whose equality
+    implies the same validation result, so they may key a cache."""
+    return type(v) is int or type(v) is str or (type(v) is tuple and all(type(e) is int for e in v))
+
+
+def _conv2d_geometry(x_shape: tuple, w_shape: tuple, stride, padding, dilation, groups) -> ConvGeometry:
+    """conv2d's argument checks and its ConvGeometry, from the shapes and the layer's options."""
+    name = "conv2d"
+    groups = validate.positive_int(groups, "groups", name)
+    o, cg, kh, kw = w_shape
+    s, d = validate.pair(stride, "stride", name), validate.pair(dilation, "dilation", name)
+    pad = validate.padding(padding, (kh, kw), s, d, name)
+    c, h, w_ = x_shape[-3:]
+    if o % groups:
+        raise ValueError(f"{name}: expected out_channels (weight.shape[0] = {o}) divisible by groups={groups}")
+    if c != cg * groups:
+        raise ValueError(f"{name}: expected input with {cg * groups} channels (weight {w_shape}, groups={groups}), "
+                         f"got shape {x_shape}")
+    hp, wp = h + pad[0] + pad[1], w_ + pad[2] + pad[3]
+    eh, ew = d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1
+    if eh > hp or ew > wp:
+        raise ValueError(f"{name}: kernel size ({kh}, {kw}) (dilated: ({eh}, {ew})) is larger than the padded input "
+                         f"({hp}, {wp}) of input shape {x_shape}")
+    return ConvGeometry((h, w_), (out_size(h, kh, s[0], d[0], pad[0], pad[1]),
+                                  out_size(w_, kw, s[1], d[1], pad[2], pad[3])),
+                        (kh, kw), s, d, pad, groups)
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_geometry(key: tuple) -> ConvGeometry:
+    """:func:`_conv2d_geometry` of a (x_shape, w_shape, stride, padding, dilation, groups) key of :func:`_plain`
+    options: a network calls each layer with the same ones, so its checks run once per shape (an error is not
+    cached: it is raised again on every call)."""
+    return _conv2d_geometry(*key)
+
+
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """2-d convolution (cross-correlation, as in every CNN library) of an (N, C, H, W) or (C, H, W) input.
 
@@ -194,25 +233,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     """
     name = "conv2d"
     x, w, b = _check_tensors(input, weight, bias, name)
-    groups = validate.positive_int(groups, "groups", name)
-    o, cg, kh, kw = w.shape
-    s, d = validate.pair(stride, "stride", name), validate.pair(dilation, "dilation", name)
-    pad = validate.padding(padding, (kh, kw), s, d, name)
-    c, h, w_ = x.shape[-3:]
-    if o % groups:
-        raise ValueError(f"{name}: expected out_channels (weight.shape[0] = {o}) divisible by groups={groups}")
-    if c != cg * groups:
-        raise ValueError(f"{name}: expected input with {cg * groups} channels (weight {w.shape}, groups={groups}), "
-                         f"got shape {x.shape}")
-    _check_bias(b, o, name)
-    hp, wp = h + pad[0] + pad[1], w_ + pad[2] + pad[3]
-    eh, ew = d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1
-    if eh > hp or ew > wp:
-        raise ValueError(f"{name}: kernel size ({kh}, {kw}) (dilated: ({eh}, {ew})) is larger than the padded input "
-                         f"({hp}, {wp}) of input shape {x.shape}")
-    geometry = ConvGeometry((h, w_), (out_size(h, kh, s[0], d[0], pad[0], pad[1]),
-                                      out_size(w_, kw, s[1], d[1], pad[2], pad[3])),
-                            (kh, kw), s, d, pad, groups)
+    key = (x.shape, w.shape, stride, padding, dilation, groups)
+    geometry = _cached_geometry(key) if all(_plain(v) for v in key[2:]) else _conv2d_geometry(*key)
+    _check_bias(b, w.shape[0], name)
     x, unbatched = _batched(x)
     args = (x, w) if b is None else (x, w, b)
     y = Convolution(geometry)(*args)

@@ -68,29 +68,33 @@ class Adam(Optimizer):
             m, v = state["exp_avg"], state["exp_avg_sq"]
             state["step"] += 1.0
             t = state["step"]
-            g = -grad if maximize else grad
+            # two scratch arrays (reused over the parameters) hold the terms: the same arithmetic as temporaries
+            s = self._scratch(theta)
+            g = grad
+            if maximize:
+                g = np.negative(grad, out=self._scratch(theta, 1))
             if weight_decay != 0:
                 if decoupled:
                     theta *= 1 - lr * weight_decay
                 else:
-                    g = g + weight_decay * theta
-            _lerp_(m, g, 1 - beta1)
+                    g = np.add(g, np.multiply(theta, weight_decay, out=s), out=self._scratch(theta, 1))
+            _lerp_(m, g, 1 - beta1, s)
             v *= beta2
-            g2 = (1 - beta2) * g
-            g2 *= g
-            v += g2
+            np.multiply(g, 1 - beta2, out=s)
+            s *= g
+            v += s
             step_size = lr / (1 - beta1 ** t)
             bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
             if amsgrad:
                 np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-                denom = np.sqrt(state["max_exp_avg_sq"])
+                denom = np.sqrt(state["max_exp_avg_sq"], out=s)
             else:
-                denom = np.sqrt(v)
+                denom = np.sqrt(v, out=s)
             denom /= bias_correction2_sqrt
             denom += eps
-            update = -step_size * m
-            update /= denom
-            theta += update
+            # theta += (−step_size · m) / denom, the update written over denom
+            np.divide(np.multiply(m, -step_size, out=self._scratch(theta, 1)), denom, out=denom)
+            theta += denom
 
 
 class AdamW(Adam):

@@ -135,20 +135,25 @@ class Optimizer:
         if name in group:
             group[name] = validate.flag(group[name], name, type(self).__name__)
 
-    def _scratch(self, like: np.ndarray) -> np.ndarray:
+    def _scratch(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
         """A scratch array of ``like``'s shape and dtype for one update term, reused from parameter to parameter
-        and step to step (a fresh temporary of megabytes costs more in page faults than the arithmetic)."""
+        and step to step (a fresh temporary of megabytes costs more in page faults than the arithmetic).
+        ``slot`` 1 is a second one, for a rule that needs two terms at once."""
         buffers = self.__dict__.setdefault("_scratch_buffers", {})
-        buf = buffers.get(like.dtype)
+        key = (like.dtype, slot)
+        buf = buffers.get(key)
         if buf is None or buf.size < like.size:
-            buf = buffers[like.dtype] = np.empty(like.size, like.dtype)
+            buf = buffers[key] = np.empty(like.size, like.dtype)
         return buf[:like.size].reshape(like.shape)
 
     @staticmethod
     def _params_with_grad(group: dict):
-        """(param, grad array) for the parameters of ``group`` that have a gradient."""
+        """(param, grad array) for the parameters of ``group`` that have a gradient; the caller updates the param's
+        array in place, so its version count goes up (as an in-place op's would: caches of the weight, such as a
+        pre-packed copy, and autograd's check of saved tensors see the change)."""
         for p in group["params"]:
             if p.grad is not None:
+                p._version[0] += 1
                 yield p, p.grad._data
 
     # ----- parameter groups -----------------------------------------------------------------------
@@ -379,14 +384,15 @@ class Optimizer:
         return "\n".join(lines)
 
 
-def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
+def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, scratch: np.ndarray | None = None) -> None:
     """start <- start + weight * (end - start), in place, with PyTorch's two-sided formula.
 
     For |weight| < 0.5 it is ``start + w (end - start)``, otherwise ``end - (end - start)(1 - w)``; the
-    weight is rounded to the array's dtype first (float32 stays float32).
+    weight is rounded to the array's dtype first (float32 stays float32). ``scratch`` (start's shape and dtype)
+    holds the difference instead of a new array.
     """
     w = start.dtype.type(weight)
-    diff = end - start
+    diff = np.subtract(end, start, out=scratch)
     if abs(w) < 0.5:
         diff *= w
         start += diff

@@ -44,9 +44,17 @@ class SGD(Optimizer):
         weight_decay, nesterov, maximize = float(group["weight_decay"]), group["nesterov"], group["maximize"]
         for p, grad in self._params_with_grad(group):
             theta = p._data
-            g = -grad if maximize else grad
+            # g: the gradient itself, or its adjusted copy in scratch slot 0 (the same arithmetic as a
+            # temporary, in one buffer reused over the parameters; the gradient is never written)
+            g = grad
             if weight_decay != 0:
-                g = g + weight_decay * theta
+                g = np.multiply(theta, weight_decay, out=self._scratch(theta))
+                if maximize:
+                    g -= grad
+                else:
+                    g += grad
+            elif maximize:
+                g = np.negative(grad, out=self._scratch(theta))
             if momentum != 0:
                 state = self.state[p]
                 buf = state.get("momentum_buffer")
@@ -54,6 +62,12 @@ class SGD(Optimizer):
                     buf = state["momentum_buffer"] = g.copy()
                 else:
                     buf *= momentum
-                    buf += g if dampening == 0 else (1 - dampening) * g
-                g = g + momentum * buf if nesterov else buf
-            theta += np.multiply(g, -lr, out=self._scratch(theta))
+                    if dampening == 0:
+                        buf += g
+                    else:
+                        buf += np.multiply(g, 1 - dampening, out=self._scratch(theta, 1))
+                if nesterov:
+                    g = np.add(g, np.multiply(buf, momentum, out=self._scratch(theta, 1)), out=self._scratch(theta))
+                else:
+                    g = buf
+            theta += np.multiply(g, -lr, out=self._scratch(theta, 1))

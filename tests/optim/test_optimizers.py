@@ -270,6 +270,24 @@ def test_updates_in_place_and_shared_with_module_state():
     np.testing.assert_array_equal(view, np.full(3, 0.5))
 
 
+@pytest.mark.parametrize("cls,kwargs", [(c, kw) for c, kw, s in CONFIGS if s is None], ids=[
+    i for i, (c, kw, s) in zip(CONFIG_IDS, CONFIGS) if s is None])
+def test_step_bumps_versions_and_leaves_gradients_alone(cls, kwargs):
+    """A step writes each parameter with a gradient in place: its version count goes up (as torch's does, and as
+    caches of a weight rely on), the others' stays; the gradient arrays (scratch buffers are reused) are unchanged."""
+    ck_params, _ = make_params(np.float32)
+    opt = cls(ck_params, **kwargs)
+    for grads in grad_sequence(np.float32, steps=3):
+        for p, g in zip(ck_params, grads):
+            p.grad = None if g is None else ck.Tensor(g.copy())
+        before = [p._version[0] for p in ck_params]
+        opt.step()
+        for p, g, v in zip(ck_params, grads, before):
+            assert p._version[0] == (v if g is None else v + 1)
+            if g is not None:
+                np.testing.assert_array_equal(p.grad._data, g)
+
+
 def test_grad_none_skipped_and_no_state_created():
     p, q = Parameter(np.ones(2)), Parameter(np.ones(2))
     opt = Adam([p, q], lr=0.1)
