@@ -149,11 +149,9 @@ class Optimizer:
     @staticmethod
     def _params_with_grad(group: dict):
         """(param, grad array) for the parameters of ``group`` that have a gradient; the caller updates the param's
-        array in place, so its version count goes up (as an in-place op's would: caches of the weight, such as a
-        pre-packed copy, and autograd's check of saved tensors see the change)."""
+        array in place (:meth:`step` then bumps its version and drops the kernels' copies of it)."""
         for p in group["params"]:
             if p.grad is not None:
-                p._version[0] += 1
                 yield p, p.grad._data
 
     # ----- parameter groups -----------------------------------------------------------------------
