@@ -4,6 +4,7 @@
     memory    memory descriptors of NumPy arrays, reorders, Primitive (one created primitive and its runs)
     cache     the primitive cache, keyed by operation, shapes, strides, geometry and threads
     conv      convolution forward, backward-data and backward-weights (float32)
+    batch_norm  batch normalization forward (training, inference) and backward (float32, 4-d)
 
 :func:`active` is what the dispatcher asks: the library loaded and the switch on. The switch is
 ``cnnkit.backends.onednn.enabled`` (on by default; ``CNNKIT_ONEDNN=0`` turns it off and keeps the library
@@ -13,11 +14,11 @@ from __future__ import annotations
 
 import os
 
-from . import cache, conv, library
+from . import batch_norm, cache, conv, library
 from .library import executions, load_error, version
 
 __all__ = ["available", "active", "enabled", "set_enabled", "version", "load_error", "executions", "cache",
-           "conv", "library"]
+           "conv", "library", "batch_norm"]
 
 _enabled = os.environ.get("CNNKIT_ONEDNN", "") != "0"
 

@@ -132,8 +132,11 @@ class Primitive:
         self._reorders: dict = {}
 
     def md(self, what: str):
-        """The descriptor the primitive wants for argument ``what`` (a key of library.QUERY)."""
-        return library.lib().dnnl_primitive_desc_query_md(self.pd, QUERY[what], 0)
+        """The descriptor the primitive wants for argument ``what`` (a key of library.QUERY, else of library.ARG:
+        an execution argument such as batch normalization's "mean", asked for by its DNNL_ARG_* number)."""
+        if what in QUERY:
+            return library.lib().dnnl_primitive_desc_query_md(self.pd, QUERY[what], 0)
+        return library.lib().dnnl_primitive_desc_query_md(self.pd, QUERY["exec_arg"], ARG[what])
 
     def implementation(self) -> str:
         """oneDNN's name of the implementation it chose (e.g. 'brg_conv_fwd:avx512_core')."""
