@@ -155,7 +155,6 @@ class BatchNorm(Function):
         self.running = running
         self.batch_mean = self.batch_var = None
         self.count = 0
-        self.onednn = False
 
     def forward(self, x, *params):
         w = params[0] if self.has_weight else None
@@ -165,9 +164,6 @@ class BatchNorm(Function):
         self.count = m
         if m == 0:
             return np.empty_like(x)
-        self.onednn = onednn.active() and onednn.batch_norm.supports(x)
-        if self.onednn:
-            return self._forward_onednn(x, w, b)
         lay = self.layout = _ChannelLayout(x)
         x2 = lay.flat(x)
         dt = x.dtype
@@ -198,28 +194,13 @@ class BatchNorm(Function):
         self.invstd, self.scale = invstd, scale.astype(dt)
         if self.has_weight and self.needs_input_grad[1]:
             self.x2 = x2
+        if onednn.active() and onednn.batch_norm.supports(x):
+            return onednn.batch_norm.forward_inference(x, mean, var, w, b, self.eps)
         y = np.multiply(x2, lay.coef(scale.astype(dt)))
         y += lay.coef(shift.astype(dt))
         return lay.unflat(y)
 
-    def _forward_onednn(self, x, w, b):
-        """The forward on oneDNN (:mod:`cnnkit.kernels.onednn.batch_norm`); backward then runs there too."""
-        if self.training:
-            y, self.batch_mean, self.batch_var = onednn.batch_norm.forward_training(x, w, b, self.eps)
-            self.stats = self.batch_mean, self.batch_var
-        else:
-            y = onednn.batch_norm.forward_inference(x, *self.running, w, b, self.eps)
-            self.stats = self.running
-        if any(self.needs_input_grad):
-            self.x, self.b = x, b
-        return y
-
     def backward(self, gy):
-        if self.onednn and self.count:
-            gx, gw, gb = onednn.batch_norm.backward(gy, self.x, *self.stats, self.w, self.b, self.eps, self.training)
-            need = self.needs_input_grad
-            return self._grads(gx if need[0] else None, gw if self.has_weight and need[1] else None,
-                               gb if self.has_bias and need[-1] else None)
         need = self.needs_input_grad
         need_x = need[0]
         need_w = self.has_weight and need[1]
