@@ -1,24 +1,29 @@
-"""Batch normalization on oneDNN: forward (training and inference) and backward of a float32 4-d input.
+"""Batch normalization's passes over the data on oneDNN (float32, 4-d, NCHW or channels-last memory).
 
-Per channel c over the M = N·H·W values of that channel (oneDNN's formulas are PyTorch's):
+Per channel c over the M = N·H·W values of that channel, batch normalization needs three kinds of pass; the op
+(:class:`cnnkit.ops.norm.BatchNorm`) combines them with its per-channel coefficients computed in float64:
 
-    μ = (1/M) Σ x,   σ² = (1/M) Σ (x − μ)²  (the biased variance),   y = γ (x − μ)/√(σ² + ε) + β
+    batch_stats   μ, σ² (biased) of x                     dnnl_batch_normalization_forward (forward_training)
+    grad_sums     Σ dy, Σ dy·(x − m), and a·dy             dnnl_batch_normalization_backward (global stats)
+    normalize     y = s·(x − m) + t                        dnnl_batch_normalization_forward (global stats)
 
-    forward_training    y, μ, σ² from x                      dnnl_batch_normalization_forward (forward_training)
-    forward_inference   y from x and given μ, σ²             the same with dnnl_use_global_stats
-    backward            dx, dγ, dβ from dy, x, μ, σ², γ      dnnl_batch_normalization_backward (prop backward)
+(s, t, a, m per-channel vectors). ``normalize`` is the batch normalization primitive with variance 1 and ε = 0,
+so it computes exactly that affine map in one pass: the forward in training (m = μ̃, μ rounded to float32) and
+evaluation (m = the running mean), and in the backward the x-dependent term of
+dx = a·(dy + p·(x − μ̃) − q) (:mod:`cnnkit.ops.norm` has the formula).
 
-With the batch statistics (training) the backward is the full derivative
-dx = γ/σ · (dy − Σ dy/M − x̂ · Σ dy·x̂ / M); with given statistics (``global_stats``) they are constants and
-dx = γ/σ · dy. In both dγ = Σ dy·x̂ and dβ = Σ dy. γ and β are optional (the flags dnnl_use_scale,
-dnnl_use_shift); without γ, dx is computed as with γ = 1.
+Accuracy: oneDNN adds a channel's values one after another in float32, so its own batch statistics and
+gradient sums carry an error growing with M (measured: 2.5x torch's float32 gradient error on the MobileNet
+accuracy test, and beyond the oracle on an NCHW 2×32×12×10 batch). So the sums are never taken over a whole
+channel: the data is viewed as P = M/r *partials* per channel, each of r values (r the smallest divisor of the
+reduced length that is ≥ 32, as ops/norm.py's DEPTH), handed to oneDNN as P·C "channels"; the P partial
+results per channel are added in float64 — μ = mean of the partial means, σ² = (Σ r·σ²ⱼ + r·Σ (μⱼ − μ)²)/M
+(Chan et al.'s pairwise combination). That is the NumPy path's arithmetic (float32 partial sums of 32 values,
+float64 beyond), with oneDNN's vectorized, threaded passes.
 
-The running statistics' update needs the *unbiased* variance σ²·M/(M − 1): the op
-(:func:`cnnkit.ops.norm.batch_norm`) derives it from σ² as it does on the NumPy path.
-
-Activations are read and written in their own memory: NCHW-contiguous or channels-last (an NCHW-shaped view of
-NHWC memory, what the oneDNN and NumPy convolutions return); y and dx are allocated in x's layout, and a dy
-in another layout is copied into x's once (oneDNN's fast implementations want dy and x alike).
+Views: channels-last x is the matrix (M, C); its first-axis split (r, M/r·C) is a 2-d (nc) tensor whose column
+j is a partial of channel j mod C. NCHW x is N·C runs of L = H·W values; the 3-d (1, N·C·L/r, r) view makes each
+r-long piece of a run one "channel". A layout for which no divisor r ≤ 1024 exists runs on the NumPy path.
 """
 from __future__ import annotations
 
@@ -31,7 +36,12 @@ from . import cache, library
 from .library import NORM, PROP
 from .memory import Primitive, array_md, attr, describe
 
-__all__ = ["supports", "forward_training", "forward_inference", "backward", "primitive"]
+__all__ = ["PART", "supports", "batch_stats", "grad_sums", "normalize"]
+
+PART = 32
+"""The fewest values a float32 partial sum adds before float64 takes over (ops/norm.py's DEPTH)."""
+_LONGEST = 1024
+_GLOBAL = NORM["use_global_stats"] | NORM["use_scale"] | NORM["use_shift"]
 
 
 def _threads() -> int:
@@ -39,16 +49,58 @@ def _threads() -> int:
     return config().threads
 
 
+def _part(n: int) -> int | None:
+    """The partial length r for n values per run: n itself below PART, else its smallest divisor ≥ PART (None
+    beyond _LONGEST)."""
+    if n <= PART:
+        return n
+    for r in range(PART, min(n, _LONGEST) + 1):
+        if n % r == 0:
+            return r
+    return None
+
+
+class _Parts:
+    """x's partials: ``wide(a)`` views an array of x's layout as the oneDNN tensor whose channels are the
+    partials, ``expand(v)`` repeats a per-channel vector for them, ``total(p)`` adds partial results per channel."""
+
+    def __init__(self, x: np.ndarray):
+        n, c, h, w = x.shape
+        self.c = c
+        m = n * h * w
+        self.r = _part(m)
+        if self.r:
+            self.shape, self.reps = (self.r, m // self.r * c), (m // self.r, c)
+
+    def wide(self, a: np.ndarray) -> np.ndarray:
+        """The partials' view of ``a`` (x's shape and layout); never a copy (oneDNN writes outputs into it)."""
+        view = a.transpose(0, 2, 3, 1).view()
+        view.shape = self.shape          # raises instead of copying when a is laid out otherwise
+        return view
+
+    def expand(self, v: np.ndarray) -> np.ndarray:
+        return np.tile(v.astype(np.float32), self.reps[0])
+
+    def total(self, p: np.ndarray) -> np.ndarray:
+        return p.astype(np.float64).reshape(self.reps).sum(axis=0)
+
+    @property
+    def parts(self) -> int:
+        return int(np.prod(self.reps)) // self.c
+
+
 def supports(x: np.ndarray) -> bool:
-    """Does oneDNN take this input: float32, 4-d with no empty axis, NCHW-contiguous or channels-last memory?
-    (The caller checks :func:`cnnkit.kernels.onednn.active`.)"""
-    return (x.dtype == np.float32 and x.ndim == 4 and x.size > 0
-            and (x.flags.c_contiguous or is_channels_last(x)))
-
-
-def _flags(weight, bias, global_stats: bool) -> int:
-    return ((NORM["use_scale"] if weight is not None else 0) | (NORM["use_shift"] if bias is not None else 0)
-            | (NORM["use_global_stats"] if global_stats else 0))
+    """Does oneDNN take this input: float32, 4-d with no empty axis, NCHW-contiguous or channels-last memory whose
+    reduced length has a partial length r? (The caller checks :func:`cnnkit.kernels.onednn.active`.)"""
+    if not (x.dtype == np.float32 and x.ndim == 4 and x.size > 0 and is_channels_last(x)):
+        return False
+    parts = _Parts(x)
+    if parts.r is None:
+        return False
+    threads = _threads()
+    wide = (parts.shape, tuple(s // 4 for s in parts.wide(x).strides))
+    return None not in (_forward(_key(x), _GLOBAL, "forward_inference", threads),
+                        _forward(wide, NORM["none"], "forward_training", threads), _backward(wide, threads))
 
 
 def _key(a: np.ndarray) -> tuple:
@@ -65,102 +117,82 @@ def _create(fn, *args) -> Primitive | None:
         return None
 
 
-def _forward(x_key: tuple, flags: int, eps: float, prop: str, threads: int) -> Primitive | None:
-    key = ("bnorm_fwd", x_key, flags, eps, prop, threads)
-
+def _forward(a_key: tuple, flags: int, prop: str, threads: int) -> Primitive:
     def create():
-        md = array_md(*x_key)
+        md = array_md(*a_key)
         with library.threads(threads):
             return _create(library.lib().dnnl_batch_normalization_forward_primitive_desc_create, library.engine(),
-                           PROP[prop], md, md, eps, flags, attr())
-    return cache.get(key, create)
+                           PROP[prop], md, md, 0.0, flags, attr())
+    return cache.get(("bnorm_fwd", a_key, flags, prop, threads), create)
 
 
-def _backward(x_key: tuple, flags: int, eps: float, threads: int) -> Primitive | None:
-    key = ("bnorm_bwd", x_key, flags, eps, threads)
-
+def _backward(a_key: tuple, threads: int) -> Primitive:
     def create():
-        hint = _forward(x_key, flags, eps, "forward_training", threads)
+        hint = _forward(a_key, _GLOBAL, "forward_training", threads)
         if hint is None:
             return None
-        md = array_md(*x_key)
+        md = array_md(*a_key)
         with library.threads(threads):
             return _create(library.lib().dnnl_batch_normalization_backward_primitive_desc_create, library.engine(),
-                           PROP["backward"], md, md, md, eps, flags, hint.pd, attr())
-    return cache.get(key, create)
+                           PROP["backward"], md, md, md, 0.0, _GLOBAL, hint.pd, attr())
+    return cache.get(("bnorm_bwd", a_key, threads), create)
 
 
-def primitive(x: np.ndarray, weight=None, bias=None, eps: float = 1e-5, training: bool = True,
-              backward: bool = False) -> Primitive | None:
-    """The (cached) primitive for ``x``'s shape and layout, or None when oneDNN has no implementation."""
-    flags = _flags(weight, bias, not training)
-    if backward:
-        return _backward(_key(x), flags, float(eps), _threads())
-    return _forward(_key(x), flags, float(eps), "forward_training" if training else "forward_inference", _threads())
+def _arg(a: np.ndarray) -> tuple:
+    return a, describe(a)
 
 
 def _vector(v: np.ndarray) -> tuple:
-    v = np.ascontiguousarray(v, np.float32)
-    return v, describe(v)
+    return _arg(np.ascontiguousarray(v, np.float32))
 
 
-def _params(weight, bias) -> dict:
-    args = {}
-    if weight is not None:
-        args["scale"] = _vector(weight)
-    if bias is not None:
-        args["shift"] = _vector(bias)
-    return args
-
-
-def _run(p: Primitive | None, inputs: dict, outputs: dict, what: str) -> None:
-    if p is None:
-        raise library.DnnlError(what, 3)       # unimplemented: callers ask supports()/primitive() first
+def _run(p: Primitive | None, inputs: dict, outputs: dict) -> None:
+    if p is None:                              # callers ask supports() first
+        raise library.DnnlError("dnnl_batch_normalization_*_primitive_desc_create", 3)
     with library.threads(_threads()):
         p.run(inputs, outputs)
 
 
-def forward_training(x: np.ndarray, weight=None, bias=None, eps: float = 1e-5) -> tuple:
-    """(y, μ, σ²): y normalized with the batch statistics, in x's layout; μ and the biased σ² of shape (C,)."""
-    c = x.shape[1]
-    y = np.empty_like(x)
-    mean, var = np.empty(c, np.float32), np.empty(c, np.float32)
-    _run(primitive(x, weight, bias, eps, training=True),
-         {"src": (x, describe(x)), **_params(weight, bias)},
-         {"dst": (y, describe(y)), "mean": (mean, describe(mean)), "variance": (var, describe(var))},
-         "dnnl_batch_normalization_forward_primitive_desc_create")
-    return y, mean, var
+def batch_stats(x: np.ndarray, scratch: np.ndarray) -> tuple:
+    """(μ, σ²) per channel in float64, σ² biased: from oneDNN's statistics of each r-value partial, combined in
+    float64. ``scratch`` (an array of x's shape and layout, e.g. the output's buffer) receives oneDNN's
+    normalized partials and is meant to be overwritten."""
+    parts = _Parts(x)
+    wx, wy = parts.wide(x), parts.wide(scratch)
+    k = wx.shape[1]
+    means, variances = np.empty(k, np.float32), np.empty(k, np.float32)
+    _run(_forward(_key(wx), NORM["none"], "forward_training", _threads()), {"src": _arg(wx)},
+         {"dst": _arg(wy), "mean": _arg(means), "variance": _arg(variances)})
+    mean = parts.total(means) / parts.parts
+    spread = means.astype(np.float64).reshape(parts.reps) - mean
+    m2 = parts.total(variances) + parts.total(spread * spread)
+    return mean, m2 / parts.parts
 
 
-def forward_inference(x: np.ndarray, mean: np.ndarray, var: np.ndarray, weight=None, bias=None,
-                      eps: float = 1e-5) -> np.ndarray:
-    """y normalized with the given statistics μ, σ² (the running ones), in x's layout."""
-    y = np.empty_like(x)
-    _run(primitive(x, weight, bias, eps, training=False),
-         {"src": (x, describe(x)), "mean": _vector(mean), "variance": _vector(var), **_params(weight, bias)},
-         {"dst": (y, describe(y))}, "dnnl_batch_normalization_forward_primitive_desc_create")
+def normalize(x: np.ndarray, mean: np.ndarray, scale: np.ndarray, shift: np.ndarray,
+              out: np.ndarray | None = None) -> np.ndarray:
+    """y = scale·(x − mean) + shift per channel (float32 vectors of shape (C,)), in x's layout (into ``out``)."""
+    y = np.empty_like(x) if out is None else out
+    ones = np.ones(x.shape[1], np.float32)
+    _run(_forward(_key(x), _GLOBAL, "forward_inference", _threads()),
+         {"src": _arg(x), "mean": _vector(mean), "variance": _arg(ones), "scale": _vector(scale),
+          "shift": _vector(shift)}, {"dst": _arg(y)})
     return y
 
 
-def backward(gy: np.ndarray, x: np.ndarray, mean: np.ndarray, var: np.ndarray, weight=None, bias=None,
-             eps: float = 1e-5, training: bool = True) -> tuple:
-    """(dx, dγ, dβ) for the forward that normalized ``x`` with ``mean``, ``var`` (the batch statistics when
-    ``training``, else given constants); dγ is None without ``weight``, dβ None without ``bias``. (β does not
-    enter the backward: oneDNN takes γ only, and rejects a shift argument there.)"""
-    if gy.strides != x.strides:
+def grad_sums(gy: np.ndarray, x: np.ndarray, mean: np.ndarray, a: np.ndarray, out: np.ndarray) -> tuple:
+    """(Σ dy, Σ dy·(x − mean)) per channel in float64, from r-value partials added in float64; ``out`` (x's
+    shape and layout) receives a·dy. ``mean`` and ``a`` are float32 vectors of shape (C,)."""
+    if gy.strides != x.strides:                 # oneDNN's fast paths want dy in x's layout
         like = np.empty_like(x)
         like[...] = gy
         gy = like
-    gx = np.empty_like(x)
-    outputs = {"diff_src": (gx, describe(gx))}
-    c = x.shape[1]
-    gw = np.empty(c, np.float32) if weight is not None else None
-    gb = np.empty(c, np.float32) if bias is not None else None
-    if gw is not None:
-        outputs["diff_scale"] = (gw, describe(gw))
-    if gb is not None:
-        outputs["diff_shift"] = (gb, describe(gb))
-    _run(primitive(x, weight, bias, eps, training=training, backward=True),
-         {"src": (x, describe(x)), "diff_dst": (gy, describe(gy)), "mean": _vector(mean), "variance": _vector(var),
-          **_params(weight, None)}, outputs, "dnnl_batch_normalization_backward_primitive_desc_create")
-    return gx, gw, gb
+    parts = _Parts(x)
+    wx = parts.wide(x)
+    k = wx.shape[1]
+    gsum, gdot = np.empty(k, np.float32), np.empty(k, np.float32)
+    _run(_backward(_key(wx), _threads()),
+         {"src": _arg(wx), "diff_dst": _arg(parts.wide(gy)), "mean": _arg(parts.expand(mean)),
+          "variance": _arg(np.ones(k, np.float32)), "scale": _arg(parts.expand(a))},
+         {"diff_src": _arg(parts.wide(out)), "diff_scale": _arg(gdot), "diff_shift": _arg(gsum)})
+    return parts.total(gsum), parts.total(gdot)
