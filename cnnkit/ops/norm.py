@@ -21,6 +21,10 @@ running_mean ← (1 − momentum)·running_mean + momentum·μ, running_var like
 In evaluation mode the running statistics replace μ and σ², y is an affine map of x and so is its backward:
 dx = γ/√(running_var + ε) · dy.
 
+With the oneDNN backend active, a float32 4-d input in channels-last memory (what the convolutions return) has its
+passes over the data run by :mod:`cnnkit.kernels.onednn.batch_norm` — the sums over 32-value partials added in
+float64, the same per-channel coefficients as here — so the accuracy is this path's; anything else runs here.
+
 Local response normalization (Krizhevsky et al., 2012; PyTorch's form), across channels:
 
     y_c = x_c · D_c^(−β),   D_c = k + (α/n) Σ_{c' = c − ⌊n/2⌋}^{c + ⌊(n−1)/2⌋} x_{c'}²
