@@ -30,6 +30,7 @@ r ≤ 1024 (e.g. a large prime).
 from __future__ import annotations
 
 import ctypes
+import functools
 
 import numpy as np
 
@@ -51,6 +52,7 @@ def _threads() -> int:
     return config().threads
 
 
+@functools.lru_cache(maxsize=1024)
 def _part(n: int) -> int | None:
     """The partial length r for n values per run: n itself below PART, else its smallest divisor ≥ PART (None
     beyond _LONGEST)."""
