@@ -246,3 +246,21 @@ def test_primitives_are_cached():
     F.batch_norm(ck.from_numpy(x[:1]), None, None, training=True)             # another batch: other primitives
     assert backend.cache.size() > made
     assert y.shape == x.shape
+
+
+@needs_onednn
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_parameter_gradients_only(training):
+    """A network's first layer: x needs no gradient, γ and β do (and x's memory is not kept in training)."""
+    x, w, b, rm, rv = _values((4, 5, 6, 3), 8)
+    x = _channels_last(x)
+    gy = _channels_last(np.random.default_rng(9).standard_normal(x.shape).astype(np.float32))
+    wt, bt = ck.tensor(w, requires_grad=True), ck.tensor(b, requires_grad=True)
+    before = backend.executions()
+    F.batch_norm(ck.from_numpy(x), ck.tensor(rm), ck.tensor(rv), wt, bt, training=training).backward(
+        ck.from_numpy(gy))
+    assert backend.executions() == before + (3 if training else 2)      # no dx pass
+    ref = _torch_bn(x, w, b, gy, torch.float64, training, rm, rv)
+    th = _torch_bn(x, w, b, gy, torch.float32, training, rm, rv)
+    assert_close32(wt.grad, ref[2], th[2], what="dweight")
+    assert_close32(bt.grad, ref[3], th[3], what="dbias")
