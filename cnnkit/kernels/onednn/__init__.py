@@ -4,7 +4,8 @@
     memory    memory descriptors of NumPy arrays, reorders, Primitive (one created primitive and its runs)
     cache     the primitive cache, keyed by operation, shapes, strides, geometry and threads
     conv      convolution forward, backward-data and backward-weights (float32)
-    batch_norm  batch normalization forward (training, inference) and backward (float32, 4-d)
+    batch_norm  batch normalization's passes over channels-last float32 data (partial statistics and gradient
+                sums added in float64 by the op, the per-channel affine map)
 
 :func:`active` is what the dispatcher asks: the library loaded and the switch on. The switch is
 ``cnnkit.backends.onednn.enabled`` (on by default; ``CNNKIT_ONEDNN=0`` turns it off and keeps the library
