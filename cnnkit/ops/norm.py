@@ -21,6 +21,10 @@ running_mean ← (1 − momentum)·running_mean + momentum·μ, running_var like
 In evaluation mode the running statistics replace μ and σ², y is an affine map of x and so is its backward:
 dx = γ/√(running_var + ε) · dy.
 
+With the oneDNN backend active, a float32 4-d input in channels-last memory (what the convolutions return) has its
+passes over the data run by :mod:`cnnkit.kernels.onednn.batch_norm` — the sums over 32-value partials added in
+float64, the same per-channel coefficients as here — so the accuracy is this path's; anything else runs here.
+
 Local response normalization (Krizhevsky et al., 2012; PyTorch's form), across channels:
 
     y_c = x_c · D_c^(−β),   D_c = k + (α/n) Σ_{c' = c − ⌊n/2⌋}^{c + ⌊(n−1)/2⌋} x_{c'}²
@@ -37,6 +41,7 @@ import numpy as np
 
 from .. import backend
 from ..function import Function
+from ..kernels import onednn
 from ..tensor import Tensor
 from . import validate
 
@@ -154,6 +159,7 @@ class BatchNorm(Function):
         self.running = running
         self.batch_mean = self.batch_var = None
         self.count = 0
+        self.onednn = False
 
     def forward(self, x, *params):
         w = params[0] if self.has_weight else None
@@ -163,6 +169,9 @@ class BatchNorm(Function):
         self.count = m
         if m == 0:
             return np.empty_like(x)
+        self.onednn = onednn.active() and onednn.batch_norm.supports(x)
+        if self.onednn:
+            return self._forward_onednn(x, w, b)
         lay = self.layout = _ChannelLayout(x)
         x2 = lay.flat(x)
         dt = x.dtype
@@ -197,7 +206,61 @@ class BatchNorm(Function):
         y += lay.coef(shift.astype(dt))
         return lay.unflat(y)
 
+    def _forward_onednn(self, x, w, b):
+        """The forward with oneDNN's passes (:mod:`cnnkit.kernels.onednn.batch_norm`), the same float64
+        per-channel coefficients as the NumPy path: y = (x − μ̃)·s + (β − r·s), s = γ/σ, r = μ − μ̃."""
+        kernel, dt = onednn.batch_norm, x.dtype
+        y = np.empty_like(x)
+        if self.training:
+            mean, var = kernel.batch_stats(x, y)
+            rounded = mean.astype(dt)
+            resid = mean - rounded
+            invstd = 1.0 / np.sqrt(var + self.eps)
+            self.batch_mean, self.batch_var = rounded, var.astype(dt)
+            self.invstd, self.resid = invstd, resid
+            if any(self.needs_input_grad):
+                self.x = x
+        else:
+            rounded, var = self.running
+            invstd = 1.0 / np.sqrt(var.astype(np.float64) + self.eps)
+            self.invstd, resid = invstd, 0.0
+            if any(self.needs_input_grad):
+                self.x = x
+        scale = invstd if w is None else invstd * w
+        shift = -resid * scale if b is None else b - resid * scale
+        self.scale = scale.astype(dt)
+        return kernel.normalize(x, rounded, self.scale, shift.astype(dt), out=y)
+
+    def _backward_onednn(self, gy):
+        """Training: Σ dy and Σ dy·(x − μ̃) from oneDNN's partial sums (added in float64) and a·dy in one pass,
+        then dx = a·dy + a·p·(x − μ̃) − a·q (the second pass :func:`normalize`'s). Evaluation: dx = a·dy."""
+        need = self.needs_input_grad
+        need_w = self.has_weight and need[1]
+        need_b = self.has_bias and need[-1]
+        dt, kernel = gy.dtype, onednn.batch_norm
+        if not self.training:
+            gx = gw = gb = None
+            if need[0] or need_w or need_b:        # a·dy, Σ dy, Σ dy·(x − running mean)
+                gx = np.empty_like(self.x)
+                gsum, gdot = kernel.grad_sums(gy, self.x, self.running[0], self.scale, gx)
+                gw = (gdot * self.invstd).astype(dt) if need_w else None
+                gb = gsum.astype(dt) if need_b else None
+            return self._grads(gx if need[0] else None, gw, gb)
+        m, invstd, x = self.count, self.invstd, self.x
+        gx = np.empty_like(x)
+        gsum, gdot = kernel.grad_sums(gy, x, self.batch_mean, self.scale, gx)
+        gdot -= self.resid * gsum                  # Σ dy·(x − μ) = Σ dy·(x − μ̃) − r·Σ dy
+        gw = (gdot * invstd).astype(dt) if need_w else None
+        if need[0]:
+            a = invstd if self.w is None else invstd * self.w
+            p = gdot * (invstd * invstd) * (-1.0 / m)
+            q = gsum / m + self.resid * p
+            gx += kernel.normalize(x, self.batch_mean, (a * p).astype(dt), (-a * q).astype(dt))
+        return self._grads(gx if need[0] else None, gw, gsum.astype(dt) if need_b else None)
+
     def backward(self, gy):
+        if self.onednn:
+            return self._backward_onednn(gy)
         need = self.needs_input_grad
         need_x = need[0]
         need_w = self.has_weight and need[1]

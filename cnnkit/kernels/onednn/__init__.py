@@ -7,6 +7,8 @@
     conv      convolution forward, backward-data and backward-weights (float32)
     pool      max and average pooling, forward and backward (float32)
     inner_product  the fully connected layer: forward (with bias), backward-data, backward-weights and bias (float32)
+    batch_norm  batch normalization's passes over channels-last float32 data (partial statistics and gradient
+                sums added in float64 by the op, the per-channel affine map)
 
 :func:`active` is what the dispatcher asks: the library loaded and the switch on. The switch is
 ``cnnkit.backends.onednn.enabled`` (on by default; ``CNNKIT_ONEDNN=0`` turns it off and keeps the library
@@ -22,11 +24,11 @@ import contextvars
 import os
 from contextlib import contextmanager
 
-from . import cache, conv, inner_product, library, packed, pool
+from . import batch_norm, cache, conv, inner_product, library, packed, pool
 from .library import executions, load_error, version
 
 __all__ = ["available", "active", "enabled", "set_enabled", "enabled_for", "version", "load_error", "executions",
-           "cache", "conv", "inner_product", "library", "packed", "pool"]
+           "batch_norm", "cache", "conv", "inner_product", "library", "packed", "pool"]
 
 _enabled = os.environ.get("CNNKIT_ONEDNN", "") != "0"
 _override: contextvars.ContextVar[bool | None] = contextvars.ContextVar("cnnkit_onednn_enabled", default=None)

@@ -30,7 +30,7 @@ __all__ = ["lib", "load_error", "version", "check", "engine", "stream", "threads
            "usable_threads", "forked", "openmp",
            "execute", "executions", "last_run_threads",
            "DnnlError", "SUPPORTED_MAJOR", "SCRATCHPAD_USER", "F32", "ANY", "ARG", "QUERY", "PROP", "ALG", "Dims",
-           "ExecArg"]
+           "ExecArg", "NORM"]
 
 SUPPORTED_MAJOR = 3
 """The major version of oneDNN's C API these declarations are written for."""
@@ -40,16 +40,20 @@ F32 = 3
 ANY = 1                   # dnnl_format_tag_any: the primitive chooses the layout
 _CPU = 1
 # dnnl_prop_kind_t, dnnl_alg_kind_t
-PROP = {"forward_training": 64, "forward_inference": 96, "backward_data": 160, "backward_weights": 192}
+PROP = {"forward_training": 64, "forward_inference": 96, "backward_data": 160, "backward_weights": 192,
+        "backward": 128}
 ALG = {"convolution_direct": 0x1, "eltwise_relu": 0x20, "pooling_max": 0x1ff, "pooling_avg_include_padding": 0x2ff,
        "pooling_avg_exclude_padding": 0x3ff}
 # DNNL_ARG_*
 ARG = {"src": 1, "dst": 17, "weights": 33, "bias": 41, "scratchpad": 80, "diff_src": 129, "diff_dst": 145,
-       "diff_weights": 161, "diff_bias": 169, "workspace": 64}
+       "diff_weights": 161, "diff_bias": 169, "workspace": 64, "mean": 49, "variance": 50, "scale": 51, "shift": 52,
+       "diff_scale": 255, "diff_shift": 256}
 # dnnl_query_t
 QUERY = {"src": 129, "diff_src": 130, "weights": 131, "diff_weights": 132, "dst": 133, "diff_dst": 134,
          "scratchpad": 136, "impl_info_str": 8, "workspace": 135, "exec_arg": 255}
 SCRATCHPAD_USER = 1       # dnnl_scratchpad_mode_user
+# dnnl_normalization_flags_t
+NORM = {"none": 0x0, "use_global_stats": 0x1, "use_scale": 0x2, "use_shift": 0x4, "fuse_norm_relu": 0x8}
 
 Dims = ctypes.c_int64 * 12    # dnnl_dims_t (DNNL_MAX_NDIMS = 12)
 
@@ -115,6 +119,9 @@ _SIGNATURES = {   # name: (restype, argtypes)
     "dnnl_inner_product_forward_primitive_desc_create": (_I, [_PP, _P, _I, _P, _P, _P, _P, _P]),
     "dnnl_inner_product_backward_data_primitive_desc_create": (_I, [_PP, _P, _P, _P, _P, _P, _P]),
     "dnnl_inner_product_backward_weights_primitive_desc_create": (_I, [_PP, _P, _P, _P, _P, _P, _P, _P]),
+    "dnnl_batch_normalization_forward_primitive_desc_create": (_I, [_PP, _P, _I, _P, _P, ctypes.c_float, _U, _P]),
+    "dnnl_batch_normalization_backward_primitive_desc_create":
+        (_I, [_PP, _P, _I, _P, _P, _P, ctypes.c_float, _U, _P, _P]),
 }
 
 _lib = None

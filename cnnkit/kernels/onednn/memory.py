@@ -134,7 +134,8 @@ class Primitive:
 
     def md(self, what: str):
         """The descriptor the primitive wants for argument ``what`` (a key of library.QUERY, else of library.ARG:
-        an argument with no query of its own, such as ``bias``, asked for by its DNNL_ARG_* number)."""
+        an argument with no query of its own, such as ``bias`` or batch normalization's "mean", asked for by its
+        DNNL_ARG_* number)."""
         if what in QUERY:
             return library.lib().dnnl_primitive_desc_query_md(self.pd, QUERY[what], 0)
         return library.lib().dnnl_primitive_desc_query_md(self.pd, QUERY["exec_arg"], ARG[what])
