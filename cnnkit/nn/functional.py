@@ -37,8 +37,9 @@ from ..ops.loss import (  # noqa: F401
     nll_loss,
     smooth_l1_loss,
 )
+from ..ops.lrn import local_response_norm  # noqa: F401
 from ..ops.mobile_activation import hardsigmoid, hardswish, relu6, silu, softplus  # noqa: F401
-from ..ops.norm import batch_norm, local_response_norm  # noqa: F401
+from ..ops.norm import batch_norm  # noqa: F401
 from ..ops.pad import pad  # noqa: F401
 from ..ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle  # noqa: F401
 from ..ops.pool import avg_pool2d, lp_pool2d, max_pool2d  # noqa: F401

@@ -18,7 +18,8 @@ from .. import backend
 from ..device import check_device
 from ..ops import validate
 from ..ops.group_norm import group_norm, instance_norm, layer_norm, normalized_shape_tuple
-from ..ops.norm import batch_norm, check_lrn_args, local_response_norm
+from ..ops.lrn import check_lrn_args, local_response_norm
+from ..ops.norm import batch_norm
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter

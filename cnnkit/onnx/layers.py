@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops import adaptive_pool, linalg, norm, pool
+from ..ops import adaptive_pool, linalg, lrn, norm, pool
 from ..ops import conv as conv_ops
 from .graph import GraphBuilder, Op
 
@@ -212,7 +212,7 @@ CONVERTERS = {
     adaptive_pool.AdaptiveAvgPool2d: adaptive_avg_pool,
     adaptive_pool.AdaptiveMaxPool2d: adaptive_max_pool,
     norm.BatchNorm: batch_norm,
-    norm.LocalResponseNorm: local_response_norm,
+    lrn.LocalResponseNorm: local_response_norm,
     linalg.Linear: linear,
     linalg.MatMul: matmul,
 }
