@@ -20,8 +20,10 @@ call), cnnkit on oneDNN and torch are called in turn (NumPy, oneDNN, torch, NumP
 busy pause, 2 threads each; a ratio is the median of the pairwise ratios cnnkit time / torch time of one
 round, so below 1 means cnnkit is faster. The targets are the issue's (ratio at most the target: met).
 
-A full run takes about 12 minutes on a 2-core machine (``--repeats-scale`` scales the repeat counts printed at the
-start); ``--quick`` runs every case once at tiny sizes in seconds (the numbers then mean nothing).
+A full run takes at most about 12 minutes on a 2-core machine: each case runs its repeat count unless its time
+budget is spent first (at least 3 rounds; both printed at the start, the rounds run after the tables;
+``--repeats-scale`` scales both); ``--quick`` runs every case once at tiny sizes (the numbers then mean
+nothing).
 
 Run: python bench/targets.py [--repeats-scale 1.0] [--quick]
 """
@@ -41,8 +43,12 @@ from train import make_data, training_cases
 
 import cnnkit as ck
 
-REPEATS = {"conv": 9, "lenet": 11, "resnet18-train": 9, "resnet18-infer": 15, "vgg11-infer": 11}
-"""Timed rounds per case (each round: one call per column) for a full run of about 12 minutes."""
+REPEATS = {"conv": 15, "lenet": 15, "resnet18-train": 11, "resnet18-infer": 21, "vgg11-infer": 15}
+"""Timed rounds per case (each round: one call per column, each after a 0.2 s pause)."""
+BUDGET = {"conv": 25.0, "lenet": 45.0, "resnet18-train": 75.0, "resnet18-infer": 45.0, "vgg11-infer": 60.0}
+"""Seconds per case (per layer for "conv") after which no new round starts once 3 have run: together about
+8.5 minutes at most, plus building the models and the memory children, so a run on a crowded 2-core machine
+stays within about 12 minutes; on a quiet one every case runs its full :data:`REPEATS`."""
 LENET_BATCH, LENET_STEPS = 64, 10
 
 TARGETS = {  # case: (label, NumPy path target, oneDNN target); None: the issue sets none
@@ -56,38 +62,42 @@ TARGETS = {  # case: (label, NumPy path target, oneDNN target); None: the issue 
 }
 
 
-def conv_suite(repeats: int) -> list:
-    rows = [compare_backends(name, *make(), repeats=repeats) for name, make in CONV_ROWS]
+def conv_suite(repeats: int, budget: float) -> list:
+    rows = [compare_backends(name, *make(), repeats=repeats, budget=budget) for name, make in CONV_ROWS]
     print_backends_table("convolution layers, forward + backward, float32", rows, "convolution geometric mean")
     return rows
 
 
-def lenet_row(repeats: int) -> dict:
+def lenet_row(repeats: int, budget: float) -> dict:
     batch_size, steps = (8, 2) if QUICK else (LENET_BATCH, LENET_STEPS)
     x, y = make_data("random", batch_size * steps)
     ck_steps, _, th_steps = training_cases(x, y, batch_size)
-    return compare_backends(f"LeNet-5 train, {steps} steps of batch {batch_size}", ck_steps, th_steps, repeats)
+    return compare_backends(f"LeNet-5 train, {steps} steps of batch {batch_size}", ck_steps, th_steps, repeats,
+                            budget=budget)
 
 
-def model_row(key: str, repeats: int) -> dict:
+def model_row(key: str, repeats: int, budget: float) -> dict:
     name, ck_fn, th_fn, note, _ = timing_case(key)
     print(f"agreement (same weights): {note}")
-    return compare_backends(name, ck_fn, th_fn, repeats=repeats)
+    return compare_backends(name, ck_fn, th_fn, repeats=repeats, budget=budget)
 
 
 def measure(scale: float) -> dict:
     """{case: (NumPy ratio, oneDNN ratio or None)} for every row of :data:`TARGETS`."""
     reps = {k: max(3, round(v * scale)) for k, v in REPEATS.items()}
-    print(f"\nrepeats (timed rounds per case): {', '.join(f'{k} {v}' for k, v in reps.items())}"
+    budget = {k: v * scale for k, v in BUDGET.items()}
+    print(f"\nrepeats (timed rounds per case, at least 3 and fewer where the budget in seconds is spent): "
+          f"{', '.join(f'{k} {v} ({budget[k]:.0f} s)' for k, v in reps.items())}"
           + ("  (quick: 1 round, tiny sizes)" if QUICK else ""))
-    conv = conv_suite(reps["conv"])
+    conv = conv_suite(reps["conv"], budget["conv"])
     out = {"conv": (geomean(r["numpy_ratio"] for r in conv),
                     geomean(r["onednn_ratio"] for r in conv) if conv[0]["onednn_ratio"] is not None else None),
            "conv-max": (max(r["numpy_ratio"] for r in conv),
                         max(r["onednn_ratio"] for r in conv) if conv[0]["onednn_ratio"] is not None else None)}
-    rows = [lenet_row(reps["lenet"])] + [model_row(k, reps[k]) for k in ("resnet18-train", "resnet18-infer",
-                                                                         "vgg11-infer")]
+    rows = [lenet_row(reps["lenet"], budget["lenet"])] + [model_row(k, reps[k], budget[k]) for k in (
+        "resnet18-train", "resnet18-infer", "vgg11-infer")]
     print_backends_table("training and inference, float32", rows)
+    print("\nrounds run: " + ", ".join(f"{r['name']} {r['rounds']}" for r in conv + rows))
     for key, r in zip(("lenet", "resnet18-train", "resnet18-infer", "vgg11-infer"), rows):
         out[key] = (r["numpy_ratio"], r["onednn_ratio"])
     mem = memory_report(memory_figures())
@@ -127,7 +137,8 @@ def print_targets(results: dict) -> None:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats-scale", type=float, default=1.0,
-                        help="multiply every case's repeat count (default 1.0: about 12 minutes on 2 cores)")
+                        help="multiply every case's repeat count and time budget (default 1.0: at most about "
+                             "12 minutes on 2 cores)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     print_environment()
