@@ -169,11 +169,13 @@ def onednn_active() -> bool:
     return ck.backends.onednn.is_available() and ck.backends.onednn.enabled
 
 
-def compare_backends(name: str, ck_fn, torch_fn, repeats: int = 15, warmup: int = 2) -> dict:
+def compare_backends(name: str, ck_fn, torch_fn, repeats: int = 15, warmup: int = 2,
+                     budget: float | None = None) -> dict:
     """Like :func:`compare`, with cnnkit timed twice per round: on the NumPy kernels (oneDNN switched off) and on
     the oneDNN backend (when it is loaded), then torch: NumPy, oneDNN, torch, NumPy, ... each after a
-    :func:`settle` pause. Returns the median pairwise ratios numpy/torch and onednn/torch (None without oneDNN)
-    and the three medians."""
+    :func:`settle` pause. Returns the median pairwise ratios numpy/torch and onednn/torch (None without oneDNN),
+    the three medians and the rounds run. With ``budget`` (seconds, warm-up included) no new round starts once
+    it is spent and at least 3 rounds have run, which bounds a run on a crowded machine."""
     import cnnkit as ck
 
     with_onednn = onednn_active()
@@ -185,16 +187,19 @@ def compare_backends(name: str, ck_fn, torch_fn, repeats: int = 15, warmup: int 
     fns = [numpy_fn] + ([ck_fn] if with_onednn else []) + [torch_fn]
     if QUICK:
         repeats, warmup = 1, 0
+    start = time.perf_counter()
     for _ in range(warmup):
         for fn in fns:
             fn()
     times = [[] for _ in fns]
-    for _ in range(repeats):
+    for r in range(repeats):
+        if budget is not None and r >= 3 and time.perf_counter() - start > budget:
+            break
         for i, fn in enumerate(fns):
             settle()
             times[i].append(time_once(fn))
     torch_times = times[-1]
-    row = {"name": name, "numpy_ms": 1e3 * statistics.median(times[0]),
+    row = {"name": name, "rounds": len(torch_times), "numpy_ms": 1e3 * statistics.median(times[0]),
            "torch_ms": 1e3 * statistics.median(torch_times),
            "numpy_ratio": statistics.median(a / b for a, b in zip(times[0], torch_times)),
            "onednn_ms": None, "onednn_ratio": None}

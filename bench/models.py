@@ -5,24 +5,25 @@ of ``tests/models/torch_reference.py`` (plain ``torch.nn``, torchvision's module
 path, it does not need pytest), float32, 2 threads each. The twins get cnnkit's initial weights and buffers,
 copied by name, so both frameworks compute the same function (the first outputs are compared and printed).
 
-Timing rows (bench/harness.py: cnnkit and torch alternated call by call, median of the pairwise ratios
-cnnkit_time / torch_time, below 1 = cnnkit faster):
+Timing rows (bench/harness.py's compare_backends: cnnkit on the NumPy kernels alone, cnnkit on oneDNN (when
+``cnnkit[onednn]`` is installed) and torch alternated call by call; for each cnnkit column the median of the
+pairwise ratios cnnkit_time / torch_time, below 1 = cnnkit faster):
 
 - ``resnet18-train``: one training step of ResNet-18 at batch 8, 112x112, train mode (BatchNorm on batch
   statistics): forward, cross-entropy, zero_grad, backward, SGD step (lr 0.01, momentum 0.9);
 - ``resnet18-infer``: ResNet-18 forward at batch 1, 224x224, eval mode, no graph (``no_grad``);
 - ``vgg11-infer``: VGG-11 forward at batch 1, 224x224, eval mode, no graph.
 
-Memory row (``resnet50-memory``): the peak resident memory of ResNet-50 training (batch 4, 224x224, same
-step, two steps). Each framework runs in a fresh child process of its own (``--memory-child ck|torch``, same
-thread settings) which imports everything first (both frameworks, so the baselines are alike), reads its
-resident set (VmRSS in /proc/self/status) as the baseline and resets the peak counter to it (writing 5 to
-/proc/self/clear_refs), builds model, optimizer and data, reads VmRSS again, runs two steps and reports the
-process's peak resident set (VmHWM). ``getrusage().ru_maxrss`` is not used: Linux carries it over the
-fork/exec that starts the child, so it reports the parent's peak when that is higher. Printed: the peak above
-the baseline (weights, gradients, momentum buffers, activations, workspace: the issue's measure), the part of
-it above the built model (the training step alone), what stays resident after the steps, and the absolute
-figures.
+Memory row (``resnet50-memory``): the peak resident memory of ResNet-50 training (batch 4, 224x224, same step, two
+steps). Each column runs in a fresh child process of its own (``--memory-child ck|torch``, same thread settings;
+cnnkit twice, with ``CNNKIT_ONEDNN=0`` for the NumPy column and as installed for oneDNN) which imports everything
+first (both frameworks, so the baselines are alike), reads its resident set (VmRSS in /proc/self/status) as the
+baseline and resets the peak counter to it (writing 5 to /proc/self/clear_refs), builds model, optimizer and data,
+reads VmRSS again, runs two steps and reports the process's peak resident set (VmHWM). ``getrusage().ru_maxrss`` is
+not used: Linux carries it over the fork/exec that starts the child, so it reports the parent's peak when that is
+higher. Printed: the peak above the baseline (weights, gradients, momentum buffers, activations, workspace: the
+issue's measure), the part of it above the built model (the training step alone), what stays resident after the
+steps, and the absolute figures.
 
 Pre-packing A/B (``--prepack-ab``): the two inference rows timed in cnnkit alone, alternately with oneDNN's
 weights kept pre-packed (``cnnkit.kernels.onednn.packed``, the default) and reordered at every call (its
@@ -45,7 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 import torch
-from harness import THREADS, compare, print_environment, print_table, quick
+from harness import THREADS, compare_backends, onednn_active, print_backends_table, print_environment, quick
 
 import cnnkit as ck
 
@@ -125,21 +126,26 @@ def inference_fns(ck_model, th_model, x: np.ndarray):
     return ck_forward, th_forward
 
 
-def timing_row(key: str, repeats: int | None):
-    """(table row, agreement note) of one timing row."""
+def timing_case(key: str):
+    """(row name, cnnkit closure, torch closure, agreement note, default repeats) of one timing row; the
+    closures carry the same weights (the first outputs, or the first step's losses, are compared in the note)."""
     if key == "resnet18-train":
         n, side = quick((8, 112), (2, 32))
         name = f"ResNet-18 train step b{n} {side}x{side}"
         ck_step, th_step = train_step_fns(*twins("resnet18"), *batch(n, side))
         a, b = ck_step(), th_step()  # the first step starts from the same weights: the losses agree
-        note = f"{name}: first-step loss cnnkit {a:.6f}, torch {b:.6f}"
-        return compare(name, ck_step, th_step, repeats=repeats or TRAIN_REPEATS), note
+        return name, ck_step, th_step, f"{name}: first-step loss cnnkit {a:.6f}, torch {b:.6f}", TRAIN_REPEATS
     model, side = {"resnet18-infer": ("resnet18", quick(224, 32)), "vgg11-infer": ("vgg11", quick(224, 32))}[key]
     name = f"{'ResNet-18' if model == 'resnet18' else 'VGG-11'} inference b1 {side}x{side}"
     ck_fwd, th_fwd = inference_fns(*twins(model), batch(1, side)[0])
     diff = float(np.max(np.abs(ck_fwd().numpy() - th_fwd().numpy())))
-    note = f"{name}: max |logit difference| {diff:.2e}"
-    return compare(name, ck_fwd, th_fwd, repeats=repeats or INFER_REPEATS), note
+    return name, ck_fwd, th_fwd, f"{name}: max |logit difference| {diff:.2e}", INFER_REPEATS
+
+
+def timing_row(key: str, repeats: int | None):
+    """(table row of harness.compare_backends: NumPy-only, oneDNN and torch alternated, agreement note)."""
+    name, ck_fn, th_fn, note, default = timing_case(key)
+    return compare_backends(name, ck_fn, th_fn, repeats=repeats or default), note
 
 
 def prepack_ab(repeats: int | None) -> None:
@@ -221,24 +227,44 @@ def memory_child(framework: str, steps: int = 2, n: int | None = None, side: int
         loss.backward()
         opt.step()
     peak = _status_mib("VmHWM")
-    return {"framework": framework, "baseline": baseline, "built": built, "peak": peak, "end": _status_mib("VmRSS"),
+    return {"framework": framework, "backend": ck.backends.onednn.backend_name(), "baseline": baseline,
+            "built": built, "peak": peak, "end": _status_mib("VmRSS"),
             "peak_reset": reset,
             "loss": float(loss.item()), "seconds": time.perf_counter() - t0, "threads": THREADS}
 
 
-def run_memory_child(framework: str) -> dict:
-    env = dict(os.environ, BENCH_THREADS=str(THREADS))
+MEMORY_RUNS = {"numpy": ("ck", {"CNNKIT_ONEDNN": "0"}), "onednn": ("ck", {}), "torch": ("torch", {})}
+"""The memory children: cnnkit on the NumPy kernels alone (oneDNN switched off by CNNKIT_ONEDNN=0), cnnkit as
+installed (oneDNN on, when it loads) and torch."""
+
+
+def run_memory_child(run: str) -> dict:
+    """One fresh child process of :data:`MEMORY_RUNS`; its figures (MiB) and the backend it ran on."""
+    framework, extra = MEMORY_RUNS[run]
+    env = dict(os.environ, BENCH_THREADS=str(THREADS), **extra)
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--memory-child", framework],
                           env=env, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"memory child {framework} failed:\n{proc.stderr}")
+        raise RuntimeError(f"memory child {run} failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def memory_report() -> None:
-    res = {fw: run_memory_child(fw) for fw in ("ck", "torch")}
-    ck_r, th_r = res["ck"], res["torch"]
-    rows = [("peak above baseline (model + training step)", lambda r: r["peak"] - r["baseline"]),
+def peak_above_baseline(r: dict) -> float:
+    """The issue's memory measure: the peak resident set above the child's post-import baseline (MiB)."""
+    return r["peak"] - r["baseline"]
+
+
+def memory_figures() -> dict:
+    """{run: child figures} for cnnkit on NumPy, cnnkit on oneDNN (left out when it is not active) and torch."""
+    runs = ["numpy"] + (["onednn"] if onednn_active() else []) + ["torch"]
+    return {run: run_memory_child(run) for run in runs}
+
+
+def memory_report(res: dict | None = None) -> dict:
+    res = res or memory_figures()
+    th_r = res["torch"]
+    cols = [run for run in ("numpy", "onednn") if run in res]
+    rows = [("peak above baseline (model + training step)", peak_above_baseline),
             ("  of which weights + data (RSS after build)", lambda r: r["built"] - r["baseline"]),
             ("  of which the training step (peak above built model)", lambda r: r["peak"] - r["built"]),
             ("RSS after the steps, above baseline (what stays allocated)", lambda r: r["end"] - r["baseline"]),
@@ -246,16 +272,22 @@ def memory_report() -> None:
             ("baseline RSS after imports", lambda r: r["baseline"])]
     n, side = quick(4, 2), quick(224, 32)
     print(f"\n### ResNet-50 training, batch {n}, {side}x{side}, 2 steps: peak resident memory  "
-          f"({THREADS} threads each; one fresh process per framework; MiB)\n")
-    print("| measure | cnnkit MiB | torch MiB | ratio |")
-    print("|---|---:|---:|---:|")
-    for label, f in rows:
-        print(f"| {label} | {f(ck_r):,.0f} | {f(th_r):,.0f} | {f(ck_r) / f(th_r):.2f} |")
-    if not (ck_r["peak_reset"] and th_r["peak_reset"]):
+          f"({THREADS} threads each; one fresh process per column; MiB)\n")
+    label = {"numpy": "cnnkit NumPy", "onednn": "cnnkit oneDNN"}
+    print("| measure | " + " | ".join(f"{label[c]} MiB" for c in cols) + " | torch MiB | "
+          + " | ".join(f"{label[c]} ratio" for c in cols) + " |")
+    print("|---|" + "---:|" * (2 * len(cols) + 1))
+    for text, f in rows:
+        print(f"| {text} | " + " | ".join(f"{f(res[c]):,.0f}" for c in cols) + f" | {f(th_r):,.0f} | "
+              + " | ".join(f"{f(res[c]) / f(th_r):.2f}" for c in cols) + " |")
+    if not all(r["peak_reset"] for r in res.values()):
         print("\n(note: /proc/self/clear_refs was not writable: the peaks include the import transients)")
-    print(f"\nratio = cnnkit / torch (issue target: peak above baseline <= 1.5). Child wall time: cnnkit "
-          f"{ck_r['seconds']:.1f} s, torch {th_r['seconds']:.1f} s; last losses {ck_r['loss']:.4f} / "
-          f"{th_r['loss']:.4f} (different initial weights).")
+    print("\nratio = cnnkit / torch (issue 16's targets for the first row: NumPy <= 1.3, oneDNN <= 1.2). "
+          "cnnkit backends: " + ", ".join(f"{label[c]}: {res[c]['backend']}" for c in cols)
+          + ". Child wall time: " + ", ".join(f"{label.get(c, c)} {r['seconds']:.1f} s" for c, r in res.items())
+          + "; last losses " + " / ".join(f"{r['loss']:.4f}" for r in res.values())
+          + " (cnnkit and torch start from different initial weights).")
+    return res
 
 
 def main(argv=None) -> None:
@@ -280,7 +312,7 @@ def main(argv=None) -> None:
         return
     timed = [timing_row(key, args.repeats) for key in TIMING_ROWS if key in selected]
     if timed:
-        print_table("whole networks, float32", [row for row, _ in timed])
+        print_backends_table("whole networks, float32", [row for row, _ in timed])
         print("\nagreement (same weights): " + "; ".join(note for _, note in timed))
     if MEMORY_ROW in selected and not args.no_memory:
         memory_report()

@@ -6,15 +6,17 @@ the same initial weights (cnnkit's, copied by name), float32, cross-entropy loss
 Inputs are random images of MNIST's shape (1x28x28, ``--data digits``: the built-in digits) and random labels.
 
 One timing is a chunk of ``--batches`` (10) training steps of ``--batch-size`` (64) images — forward, loss,
-zero_grad, backward, optimizer step — cnnkit and torch alternated chunk by chunk (bench/harness.py, 2 threads
-each). Rows:
+zero_grad, backward, optimizer step — cnnkit on the NumPy kernels alone, cnnkit on oneDNN (when
+``cnnkit[onednn]`` is installed) and torch alternated chunk by chunk (bench/harness.py's compare_backends,
+2 threads each). Rows:
 
 - ``train step``: the plain loop above in both frameworks;
 - ``Trainer.fit``: cnnkit's Trainer doing the same steps (plus its per-batch non-finite guard and metrics) as
   one epoch over a DataLoader, against the same plain torch loop;
 - ``inference``: forward passes in eval mode without a graph (what ``cnnkit eval`` / ``predict`` do).
 
-Printed: the ratio table (cnnkit time / torch time, median of pairwise ratios) and images/s of both.
+Printed: the ratio table (cnnkit time / torch time, median of pairwise ratios, one column per cnnkit backend)
+and images/s of all three.
 
 Run: python bench/train.py [--batch-size 64] [--batches 10] [--repeats 15] [--data random|digits] [--quick]
 """
@@ -29,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 import torch
-from harness import THREADS, compare, print_environment, print_table
+from harness import THREADS, compare_backends, print_backends_table, print_environment
 
 import cnnkit as ck
 from cnnkit import models
@@ -157,16 +159,16 @@ def main(argv=None) -> None:
     ck_steps, ck_fit, th_steps = training_cases(x, y, args.batch_size)
     ck_forward, th_forward = inference_cases(x, args.batch_size)
     chunk = f"{args.batches} x batch {args.batch_size}"
-    rows = [compare(f"train step ({chunk})", ck_steps, th_steps, repeats=args.repeats),
-            compare(f"Trainer.fit vs torch loop ({chunk})", ck_fit, th_steps, repeats=args.repeats),
-            compare(f"inference ({chunk})", ck_forward, th_forward, repeats=args.repeats)]
-    print_table(f"LeNet-5 training, float32, SGD momentum, {args.data} data of shape 1x28x28", rows)
+    rows = [compare_backends(f"train step ({chunk})", ck_steps, th_steps, repeats=args.repeats),
+            compare_backends(f"Trainer.fit vs torch loop ({chunk})", ck_fit, th_steps, repeats=args.repeats),
+            compare_backends(f"inference ({chunk})", ck_forward, th_forward, repeats=args.repeats)]
+    print_backends_table(f"LeNet-5 training, float32, SGD momentum, {args.data} data of shape 1x28x28", rows)
     print(f"\nthroughput (images/s, median chunk time; {THREADS} threads each):\n")
-    print("| case | cnnkit images/s | torch images/s | ratio (cnnkit time / torch time) |")
+    print("| case | cnnkit NumPy images/s | cnnkit oneDNN images/s | torch images/s |")
     print("|---|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['name']} | {n / (r['cnnkit_ms'] / 1e3):,.0f} | {n / (r['torch_ms'] / 1e3):,.0f} | "
-              f"{r['ratio']:.2f} |")
+        onednn = "-" if r["onednn_ms"] is None else f"{n / (r['onednn_ms'] / 1e3):,.0f}"
+        print(f"| {r['name']} | {n / (r['numpy_ms'] / 1e3):,.0f} | {onednn} | {n / (r['torch_ms'] / 1e3):,.0f} |")
 
 
 if __name__ == "__main__":

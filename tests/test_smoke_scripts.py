@@ -1,7 +1,9 @@
 """Smoke runs: every example and every benchmark script runs to the end as a subprocess (benchmarks in quick
-mode: one timed call per case, tiny sizes, no settle pauses) and prints its table. Numbers are not checked."""
+mode: one timed call per case, tiny sizes, no settle pauses) and prints its table. Numbers are not checked, except in
+bench/targets.py's table: every target row present, every ratio finite and its met/missed mark right."""
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -9,13 +11,16 @@ from pathlib import Path
 
 import pytest
 
+import cnnkit as ck
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 BENCHES = sorted(p for p in (ROOT / "bench").glob("*.py") if p.name != "harness.py")
 
 # what each script prints once it has run (the header of its table)
 EXAMPLE_HEADERS = {"autograd_tour.py": "gradcheck of"}
-BENCH_HEADERS = {"serve_load.py": "latency: p50"}  # not a comparison with torch: no ratio table
+BENCH_HEADERS = {"serve_load.py": "latency: p50",  # not a comparison with torch: no ratio table
+                 "stability.py": "| case | runs as | median | best–worst | spread |"}  # spreads, not ratios
 BENCH_ARGS = {"train.py": [["--batch-size", "8", "--batches", "2"],
                            ["--batch-size", "8", "--batches", "2", "--data", "digits"]]}
 
@@ -52,4 +57,47 @@ def test_benchmark_runs_quick(script, args):
         return
     assert "| case" in out and "ratio" in out, out[-2000:]
     if script.name == "models.py":
-        assert "| measure | cnnkit MiB | torch MiB | ratio |" in out, out[-2000:]
+        assert "| measure | cnnkit NumPy MiB |" in out, out[-2000:]
+    if script.name == "targets.py":
+        check_targets_table(out)
+
+
+TARGET_CASES = ["convolution fwd+bwd suite, geometric mean", "convolution fwd+bwd suite, highest layer",
+                "LeNet-5 training, batch 64", "ResNet-18 training step, batch 8, 112x112",
+                "ResNet-18 inference, batch 1, 224x224", "VGG-11 inference, batch 1, 224x224",
+                "ResNet-50 training peak memory (cnnkit / torch)"]
+
+
+def targets_table(out: str) -> list:
+    """The rows of bench/targets.py's closing table, as lists of cells."""
+    lines = out[out.index("### issue 16 targets"):].splitlines()[2:]
+    assert lines[0].startswith("| case | NumPy ratio | target | NumPy | oneDNN ratio | target | oneDNN |"), lines[0]
+    rows = []
+    for line in lines[2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def check_mark(ratio: str, target: str, mark: str) -> None:
+    value = float(ratio)
+    assert math.isfinite(value) and value > 0, ratio
+    if target == "-":
+        assert mark == "(no target)"
+    else:
+        assert mark == ("met" if value <= float(target.lstrip("≤ ")) else "missed"), (ratio, target, mark)
+
+
+def check_targets_table(out: str) -> None:
+    """Every case of issue 16's targets is a row; each ratio is a finite positive number and its mark agrees
+    with the target; the oneDNN column is filled exactly when the backend is active here."""
+    rows = targets_table(out)
+    assert [r[0] for r in rows] == TARGET_CASES, out[-3000:]
+    onednn = ck.backends.onednn.is_available() and ck.backends.onednn.enabled
+    for case, np_ratio, np_target, np_mark, dnn_ratio, dnn_target, dnn_mark in rows:
+        check_mark(np_ratio, np_target, np_mark)
+        if onednn:
+            check_mark(dnn_ratio, dnn_target, dnn_mark)
+        else:
+            assert (dnn_ratio, dnn_mark) == ("-", "not run"), (case, dnn_ratio, dnn_mark)
