@@ -87,9 +87,12 @@ class Config:
     algorithm: str | None = None
     """An algorithm of :data:`ALGORITHMS` forced on every convolution it can compute (None: the engine picks)."""
 
-    onednn_linear_min: int = 1 << 24
+    onednn_linear_min: int = 0
     """A float32 linear layer goes to oneDNN's inner product (when the backend is active) from this many
-    multiply-adds (batch × in × out) on; a smaller one costs less in NumPy's GEMM than the calls into the library."""
+    multiply-adds (batch × in × out) on. 0: every one. Alone, a product below about 2²⁴ costs less in NumPy's GEMM
+    than the calls into the library; inside a network whose convolutions run on oneDNN, a GEMM on NumPy's BLAS
+    costs far more: BLAS's threads and oneDNN's OpenMP threads spin after their work and take the cores from each
+    other (docs/performance.md: LeNet-5's step 4× slower, ResNet-18's 1.4×)."""
 
 
 _MINIMUM = {"column_budget": 1, "keep_columns": 0, "threads": 1, "parallel_min": 0, "chunks_per_thread": 1,

@@ -56,7 +56,13 @@ def select(g: ConvGeometry, x_shape: tuple, w_shape: tuple, dtype=None) -> str:
         return forced
     if dtype is not None and onednn.active() and onednn.conv.supports(g, x_shape, w_shape, dtype):
         return "onednn"
-    return next(name for name in ALGORITHMS if _KERNELS[name].picks(g, n, c, o))
+    return _ladder(g, x_shape, w_shape)
+
+
+def _ladder(g: ConvGeometry, x_shape: tuple, w_shape: tuple) -> str:
+    """The first algorithm of the NumPy ladder that takes the convolution."""
+    n, c = x_shape[:2]
+    return next(name for name in ALGORITHMS if _KERNELS[name].picks(g, n, c, w_shape[0]))
 
 
 def _kernels(algorithm: str):
@@ -78,7 +84,10 @@ def forward(algorithm: str, x: np.ndarray, w: np.ndarray, g: ConvGeometry, keep:
 
 
 def grad_input(algorithm: str, gy: np.ndarray, w: np.ndarray, g: ConvGeometry, x_shape: tuple) -> np.ndarray:
-    """dL/dx for dL/dy ``gy`` (NCHW-shaped, any memory layout), NCHW-shaped."""
+    """dL/dx for dL/dy ``gy`` (NCHW-shaped, any memory layout), NCHW-shaped. A layer on oneDNN whose input gradient
+    oneDNN has only its reference implementation for takes it from the NumPy ladder."""
+    if algorithm == "onednn" and onednn.conv.grad_input_primitive(g, tuple(x_shape), gy.shape, w.shape) is None:
+        algorithm = _ladder(g, x_shape, w.shape)
     return _kernels(algorithm).grad_input(gy, w, g, x_shape)
 
 

@@ -36,6 +36,7 @@ CASES = [
     (1, 5, 3, (3, 3), 3, 1, "same", 3, 1, True),     # dilated kernel larger than the input
     (2, 4, 4, (8, 8), (4, 2), 1, "same", 1, 2, True),  # even kernel: asymmetric padding
     (2, 2, 3, (4, 4), 3, 1, 4, 1, 1, True),          # padding larger than the kernel
+    (4, 16, 120, (5, 5), 5, 1, 0, 1, 1, True),       # LeNet C5: oneDNN's dx is reference-only -> NumPy's
 ]
 
 
@@ -198,3 +199,34 @@ def test_two_threads_share_the_primitives():
     assert not errors and len(results) == 20
     for r in results:
         np.testing.assert_array_equal(r, expected)
+
+
+@needs_onednn
+def test_a_reference_only_input_gradient_runs_on_the_numpy_kernels():
+    """LeNet-5's C5 (16 -> 120 channels, 5x5 onto 1x1): oneDNN v3.2 offers only its reference implementation
+    for the input gradient, ~100x slower than the NumPy kernels, so the layer's forward and weight gradient run
+    on oneDNN (2 executions) and dx on the NumPy ladder; the values are checked by the parity grid above."""
+    g = ConvGeometry((5, 5), (1, 1), (5, 5), (1, 1), (1, 1), (0, 0, 0, 0), 1)
+    if backend.conv.grad_input_primitive(g, (4, 16, 5, 5), (4, 120, 1, 1), (120, 16, 5, 5)) is not None:
+        pytest.skip("this CPU's oneDNN has a non-reference input gradient for LeNet-5's C5")
+    x = ck.tensor(np.random.default_rng(0).standard_normal((4, 16, 5, 5)).astype(np.float32), requires_grad=True)
+    w = ck.tensor(np.random.default_rng(1).standard_normal((120, 16, 5, 5)).astype(np.float32), requires_grad=True)
+    before = backend.executions()
+    F.conv2d(x, w).sum().backward()
+    assert backend.executions() - before == 2 and x.grad is not None
+
+
+@needs_onednn
+def test_size_one_dims_are_described_channels_last():
+    """A C-contiguous (N, C, 1, 1) gradient is the same memory as a channels-last one; described with its own
+    C-order strides it matched no channels-last format and LeNet-5's C5 got oneDNN's reference input gradient.
+    Described canonically, no primitive of a LeNet-5 training step is a reference implementation."""
+    from cnnkit import models
+    a = np.zeros((4, 120, 1, 1), np.float32)
+    assert backend.memory.element_strides(a) == (120, 1, 120, 120)
+    model = models.get("lenet5")
+    backend.cache.clear()
+    x = ck.tensor(np.random.default_rng(0).random((8, 1, 28, 28)).astype(np.float32))
+    ck.nn.functional.cross_entropy(model(x), ck.tensor(np.arange(8) % 10)).backward()
+    impls = [p.implementation() for p in backend.cache._cache.values() if p is not None]
+    assert impls and not [i for i in impls if i.startswith("ref")], impls

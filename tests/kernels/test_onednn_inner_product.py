@@ -124,9 +124,9 @@ def test_supports_and_default_threshold():
     assert inner_product.supports(64, 1024, 1024, np.float32)
     assert not inner_product.supports(64, 1024, 1024, np.float64)
     assert not inner_product.supports(0, 1024, 1024, np.float32)
-    assert not inner_product.supports(64, 84, 10, np.float32)       # LeNet-5's output layer: NumPy is faster
-    with kernels.using(onednn_linear_min=0):
-        assert inner_product.supports(64, 84, 10, np.float32)
+    assert inner_product.supports(64, 84, 10, np.float32)           # LeNet-5's output layer: every size by default
+    with kernels.using(onednn_linear_min=1 << 24):
+        assert not inner_product.supports(64, 84, 10, np.float32)
 
 
 @needs_onednn

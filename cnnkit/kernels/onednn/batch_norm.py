@@ -37,7 +37,7 @@ import numpy as np
 from ..layout import is_channels_last
 from . import cache, library
 from .library import NORM, PROP
-from .memory import Primitive, array_md, attr, describe
+from .memory import Primitive, array_md, attr, describe, element_strides
 
 __all__ = ["PART", "supports", "batch_stats", "grad_sums", "normalize"]
 
@@ -104,7 +104,7 @@ def supports(x: np.ndarray) -> bool:
 
 
 def _key(a: np.ndarray) -> tuple:
-    return a.shape, tuple(s // a.itemsize for s in a.strides)
+    return a.shape, element_strides(a)
 
 
 def _create(fn, *args) -> Primitive | None:

@@ -22,9 +22,9 @@ import numpy as np
 from ..layout import is_channels_last
 from . import cache, library, packed
 from .library import ALG, PROP, Dims
-from .memory import Primitive, any_md, array_md, attr, describe, md_equal, run_reorder
+from .memory import Primitive, any_md, array_md, attr, describe, element_strides, md_equal, run_reorder
 
-__all__ = ["supports", "forward", "grad_input", "grad_weight", "forward_primitive"]
+__all__ = ["supports", "forward", "grad_input", "grad_weight", "forward_primitive", "grad_input_primitive"]
 
 
 def _channels_last(a: np.ndarray) -> np.ndarray:
@@ -110,7 +110,7 @@ def supports(g, x_shape: tuple, w_shape: tuple, dtype) -> bool:
 
 
 def _key(a: np.ndarray) -> tuple:
-    return a.shape, tuple(s // a.itemsize for s in a.strides)
+    return a.shape, element_strides(a)
 
 
 def _weights(w: np.ndarray, groups: int) -> tuple:
@@ -143,25 +143,35 @@ def forward(x: np.ndarray, w: np.ndarray, g, keep: bool = False):
     return y, None
 
 
-def grad_input(gy: np.ndarray, w: np.ndarray, g, x_shape: tuple) -> np.ndarray:
-    """dL/dx, NCHW-shaped in NHWC memory."""
-    gy = _channels_last(gy)
-    gx = _nhwc_empty(tuple(x_shape), gy.dtype)
+def grad_input_primitive(g, x_shape: tuple, gy_shape: tuple, w_shape: tuple) -> Primitive | None:
+    """The (cached) backward-data primitive for channels-last gradients; None when oneDNN has none for the shape
+    or only its reference implementation (e.g. LeNet-5's C5, 16→120 channels 5×5 onto 1×1: ~100× slower than
+    the NumPy kernels), so that the caller computes dL/dx on the NumPy kernels instead."""
     threads = library.configured_threads()
-    key = ("conv_bwd_data", _key(gx), _key(gy), tuple(w.shape), g, threads)
+    x_key = (tuple(x_shape), _nhwc_strides(x_shape))
+    gy_key = (tuple(gy_shape), _nhwc_strides(gy_shape))
+    key = ("conv_bwd_data", x_key, gy_key, tuple(w_shape), g, threads)
 
     def create():
-        hint = forward_primitive(g, _key(gx), tuple(w.shape), _key(gy))
+        hint = forward_primitive(g, x_key, tuple(w_shape), gy_key)
         if hint is None:
             return None
         with library.threads(threads):
-            return _create(library.lib().dnnl_convolution_backward_data_primitive_desc_create, library.engine(),
-                           ALG["convolution_direct"], describe(gx), any_md(_weight_shape(w.shape, g.groups)),
-                           describe(gy), *_geometry(g), hint.pd, attr())
-    p = cache.get(key, create)
+            p = _create(library.lib().dnnl_convolution_backward_data_primitive_desc_create, library.engine(),
+                        ALG["convolution_direct"], array_md(*x_key), any_md(_weight_shape(w_shape, g.groups)),
+                        array_md(*gy_key), *_geometry(g), hint.pd, attr())
+        return None if p is None or p.implementation().startswith("ref") else p
+    return cache.get(key, create)
+
+
+def grad_input(gy: np.ndarray, w: np.ndarray, g, x_shape: tuple) -> np.ndarray:
+    """dL/dx, NCHW-shaped in NHWC memory (only for a shape :func:`grad_input_primitive` has a primitive for)."""
+    gy = _channels_last(gy)
+    gx = _nhwc_empty(tuple(x_shape), gy.dtype)
+    p = grad_input_primitive(g, tuple(x_shape), gy.shape, tuple(w.shape))
     if p is None:
         raise library.DnnlError("dnnl_convolution_backward_data_primitive_desc_create", 3)
-    with library.threads(threads):
+    with library.threads(library.configured_threads()):
         p.run({"diff_dst": (gy, describe(gy)), "weights": _packed_weights(p, w, g.groups, False)},
               {"diff_src": (gx, describe(gx))})
     return gx

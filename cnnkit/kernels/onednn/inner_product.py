@@ -8,8 +8,8 @@ x (N, in), W (out, in), b (out,), y (N, out): oneDNN's 2-d ``nc``/``oi`` layouts
 so every argument is described exactly and read or written in place — no reorder, the weight stays in its own
 array (a layer's input of more dims is flattened to (N, in) by the op). An input that is not row-major is
 copied first. A shape for which oneDNN offers only its reference implementation is left to NumPy's GEMM
-(:func:`supports` says no), as is a product too small to pay for the calls into the library
-(``config().onednn_linear_min``, measured in docs/performance.md).
+(:func:`supports` says no), as is a product below ``config().onednn_linear_min`` multiply-adds (0 by default:
+every product, so no BLAS thread pool runs beside oneDNN's; see docs/performance.md).
 """
 from __future__ import annotations
 
