@@ -90,7 +90,8 @@ def assert_gradients_as_close_as_torch(ours: dict, torch32: dict, reference: dic
                          np.max(np.abs(grads[n])) for n, ref in reference.items()])
 
     e_ours, e_torch = errors(ours), errors(torch32)
-    report = (f"{what}: cnnkit float32 gradient error worst {e_ours.max():.3g} median {np.median(e_ours):.3g}; "
+    worst = list(reference)[int(np.argmax(e_ours))]
+    report = (f"{what}: cnnkit float32 gradient error worst {e_ours.max():.3g} ({worst}) median {np.median(e_ours):.3g}; "
               f"torch float32 worst {e_torch.max():.3g} median {np.median(e_torch):.3g}")
     assert np.all(np.isfinite(e_ours)), report
     assert e_ours.max() <= 2 * e_torch.max() and np.median(e_ours) <= 2 * np.median(e_torch), report

@@ -90,9 +90,12 @@ class _Parts:
 
 
 def supports(x: np.ndarray) -> bool:
-    """Does oneDNN take this input: float32, 4-d with no empty axis, channels-last memory, M = N·H·W with a partial
-    length r, and primitives exist? (The caller checks :func:`cnnkit.kernels.onednn.active`.)"""
-    if not (x.dtype == np.float32 and x.ndim == 4 and x.size > 0 and is_channels_last(x)):
+    """Does oneDNN take this input: switched on (``kernels.config().onednn_batch_norm``, off by default), float32,
+    4-d with no empty axis, channels-last memory, M = N·H·W with a partial length r, and primitives exist? (The
+    caller checks :func:`cnnkit.kernels.onednn.active`.)"""
+    from ..config import config
+    if not (config().onednn_batch_norm and x.dtype == np.float32 and x.ndim == 4 and x.size > 0
+            and is_channels_last(x)):
         return False
     parts = _Parts(x)
     if parts.r is None:
