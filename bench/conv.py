@@ -148,7 +148,8 @@ def main(repeats: int = 15):
     other = [compare_backends(name, *make(), repeats=repeats) for name, make in OTHER_ROWS]
     print_backends_table("convolution layers, forward + backward, float32", conv, "convolution geometric mean")
     if other:
-        print_backends_table("other layers, forward + backward, float32 (oneDNN takes what docs/performance.md says it does)", other)
+        print_backends_table("other layers, forward + backward, float32 (on oneDNN as docs/performance.md says)",
+                             other)
     efficiency(repeats=repeats)
     return geomean(r["numpy_ratio"] for r in conv)
 

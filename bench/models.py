@@ -46,7 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 import torch
-from harness import THREADS, compare_backends, onednn_active, print_backends_table, print_environment, quick
+from harness import THREADS, compare, compare_backends, onednn_active, print_backends_table, print_environment, quick
 
 import cnnkit as ck
 

@@ -24,10 +24,6 @@ from .memory import Primitive, array_md, attr, describe
 __all__ = ["supports", "forward", "grad_input", "grad_weight", "forward_primitive"]
 
 
-def _threads() -> int:
-    from ..config import config
-    return config().threads
-
 
 def _plain(shape: tuple):
     """The descriptor of a row-major float32 array of ``shape``."""
@@ -51,7 +47,7 @@ def _create(fn, *args) -> Primitive | None:
 def forward_primitive(n: int, k: int, m: int, bias: bool) -> Primitive | None:
     """The (cached) forward primitive of an (n, k) input, an (m, k) weight and, with ``bias``, an (m,) bias;
     None when oneDNN has no fast implementation for it."""
-    threads = _threads()
+    threads = library.configured_threads()
     key = ("ip_fwd", n, k, m, bias, threads)
 
     def create():
@@ -89,7 +85,7 @@ def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.nda
     if b is not None:
         b = _row_major(b)
         inputs["bias"] = (b, describe(b))
-    with library.threads(_threads()):
+    with library.threads(library.configured_threads()):
         p.run(inputs, {"dst": (y, describe(y))})
     return y
 
@@ -99,7 +95,7 @@ def grad_input(gy: np.ndarray, w: np.ndarray) -> np.ndarray:
     gy, w = _row_major(gy), _row_major(w)
     (n, m), k = gy.shape, w.shape[1]
     gx = np.empty((n, k), np.float32)
-    threads = _threads()
+    threads = library.configured_threads()
 
     def create():
         hint = forward_primitive(n, k, m, False)
@@ -122,7 +118,7 @@ def grad_weight(x: np.ndarray, gy: np.ndarray, bias: bool = False) -> tuple:
     (n, k), m = x.shape, gy.shape[1]
     gw = np.empty((m, k), np.float32)
     gb = np.empty(m, np.float32) if bias else None
-    threads = _threads()
+    threads = library.configured_threads()
 
     def create():
         hint = forward_primitive(n, k, m, bias)
