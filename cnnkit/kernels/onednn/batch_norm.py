@@ -90,7 +90,7 @@ class _Parts:
 
 
 def supports(x: np.ndarray) -> bool:
-    """Does oneDNN take this input: switched on (``kernels.config().onednn_batch_norm``, off by default), float32,
+    """Does oneDNN take this input: switched on (``kernels.config().onednn_batch_norm``, on by default), float32,
     4-d with no empty axis, channels-last memory, M = N·H·W with a partial length r, and primitives exist? (The
     caller checks :func:`cnnkit.kernels.onednn.active`.)"""
     from ..config import config
