@@ -99,29 +99,40 @@ def assert_gradients_as_close_as_torch(ours: dict, torch32: dict, reference: dic
     assert e_ours.max() <= 2 * e_torch.max() and np.median(e_ours) <= 2 * np.median(e_torch), report
 
 
-def relu_decisions(torch_like, model) -> tuple[dict, list]:
-    """Forward hooks on every ``nn.ReLU`` module of ``model`` recording, call by call, where its output is
-    positive: {module name: [bool array per call]}, and the hooks' handles (remove them after the run)."""
-    decisions, handles = {}, []
+def decisions(torch_like, model) -> tuple[dict, list]:
+    """Forward hooks on every ``nn.ReLU`` and ``nn.MaxPool2d`` module of ``model`` recording, call by call, the
+    decisions its forward took: where a ReLU's output is positive (a bool array), which input element each max-pool
+    window took (its flat indices per plane, as ``return_indices=True`` gives them). Returns ({module name: [per
+    call]}, the hooks' handles: remove them after the run)."""
+    recorded, handles = {}, []
     for name, module in model.named_modules():
         if type(module) is torch_like.nn.ReLU:
             def record(mod, inputs, output, name=name):
-                decisions.setdefault(name, []).append(np.asarray(output.detach().numpy()) > 0)
-            handles.append(module.register_forward_hook(record))
-    return decisions, handles
+                recorded.setdefault(name, []).append(np.asarray(output.detach().numpy()) > 0)
+        elif type(module) is torch_like.nn.MaxPool2d and not module.return_indices:
+            def record(mod, inputs, output, name=name):
+                _, taken = torch_like.nn.functional.max_pool2d(
+                    inputs[0].detach(), mod.kernel_size, mod.stride, mod.padding, mod.dilation, mod.ceil_mode,
+                    return_indices=True)
+                recorded.setdefault(name, []).append(np.asarray(taken.numpy()).astype(np.int64))
+        else:
+            continue
+        handles.append(module.register_forward_hook(record))
+    return recorded, handles
 
 
-def replaying(model, decisions: dict):
-    """``model`` (a torch float64 copy) with each recorded ``nn.ReLU`` replaced by a module that keeps exactly the
-    recorded float32 run's decisions: x·[decision], call by call. Its gradient is then the float64 gradient of the
-    same piecewise-linear function the float32 run chose. Where an activation lies within float32's rounding of 0
-    (|x| ~ 1e-7 of the activations' scale), two correct float32 runs can decide it differently, and one such flip
-    moves a whole weight gradient by up to 1e-2 of its scale (measured: torch float32 against torch float64 on the
-    pytorchcv DenseNet-40 client, batches of seeds 4–7); judging each run against the float64 gradient of its own
-    decisions keeps the rule about the arithmetic, not about which side of 0 a rounding fell on."""
+def replaying(model, recorded: dict):
+    """``model`` (a torch float64 copy) with each module of :func:`decisions` replaced by one that repeats the
+    recorded float32 run's decisions call by call: a ReLU computes x·[decision], a max pool takes the recorded
+    elements. Its gradient is then the float64 gradient of the same piecewise-linear function the float32 run
+    chose. Where an activation lies within float32's rounding of 0 (or two window values within rounding of each
+    other), two correct float32 runs can decide it differently, and one such flip moves a whole weight gradient
+    by up to 1e-2 of its scale (measured: torch float32 against torch float64 on the pytorchcv DenseNet-40 client,
+    batches of seeds 4 and 5); judging each run against the float64 gradient of its own decisions keeps the rule
+    about the arithmetic, not about which side of a tie a rounding fell on."""
     import torch
 
-    class Replay(torch.nn.Module):
+    class ReplayReLU(torch.nn.Module):
         def __init__(self, masks):
             super().__init__()
             self.masks = iter(masks)
@@ -129,9 +140,20 @@ def replaying(model, decisions: dict):
         def forward(self, x):
             return x * torch.from_numpy(next(self.masks)).to(x.dtype)
 
-    for name, masks in decisions.items():
+    class ReplayMaxPool(torch.nn.Module):
+        def __init__(self, taken):
+            super().__init__()
+            self.taken = iter(taken)
+
+        def forward(self, x):
+            idx = torch.from_numpy(next(self.taken))
+            return x.flatten(2).gather(2, idx.flatten(2)).view(idx.shape)
+
+    for name, calls in recorded.items():
         parent, _, child = name.rpartition(".")
-        setattr(model.get_submodule(parent) if parent else model, child, Replay(masks))
+        owner = model.get_submodule(parent) if parent else model
+        kind = ReplayReLU if isinstance(getattr(owner, child), torch.nn.ReLU) else ReplayMaxPool
+        setattr(owner, child, kind(calls))
     return model
 
 
@@ -182,7 +204,7 @@ def check_public_model(name: str, build_torch, build_cnnkit, size: int, classes:
     training mode, Dropout layers in eval mode so both runs are deterministic). The first-step loss must equal
     torch's within 1e-4 relative and the gradients must meet the float32 rule against torch in float64 (worst and
     median per-parameter error within twice torch float32's), each float32 run judged against the float64
-    gradient of its own ReLU decisions (:func:`replaying`). Then cnnkit trains on (Adam) and the loss must fall.
+    gradient of its own ReLU and max-pool decisions (:func:`replaying`). Then cnnkit trains on (Adam) and the loss must fall.
     Returns the losses (for the report)."""
     import copy
 
@@ -193,7 +215,7 @@ def check_public_model(name: str, build_torch, build_cnnkit, size: int, classes:
     copy_weights(tm, cm)
     base = copy.deepcopy(tm)
     x, y = generated_batch(size, classes)
-    (decided_torch, hooks_torch), (decided_ours, hooks_ours) = relu_decisions(torch, tm), relu_decisions(cnnkit, cm)
+    (decided_torch, hooks_torch), (decided_ours, hooks_ours) = decisions(torch, tm), decisions(cnnkit, cm)
     expected, g32 = first_gradients(torch, tm, x, y)
     got, g_ours = first_gradients(cnnkit, cm, x, y)
     for handle in hooks_torch + hooks_ours:
