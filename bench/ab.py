@@ -110,6 +110,25 @@ def _lenet(batch=64, steps=10):
     return make
 
 
+def _infer(name, side=224):
+    def make():
+        import numpy as np
+
+        import cnnkit as ck
+        from cnnkit import models
+
+        ck.manual_seed(0)
+        model = models.get(name)
+        model.eval()
+        x = ck.tensor(np.random.default_rng(0).standard_normal((1, 3, side, side)).astype(np.float32))
+
+        def run():
+            with ck.no_grad():
+                model(x)
+        return run
+    return make
+
+
 CASES = {
     "bn 32x64x56x56": _bn((32, 64, 56, 56)),
     "bn 32x64x56x56 NHWC": _bn((32, 64, 56, 56), channels_last=True),
@@ -125,6 +144,8 @@ CASES = {
     "conv3x3 512@7 b16": _conv(16, 512, 512, 7),
     "lenet5 train 10x64": _lenet(),
     "lenet5 train 10x8": _lenet(batch=8),
+    "resnet18 infer b1": _infer("resnet18"),
+    "vgg11 infer b1": _infer("vgg11"),
 }
 
 

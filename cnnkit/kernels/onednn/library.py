@@ -24,7 +24,8 @@ import ctypes.util
 import os
 import sys
 import threading
-from contextlib import contextmanager
+
+from ..config import config
 
 __all__ = ["lib", "load_error", "version", "check", "engine", "stream", "threads", "configured_threads",
            "usable_threads", "forked", "openmp",
@@ -210,7 +211,6 @@ def forked() -> bool:
 def configured_threads() -> int:
     """cnnkit's thread count (``kernels.config().threads``, i.e. ``ck.set_num_threads``) as oneDNN may use it in
     this process (:func:`usable_threads`): what every primitive runs with and is cached under."""
-    from ..config import config
     return usable_threads(config().threads)
 
 
@@ -274,21 +274,27 @@ def stream():
     return s
 
 
-@contextmanager
-def threads(n: int):
-    """Run the block with oneDNN on ``n`` OpenMP threads: OpenMP's per-thread setting (``omp_set_num_threads``
-    on the calling thread), restored when the block ends. Primitives are created and run inside it, since
-    oneDNN balances a primitive's work for the thread count it was created with. One thread in a forked
-    child (:func:`usable_threads`)."""
-    n = usable_threads(n)
-    before = _omp.omp_get_max_threads() if _omp is not None else n
-    if before != n:
-        _omp.omp_set_num_threads(n)
-    try:
-        yield
-    finally:
+class threads:
+    """``with threads(n):`` runs the block with oneDNN on ``n`` OpenMP threads: OpenMP's per-thread setting
+    (``omp_set_num_threads`` on the calling thread), restored when the block ends. Primitives are created and run
+    inside it, since oneDNN balances a primitive's work for the thread count it was created with. One thread in a
+    forked child (:func:`usable_threads`). (A class rather than a generator: it wraps every primitive run.)"""
+
+    __slots__ = ("n", "before")
+
+    def __init__(self, n: int):
+        self.n = usable_threads(n)
+
+    def __enter__(self):
+        n = self.n
+        self.before = before = _omp.omp_get_max_threads() if _omp is not None else n
         if before != n:
-            _omp.omp_set_num_threads(before)
+            _omp.omp_set_num_threads(n)
+        return self
+
+    def __exit__(self, *exc):
+        if self.before != self.n:
+            _omp.omp_set_num_threads(self.before)
 
 
 def exec_args(args: list):

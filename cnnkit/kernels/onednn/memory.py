@@ -233,6 +233,10 @@ class Primitive:
         bound.point(arrays)
         library.execute(self.handle, bound.args)
 
+    def prepared(self) -> int:
+        """How many prepared argument sets (threads × descriptor lists) the primitive keeps now."""
+        return len(self._bound)
+
     def run(self, inputs: dict, outputs: dict) -> None:
         """Execute with ``inputs`` and ``outputs`` {argument name: (array, user descriptor)}; an argument whose
         layout the primitive chose differently is reordered into (inputs) or out of (outputs) a buffer."""
