@@ -69,11 +69,19 @@ def element_strides(a: np.ndarray) -> tuple:
     return tuple(s // a.itemsize for s in a.strides)
 
 
+_described: dict = {}
+
+
 def describe(a: np.ndarray, shape: tuple | None = None):
-    """The memory descriptor of array ``a`` (viewed with ``shape`` when given: a weight's 5-d group view)."""
+    """The memory descriptor of float32 array ``a`` (viewed with ``shape`` when given: a weight's 5-d group view);
+    looked up by the array's shape and byte strides, so the element strides are worked out once per pair."""
     if shape is not None and shape != a.shape:
         a = a.reshape(shape)
-    return array_md(a.shape, element_strides(a))
+    key = (a.shape, a.strides, a.itemsize)
+    md = _described.get(key)
+    if md is None:
+        md = _described[key] = array_md(a.shape, element_strides(a))
+    return md
 
 
 def md_size(md) -> int:
