@@ -159,7 +159,7 @@ class BatchNorm(Function):
         self.count = m
         if m == 0:
             return np.empty_like(x)
-        self.onednn = onednn.active() and onednn.batch_norm.supports(x)
+        self.onednn = onednn.active() and onednn.batch_norm.supports(x, self.training or any(self.needs_input_grad))
         if self.onednn:
             return self._forward_onednn(x, w, b)
         lay = self.layout = _ChannelLayout(x)

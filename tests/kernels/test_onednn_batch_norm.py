@@ -272,3 +272,26 @@ def test_parameter_gradients_only(training):
     th = _torch_bn(x, w, b, gy, torch.float32, training, rm, rv)
     assert_close32(wt.grad, ref[2], th[2], what="dweight")
     assert_close32(bt.grad, ref[3], th[3], what="dbias")
+
+
+@needs_onednn
+def test_evaluation_without_gradient_needs_no_partial_length():
+    """N·H·W = 1,031 (a prime above 1,024) has no partial length: training runs on NumPy, but evaluation under
+    no_grad needs only the per-channel affine map and runs on oneDNN, with torch's numbers."""
+    shape = (1, 4, 1, 1031)
+    rng = np.random.default_rng(0)
+    x = _channels_last((rng.standard_normal(shape) * 2 + 1).astype(np.float32))
+    rm, rv = rng.standard_normal(4).astype(np.float32), (rng.random(4) + 0.5).astype(np.float32)
+    w, b = rng.standard_normal(4).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    assert backend.batch_norm.supports(x, statistics=False) and not backend.batch_norm.supports(x)
+    before = backend.executions()
+    with ck.no_grad():
+        y = F.batch_norm(ck.from_numpy(x), ck.tensor(rm), ck.tensor(rv), ck.tensor(w), ck.tensor(b), training=False)
+    assert backend.executions() == before + 1
+    gy = np.zeros(shape, np.float32)
+    ref = _torch_bn(x, w, b, gy, torch.float64, False, rm, rv)
+    th = _torch_bn(x, w, b, gy, torch.float32, False, rm, rv)
+    assert_close32(y, ref[0], th[0], what="batch_norm eval, no partial length: y")
+    before = backend.executions()
+    F.batch_norm(ck.from_numpy(x), ck.tensor(rm.copy()), ck.tensor(rv.copy()), training=True)
+    assert backend.executions() == before
