@@ -69,11 +69,12 @@ def _max0(x: np.ndarray) -> np.ndarray:
 
 
 class ReLU(Function):
-    """y = max(x, 0);  dx = dy · [x > 0]. Saves a 1-byte mask."""
+    """y = max(x, 0);  dx = dy · [not x ≤ 0] (dy passes at NaN, as in PyTorch). Saves a 1-byte mask."""
 
     def forward(self, x):
         if self.needs_input_grad[0]:
-            self.mask = x > 0
+            self.mask = np.less_equal(x, 0)
+            np.logical_not(self.mask, out=self.mask)
         return _max0(x)
 
     def backward(self, gy):
