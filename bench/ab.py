@@ -110,6 +110,15 @@ def _lenet(batch=64, steps=10):
     return make
 
 
+def _conv_row(label):
+    """cnnkit's forward + backward of the row ``label`` of bench/conv.py's CONV_ROWS (the conv suite's layers)."""
+    def make():
+        from conv import CONV_ROWS
+
+        return dict(CONV_ROWS)[label]()[0]
+    return make
+
+
 CASES = {
     "bn 32x64x56x56": _bn((32, 64, 56, 56)),
     "bn 32x64x56x56 NHWC": _bn((32, 64, 56, 56), channels_last=True),
@@ -124,6 +133,9 @@ CASES = {
     "conv3x3 256@8 b8": _conv(8, 256, 256, 8),
     "conv3x3 512@7 b16": _conv(16, 512, 512, 7),
     "lenet5 train 10x64": _lenet(),
+    **{f"conv-suite {label}": _conv_row(label) for label in (
+        "ResNet 1x1 b4 256->64 56x56", "AlexNet conv1 b4 3->64 11x11/4 p2 224", "depthwise 3x3 b8 128 p1 56x56",
+        "VGG 3x3 b4 64->64 p1 56x56", "LeNet-5 C3  b64 6->16 5x5 14x14")},
     "lenet5 train 10x8": _lenet(batch=8),
 }
 

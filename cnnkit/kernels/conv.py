@@ -30,7 +30,7 @@ from . import depthwise, im2col, onednn, pointwise, weight_order, winograd
 from .config import ALGORITHMS, config
 from .layout import ConvGeometry
 
-__all__ = ["BACKENDS", "select", "forward", "grad_input", "grad_weight"]
+__all__ = ["BACKENDS", "select", "forward", "gradient_layout", "grad_input", "grad_weight"]
 
 BACKENDS = ("onednn",)
 """Names :func:`select` may return besides :data:`ALGORITHMS`: a whole layer on an optional library."""
@@ -79,8 +79,14 @@ def forward(algorithm: str, x: np.ndarray, w: np.ndarray, g: ConvGeometry, keep:
     """(y, kept): y = conv(x, w) for an NCHW-shaped x (any memory layout), NCHW-shaped (in NHWC memory except
     for a 1×1 convolution of an NCHW input). With ``keep`` (the weight gradient will be asked for) ``kept``
     holds what the algorithm keeps for :func:`grad_weight` (columns or transforms of at most
-    ``keep_columns`` bytes), else None, and then grad_weight needs x."""
+    ``keep_columns`` bytes; oneDNN: x in NHWC memory), else None, and then grad_weight needs x."""
     return _kernels(algorithm).forward(x, w, g, keep)
+
+
+def gradient_layout(algorithm: str, gy: np.ndarray) -> np.ndarray:
+    """dL/dy in the memory layout ``algorithm``'s gradients read: channels-last for oneDNN (a copy of an NCHW
+    ``gy``, made once for both :func:`grad_input` and :func:`grad_weight` rather than by each), else ``gy``."""
+    return onednn.conv.channels_last(gy) if algorithm == "onednn" else gy
 
 
 def grad_input(algorithm: str, gy: np.ndarray, w: np.ndarray, g: ConvGeometry, x_shape: tuple) -> np.ndarray:

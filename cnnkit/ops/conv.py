@@ -137,6 +137,7 @@ class Convolution(Function):
 
     def backward(self, gy):
         need, g, algorithm = self.needs_input_grad, self.geometry, self.algorithm
+        gy = kernels.gradient_layout(algorithm, gy)
         gx = kernels.grad_input(algorithm, gy, self.w, g, self.x_shape) if need[0] else None
         gw = kernels.grad_weight(algorithm, self.x, gy, g, self.w_shape, self.kept) if need[1] else None
         if len(need) == 3:

@@ -18,16 +18,18 @@ from __future__ import annotations
 import ctypes
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from ..layout import is_channels_last
 from . import cache, library, packed
 from .library import ALG, PROP, Dims
 from .memory import Primitive, any_md, array_md, attr, describe, element_strides, md_equal, run_reorder
 
-__all__ = ["supports", "forward", "grad_input", "grad_weight", "forward_primitive", "grad_input_primitive"]
+__all__ = ["supports", "channels_last", "forward", "grad_input", "grad_weight", "forward_primitive",
+           "grad_input_primitive"]
 
 
-def _channels_last(a: np.ndarray) -> np.ndarray:
+def channels_last(a: np.ndarray) -> np.ndarray:
     """``a`` in NHWC memory (a copy unless it is already): oneDNN's fast convolutions read and write
     channels-last activations; for mixed layouts it has only its reference implementation."""
     if is_channels_last(a):
@@ -36,8 +38,13 @@ def _channels_last(a: np.ndarray) -> np.ndarray:
 
 
 def _nhwc_empty(shape: tuple, dtype) -> np.ndarray:
+    """A new NCHW-shaped array in NHWC memory that owns its memory (``base`` None, like torch's fresh tensors:
+    autograd then hands an input gradient to a leaf's ``.grad`` without copying it)."""
     n, c, h, w = shape
-    return np.empty((n, h, w, c), dtype).transpose(0, 3, 1, 2)
+    itemsize = np.dtype(dtype).itemsize
+    layout = as_strided(np.empty(1, dtype), shape, (h * w * c * itemsize, itemsize, w * c * itemsize, c * itemsize),
+                        writeable=False)     # only its strides are read
+    return np.empty_like(layout, order="K")
 
 
 def _nhwc_strides(shape: tuple) -> tuple:
@@ -133,14 +140,16 @@ def _packed_weights(p: Primitive, w: np.ndarray, groups: int, keep: bool) -> tup
 
 
 def forward(x: np.ndarray, w: np.ndarray, g, keep: bool = False):
-    """(y, None): y = conv(x, w), NCHW-shaped in NHWC memory (the weight gradient then reads x)."""
-    x = _channels_last(x)
+    """(y, kept): y = conv(x, w), NCHW-shaped in NHWC memory; with ``keep`` (the weight gradient will be asked
+    for) ``kept`` is x in NHWC memory (x itself if it already is, else the copy made here, so that
+    :func:`grad_weight` does not copy x again), else None."""
+    x = channels_last(x)
     y = _nhwc_empty(_out_shape(g, x.shape, w.shape), x.dtype)
     p = forward_primitive(g, _key(x), tuple(w.shape), _key(y))
     with library.threads(library.configured_threads()):
         p.run({"src": (x, describe(x)), "weights": _packed_weights(p, w, g.groups, not keep)},
               {"dst": (y, describe(y))})
-    return y, None
+    return y, (x if keep else None)
 
 
 def grad_input_primitive(g, x_shape: tuple, gy_shape: tuple, w_shape: tuple) -> Primitive | None:
@@ -166,7 +175,7 @@ def grad_input_primitive(g, x_shape: tuple, gy_shape: tuple, w_shape: tuple) -> 
 
 def grad_input(gy: np.ndarray, w: np.ndarray, g, x_shape: tuple) -> np.ndarray:
     """dL/dx, NCHW-shaped in NHWC memory (only for a shape :func:`grad_input_primitive` has a primitive for)."""
-    gy = _channels_last(gy)
+    gy = channels_last(gy)
     gx = _nhwc_empty(tuple(x_shape), gy.dtype)
     p = grad_input_primitive(g, tuple(x_shape), gy.shape, tuple(w.shape))
     if p is None:
@@ -178,8 +187,8 @@ def grad_input(gy: np.ndarray, w: np.ndarray, g, x_shape: tuple) -> np.ndarray:
 
 
 def grad_weight(x: np.ndarray, gy: np.ndarray, g, w_shape: tuple, kept=None) -> np.ndarray:
-    """dL/dW (O, C/groups, kH, kW), C-contiguous."""
-    x, gy = _channels_last(x), _channels_last(gy)
+    """dL/dW (O, C/groups, kH, kW), C-contiguous, from x (or the channels-last x that :func:`forward` kept)."""
+    x, gy = channels_last(x if kept is None else kept), channels_last(gy)
     gw = np.empty(w_shape, gy.dtype)
     threads = library.configured_threads()
     key = ("conv_bwd_weights", _key(x), _key(gy), tuple(w_shape), g, threads)
