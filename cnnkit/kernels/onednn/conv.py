@@ -90,18 +90,24 @@ def _fast(make) -> Primitive | None:
 
 
 
-def forward_primitive(g, x_md_key: tuple, w_shape: tuple, y_key: tuple, relu: bool = False) -> Primitive | None:
+def _bias_md(w_shape: tuple, bias: bool):
+    return array_md((w_shape[0],), (1,)) if bias else None
+
+
+def forward_primitive(g, x_md_key: tuple, w_shape: tuple, y_key: tuple, relu: bool = False,
+                      bias: bool = False) -> Primitive | None:
     """The (cached) forward primitive for an input described by ``x_md_key`` (shape, strides in elements) and an
-    output by ``y_key``; None when oneDNN has no implementation for it."""
+    output by ``y_key`` (with ``bias``: adding a contiguous (O,) bias); None when oneDNN has no implementation
+    for it."""
     threads = library.configured_threads()
-    key = ("conv_fwd", x_md_key, w_shape, y_key, g, relu, threads)
+    key = ("conv_fwd", x_md_key, w_shape, y_key, g, relu, bias, threads)
 
     def create():
         with library.threads(threads):
             return _create(library.lib().dnnl_convolution_forward_primitive_desc_create, library.engine(),
                            PROP["forward_training"], ALG["convolution_direct"], array_md(*x_md_key),
-                           any_md(_weight_shape(w_shape, g.groups)), None, array_md(*y_key), *_geometry(g),
-                           attr(relu))
+                           any_md(_weight_shape(w_shape, g.groups)), _bias_md(w_shape, bias), array_md(*y_key),
+                           *_geometry(g), attr(relu))
     return cache.get(key, create)
 
 
@@ -139,16 +145,19 @@ def _packed_weights(p: Primitive, w: np.ndarray, groups: int, keep: bool) -> tup
                                                        buf, want), keep), want
 
 
-def forward(x: np.ndarray, w: np.ndarray, g, keep: bool = False):
-    """(y, kept): y = conv(x, w), NCHW-shaped in NHWC memory; with ``keep`` (the weight gradient will be asked
-    for) ``kept`` is x in NHWC memory (x itself if it already is, else the copy made here, so that
-    :func:`grad_weight` does not copy x again), else None."""
+def forward(x: np.ndarray, w: np.ndarray, g, keep: bool = False, bias: np.ndarray | None = None):
+    """(y, kept): y = conv(x, w) (+ ``bias``, added by the primitive), NCHW-shaped in NHWC memory; with ``keep``
+    (the weight gradient will be asked for) ``kept`` is x in NHWC memory (x itself if it already is, else the
+    copy made here, so that :func:`grad_weight` does not copy x again), else None."""
     x = channels_last(x)
     y = _nhwc_empty(_out_shape(g, x.shape, w.shape), x.dtype)
-    p = forward_primitive(g, _key(x), tuple(w.shape), _key(y))
+    p = forward_primitive(g, _key(x), tuple(w.shape), _key(y), bias=bias is not None)
+    inputs = {"src": (x, describe(x)), "weights": _packed_weights(p, w, g.groups, not keep)}
+    if bias is not None:
+        bias = np.ascontiguousarray(bias)
+        inputs["bias"] = (bias, describe(bias))
     with library.threads(library.configured_threads()):
-        p.run({"src": (x, describe(x)), "weights": _packed_weights(p, w, g.groups, not keep)},
-              {"dst": (y, describe(y))})
+        p.run(inputs, {"dst": (y, describe(y))})
     return y, (x if keep else None)
 
 
@@ -186,26 +195,30 @@ def grad_input(gy: np.ndarray, w: np.ndarray, g, x_shape: tuple) -> np.ndarray:
     return gx
 
 
-def grad_weight(x: np.ndarray, gy: np.ndarray, g, w_shape: tuple, kept=None) -> np.ndarray:
-    """dL/dW (O, C/groups, kH, kW), C-contiguous, from x (or the channels-last x that :func:`forward` kept)."""
+def grad_weight(x: np.ndarray, gy: np.ndarray, g, w_shape: tuple, kept=None, bias: bool = False):
+    """dL/dW (O, C/groups, kH, kW), C-contiguous, from x (or the channels-last x that :func:`forward` kept); with
+    ``bias`` the pair (dL/dW, dL/db), db summed by the same primitive."""
     x, gy = channels_last(x if kept is None else kept), channels_last(gy)
     gw = np.empty(w_shape, gy.dtype)
     threads = library.configured_threads()
-    key = ("conv_bwd_weights", _key(x), _key(gy), tuple(w_shape), g, threads)
+    key = ("conv_bwd_weights", _key(x), _key(gy), tuple(w_shape), g, bias, threads)
 
     def make(plain: bool):
-        hint = forward_primitive(g, _key(x), tuple(w_shape), _key(gy))
+        hint = forward_primitive(g, _key(x), tuple(w_shape), _key(gy), bias=bias)
         if hint is None:
             return None
         with library.threads(threads):
             return _create(library.lib().dnnl_convolution_backward_weights_primitive_desc_create, library.engine(),
                            ALG["convolution_direct"], describe(x) if plain else any_md(x.shape),
-                           any_md(_weight_shape(w_shape, g.groups)), None,
+                           any_md(_weight_shape(w_shape, g.groups)), _bias_md(w_shape, bias),
                            describe(gy) if plain else any_md(gy.shape), *_geometry(g), hint.pd, attr())
     p = cache.get(key, lambda: _fast(make))
     if p is None:
         raise library.DnnlError("dnnl_convolution_backward_weights_primitive_desc_create", 3)
+    outputs = {"diff_weights": (gw, describe(gw, _weight_shape(w_shape, g.groups)))}
+    if bias:
+        gb = np.empty(w_shape[0], gy.dtype)
+        outputs["diff_bias"] = (gb, describe(gb))
     with library.threads(threads):
-        p.run({"src": (x, describe(x)), "diff_dst": (gy, describe(gy))},
-              {"diff_weights": (gw, describe(gw, _weight_shape(w_shape, g.groups)))})
-    return gw
+        p.run({"src": (x, describe(x)), "diff_dst": (gy, describe(gy))}, outputs)
+    return (gw, gb) if bias else gw
