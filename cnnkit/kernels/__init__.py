@@ -15,7 +15,7 @@ Usage (what ``cnnkit.ops.conv`` does):
 
     algorithm = kernels.select(g, x.shape, w.shape)
     y, kept = kernels.forward(algorithm, x, w, g, keep=True)
-    dy = kernels.gradient_layout(algorithm, dy)
+    dy = kernels.gradient_layout(algorithm, dy, g)
     dx = kernels.grad_input(algorithm, dy, w, g, x.shape)
     dw = kernels.grad_weight(algorithm, x, dy, g, w.shape, kept)
 """

@@ -91,16 +91,17 @@ def forward(algorithm: str, x: np.ndarray, w: np.ndarray, g: ConvGeometry, keep:
     return y, kept
 
 
-def gradient_layout(algorithm: str, gy: np.ndarray) -> np.ndarray:
-    """dL/dy in the memory layout ``algorithm``'s gradients read: channels-last for oneDNN (a copy of an NCHW
-    ``gy``, made once for both :func:`grad_input` and :func:`grad_weight` rather than by each), else ``gy``."""
-    return onednn.conv.channels_last(gy) if algorithm == "onednn" else gy
+def gradient_layout(algorithm: str, gy: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """dL/dy in the memory layout ``algorithm``'s gradients read: for oneDNN channels-last (a copy of an NCHW
+    ``gy``, made once for both :func:`grad_input` and :func:`grad_weight` rather than by each) unless the layer
+    runs on NCHW memory (:func:`cnnkit.kernels.onednn.conv.plain`), else ``gy``."""
+    return onednn.conv.gradient_layout(gy, g) if algorithm == "onednn" else gy
 
 
 def grad_input(algorithm: str, gy: np.ndarray, w: np.ndarray, g: ConvGeometry, x_shape: tuple) -> np.ndarray:
     """dL/dx for dL/dy ``gy`` (NCHW-shaped, any memory layout), NCHW-shaped. A layer on oneDNN whose input gradient
     oneDNN has only its reference implementation for takes it from the NumPy ladder."""
-    if algorithm == "onednn" and onednn.conv.grad_input_primitive(g, tuple(x_shape), gy.shape, w.shape) is None:
+    if algorithm == "onednn" and not onednn.conv.has_grad_input(gy, w.shape, g, x_shape):
         algorithm = _ladder(g, x_shape, w.shape)
     return _kernels(algorithm).grad_input(gy, w, g, x_shape)
 

@@ -107,7 +107,7 @@ class Convolution(Function):
 
     def backward(self, gy):
         need, g, algorithm = self.needs_input_grad, self.geometry, self.algorithm
-        gy = kernels.gradient_layout(algorithm, gy)
+        gy = kernels.gradient_layout(algorithm, gy, g)
         gx = kernels.grad_input(algorithm, gy, self.w, g, self.x_shape) if need[0] else None
         if len(need) < 3 or not need[2]:
             gw = kernels.grad_weight(algorithm, self.x, gy, g, self.w_shape, self.kept) if need[1] else None
