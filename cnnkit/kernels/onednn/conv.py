@@ -186,11 +186,12 @@ def forward(x: np.ndarray, w: np.ndarray, g, keep: bool = False, bias: np.ndarra
     x = _arranged(x, in_place)
     y = _empty(_out_shape(g, x.shape, w.shape), x.dtype, in_place)
     p = forward_primitive(g, _key(x), tuple(w.shape), _key(y), bias=bias is not None)
-    inputs = {"src": (x, describe(x)), "weights": _packed_weights(p, w, g.groups, not keep)}
+    inputs = {"src": (x, describe(x))}
     if bias is not None:
         bias = np.ascontiguousarray(bias)
         inputs["bias"] = (bias, describe(bias))
-    with library.threads(library.configured_threads()):
+    with library.threads(library.configured_threads()):     # the weight's reorder too (fork safety)
+        inputs["weights"] = _packed_weights(p, w, g.groups, not keep)
         p.run(inputs, {"dst": (y, describe(y))})
     return y, (x if keep else None)
 
