@@ -127,7 +127,7 @@ def _preferred(pd):
     and faster on the small ones (LeNet-5's C3 input gradient 0.58 vs 0.98 ms, the depthwise 128@56 forward
     1.18 vs 1.26 ms, 2 threads). torch's bundled oneDNN runs ``jit`` too (on a blocked layout)."""
     first = _impl(pd)
-    if not first.startswith(_BRGEMM):
+    if not first.startswith(_BRGEMM) or "brgconv_1x1" in first:     # brg_fwd+brgconv_1x1: a 1×1 input gradient
         return pd
     isa = first.rsplit(":", 1)[-1]
     want = f"jit_dw:{isa}" if first.startswith("brdgmm_dw:") else f"jit:{isa}"
