@@ -6,6 +6,8 @@ hit both. Printed per case: the median of the pairwise ratios B / A (below 1: B 
 Only one worker runs at a time (the other waits on its pipe). Threads as bench/harness.py (BENCH_THREADS, 2).
 
 Make a tree of a revision with ``git archive REV | tar -x -C DIR``. Run with CNNKIT_ONEDNN=0 for the NumPy path.
+The "conv-suite ..." cases are cnnkit's side of bench/conv.py's rows (the layers issue 16 found furthest from
+torch on oneDNN), built by that script's ``conv_case``.
 
 Run: python bench/ab.py --a DIR_A --b DIR_B [--repeats 21] [case ...]   (cases: see CASES; default all,
 in quick mode the first)
