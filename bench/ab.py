@@ -112,6 +112,52 @@ def _lenet(batch=64, steps=10):
     return make
 
 
+def _infer(name, side=224):
+    def make():
+        import numpy as np
+
+        import cnnkit as ck
+        from cnnkit import models
+
+        ck.manual_seed(0)
+        model = models.get(name)
+        model.eval()
+        x = ck.tensor(np.random.default_rng(0).standard_normal((1, 3, side, side)).astype(np.float32))
+
+        def run():
+            with ck.no_grad():
+                model(x)
+        return run
+    return make
+
+
+def _small_calls():
+    """The per-call cost of small layers (tiny arrays: the framework's overhead, not the arithmetic): 50 each of
+    a 3x3 conv2d forward under no_grad, conv2d forward + backward, max_pool2d and linear forward + backward."""
+    def make():
+        import numpy as np
+
+        import cnnkit as ck
+        import cnnkit.nn.functional as F
+
+        rng = np.random.default_rng(0)
+        x = ck.tensor(rng.standard_normal((1, 4, 6, 6)).astype(np.float32), requires_grad=True)
+        w = ck.tensor(rng.standard_normal((4, 4, 3, 3)).astype(np.float32), requires_grad=True)
+        v = ck.tensor(rng.standard_normal((2, 16)).astype(np.float32), requires_grad=True)
+        fc = ck.tensor(rng.standard_normal((8, 16)).astype(np.float32), requires_grad=True)
+        g_conv, g_pool, g_fc = (ck.tensor(np.ones(s, np.float32)) for s in ((1, 4, 6, 6), (1, 4, 3, 3), (2, 8)))
+
+        def run():
+            for _ in range(50):
+                with ck.no_grad():
+                    F.conv2d(x, w, padding=1)
+                F.conv2d(x, w, padding=1).backward(g_conv)
+                F.max_pool2d(x, 2).backward(g_pool)
+                F.linear(v, fc).backward(g_fc)
+        return run
+    return make
+
+
 def _conv_row(label):
     """cnnkit's forward + backward of the row ``label`` of bench/conv.py's CONV_ROWS (the conv suite's layers)."""
     def make():
@@ -139,6 +185,9 @@ CASES = {
         "ResNet 1x1 b4 256->64 56x56", "AlexNet conv1 b4 3->64 11x11/4 p2 224", "depthwise 3x3 b8 128 p1 56x56",
         "VGG 3x3 b4 64->64 p1 56x56", "LeNet-5 C3  b64 6->16 5x5 14x14")},
     "lenet5 train 10x8": _lenet(batch=8),
+    "resnet18 infer b1": _infer("resnet18"),
+    "vgg11 infer b1": _infer("vgg11"),
+    "small calls x50": _small_calls(),
 }
 
 

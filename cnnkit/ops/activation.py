@@ -34,13 +34,48 @@ from .shape import reshape
 # ----- Functions (raw arrays) --------------------------------------------------------------------
 
 
+_ZEROS_BLOCK = 2048
+_zeros: dict = {}
+
+
+def _memory_order(a: np.ndarray) -> np.ndarray | None:
+    """``a``'s memory as a flat view (C-contiguous, or NCHW-shaped in NHWC memory), else None."""
+    if a.flags.c_contiguous:
+        return a.reshape(-1)
+    if a.ndim == 4:
+        last = a.transpose(0, 2, 3, 1)
+        if last.flags.c_contiguous:
+            return last.reshape(-1)
+    return None
+
+
+def _max0(x: np.ndarray) -> np.ndarray:
+    """max(x, 0) elementwise, in x's memory layout: NumPy's ``maximum`` against a scalar runs its slow
+    broadcast loop (float32, 1.2 MB: ~150 µs, against ~30 µs for a multiply), so a large float array is
+    taken in rows of :data:`_ZEROS_BLOCK` against one cached block of zeros (the same values, NaN kept)."""
+    xf = _memory_order(x) if x.size >= 8 * _ZEROS_BLOCK and x.dtype.kind == "f" else None
+    if xf is None:
+        return np.maximum(x, 0)
+    zeros = _zeros.get(x.dtype)
+    if zeros is None:
+        zeros = _zeros[x.dtype] = np.zeros(_ZEROS_BLOCK, x.dtype)
+    y = np.empty_like(x)            # x's layout
+    yf = _memory_order(y)
+    n = xf.size
+    k = n - n % _ZEROS_BLOCK
+    np.maximum(xf[:k].reshape(-1, _ZEROS_BLOCK), zeros, out=yf[:k].reshape(-1, _ZEROS_BLOCK))
+    np.maximum(xf[k:], zeros[:n - k], out=yf[k:])
+    return y
+
+
 class ReLU(Function):
-    """y = max(x, 0);  dx = dy · [x > 0]. Saves a 1-byte mask."""
+    """y = max(x, 0);  dx = dy · [not x ≤ 0] (dy passes at NaN, as in PyTorch). Saves a 1-byte mask."""
 
     def forward(self, x):
         if self.needs_input_grad[0]:
-            self.mask = x > 0
-        return np.maximum(x, 0)
+            self.mask = np.less_equal(x, 0)
+            np.logical_not(self.mask, out=self.mask)
+        return _max0(x)
 
     def backward(self, gy):
         return gy * self.mask

@@ -159,7 +159,7 @@ class BatchNorm(Function):
         self.count = m
         if m == 0:
             return np.empty_like(x)
-        self.onednn = onednn.active() and onednn.batch_norm.supports(x)
+        self.onednn = onednn.active() and onednn.batch_norm.supports(x, self.training or any(self.needs_input_grad))
         if self.onednn:
             return self._forward_onednn(x, w, b)
         lay = self.layout = _ChannelLayout(x)
@@ -168,7 +168,8 @@ class BatchNorm(Function):
         if self.training:
             mean = lay.sum(x2) / m
             rounded = mean.astype(dt)
-            xc = np.subtract(x2, lay.coef(rounded))
+            y, xc = lay.new(dt)
+            np.subtract(x2, lay.coef(rounded), out=xc)          # x − μ̃, in the output's buffer
             # x − μ = xc − resid: μ's rounding to the input's dtype is folded into per-channel terms
             resid = mean - rounded
             var = np.maximum(lay.dot(xc, xc) / m - resid * resid, 0.0)
@@ -179,12 +180,10 @@ class BatchNorm(Function):
             scale = invstd if w is None else invstd * w
             shift = -resid * scale if b is None else b - resid * scale
             if any(self.needs_input_grad):
-                self.xc = xc
-                y = np.multiply(xc, lay.coef(scale.astype(dt)))
-            else:
-                y = np.multiply(xc, lay.coef(scale.astype(dt)), out=xc)
-            y += lay.coef(shift.astype(dt))
-            return lay.unflat(y)
+                self.x2 = x2        # the input (held by the graph anyway); backward recomputes x − μ̃ from it
+            xc *= lay.coef(scale.astype(dt))
+            xc += lay.coef(shift.astype(dt))
+            return y
         mean, var = self.running
         invstd = 1.0 / np.sqrt(var.astype(np.float64) + self.eps)
         scale = invstd if w is None else invstd * w
@@ -265,7 +264,8 @@ class BatchNorm(Function):
         gsum = lay.sum(g2) if (need_b or (need_x and self.training)) else None
         gx = gw = None
         if self.training:
-            m, invstd, xc = self.count, self.invstd, self.xc
+            m, invstd = self.count, self.invstd
+            xc = np.subtract(self.x2, lay.coef(self.batch_mean)) if need_x or need_w else None  # as the forward's
             if need_x or need_w:
                 gdot = lay.dot(g2, xc)  # Σ dy·(x − μ) = Σ dy·(x − μ̃) − resid·Σ dy
                 if gsum is not None:
@@ -278,8 +278,9 @@ class BatchNorm(Function):
                 a = invstd if self.w is None else invstd * self.w
                 p = gdot * (invstd * invstd) * (-1.0 / m)
                 shift = gsum / m + self.resid * p
-                gx, gx2 = lay.new(xc.dtype)
-                np.multiply(xc, lay.coef(p.astype(dt)), out=gx2)
+                gx2 = xc                                         # read for the last time above: reused
+                gx2 *= lay.coef(p.astype(dt))
+                gx = lay.unflat(gx2)
                 gx2 += g2
                 gx2 -= lay.coef(shift.astype(dt))
                 gx2 *= lay.coef(a.astype(dt))

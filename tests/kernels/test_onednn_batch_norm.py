@@ -27,16 +27,8 @@ AFFINE = ["wb", "w", "b", ""]
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
-@pytest.fixture(autouse=True)
-def batch_norm_on_onednn():
-    """oneDNN's batch normalization is opt-in (``kernels.using(onednn_batch_norm=True)``): these tests switch it on."""
-    with kernels.using(onednn_batch_norm=True):
-        yield
-
-
-def test_batch_norm_on_onednn_is_off_by_default():
-    """Off until the DenseNet-40 client's gradient difference is explained (kernels/config.py)."""
-    assert kernels.Config().onednn_batch_norm is False
+def test_batch_norm_on_onednn_is_on_by_default():
+    assert kernels.Config().onednn_batch_norm is True
 
 
 @pytest.fixture(params=BACKENDS)
@@ -159,16 +151,18 @@ def test_module_in_train_then_eval_runs_on_onednn():
 
 
 @needs_onednn
-@pytest.mark.parametrize("case", ["float64", "nchw", "3-d", "5-d", "fortran", "sliced", "switched off"])
+@pytest.mark.parametrize("case", ["float64", "nchw", "3-d", "5-d", "fortran", "sliced", "switched off",
+                                  "option off"])
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
 def test_cases_oneDNN_does_not_take_run_on_numpy(case, training):
     """float64, NCHW memory (oneDNN's NCHW batch norm is slower than the NumPy path), other ranks and layouts,
-    and the switch off: the NumPy path, the same numbers as torch."""
+    the backend switched off, and ``kernels.using(onednn_batch_norm=False)``: the NumPy path, the same numbers as
+    torch."""
     shape = {"3-d": (3, 4, 6), "5-d": (2, 3, 2, 3, 2)}.get(case, (3, 4, 5, 6))
     rng = np.random.default_rng(0)
     dtype = np.float64 if case == "float64" else np.float32
     x = (rng.standard_normal(shape) * 2 + 1).astype(dtype)
-    if case in ("float64", "switched off"):
+    if case in ("float64", "switched off", "option off"):
         x = _channels_last(x)
     if case == "fortran":
         x = np.asfortranarray(x)
@@ -176,10 +170,11 @@ def test_cases_oneDNN_does_not_take_run_on_numpy(case, training):
         x = rng.standard_normal((3, 4, 5, 12)).astype(dtype)[..., ::2]
     rm, rv = np.zeros(shape[1], dtype), np.full(shape[1], 2.0, dtype)
     gy = rng.standard_normal(shape).astype(dtype)
-    assert backend.batch_norm.supports(x) == (case == "switched off")
+    assert backend.batch_norm.supports(x) == (case in ("switched off", "option off"))
     before = backend.executions()
     xt = ck.from_numpy(x).requires_grad_(True)
-    with ck.backends.onednn.flags(enabled=case != "switched off"):
+    with ck.backends.onednn.flags(enabled=case != "switched off"), \
+            kernels.using(onednn_batch_norm=case != "option off"):
         y = F.batch_norm(xt, ck.tensor(rm.copy()), ck.tensor(rv.copy()), training=training)
         y.backward(ck.tensor(gy))
     assert backend.executions() == before
@@ -277,3 +272,26 @@ def test_parameter_gradients_only(training):
     th = _torch_bn(x, w, b, gy, torch.float32, training, rm, rv)
     assert_close32(wt.grad, ref[2], th[2], what="dweight")
     assert_close32(bt.grad, ref[3], th[3], what="dbias")
+
+
+@needs_onednn
+def test_evaluation_without_gradient_needs_no_partial_length():
+    """N·H·W = 1,031 (a prime above 1,024) has no partial length: training runs on NumPy, but evaluation under
+    no_grad needs only the per-channel affine map and runs on oneDNN, with torch's numbers."""
+    shape = (1, 4, 1, 1031)
+    rng = np.random.default_rng(0)
+    x = _channels_last((rng.standard_normal(shape) * 2 + 1).astype(np.float32))
+    rm, rv = rng.standard_normal(4).astype(np.float32), (rng.random(4) + 0.5).astype(np.float32)
+    w, b = rng.standard_normal(4).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    assert backend.batch_norm.supports(x, statistics=False) and not backend.batch_norm.supports(x)
+    before = backend.executions()
+    with ck.no_grad():
+        y = F.batch_norm(ck.from_numpy(x), ck.tensor(rm), ck.tensor(rv), ck.tensor(w), ck.tensor(b), training=False)
+    assert backend.executions() == before + 1
+    gy = np.zeros(shape, np.float32)
+    ref = _torch_bn(x, w, b, gy, torch.float64, False, rm, rv)
+    th = _torch_bn(x, w, b, gy, torch.float32, False, rm, rv)
+    assert_close32(y, ref[0], th[0], what="batch_norm eval, no partial length: y")
+    before = backend.executions()
+    F.batch_norm(ck.from_numpy(x), ck.tensor(rm.copy()), ck.tensor(rv.copy()), training=True)
+    assert backend.executions() == before

@@ -407,3 +407,31 @@ def test_maxout_hypothesis(shape, seed, data, dtype):
     shape = tuple(pieces * s if i == dim % len(shape) else s for i, s in enumerate(shape))
     x = distinct(shape, seed).astype(dtype)
     check_op(lambda t: F.maxout(t, pieces, dim), lambda t: torch_maxout(t, pieces, dim), [x], rtol=RTOL)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["nchw", "nhwc", "flat", "strided"])
+def test_relu_of_large_arrays(dtype, layout):
+    """Arrays large enough for relu's blocked max(x, 0) (C-contiguous, channels-last, 1-d with a tail shorter than
+    a block; a strided view takes NumPy's plain call): the values of torch's relu exactly, NaN kept, −inf and
+    −0 to 0, the input's memory layout kept, and dx = dy · [not x ≤ 0] (torch's, NaN included)."""
+    shape = (5, 7, 31, 29) if layout != "flat" else (70_001,)
+    x = np.random.default_rng(3).standard_normal(shape).astype(dtype)
+    flat = x.reshape(-1)
+    flat[::97], flat[5::101], flat[7::103], flat[9::89], flat[11::83] = np.nan, -np.inf, -0.0, np.inf, 0.0
+    if layout == "strided":
+        x = x[:, :, ::2]
+    leaf = ck.tensor(np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if layout == "nhwc" else x, requires_grad=True)
+    xt = leaf.permute(0, 3, 1, 2) if layout == "nhwc" else leaf      # NCHW-shaped view of NHWC memory
+    assert layout != "nhwc" or (xt._data.base is not None and not xt._data.flags.c_contiguous)
+    y = F.relu(xt)
+    gy = np.random.default_rng(4).standard_normal(x.shape).astype(dtype)
+    y.backward(ck.tensor(gy))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = TF.relu(tx)
+    ty.backward(torch.tensor(gy))
+    np.testing.assert_array_equal(y._data, ty.detach().numpy())
+    gx = leaf.grad._data.transpose(0, 3, 1, 2) if layout == "nhwc" else leaf.grad._data
+    np.testing.assert_array_equal(gx, tx.grad.numpy())      # at NaN dy passes, as torch's
+    assert y._data.dtype == x.dtype and y._data.strides == np.maximum(xt._data, 0).strides
+    assert not np.signbit(y._data[~np.isnan(y._data)]).any()

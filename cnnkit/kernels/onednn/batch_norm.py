@@ -89,21 +89,25 @@ class _Parts:
         return int(np.prod(self.reps)) // self.c
 
 
-def supports(x: np.ndarray) -> bool:
-    """Does oneDNN take this input: switched on (``kernels.config().onednn_batch_norm``, off by default), float32,
-    4-d with no empty axis, channels-last memory, M = N·H·W with a partial length r, and primitives exist? (The
-    caller checks :func:`cnnkit.kernels.onednn.active`.)"""
+def supports(x: np.ndarray, statistics: bool = True) -> bool:
+    """Does oneDNN take this input: switched on (``kernels.config().onednn_batch_norm``, on by default), float32,
+    4-d with no empty axis, channels-last memory, and primitives exist? ``statistics`` (training, or any pass that
+    will be differentiated) also needs the partial passes: an M = N·H·W with a partial length r. Evaluation without
+    a gradient needs only the per-channel affine map. (The caller checks :func:`cnnkit.kernels.onednn.active`.)"""
     from ..config import config
     if not (config().onednn_batch_norm and x.dtype == np.float32 and x.ndim == 4 and x.size > 0
             and is_channels_last(x)):
         return False
+    threads = library.configured_threads()
+    if _forward(_key(x), _GLOBAL, "forward_inference", threads) is None:
+        return False
+    if not statistics:
+        return True
     parts = _Parts(x)
     if parts.r is None:
         return False
-    threads = library.configured_threads()
     wide = (parts.shape, tuple(s // 4 for s in parts.wide(x).strides))
-    return None not in (_forward(_key(x), _GLOBAL, "forward_inference", threads),
-                        _forward(wide, NORM["none"], "forward_training", threads), _backward(wide, threads))
+    return None not in (_forward(wide, NORM["none"], "forward_training", threads), _backward(wide, threads))
 
 
 def _key(a: np.ndarray) -> tuple:

@@ -24,11 +24,12 @@ import ctypes.util
 import os
 import sys
 import threading
-from contextlib import contextmanager
+
+from ..config import config
 
 __all__ = ["lib", "load_error", "version", "check", "engine", "stream", "threads", "configured_threads",
            "usable_threads", "forked", "openmp",
-           "execute", "executions", "last_run_threads",
+           "execute", "exec_args", "executions", "last_run_threads",
            "DnnlError", "SUPPORTED_MAJOR", "SCRATCHPAD_USER", "F32", "ANY", "ARG", "QUERY", "PROP", "ALG", "Dims",
            "ExecArg", "NORM"]
 
@@ -122,6 +123,7 @@ _SIGNATURES = {   # name: (restype, argtypes)
     "dnnl_batch_normalization_forward_primitive_desc_create": (_I, [_PP, _P, _I, _P, _P, ctypes.c_float, _U, _P]),
     "dnnl_batch_normalization_backward_primitive_desc_create":
         (_I, [_PP, _P, _I, _P, _P, _P, ctypes.c_float, _U, _P, _P]),
+    "dnnl_memory_set_data_handle": (_I, [_P, _P]),
     "dnnl_primitive_desc_next_impl": (_I, [_P]),
     "dnnl_primitive_desc_clone": (_I, [_PP, _P]),
 }
@@ -211,7 +213,6 @@ def forked() -> bool:
 def configured_threads() -> int:
     """cnnkit's thread count (``kernels.config().threads``, i.e. ``ck.set_num_threads``) as oneDNN may use it in
     this process (:func:`usable_threads`): what every primitive runs with and is cached under."""
-    from ..config import config
     return usable_threads(config().threads)
 
 
@@ -275,31 +276,46 @@ def stream():
     return s
 
 
-@contextmanager
-def threads(n: int):
-    """Run the block with oneDNN on ``n`` OpenMP threads: OpenMP's per-thread setting (``omp_set_num_threads``
-    on the calling thread), restored when the block ends. Primitives are created and run inside it, since
-    oneDNN balances a primitive's work for the thread count it was created with. One thread in a forked
-    child (:func:`usable_threads`)."""
-    n = usable_threads(n)
-    before = _omp.omp_get_max_threads() if _omp is not None else n
-    if before != n:
-        _omp.omp_set_num_threads(n)
-    try:
-        yield
-    finally:
+class threads:
+    """``with threads(n):`` runs the block with oneDNN on ``n`` OpenMP threads: OpenMP's per-thread setting
+    (``omp_set_num_threads`` on the calling thread), restored when the block ends. Primitives are created and run
+    inside it, since oneDNN balances a primitive's work for the thread count it was created with. One thread in a
+    forked child (:func:`usable_threads`). (A class rather than a generator: it wraps every primitive run.)"""
+
+    __slots__ = ("n", "before")
+
+    def __init__(self, n: int):
+        self.n = usable_threads(n)
+
+    def __enter__(self):
+        n = self.n
+        self.before = before = _omp.omp_get_max_threads() if _omp is not None else n
         if before != n:
-            _omp.omp_set_num_threads(before)
+            _omp.omp_set_num_threads(n)
+        return self
+
+    def __exit__(self, *exc):
+        if self.before != self.n:
+            _omp.omp_set_num_threads(self.before)
 
 
-def execute(primitive, args: list) -> None:
-    """Run ``primitive`` with ``args`` [(DNNL_ARG_*, dnnl_memory_t), ...] on this thread's stream and wait for
-    it (inside :func:`threads`)."""
+def exec_args(args: list):
+    """The dnnl_exec_arg_t array of ``args`` [(DNNL_ARG_*, dnnl_memory_t), ...], for :func:`execute`."""
+    return (ExecArg * len(args))(*[ExecArg(a, m) for a, m in args])
+
+
+def execute(primitive, args) -> None:
+    """Run ``primitive`` with ``args`` ([(DNNL_ARG_*, dnnl_memory_t), ...], or an array made by :func:`exec_args`,
+    which callers running a primitive again keep) on this thread's stream and wait for it (inside
+    :func:`threads`)."""
     global _executions
-    packed = (ExecArg * len(args))(*[ExecArg(a, m) for a, m in args])
-    handle = lib()
-    check(handle.dnnl_primitive_execute(primitive, stream(), len(args), packed), "dnnl_primitive_execute")
-    check(handle.dnnl_stream_wait(stream()), "dnnl_stream_wait")
+    if not isinstance(args, ctypes.Array):
+        args = exec_args(args)
+    s = getattr(_local, "stream", None)
+    if s is None:
+        s = stream()
+    check(_lib.dnnl_primitive_execute(primitive, s, len(args), args), "dnnl_primitive_execute")
+    check(_lib.dnnl_stream_wait(s), "dnnl_stream_wait")
     _executions += 1
     if _omp is not None:
         _local.last_threads = _omp.omp_get_max_threads()
