@@ -286,3 +286,30 @@ def test_direct_jit_implementation_preferred_to_brgemm(case):
         pytest.skip(f"no AVX2/AVX-512 implementations on this CPU: {impls}")
     assert len(impls) == 3 and not [i for i in impls if i.startswith(backend.conv._BRGEMM)], impls
     assert all(i.startswith("jit_dw:" if groups > 1 else "jit:") for i in impls), impls
+
+
+@needs_onednn
+def test_large_nchw_arrays_are_copied_to_nhwc_by_a_reorder():
+    """An NCHW input and dL/dy of at least ``REORDER_MIN`` elements reach NHWC through a oneDNN reorder (on the
+    configured threads); the values against torch float64 prove the copies are exact in layout."""
+    from tests.oracle import assert_close32
+    assert 2 * 3 * 300 * 300 >= backend.conv.REORDER_MIN
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in [(2, 3, 300, 300), (4, 3, 3, 3), (4,)])
+    tensors = [ck.tensor(a, requires_grad=True) for a in (x, w, b)]
+    backend.cache.clear()
+    with ck.backends.onednn.flags(enabled=True):
+        y = F.conv2d(*tensors, padding=1)
+        gy = rng.standard_normal(y.shape).astype(np.float32)
+        y.backward(ck.tensor(gy))
+    copies = sorted(key[1] for key in backend.cache._cache if key[0] == "conv_nhwc_copy")
+    assert copies == [x.shape, gy.shape], copies
+    results = {}
+    for dtype in (torch.float32, torch.float64):
+        th = [torch.tensor(a, dtype=dtype, requires_grad=True) for a in (x, w, b)]
+        yt = TF.conv2d(*th, padding=1)
+        yt.backward(torch.from_numpy(gy).to(dtype))
+        results[dtype] = [yt] + [t.grad for t in th]
+    for what, mine, ref, t32 in zip(["output", "input gradient", "weight gradient", "bias gradient"],
+                                    [y] + [t.grad for t in tensors], results[torch.float64], results[torch.float32]):
+        assert_close32(mine, ref, t32, what=what)

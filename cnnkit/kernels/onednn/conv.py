@@ -23,10 +23,17 @@ from numpy.lib.stride_tricks import as_strided
 from ..layout import is_channels_last
 from . import cache, library, packed
 from .library import ALG, PROP, Dims
-from .memory import Primitive, any_md, array_md, attr, describe, element_strides, md_equal, run_reorder
+from .memory import Primitive, any_md, array_md, attr, describe, element_strides, md_equal, reorder, run_reorder
 
 __all__ = ["supports", "channels_last", "plain", "forward", "gradient_layout", "has_grad_input", "grad_input",
            "grad_weight", "forward_primitive", "grad_input_primitive"]
+
+
+REORDER_MIN = 2 ** 19
+"""Elements from which :func:`channels_last` copies a C-contiguous float32 array with a oneDNN reorder on the
+configured threads rather than NumPy's one-thread copy. Measured at 2 threads on a quiet machine (fresh output
+each call): 4×3×224×224 0.53 vs 0.77 ms, 4×64×55×55 1.23 vs 1.76, 8×128×56×56 2.5 vs 2.8, 4×64×56×56 level;
+below, the reorder's fixed cost loses (LeNet-5's 64×6×14×14: 0.38 vs 0.15 ms)."""
 
 
 def channels_last(a: np.ndarray) -> np.ndarray:
@@ -34,7 +41,14 @@ def channels_last(a: np.ndarray) -> np.ndarray:
     channels-last activations; for mixed layouts it has only its reference implementation."""
     if is_channels_last(a):
         return a
-    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    if a.size < REORDER_MIN or a.dtype != np.float32 or not a.flags.c_contiguous:
+        return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    out = _nhwc_empty(a.shape, a.dtype)
+    src, dst = describe(a), describe(out)
+    r = cache.get(("conv_nhwc_copy", a.shape), lambda: reorder(src, dst))
+    with library.threads(library.configured_threads()):
+        run_reorder(r, a, src, out, dst)
+    return out
 
 
 def _nhwc_empty(shape: tuple, dtype) -> np.ndarray:
