@@ -6,6 +6,8 @@ hit both. Printed per case: the median of the pairwise ratios B / A (below 1: B 
 Only one worker runs at a time (the other waits on its pipe). Threads as bench/harness.py (BENCH_THREADS, 2).
 
 Make a tree of a revision with ``git archive REV | tar -x -C DIR``. Run with CNNKIT_ONEDNN=0 for the NumPy path.
+The "conv-suite ..." cases are cnnkit's side of bench/conv.py's rows (the layers issue 16 found furthest from
+torch on oneDNN), built by that script's ``conv_case``.
 
 Run: python bench/ab.py --a DIR_A --b DIR_B [--repeats 21] [case ...]   (cases: see CASES; default all,
 in quick mode the first)
@@ -156,6 +158,15 @@ def _small_calls():
     return make
 
 
+def _conv_row(label):
+    """cnnkit's forward + backward of the row ``label`` of bench/conv.py's CONV_ROWS (the conv suite's layers)."""
+    def make():
+        from conv import CONV_ROWS
+
+        return dict(CONV_ROWS)[label]()[0]
+    return make
+
+
 CASES = {
     "bn 32x64x56x56": _bn((32, 64, 56, 56)),
     "bn 32x64x56x56 NHWC": _bn((32, 64, 56, 56), channels_last=True),
@@ -170,6 +181,9 @@ CASES = {
     "conv3x3 256@8 b8": _conv(8, 256, 256, 8),
     "conv3x3 512@7 b16": _conv(16, 512, 512, 7),
     "lenet5 train 10x64": _lenet(),
+    **{f"conv-suite {label}": _conv_row(label) for label in (
+        "ResNet 1x1 b4 256->64 56x56", "AlexNet conv1 b4 3->64 11x11/4 p2 224", "depthwise 3x3 b8 128 p1 56x56",
+        "VGG 3x3 b4 64->64 p1 56x56", "LeNet-5 C3  b64 6->16 5x5 14x14")},
     "lenet5 train 10x8": _lenet(batch=8),
     "resnet18 infer b1": _infer("resnet18"),
     "vgg11 infer b1": _infer("vgg11"),

@@ -15,16 +15,17 @@ Usage (what ``cnnkit.ops.conv`` does):
 
     algorithm = kernels.select(g, x.shape, w.shape)
     y, kept = kernels.forward(algorithm, x, w, g, keep=True)
+    dy = kernels.gradient_layout(algorithm, dy, g)
     dx = kernels.grad_input(algorithm, dy, w, g, x.shape)
     dw = kernels.grad_weight(algorithm, x, dy, g, w.shape, kept)
 """
 from .config import ALGORITHMS, Config, config, get_num_threads, set_num_threads, using
-from .conv import forward, grad_input, grad_weight, select
+from .conv import forward, grad_input, grad_weight, gradient_layout, select
 from .layout import ConvGeometry, is_channels_last, nchw, nhwc, out_size
 from .onednn.packed import written
 from .parallel import release_workspace, workspace
 
 __all__ = ["ALGORITHMS", "Config", "config", "using", "set_num_threads", "get_num_threads",
-           "select", "forward", "grad_input", "grad_weight",
+           "select", "forward", "gradient_layout", "grad_input", "grad_weight",
            "ConvGeometry", "out_size", "is_channels_last", "nhwc", "nchw", "workspace", "release_workspace",
            "written"]

@@ -27,10 +27,11 @@ from __future__ import annotations
 import numpy as np
 
 from . import depthwise, im2col, onednn, pointwise, weight_order, winograd
+from .bias import add_bias, bias_grad
 from .config import ALGORITHMS, config
 from .layout import ConvGeometry
 
-__all__ = ["BACKENDS", "select", "forward", "grad_input", "grad_weight"]
+__all__ = ["BACKENDS", "select", "forward", "gradient_layout", "grad_input", "grad_weight"]
 
 BACKENDS = ("onednn",)
 """Names :func:`select` may return besides :data:`ALGORITHMS`: a whole layer on an optional library."""
@@ -75,23 +76,41 @@ def _kernels(algorithm: str):
             from None
 
 
-def forward(algorithm: str, x: np.ndarray, w: np.ndarray, g: ConvGeometry, keep: bool = False):
-    """(y, kept): y = conv(x, w) for an NCHW-shaped x (any memory layout), NCHW-shaped (in NHWC memory except
-    for a 1×1 convolution of an NCHW input). With ``keep`` (the weight gradient will be asked for) ``kept``
-    holds what the algorithm keeps for :func:`grad_weight` (columns or transforms of at most
-    ``keep_columns`` bytes), else None, and then grad_weight needs x."""
-    return _kernels(algorithm).forward(x, w, g, keep)
+def forward(algorithm: str, x: np.ndarray, w: np.ndarray, g: ConvGeometry, keep: bool = False,
+            bias: np.ndarray | None = None):
+    """(y, kept): y = conv(x, w) (+ ``bias`` over the channels when given) for an NCHW-shaped x (any memory
+    layout), NCHW-shaped (in NHWC memory except for a 1×1 convolution of an NCHW input). With ``keep`` (the
+    weight gradient will be asked for) ``kept`` holds what the algorithm keeps for :func:`grad_weight` (columns
+    or transforms of at most ``keep_columns`` bytes; oneDNN: x in NHWC memory), else None, and then
+    grad_weight needs x."""
+    if algorithm == "onednn":
+        return onednn.conv.forward(x, w, g, keep, bias)
+    y, kept = _kernels(algorithm).forward(x, w, g, keep)
+    if bias is not None:
+        add_bias(y, bias)
+    return y, kept
+
+
+def gradient_layout(algorithm: str, gy: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """dL/dy in the memory layout ``algorithm``'s gradients read: for oneDNN channels-last (a copy of an NCHW
+    ``gy``, made once for both :func:`grad_input` and :func:`grad_weight` rather than by each) unless the layer
+    runs on NCHW memory (:func:`cnnkit.kernels.onednn.conv.plain`), else ``gy``."""
+    return onednn.conv.gradient_layout(gy, g) if algorithm == "onednn" else gy
 
 
 def grad_input(algorithm: str, gy: np.ndarray, w: np.ndarray, g: ConvGeometry, x_shape: tuple) -> np.ndarray:
     """dL/dx for dL/dy ``gy`` (NCHW-shaped, any memory layout), NCHW-shaped. A layer on oneDNN whose input gradient
     oneDNN has only its reference implementation for takes it from the NumPy ladder."""
-    if algorithm == "onednn" and onednn.conv.grad_input_primitive(g, tuple(x_shape), gy.shape, w.shape) is None:
+    if algorithm == "onednn" and not onednn.conv.has_grad_input(gy, w.shape, g, x_shape):
         algorithm = _ladder(g, x_shape, w.shape)
     return _kernels(algorithm).grad_input(gy, w, g, x_shape)
 
 
 def grad_weight(algorithm: str, x: np.ndarray | None, gy: np.ndarray, g: ConvGeometry, w_shape: tuple,
-                kept: np.ndarray | None = None) -> np.ndarray:
-    """dL/dW (O, C/groups, kH, kW) from the ``kept`` arrays of :func:`forward`, or else from x."""
-    return _kernels(algorithm).grad_weight(x, gy, g, w_shape, kept)
+                kept: np.ndarray | None = None, bias: bool = False):
+    """dL/dW (O, C/groups, kH, kW) from the ``kept`` arrays of :func:`forward`, or else from x; with ``bias``
+    the pair (dL/dW, dL/db)."""
+    if algorithm == "onednn":
+        return onednn.conv.grad_weight(x, gy, g, w_shape, kept, bias)
+    gw = _kernels(algorithm).grad_weight(x, gy, g, w_shape, kept)
+    return (gw, bias_grad(gy)) if bias else gw

@@ -27,7 +27,8 @@ import numpy as np
 
 from .. import kernels
 from ..function import Function
-from ..kernels import ConvGeometry, is_channels_last, nhwc, out_size
+from ..kernels import ConvGeometry, out_size
+from ..kernels.bias import add_bias, bias_grad
 from ..tensor import Tensor
 from . import validate
 from ._util import as_operand
@@ -87,35 +88,6 @@ def conv_transpose_output_size(hw: tuple, kernel, stride=1, padding=0, output_pa
 
 # ----- the ops ----------------------------------------------------------------------------------------------------
 
-def add_bias(y: np.ndarray, b: np.ndarray) -> None:
-    """y += b over the channel dim of an NCHW-shaped y, in place (in y's memory order).
-
-    In NHWC memory a row of the image is W·C contiguous numbers: b tiled W times is added to each row
-    (NumPy's inner loop then runs over W·C numbers rather than C)."""
-    n, c, h, w = y.shape
-    if is_channels_last(y) and y.size:
-        nhwc(y).reshape(n * h, w * c)[...] += np.tile(b, w)
-    else:
-        y += b.reshape(-1, 1, 1)
-
-
-def bias_grad(gy: np.ndarray) -> np.ndarray:
-    """db = Σ_{n, h, w} dY.
-
-    NCHW memory: a pairwise sum over each contiguous H·W plane, then over the batch. NHWC memory: the sum
-    runs across image rows (one long row of W·C numbers each), which NumPy accumulates one row at a time,
-    so it is done in float64; then over W."""
-    n, c, h, w = gy.shape
-    if not gy.size:
-        return np.zeros(c, gy.dtype)
-    if gy.flags.c_contiguous:
-        return gy.reshape(n, c, h * w).sum(axis=2).sum(axis=0)
-    if is_channels_last(gy):
-        rows = nhwc(gy).reshape(n * h, w * c).sum(axis=0, dtype=np.float64)
-        return rows.reshape(w, c).sum(axis=0).astype(gy.dtype)
-    return gy.sum(axis=(0, 2, 3), dtype=np.float64).astype(gy.dtype)
-
-
 class Convolution(Function):
     """y = conv2d(x, W) + b on NCHW arrays; see the module docstring for the backward rules.
 
@@ -127,9 +99,7 @@ class Convolution(Function):
     def forward(self, x, w, b=None):
         need = self.needs_input_grad
         self.algorithm = kernels.select(self.geometry, x.shape, w.shape, x.dtype)
-        y, self.kept = kernels.forward(self.algorithm, x, w, self.geometry, keep=need[1])
-        if b is not None:
-            add_bias(y, b)
+        y, self.kept = kernels.forward(self.algorithm, x, w, self.geometry, keep=need[1], bias=b)
         self.x = x if need[1] and self.kept is None else None
         self.w = w if need[0] else None
         self.x_shape, self.w_shape = x.shape, w.shape
@@ -137,11 +107,15 @@ class Convolution(Function):
 
     def backward(self, gy):
         need, g, algorithm = self.needs_input_grad, self.geometry, self.algorithm
+        gy = kernels.gradient_layout(algorithm, gy, g)
         gx = kernels.grad_input(algorithm, gy, self.w, g, self.x_shape) if need[0] else None
-        gw = kernels.grad_weight(algorithm, self.x, gy, g, self.w_shape, self.kept) if need[1] else None
-        if len(need) == 3:
-            return gx, gw, (bias_grad(gy) if need[2] else None)
-        return gx, gw
+        if len(need) < 3 or not need[2]:
+            gw = kernels.grad_weight(algorithm, self.x, gy, g, self.w_shape, self.kept) if need[1] else None
+            return (gx, gw) if len(need) < 3 else (gx, gw, None)
+        if need[1]:     # dW and db in one pass (oneDNN sums db inside its weight-gradient primitive)
+            gw, gb = kernels.grad_weight(algorithm, self.x, gy, g, self.w_shape, self.kept, bias=True)
+            return gx, gw, gb
+        return gx, None, bias_grad(gy)
 
 
 class TransposedConvolution(Function):

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 import torch.nn.functional as TF
 
 import cnnkit as ck
@@ -230,3 +231,85 @@ def test_size_one_dims_are_described_channels_last():
     ck.nn.functional.cross_entropy(model(x), ck.tensor(np.arange(8) % 10)).backward()
     impls = [p.implementation() for p in backend.cache._cache.values() if p is not None]
     assert impls and not [i for i in impls if i.startswith("ref")], impls
+
+
+def _channels_last(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+@needs_onednn
+@pytest.mark.parametrize("x_last,gy_last", [(False, False), (False, True), (True, False), (True, True)])
+@pytest.mark.parametrize("case", [(2, 6, 4, (5, 7), 1, 0, True), (2, 6, 4, (5, 7), 3, 1, True),
+                                  (3, 5, 8, (4, 4), 1, 0, False)], ids=str)
+def test_memory_layouts_on_onednn(case, x_last, gy_last):
+    """Every layout of x and dL/dy, float32 on oneDNN against torch float64: a 1×1 layer of an NCHW input runs on
+    its NCHW memory (a C-contiguous output, no NHWC copies), any other layer channels-last; the bias is added and
+    its gradient summed by the primitives."""
+    from tests.oracle import assert_close32
+    n, c, o, hw, k, p, bias = case
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in [(n, c) + hw, (o, c, k, k)] + [(o,)] * bias]
+    x = _channels_last(arrays[0]) if x_last else arrays[0]
+    tensors = [ck.from_numpy(x).requires_grad_()] + [ck.tensor(a, requires_grad=True) for a in arrays[1:]]
+    with ck.backends.onednn.flags(enabled=True):
+        before = backend.executions()
+        y = F.conv2d(*tensors, padding=p)
+        gy = rng.standard_normal(y.shape).astype(np.float32)
+        y.backward(ck.from_numpy(_channels_last(gy) if gy_last else gy))
+        assert backend.executions() - before >= 3
+    assert kernels.is_channels_last(y._data) != (k == 1 and not x_last)
+    results = {}
+    for dtype in (torch.float32, torch.float64):
+        th = [torch.tensor(a, dtype=dtype, requires_grad=True) for a in arrays]
+        yt = TF.conv2d(*th, padding=p)
+        yt.backward(torch.from_numpy(gy).to(dtype))
+        results[dtype] = [yt] + [t.grad for t in th]
+    for what, mine, ref, t32 in zip(["output", "input gradient", "weight gradient", "bias gradient"],
+                                    [y] + [t.grad for t in tensors], results[torch.float64], results[torch.float32]):
+        assert_close32(mine, ref, t32, what=f"{what} {case} x_last={x_last} gy_last={gy_last}")
+
+
+@needs_onednn
+@pytest.mark.parametrize("case", [(8, 6, 16, 14, 5, 0, 1), (2, 32, 32, 12, 3, 1, 32)], ids=["lenet-c3", "depthwise"])
+def test_direct_jit_implementation_preferred_to_brgemm(case):
+    """Where oneDNN's first choice is a BRGEMM implementation (brgconv, brdgmm_dw), the backend takes its direct
+    JIT one of the same instruction set (jit, jit_dw): faster on small layers, level on large ones."""
+    n, c, o, hw, k, p, groups = case
+    rng = np.random.default_rng(0)
+    x = ck.tensor(rng.standard_normal((n, c, hw, hw)).astype(np.float32), requires_grad=True)
+    w = ck.tensor(rng.standard_normal((o, c // groups, k, k)).astype(np.float32), requires_grad=True)
+    backend.cache.clear()
+    with ck.backends.onednn.flags(enabled=True):
+        F.conv2d(x, w, padding=p, groups=groups).sum().backward()
+    impls = [v.implementation() for key, v in backend.cache._cache.items() if key[0].startswith("conv_") and v]
+    if not any(i.endswith((":avx512_core", ":avx2")) for i in impls):
+        pytest.skip(f"no AVX2/AVX-512 implementations on this CPU: {impls}")
+    assert len(impls) == 3 and not [i for i in impls if i.startswith(backend.conv._BRGEMM)], impls
+    assert all(i.startswith("jit_dw:" if groups > 1 else "jit:") for i in impls), impls
+
+
+@needs_onednn
+def test_large_nchw_arrays_are_copied_to_nhwc_by_a_reorder():
+    """An NCHW input and dL/dy of at least ``REORDER_MIN`` elements reach NHWC through a oneDNN reorder (on the
+    configured threads); the values against torch float64 prove the copies are exact in layout."""
+    from tests.oracle import assert_close32
+    assert 2 * 3 * 300 * 300 >= backend.conv.REORDER_MIN
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in [(2, 3, 300, 300), (4, 3, 3, 3), (4,)])
+    tensors = [ck.tensor(a, requires_grad=True) for a in (x, w, b)]
+    backend.cache.clear()
+    with ck.backends.onednn.flags(enabled=True):
+        y = F.conv2d(*tensors, padding=1)
+        gy = rng.standard_normal(y.shape).astype(np.float32)
+        y.backward(ck.tensor(gy))
+    copies = sorted(key[1] for key in backend.cache._cache if key[0] == "conv_nhwc_copy")
+    assert copies == [x.shape, gy.shape], copies
+    results = {}
+    for dtype in (torch.float32, torch.float64):
+        th = [torch.tensor(a, dtype=dtype, requires_grad=True) for a in (x, w, b)]
+        yt = TF.conv2d(*th, padding=1)
+        yt.backward(torch.from_numpy(gy).to(dtype))
+        results[dtype] = [yt] + [t.grad for t in th]
+    for what, mine, ref, t32 in zip(["output", "input gradient", "weight gradient", "bias gradient"],
+                                    [y] + [t.grad for t in tensors], results[torch.float64], results[torch.float32]):
+        assert_close32(mine, ref, t32, what=what)

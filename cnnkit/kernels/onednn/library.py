@@ -124,6 +124,8 @@ _SIGNATURES = {   # name: (restype, argtypes)
     "dnnl_batch_normalization_backward_primitive_desc_create":
         (_I, [_PP, _P, _I, _P, _P, _P, ctypes.c_float, _U, _P, _P]),
     "dnnl_memory_set_data_handle": (_I, [_P, _P]),
+    "dnnl_primitive_desc_next_impl": (_I, [_P]),
+    "dnnl_primitive_desc_clone": (_I, [_PP, _P]),
 }
 
 _lib = None
