@@ -112,13 +112,13 @@ def _geometry(g) -> tuple:
     return Dims(sh, sw), Dims(dh - 1, dw - 1), Dims(top, left), Dims(bottom, right)
 
 
-def _create(fn, *args) -> Primitive | None:
+def _create(fn, *args, prefer_jit: bool = False) -> Primitive | None:
     pd = ctypes.c_void_p()
     status = fn(ctypes.byref(pd), *args)
     if status != 0:          # unimplemented or invalid for this shape: the NumPy kernels take the layer
         return None
     try:
-        return Primitive(_preferred(pd))
+        return Primitive(_preferred(pd) if prefer_jit else pd)
     except library.DnnlError:    # the half-made Primitive destroys the descriptor when it is collected
         return None
 
@@ -136,10 +136,11 @@ _BRGEMM = ("brgconv:", "brg_fwd:", "brgconv_strided:", "brdgmm_dw:")
 def _preferred(pd):
     """``pd``, or the descriptor of oneDNN's direct JIT implementation (``jit``, ``jit_dw`` for depthwise) of the
     same instruction set when oneDNN's first choice is a BRGEMM one (``brgconv``, ``brgconv_strided``,
-    ``brdgmm_dw``; its 1×1 ``brgconv_1x1`` is kept): on this AVX-512 machine the JIT one was as fast on the
-    large layers (VGG's 64@56, ResNet's 256@14, GoogLeNet's 5×5, 3×3 stride 2: within ±2%, 1 and 2 threads)
-    and faster on the small ones (LeNet-5's C3 input gradient 0.58 vs 0.98 ms, the depthwise 128@56 forward
-    1.18 vs 1.26 ms, 2 threads). torch's bundled oneDNN runs ``jit`` too (on a blocked layout)."""
+    ``brdgmm_dw``; its 1×1 ``brgconv_1x1`` is kept). Asked for by depthwise layers only (forward and input
+    gradient: the depthwise 128@56 forward 1.18 vs 1.26 ms, 2 threads). On other layers the JIT input gradient
+    was faster on small layers (LeNet-5's C3 0.58 vs 0.98 ms) but less accurate: with it, the public AlexNet
+    client's float32 gradients were 2.2× further from float64 than torch float32's (median over the parameters;
+    the rule allows 2×), 1.7× without (docs/performance.md)."""
     first = _impl(pd)
     if not first.startswith(_BRGEMM) or "brgconv_1x1" in first:     # brg_fwd+brgconv_1x1: a 1×1 input gradient
         return pd
@@ -187,7 +188,7 @@ def forward_primitive(g, x_md_key: tuple, w_shape: tuple, y_key: tuple, relu: bo
             return _create(library.lib().dnnl_convolution_forward_primitive_desc_create, library.engine(),
                            PROP["forward_training"], ALG["convolution_direct"], array_md(*x_md_key),
                            any_md(_weight_shape(w_shape, g.groups)), _bias_md(w_shape, bias), array_md(*y_key),
-                           *_geometry(g), attr(relu))
+                           *_geometry(g), attr(relu), prefer_jit=g.groups > 1 and w_shape[1] == 1)
     return cache.get(key, create)
 
 
@@ -262,7 +263,8 @@ def grad_input_primitive(g, x_shape: tuple, gy_shape: tuple, w_shape: tuple,
         with library.threads(threads):
             p = _create(library.lib().dnnl_convolution_backward_data_primitive_desc_create, library.engine(),
                         ALG["convolution_direct"], array_md(*x_key), any_md(_weight_shape(w_shape, g.groups)),
-                        array_md(*gy_key), *_geometry(g), hint.pd, attr())
+                        array_md(*gy_key), *_geometry(g), hint.pd, attr(),
+                        prefer_jit=g.groups > 1 and w_shape[1] == 1)
         return None if p is None or p.implementation().startswith("ref") else p
     return cache.get(key, create)
 
