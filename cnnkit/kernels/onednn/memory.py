@@ -249,26 +249,20 @@ class Primitive:
         """Execute with ``inputs`` and ``outputs`` {argument name: (array, user descriptor)}; an argument whose
         layout the primitive chose differently is reordered into (inputs) or out of (outputs) a buffer."""
         slots, arrays, after = [], [], []
-        for name, (array, user_md) in inputs.items():
-            arg, want = self._want(name, user_md)
-            if want is None:
-                slots.append((arg, _address(user_md)))
-                arrays.append(array)
-            else:
-                buf = aligned(md_size(want))
-                run_reorder(self.reorder_to(user_md, want, ("in", name)), array, user_md, buf, want)
-                slots.append((arg, want))
-                arrays.append(buf)
-        for name, (array, user_md) in outputs.items():
-            arg, want = self._want(name, user_md)
-            if want is None:
-                slots.append((arg, _address(user_md)))
-                arrays.append(array)
-            else:
+        for direction, given in (("in", inputs), ("out", outputs)):
+            for name, (array, user_md) in given.items():
+                arg, want = self._want(name, user_md)
+                if want is None:
+                    slots.append((arg, _address(user_md)))
+                    arrays.append(array)
+                    continue
                 buf = aligned(md_size(want))
                 slots.append((arg, want))
                 arrays.append(buf)
-                after.append((self.reorder_to(want, user_md, ("out", name)), want, buf, user_md, array))
+                if direction == "in":
+                    run_reorder(self.reorder_to(user_md, want, ("in", name)), array, user_md, buf, want)
+                else:
+                    after.append((self.reorder_to(want, user_md, ("out", name)), want, buf, user_md, array))
         if self.scratch_bytes:
             slots.append((ARG["scratchpad"], self._scratch_md))
             arrays.append(_scratchpad(self.scratch_bytes))
