@@ -192,8 +192,8 @@ class Primitive:
         self._destroy = lib.dnnl_primitive_destroy, lib.dnnl_primitive_desc_destroy   # usable at shutdown
         self.handle = ctypes.c_void_p()
         check(lib.dnnl_primitive_create(ctypes.byref(self.handle), pd), "dnnl_primitive_create")
-        self.scratch_bytes = md_size(self.md("scratchpad"))
         self._scratch_md = self.md("scratchpad")
+        self.scratch_bytes = md_size(self._scratch_md)
         self._reorders: dict = {}
         self._wants: dict = {}     # (argument name, user descriptor address) -> the primitive's descriptor or None
         self._bound: dict = {}     # (thread id, slots) -> _Bound
