@@ -99,11 +99,15 @@ class Config:
     """Run float32 channels-last batch normalization on oneDNN (when the backend is active); False keeps it on
     the NumPy path."""
 
+    adaptive_threads: bool = True
+    """While other processes keep cores busy, start one thread fewer per busy core (at least one) in oneDNN's
+    primitives and cnnkit's batch split (:mod:`cnnkit.kernels.contention`); False: always ``threads``."""
+
 
 _MINIMUM = {"column_budget": 1, "keep_columns": 0, "threads": 1, "parallel_min": 0, "chunks_per_thread": 1,
             "piece_min": 1, "winograd_min_channels": 0, "winograd_min_map": 1,
             "weight_order_pixels": 0, "onednn_linear_min": 0}
-_FLAGS = ("split_blas_kernels", "onednn_batch_norm")
+_FLAGS = ("split_blas_kernels", "onednn_batch_norm", "adaptive_threads")
 _OPTIONS = tuple(f.name for f in dataclasses.fields(Config))
 
 

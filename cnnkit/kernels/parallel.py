@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
+from . import contention
 from .config import config
 
 __all__ = ["blas_threads", "parts_for", "over_batch", "over_images_or_rows", "workspace", "release_workspace", "chunks"]
@@ -67,7 +68,8 @@ def parts_for(n: int, work: int, blas: bool = True) -> int:
         split = cfg.split_blas_kernels
         if not (split or (split is None and blas_threads() == 1)):
             return 1
-    return max(1, min(cfg.threads, n))
+    threads = contention.threads(cfg.threads) if cfg.adaptive_threads else cfg.threads
+    return max(1, min(threads, n))
 
 
 def over_batch(fn, n: int, work: int, blas: bool = True) -> list:

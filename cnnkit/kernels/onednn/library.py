@@ -25,6 +25,7 @@ import os
 import sys
 import threading
 
+from .. import contention
 from ..config import config
 
 __all__ = ["lib", "load_error", "version", "check", "engine", "stream", "threads", "configured_threads",
@@ -212,8 +213,10 @@ def forked() -> bool:
 
 def configured_threads() -> int:
     """cnnkit's thread count (``kernels.config().threads``, i.e. ``ck.set_num_threads``) as oneDNN may use it in
-    this process (:func:`usable_threads`): what every primitive runs with and is cached under."""
-    return usable_threads(config().threads)
+    this process (:func:`usable_threads`), one fewer per core other processes keep busy (``adaptive_threads``,
+    :func:`cnnkit.kernels.contention.threads`): what a primitive runs with and is cached under."""
+    cfg = config()
+    return usable_threads(contention.threads(cfg.threads) if cfg.adaptive_threads else cfg.threads)
 
 
 def usable_threads(n: int) -> int:

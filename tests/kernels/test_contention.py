@@ -1,0 +1,124 @@
+"""Sharing the cores (``cnnkit.kernels.contention``): with other processes keeping every core busy, oneDNN's
+primitives and cnnkit's batch split start one thread; on a quiet machine they start ``threads`` again, even more
+than there are cores; ``kernels.using(adaptive_threads=False)`` keeps ``threads``. The busy cores are real:
+processes spinning on them."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import cnnkit as ck
+import cnnkit.nn.functional as F
+from cnnkit import kernels
+from cnnkit.kernels import contention, parallel
+from cnnkit.kernels import onednn as backend
+
+needs_procfs = pytest.mark.skipif(not os.path.exists("/proc/loadavg") or not os.path.isdir("/proc/self/task"),
+                                  reason="no /proc/loadavg or /proc/self/task: the estimate is always 0")
+CORES = os.cpu_count() or 1
+
+
+def _wait_for(condition, seconds: float = 10.0) -> bool:
+    """Ask ``condition()`` every few milliseconds (each ask may take a new reading) until it holds or time is up."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.003)
+    return condition()
+
+
+@pytest.fixture
+def busy_cores():
+    """One process spinning on every core of the machine, for the test's duration."""
+    spin = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
+    spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(CORES)]
+    try:
+        assert _wait_for(lambda: contention.threads(CORES + 2) == 1), contention.readings()
+        yield
+    finally:
+        for p in spinners:
+            p.kill()
+        for p in spinners:
+            p.wait()
+
+
+@pytest.mark.parametrize("n, busy, cores, expected", [
+    (2, 0, 2, 2), (3, 0, 2, 3), (2, 1, 2, 1), (2, 2, 2, 1), (2, 5, 2, 1), (8, 3, 8, 5), (4, 3, 8, 4),
+    (1, 1, 2, 1), (16, 0, 2, 16),
+])
+def test_share(n, busy, cores, expected):
+    """n on a quiet machine (even above the cores), else one thread fewer per busy core, at least one."""
+    assert contention.share(n, busy, cores) == expected
+
+
+@needs_procfs
+def test_a_reading_does_not_count_this_process():
+    """This process's own running threads (here the calling one, and any pool still spinning) are not others."""
+    value = contention.others()
+    assert isinstance(value, int) and 0 <= value
+
+
+@needs_procfs
+def test_busy_cores_take_threads_away_and_give_them_back(busy_cores):
+    """Every core busy: one thread, whatever n; once the spinners are gone, n again (a few readings later)."""
+    assert contention.threads(2) == 1 and contention.threads(CORES + 2) == 1
+    readings = contention.readings()
+    assert readings and all(0 < v for _, v in readings) and len(readings) <= 3
+
+
+@needs_procfs
+def test_threads_return_when_the_neighbours_stop():
+    spin = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
+    spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(CORES)]
+    try:
+        assert _wait_for(lambda: contention.threads(2) == 1), contention.readings()
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    assert _wait_for(lambda: contention.threads(CORES + 1) == CORES + 1), contention.readings()
+
+
+@needs_procfs
+def test_the_batch_split_shares_the_cores(busy_cores):
+    """cnnkit's own workers (the depthwise kernels' batch split): one part while every core is busy, unless
+    adaptive_threads is False."""
+    with kernels.using(threads=2, parallel_min=0):
+        assert parallel.parts_for(8, 1 << 20, blas=False) == 1
+        with kernels.using(adaptive_threads=False):
+            assert parallel.parts_for(8, 1 << 20, blas=False) == 2
+
+
+@needs_procfs
+@pytest.mark.skipif(not backend.available(), reason=f"oneDNN not loaded: {backend.load_error()}")
+def test_onednn_runs_one_thread_while_the_cores_are_busy(busy_cores):
+    """A oneDNN convolution (forward and both gradients) on one OpenMP thread while every core is busy, on
+    ``threads`` with adaptive_threads=False; both agree with the float64 result (NumPy kernels) to float32's
+    rounding."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 8, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((2, 8, 12, 12)).astype(np.float32)
+    def run(dtype):
+        xt, wt = ck.tensor(x.astype(dtype), requires_grad=True), ck.tensor(w.astype(dtype), requires_grad=True)
+        y = F.conv2d(xt, wt, padding=1)
+        y.backward(g.astype(dtype))
+        return y.numpy(), xt.grad.numpy(), wt.grad.numpy()
+
+    reference = run(np.float64)
+    teams = []
+    for adaptive in (True, False):
+        with kernels.using(threads=2, adaptive_threads=adaptive):
+            runs = backend.executions()
+            result = run(np.float32)
+            assert backend.executions() >= runs + 3          # forward, input gradient, weight gradient
+            teams.append(backend.library.last_run_threads())
+        for got, want in zip(result, reference):
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * float(np.abs(want).max()))
+    assert teams == [1, 2]
