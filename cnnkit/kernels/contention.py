@@ -6,19 +6,21 @@ and each barrier waits a scheduler time slice for the member that was preempted:
 by another process, a 1×1 convolution that takes 8.6 ms on two threads took up to 112 ms on two threads and at
 most 18.7 ms on one (docs/performance.md, "Sharing the cores"). So a kernel uses one thread fewer per busy core:
 
-    others     = runnable tasks on the machine − this process's running threads
-    threads(n) = n                                  if others = 0
-               = max(1, min(n, cores − others))     otherwise
+    busy       = round((CPU time of the whole machine − CPU time of this process) / wall time)
+    threads(n) = n                                  if busy = 0
+               = max(1, min(n, cores − busy))       otherwise
 
-The machine's runnable tasks are the kernel's instantaneous count (``/proc/loadavg``, the number before the
-slash, for all ``os.cpu_count()`` cores); this process's running threads (state R in ``/proc/self/task/*/stat``)
-are subtracted because its own workers (OpenMP's and BLAS's, which spin for a while after their work) are not a
-neighbour. A quiet machine keeps n, even an n above the core count that the user asked for.
+over the last :data:`SPAN` seconds (or the time since the last reading, after a pause). The machine's CPU time
+is the kernel's (``/proc/stat``'s first line: user, nice, system, irq and softirq time of all ``os.cpu_count()``
+cores, in clock ticks); this process's is ``time.process_time()``: its own threads (OpenMP's and BLAS's
+workers, which spin for a while after their work) are not a neighbour. A quiet machine keeps n, even an n above
+the core count that the user asked for. (The kernel's instantaneous count of runnable tasks is no substitute:
+a thread that has just gone to sleep may still be counted for a while, and in a LeNet-5 training loop every
+third reading counted one task that was not running.)
 
-One reading is a snapshot, so the estimate is the median of the readings of the last :data:`WINDOW` seconds (at
-most three; one after a pause); a reading (about 50 µs) is taken at most every :data:`INTERVAL` seconds, by
-whichever thread asks first. Where these files do not exist (not Linux), ``threads(n)`` is n. Nothing about the
-process changes: the estimate only chooses how many threads cnnkit's own kernels start.
+A reading (about 10 µs) is taken at most every :data:`INTERVAL` seconds, by whichever thread asks first. Where
+``/proc/stat`` does not exist (not Linux), ``threads(n)`` is n. Nothing about the process changes: the estimate
+only chooses how many threads cnnkit's own kernels start.
 """
 from __future__ import annotations
 
@@ -26,84 +28,62 @@ import os
 import threading
 import time
 
-__all__ = ["threads", "share", "others", "readings", "INTERVAL", "WINDOW"]
+__all__ = ["threads", "share", "busy_cores", "readings", "estimate", "INTERVAL", "SPAN"]
 
-INTERVAL = 0.01
-"""Seconds between two readings of the machine's load."""
-WINDOW = 0.05
-"""Readings older than this many seconds no longer count."""
+INTERVAL = 0.02
+"""Seconds between two readings."""
+SPAN = 0.2
+"""The estimate covers the readings of the last SPAN seconds (and at least the last two)."""
 
 _lock = threading.Lock()
-_readings: list = []        # [(time, others), ...], newest last, at most three
-_estimate = 0               # median of _readings: other processes' running tasks
+_readings: list = []        # [(time.monotonic(), machine busy ticks, process CPU seconds), ...], oldest first
+_estimate = 0               # cores other processes kept busy over the readings
 _next = 0.0                 # time.monotonic() at which the next reading is due
 _cores = os.cpu_count() or 1
-_loadavg: int | None = None  # a file descriptor on /proc/loadavg, kept open; -1 when it cannot be read
+_tick = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
+_stat: int | None = None    # a file descriptor on /proc/stat, kept open; -1 when it cannot be read
 
 
-def _open_loadavg() -> int:
-    try:
-        return os.open("/proc/loadavg", os.O_RDONLY)
-    except OSError:
-        return -1
-
-
-def _runnable() -> int | None:
-    """The machine's runnable tasks now (``/proc/loadavg``'s fourth field, before the slash), or None."""
-    global _loadavg
-    if _loadavg is None:
-        _loadavg = _open_loadavg()
-    if _loadavg < 0:
-        return None
-    try:
-        return int(os.pread(_loadavg, 128, 0).split()[3].split(b"/")[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _running_here() -> int:
-    """This process's threads that are running or runnable now (state R), the calling one included."""
-    count = 0
-    for tid in os.listdir("/proc/self/task"):
+def _machine_ticks() -> int | None:
+    """Clock ticks all cores have spent running anything (user, nice, system, irq, softirq), or None."""
+    global _stat
+    if _stat is None:
         try:
-            fd = os.open(f"/proc/self/task/{tid}/stat", os.O_RDONLY)
-        except OSError:           # the thread ended
-            continue
-        try:
-            stat = os.read(fd, 512)
+            _stat = os.open("/proc/stat", os.O_RDONLY)
         except OSError:
-            continue
-        finally:
-            os.close(fd)
-        end = stat.rfind(b")")  # the command name, in parentheses, may contain anything
-        count += stat[end + 2:end + 3] == b"R"
-    return count
-
-
-def others() -> int | None:
-    """One reading: the runnable tasks on the machine that are not this process's threads (None where it cannot
-    be read)."""
-    total = _runnable()
-    if total is None:
+            _stat = -1
+    if _stat < 0:
         return None
     try:
-        here = _running_here()
-    except OSError:
+        fields = os.pread(_stat, 256, 0).split(b"\n", 1)[0].split()
+        user, nice, system, _idle, _iowait, irq, softirq = (int(f) for f in fields[1:8])
+    except (OSError, ValueError):
         return None
-    return max(0, total - here)
+    return user + nice + system + irq + softirq
+
+
+def busy_cores(first: tuple, last: tuple) -> float:
+    """Cores' worth of CPU time that other processes used between two readings (time, machine ticks, process
+    CPU seconds)."""
+    wall = last[0] - first[0]
+    if wall <= 0:
+        return 0.0
+    return ((last[1] - first[1]) * _tick - (last[2] - first[2])) / wall
 
 
 def _read(now: float) -> None:
     """Take a reading and update the estimate (the caller holds the lock)."""
     global _readings, _estimate, _next
     _next = now + INTERVAL
-    value = others()
-    if value is None:
+    ticks = _machine_ticks()
+    if ticks is None:
         _readings, _estimate, _next = [], 0, float("inf")   # never read again
         return
-    _readings = [r for r in _readings[-2:] if now - r[0] <= WINDOW] + [(now, value)]
-    values = sorted(v for _, v in _readings)
-    _estimate = values[(len(values) - 1) // 2]              # of two readings, the lower
+    reading = (now, ticks, time.process_time())
+    kept = [r for r in _readings if now - r[0] <= SPAN] or _readings[-1:]
+    _readings = kept + [reading]
+    if len(_readings) >= 2:
+        _estimate = max(0, round(busy_cores(_readings[0], reading)))
 
 
 def threads(n: int) -> int:
@@ -125,8 +105,14 @@ def share(n: int, busy: int, cores: int) -> int:
 
 
 def readings() -> list:
-    """The readings the estimate is made of now: [(time.monotonic(), other runnable tasks), ...], oldest first."""
+    """The readings the estimate is made of now: [(time.monotonic(), machine busy ticks, process CPU seconds),
+    ...], oldest first."""
     return list(_readings)
+
+
+def estimate() -> int:
+    """The cores other processes kept busy over :func:`readings` (0 before two readings)."""
+    return _estimate
 
 
 def _after_fork_in_child() -> None:

@@ -57,19 +57,28 @@ def test_share(n, busy, cores, expected):
     assert contention.share(n, busy, cores) == expected
 
 
+def _reading():
+    contention._read(time.monotonic())
+    return contention.readings()[-1]
+
+
 @needs_procfs
-def test_a_reading_does_not_count_this_process():
-    """This process's own running threads (here the calling one, and any pool still spinning) are not others."""
-    value = contention.others()
-    assert isinstance(value, int) and 0 <= value
+def test_this_process_is_not_a_neighbour():
+    """A process keeping a core busy itself (this one, spinning for 0.3 s) is not counted as busy cores."""
+    first = _reading()
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end:
+        pass
+    assert contention.busy_cores(first, _reading()) < 0.5
 
 
 @needs_procfs
 def test_busy_cores_take_threads_away_and_give_them_back(busy_cores):
-    """Every core busy: one thread, whatever n; once the spinners are gone, n again (a few readings later)."""
-    assert contention.threads(2) == 1 and contention.threads(CORES + 2) == 1
-    readings = contention.readings()
-    assert readings and all(0 < v for _, v in readings) and len(readings) <= 3
+    """Every core busy: about as many busy cores as spinners, and one thread whatever n."""
+    first = _reading()
+    time.sleep(0.3)
+    assert contention.busy_cores(first, _reading()) > CORES - 0.5
+    assert contention.threads(2) == 1 and contention.threads(CORES + 2) == 1 and contention.estimate() >= CORES
 
 
 @needs_procfs
@@ -83,6 +92,7 @@ def test_threads_return_when_the_neighbours_stop():
             p.kill()
             p.wait()
     assert _wait_for(lambda: contention.threads(CORES + 1) == CORES + 1), contention.readings()
+    assert contention.estimate() == 0
 
 
 @needs_procfs

@@ -18,12 +18,12 @@ from tests.oracle import assert_close32
 
 pytestmark = pytest.mark.skipif(not backend.available(), reason=f"oneDNN not loaded: {backend.load_error()}")
 
-TIMEOUT = 120      # seconds; the child takes well under one (a hang never ends)
+TIMEOUT = 60       # seconds; the child takes well under one (a hang never ends)
 
 
-def _inputs():
+def _inputs(side: int):
     rng = np.random.default_rng(0)
-    return (rng.standard_normal((4, 32, 20, 20)).astype(np.float32),
+    return (rng.standard_normal((4, 32, side, side)).astype(np.float32),
             rng.standard_normal((64, 32, 3, 3)).astype(np.float32))
 
 
@@ -34,8 +34,11 @@ def _child(queue, x, w):
                backend.library.openmp().omp_get_max_threads(), backend.library.last_run_threads()))
 
 
-def test_a_forked_child_runs_onednn_convolutions():
-    x, w = _inputs()
+@pytest.mark.parametrize("side", [20, 64])
+def test_a_forked_child_runs_onednn_convolutions(side):
+    """side 64: an NCHW input of 2^19 floats, which goes to NHWC through a oneDNN reorder (conv.REORDER_MIN)."""
+    x, w = _inputs(side)
+    assert (x.size >= backend.conv.REORDER_MIN) == (side == 64)
     with kernels.using(threads=2):                     # the parent runs an OpenMP team of two threads first
         before = backend.executions()
         F.conv2d(ck.tensor(x), ck.tensor(w), padding=1)

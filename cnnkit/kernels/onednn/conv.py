@@ -45,8 +45,9 @@ def channels_last(a: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     out = _nhwc_empty(a.shape, a.dtype)
     src, dst = describe(a), describe(out)
-    r = cache.get(("conv_nhwc_copy", a.shape), lambda: reorder(src, dst))
-    with library.threads(library.configured_threads()):
+    threads = library.configured_threads()
+    with library.threads(threads):    # a primitive runs the team it was created for: created here, keyed by it
+        r = cache.get(("conv_nhwc_copy", a.shape, threads), lambda: reorder(src, dst))
         run_reorder(r, a, src, out, dst)
     return out
 

@@ -29,7 +29,7 @@ from .. import contention
 from ..config import config
 
 __all__ = ["lib", "load_error", "version", "check", "engine", "stream", "threads", "configured_threads",
-           "usable_threads", "forked", "openmp",
+           "usable_threads", "forked", "openmp", "team",
            "execute", "exec_args", "executions", "last_run_threads",
            "DnnlError", "SUPPORTED_MAJOR", "SCRATCHPAD_USER", "F32", "ANY", "ARG", "QUERY", "PROP", "ALG", "Dims",
            "ExecArg", "NORM"]
@@ -225,6 +225,12 @@ def usable_threads(n: int) -> int:
     return 1 if _forked else n
 
 
+def team() -> int:
+    """The OpenMP thread count in effect on this thread now (``omp_get_max_threads``): inside :func:`threads`, its
+    count. A primitive created now runs a team of that many threads whatever the setting when it runs."""
+    return _omp.omp_get_max_threads() if _omp is not None else 1
+
+
 def openmp():
     """The OpenMP runtime (ctypes.CDLL of libgomp) whose per-thread setting :func:`threads` changes, or None."""
     lib()
@@ -281,9 +287,11 @@ def stream():
 
 class threads:
     """``with threads(n):`` runs the block with oneDNN on ``n`` OpenMP threads: OpenMP's per-thread setting
-    (``omp_set_num_threads`` on the calling thread), restored when the block ends. Primitives are created and run
-    inside it, since oneDNN balances a primitive's work for the thread count it was created with. One thread in a
-    forked child (:func:`usable_threads`). (A class rather than a generator: it wraps every primitive run.)"""
+    (``omp_set_num_threads`` on the calling thread), restored when the block ends. Primitives are created inside
+    it: a primitive balances its work for, and runs, the team in effect at its creation (a reorder created for two
+    threads started a second thread when run inside ``threads(1)``), so the caches key primitives by the count. Runs
+    are inside it too (for the implementations that read the setting at run time). One thread in a forked child
+    (:func:`usable_threads`). (A class rather than a generator: it wraps every primitive run.)"""
 
     __slots__ = ("n", "before")
 

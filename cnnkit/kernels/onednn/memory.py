@@ -192,6 +192,7 @@ class Primitive:
         self._destroy = lib.dnnl_primitive_destroy, lib.dnnl_primitive_desc_destroy   # usable at shutdown
         self.handle = ctypes.c_void_p()
         check(lib.dnnl_primitive_create(ctypes.byref(self.handle), pd), "dnnl_primitive_create")
+        self.threads = library.team()    # oneDNN balances the work for this team and runs it, whatever the setting
         self._scratch_md = self.md("scratchpad")
         self.scratch_bytes = md_size(self._scratch_md)
         self._reorders: dict = {}
@@ -217,7 +218,8 @@ class Primitive:
         """The (cached) reorder from ``src_md`` to ``dst_md``; ``key`` names the pair within this primitive."""
         r = self._reorders.get(key)
         if r is None:
-            r = self._reorders[key] = reorder(src_md, dst_md)
+            with library.threads(self.threads):      # the same team as the primitive's (cached with it)
+                r = self._reorders[key] = reorder(src_md, dst_md)
         return r
 
     def _want(self, name: str, user_md):
