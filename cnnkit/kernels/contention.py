@@ -6,17 +6,18 @@ and each barrier waits a scheduler time slice for the member that was preempted:
 by another process, a 1×1 convolution that takes 8.6 ms on two threads took up to 112 ms on two threads and at
 most 18.7 ms on one (docs/performance.md, "Sharing the cores"). So a kernel uses one thread fewer per busy core:
 
-    busy       = round((CPU time of the whole machine − CPU time of this process) / wall time)
+    busy       = cores' worth of CPU time that other processes used over the last SPAN seconds
+               = (CPU time of the whole machine − CPU time of this process) / wall time, rounded
     threads(n) = n                                  if busy = 0
                = max(1, min(n, cores − busy))       otherwise
 
-over the last :data:`SPAN` seconds (or the time since the last reading, after a pause). The machine's CPU time
-is the kernel's (``/proc/stat``'s first line: user, nice, system, irq and softirq time of all ``os.cpu_count()``
-cores, in clock ticks); this process's is ``time.process_time()``: its own threads (OpenMP's and BLAS's
-workers, which spin for a while after their work) are not a neighbour. A quiet machine keeps n, even an n above
-the core count that the user asked for. (The kernel's instantaneous count of runnable tasks is no substitute:
-a thread that has just gone to sleep may still be counted for a while, and in a LeNet-5 training loop every
-third reading counted one task that was not running.)
+The machine's CPU time is the kernel's (``/proc/stat``'s first line: user, nice, system, irq and softirq time of
+all ``os.cpu_count()`` cores, in clock ticks); this process's is ``time.process_time()``: its own threads
+(OpenMP's and BLAS's workers, which spin for a while after their work) are not a neighbour. After a pause the
+span is the time since the last reading. The estimate falls only when the measurement is well below it
+(:func:`settled`). A quiet machine keeps n, even an n above the core count that the user asked for. (The
+kernel's instantaneous count of runnable tasks, ``/proc/loadavg``, was tried first: in a LeNet-5 training loop
+on a quiet machine, every third reading counted one more runnable task than there were running threads.)
 
 A reading (about 10 µs) is taken at most every :data:`INTERVAL` seconds, by whichever thread asks first. Where
 ``/proc/stat`` does not exist (not Linux), ``threads(n)`` is n. Nothing about the process changes: the estimate
@@ -24,16 +25,19 @@ only chooses how many threads cnnkit's own kernels start.
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
 
-__all__ = ["threads", "share", "busy_cores", "readings", "estimate", "INTERVAL", "SPAN"]
+__all__ = ["threads", "share", "busy_cores", "settled", "readings", "estimate", "INTERVAL", "SPAN", "FALL"]
 
 INTERVAL = 0.02
 """Seconds between two readings."""
 SPAN = 0.2
 """The estimate covers the readings of the last SPAN seconds (and at least the last two)."""
+FALL = 0.7
+"""The estimate of busy cores falls only when a measurement is this much below it (see :func:`settled`)."""
 
 _lock = threading.Lock()
 _readings: list = []        # [(time.monotonic(), machine busy ticks, process CPU seconds), ...], oldest first
@@ -83,7 +87,19 @@ def _read(now: float) -> None:
     kept = [r for r in _readings if now - r[0] <= SPAN] or _readings[-1:]
     _readings = kept + [reading]
     if len(_readings) >= 2:
-        _estimate = max(0, round(busy_cores(_readings[0], reading)))
+        _estimate = settled(_estimate, busy_cores(_readings[0], reading))
+
+
+def settled(before: int, measured: float) -> int:
+    """The new estimate of busy cores from the last one and a measurement: up as soon as the measurement rounds
+    higher, down only once it is below ``before`` by more than :data:`FALL` (a neighbour gets more of a core once
+    we leave it one, and less while we compete for it: the estimate must not swing between the two)."""
+    up = round(measured)
+    if up > before:
+        return up
+    if measured < before - FALL:
+        return max(0, math.floor(measured + 1 - FALL))
+    return before
 
 
 def threads(n: int) -> int:

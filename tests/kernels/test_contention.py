@@ -57,6 +57,16 @@ def test_share(n, busy, cores, expected):
     assert contention.share(n, busy, cores) == expected
 
 
+@pytest.mark.parametrize("before, measured, expected", [
+    (0, 0.3, 0), (0, 0.6, 1), (0, 1.7, 2), (1, 0.6, 1), (1, 0.35, 1), (1, 0.25, 0), (1, -0.1, 0), (1, 1.6, 2),
+    (2, 1.4, 2), (2, 1.2, 1), (2, 0.1, 0),
+])
+def test_settled(before, measured, expected):
+    """Up as soon as the measurement rounds higher; down only once it is more than FALL (0.7) below."""
+    assert contention.FALL == 0.7
+    assert contention.settled(before, measured) == expected
+
+
 def _reading():
     contention._read(time.monotonic())
     return contention.readings()[-1]
