@@ -58,12 +58,12 @@ def test_share(n, busy, cores, expected):
 
 
 @pytest.mark.parametrize("before, measured, expected", [
-    (0, 0.3, 0), (0, 0.6, 1), (0, 1.7, 2), (1, 0.6, 1), (1, 0.35, 1), (1, 0.25, 0), (1, -0.1, 0), (1, 1.6, 2),
-    (2, 1.4, 2), (2, 1.2, 1), (2, 0.1, 0),
+    (0, 0.3, 0), (0, 0.55, 0), (0, 0.6, 1), (0, 1.5, 1), (0, 1.7, 2), (1, 0.6, 1), (1, 0.35, 1), (1, 0.25, 0),
+    (1, -0.1, 0), (1, 1.6, 2), (2, 1.4, 2), (2, 1.2, 1), (2, 0.1, 0),
 ])
 def test_settled(before, measured, expected):
-    """Up as soon as the measurement rounds higher; down only once it is more than FALL (0.7) below."""
-    assert contention.FALL == 0.7
+    """Up to k once the measurement reaches k - 1 + RISE (0.6); down only once it is more than FALL (0.7) below."""
+    assert (contention.RISE, contention.FALL) == (0.6, 0.7)
     assert contention.settled(before, measured) == expected
 
 
