@@ -6,7 +6,7 @@ and each barrier waits a scheduler time slice for the member that was preempted:
 by another process, a 1×1 convolution that takes 8.6 ms on two threads took up to 112 ms on two threads and at
 most 18.7 ms on one (docs/performance.md, "Sharing the cores"). So a kernel uses one thread fewer per busy core:
 
-    busy       = cores' worth of CPU time that other processes used over the last SPAN seconds
+    busy       = cores' worth of CPU time that other processes used over the last SPAN seconds or more
                = (CPU time of the whole machine − CPU time of this process) / wall time, rounded
     threads(n) = n                                  if busy = 0
                = max(1, min(n, cores − busy))       otherwise
@@ -14,7 +14,7 @@ most 18.7 ms on one (docs/performance.md, "Sharing the cores"). So a kernel uses
 The machine's CPU time is the kernel's (``/proc/stat``'s first line: user, nice, system, irq and softirq time of
 all ``os.cpu_count()`` cores, in clock ticks); this process's is ``time.process_time()``: its own threads
 (OpenMP's and BLAS's workers, which spin for a while after their work) are not a neighbour. After a pause the
-span is the time since the last reading. The estimate rises at 0.6 of a core and falls only when the
+span reaches back to the last reading before it. The estimate rises at 0.6 of a core and falls only when the
 measurement is well below it (:func:`settled`). A quiet machine keeps n, even an n above the core count that the
 user asked for. (The
 kernel's instantaneous count of runnable tasks, ``/proc/loadavg``, was tried first: in a LeNet-5 training loop
@@ -36,7 +36,9 @@ __all__ = ["threads", "share", "busy_cores", "settled", "readings", "estimate", 
 INTERVAL = 0.02
 """Seconds between two readings."""
 SPAN = 0.2
-"""The estimate covers the readings of the last SPAN seconds (and at least the last two)."""
+"""The estimate covers at least the last SPAN seconds: the readings of that time and the last one before it (the
+machine's CPU time is counted in clock ticks of 10 ms: over 20 ms, a quiet machine measured 0.5–0.7 of a core
+that was not this process's)."""
 RISE = 0.6
 """The estimate of busy cores rises to k once a measurement reaches k − 1 + RISE (see :func:`settled`): on a quiet
 machine, 1 in 270 measurements during LeNet-5 training reached 0.62, 9 in 10 stayed below 0.21 (other tasks,
@@ -90,9 +92,9 @@ def _read(now: float) -> None:
         _readings, _estimate, _next = [], 0, float("inf")   # never read again
         return
     reading = (now, ticks, time.process_time())
-    kept = [r for r in _readings if now - r[0] <= SPAN] or _readings[-1:]
-    _readings = kept + [reading]
-    if len(_readings) >= 2:
+    older = [r for r in _readings if now - r[0] > SPAN]
+    _readings = older[-1:] + [r for r in _readings if now - r[0] <= SPAN] + [reading]
+    if now - _readings[0][0] >= SPAN:       # a shorter span measures the clock ticks' granularity
         _estimate = settled(_estimate, busy_cores(_readings[0], reading))
 
 
