@@ -31,7 +31,8 @@ import os
 import threading
 import time
 
-__all__ = ["threads", "share", "busy_cores", "settled", "readings", "estimate", "INTERVAL", "SPAN", "RISE", "FALL"]
+__all__ = ["threads", "share", "busy_cores", "runnable_others", "settled", "readings", "estimate",
+           "INTERVAL", "SPAN", "RISE", "FALL"]
 
 INTERVAL = 0.02
 """Seconds between two readings."""
@@ -50,6 +51,8 @@ FALL = 0.7
 _lock = threading.Lock()
 _readings: list = []        # [(time.monotonic(), machine busy ticks, process CPU seconds), ...], oldest first
 _estimate = 0               # cores other processes kept busy over the readings
+_busy = 0                   # ... and still keep busy at the last reading: what threads() uses
+_loadavg: int | None = None  # a file descriptor on /proc/loadavg, kept open; -1 when it cannot be read
 _next = 0.0                 # time.monotonic() at which the next reading is due
 _cores = os.cpu_count() or 1
 _tick = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
@@ -74,6 +77,53 @@ def _machine_ticks() -> int | None:
     return user + nice + system + irq + softirq
 
 
+def _runnable() -> int | None:
+    """The machine's runnable tasks now (``/proc/loadavg``'s fourth field, before the slash), or None."""
+    global _loadavg
+    if _loadavg is None:
+        try:
+            _loadavg = os.open("/proc/loadavg", os.O_RDONLY)
+        except OSError:
+            _loadavg = -1
+    if _loadavg < 0:
+        return None
+    try:
+        return int(os.pread(_loadavg, 128, 0).split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _running_here() -> int:
+    """This process's threads that are running or runnable now (state R), the calling one included."""
+    count = 0
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            fd = os.open(f"/proc/self/task/{tid}/stat", os.O_RDONLY)
+        except OSError:           # the thread ended
+            continue
+        try:
+            stat = os.read(fd, 512)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        end = stat.rfind(b")")  # the command name, in parentheses, may contain anything
+        count += stat[end + 2:end + 3] == b"R"
+    return count
+
+
+def runnable_others() -> int | None:
+    """Runnable tasks on the machine now that are not this process's threads (None where it cannot be read). It
+    may count a task too many (one that has just gone to sleep can still be counted), never one too few."""
+    total = _runnable()
+    if total is None:
+        return None
+    try:
+        return max(0, total - _running_here())
+    except OSError:
+        return None
+
+
 def busy_cores(first: tuple, last: tuple) -> float:
     """Cores' worth of CPU time that other processes used between two readings (time, machine ticks, process
     CPU seconds)."""
@@ -85,17 +135,22 @@ def busy_cores(first: tuple, last: tuple) -> float:
 
 def _read(now: float) -> None:
     """Take a reading and update the estimate (the caller holds the lock)."""
-    global _readings, _estimate, _next
+    global _readings, _estimate, _busy, _next
     _next = now + INTERVAL
     ticks = _machine_ticks()
     if ticks is None:
-        _readings, _estimate, _next = [], 0, float("inf")   # never read again
+        _readings, _estimate, _busy, _next = [], 0, 0, float("inf")   # never read again
         return
     reading = (now, ticks, time.process_time())
     older = [r for r in _readings if now - r[0] > SPAN]
     _readings = older[-1:] + [r for r in _readings if now - r[0] <= SPAN] + [reading]
     if now - _readings[0][0] >= SPAN:       # a shorter span measures the clock ticks' granularity
         _estimate = settled(_estimate, busy_cores(_readings[0], reading))
+    if _estimate == 0:
+        _busy = 0
+    else:
+        others = runnable_others()
+        _busy = _estimate if others is None else min(_estimate, others)
 
 
 def settled(before: int, measured: float) -> int:
@@ -119,7 +174,7 @@ def threads(n: int) -> int:
                 _read(now)
         finally:
             _lock.release()
-    return share(n, _estimate, _cores)
+    return share(n, _busy, _cores)
 
 
 def share(n: int, busy: int, cores: int) -> int:
@@ -135,14 +190,15 @@ def readings() -> list:
 
 
 def estimate() -> int:
-    """The cores other processes kept busy over :func:`readings` (0 before two readings)."""
-    return _estimate
+    """The cores other processes keep busy by the last reading: kept busy over :func:`readings` (0 before they
+    span :data:`SPAN`) and still runnable then (what :func:`threads` uses)."""
+    return _busy
 
 
 def _after_fork_in_child() -> None:
-    global _lock, _readings, _estimate, _next
+    global _lock, _readings, _estimate, _busy, _next
     _lock = threading.Lock()      # another thread may have held it at the fork
-    _readings, _estimate, _next = [], 0, 0.0
+    _readings, _estimate, _busy, _next = [], 0, 0, 0.0
 
 
 if hasattr(os, "register_at_fork"):
