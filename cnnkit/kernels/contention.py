@@ -6,23 +6,26 @@ and each barrier waits a scheduler time slice for the member that was preempted:
 by another process, a 1×1 convolution that takes 8.6 ms on two threads took up to 112 ms on two threads and at
 most 18.7 ms on one (docs/performance.md, "Sharing the cores"). So a kernel uses one thread fewer per busy core:
 
-    busy       = cores' worth of CPU time that other processes used over the last SPAN seconds or more
-               = (CPU time of the whole machine − CPU time of this process) / wall time, rounded
+    used       = cores' worth of CPU time that other processes used over the last SPAN seconds or more
+               = (CPU time of the whole machine − CPU time of this process) / wall time
+    busy       = min(used, rounded (:func:`settled`), other tasks runnable at the reading)
     threads(n) = n                                  if busy = 0
                = max(1, min(n, cores − busy))       otherwise
 
 The machine's CPU time is the kernel's (``/proc/stat``'s first line: user, nice, system, irq and softirq time of
 all ``os.cpu_count()`` cores, in clock ticks); this process's is ``time.process_time()``: its own threads
 (OpenMP's and BLAS's workers, which spin for a while after their work) are not a neighbour. After a pause the
-span reaches back to the last reading before it. The estimate rises at 0.6 of a core and falls only when the
-measurement is well below it (:func:`settled`). A quiet machine keeps n, even an n above the core count that the
-user asked for. (The
-kernel's instantaneous count of runnable tasks, ``/proc/loadavg``, was tried first: in a LeNet-5 training loop
-on a quiet machine, every third reading counted one more runnable task than there were running threads.)
+span reaches back to the last reading before it. The rounded estimate rises at 0.6 of a core and falls only when
+the measurement is well below it. The runnable tasks are the kernel's instantaneous count (``/proc/loadavg``)
+minus this process's threads in state R (``/proc/self/task/*/stat``). Each half alone was wrong on a quiet
+machine: the count, in a LeNet-5 training loop, counted one task too many in every third reading (a thread that
+has just gone to sleep may still be counted); the CPU time kept counting, for 0.2 s, another process that had just
+gone idle (two processes taking turns). A quiet machine keeps n, even an n above the core count that the user
+asked for.
 
-A reading (about 10 µs) is taken at most every :data:`INTERVAL` seconds, by whichever thread asks first. Where
-``/proc/stat`` does not exist (not Linux), ``threads(n)`` is n. Nothing about the process changes: the estimate
-only chooses how many threads cnnkit's own kernels start.
+A reading (about 10 µs; 45 µs while a core is counted busy) is taken at most every :data:`INTERVAL` seconds, by
+whichever thread asks first. Where ``/proc/stat`` does not exist (not Linux), ``threads(n)`` is n. Nothing about
+the process changes: the estimate only chooses how many threads cnnkit's own kernels start.
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ import os
 import threading
 import time
 
-__all__ = ["threads", "share", "busy_cores", "runnable_others", "settled", "readings", "estimate",
+__all__ = ["threads", "share", "busy_cores", "runnable_others", "settled", "readings", "used", "estimate",
            "INTERVAL", "SPAN", "RISE", "FALL"]
 
 INTERVAL = 0.02
@@ -41,10 +44,9 @@ SPAN = 0.2
 machine's CPU time is counted in clock ticks of 10 ms: over 20 ms, a quiet machine measured 0.5–0.7 of a core
 that was not this process's)."""
 RISE = 0.6
-"""The estimate of busy cores rises to k once a measurement reaches k − 1 + RISE (see :func:`settled`): on a quiet
-machine, 1 in 270 measurements during LeNet-5 training reached 0.62, 9 in 10 stayed below 0.21 (other tasks,
-and the clock-tick granularity of the machine's CPU time); a process spinning on one of 2 cores measured
-0.5–0.9 while two threads of ours competed with it, 1.0 once we left it its core."""
+"""The estimate of busy cores rises to k once a measurement reaches k − 1 + RISE (see :func:`settled`). Measured on
+2 cores: on a quiet machine, 255 measurements during LeNet-5 training stayed below 0.08; with a process spinning
+on one core, 0.55–0.99 while two threads of ours competed with it, 0.91–1.05 once we left it its core."""
 FALL = 0.7
 """The estimate of busy cores falls only when a measurement is this much below it (see :func:`settled`)."""
 
@@ -187,6 +189,11 @@ def readings() -> list:
     """The readings the estimate is made of now: [(time.monotonic(), machine busy ticks, process CPU seconds),
     ...], oldest first."""
     return list(_readings)
+
+
+def used() -> int:
+    """The cores' worth of CPU time other processes used over :func:`readings`, rounded (:func:`settled`)."""
+    return _estimate
 
 
 def estimate() -> int:

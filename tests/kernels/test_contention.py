@@ -106,6 +106,29 @@ def test_threads_return_when_the_neighbours_stop():
 
 
 @needs_procfs
+def test_a_neighbour_that_has_stopped_does_not_count():
+    """Right after the spinners end, their CPU time still fills the last 0.2 s (``used``), but no other task is
+    runnable: no core counts as busy (two processes taking turns must not slow each other down)."""
+    spin = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
+    spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(CORES)]
+    try:
+        assert _wait_for(lambda: contention.threads(2) == 1), contention.readings()
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    seen = []
+
+    def settled_to_zero():
+        contention._read(time.monotonic())
+        seen.append((contention.used(), contention.estimate()))
+        return contention.estimate() == 0
+
+    assert _wait_for(settled_to_zero, seconds=0.1), seen
+    assert seen[-1][0] >= 1, seen           # the CPU-time estimate alone would still count them
+
+
+@needs_procfs
 def test_the_batch_split_shares_the_cores(busy_cores):
     """cnnkit's own workers (the depthwise kernels' batch split): one part while every core is busy, unless
     adaptive_threads is False."""
