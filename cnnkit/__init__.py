@@ -145,7 +145,12 @@ from . import data, distributed, models, nn, onnx, optim, train, utils  # noqa: 
 from ._version import __version__  # noqa: E402
 from .insight.summary import summary  # noqa: E402
 from .io.checkpoint import load, save  # noqa: E402
-from .kernels.config import get_num_threads, set_num_threads  # noqa: E402
+from .kernels.config import (  # noqa: E402
+    are_deterministic_algorithms_enabled,
+    get_num_threads,
+    set_num_threads,
+    use_deterministic_algorithms,
+)
 
 
 def numel(input: Tensor) -> int:

@@ -75,6 +75,9 @@ DIFFERENCES = {
     "torch.set_num_threads": "sizes cnnkit's own worker pool (`kernels.config().threads`); NumPy's BLAS keeps the "
                              "thread count of its environment (OPENBLAS_NUM_THREADS): cnnkit never changes a "
                              "process-wide setting",
+    "torch.use_deterministic_algorithms": "cnnkit's results repeat bit for bit at a fixed thread count; deterministic "
+                                          "mode keeps the count fixed (no adaptive threads under a busy neighbour: "
+                                          "`kernels.config().adaptive_threads`); `warn_only` has nothing to warn of",
     "torch.utils.checkpoint.checkpoint": "runs the function once and keeps its activations: the same values and "
                                          "gradients as torch, without the memory saving",
     "torch.utils.checkpoint.checkpoint_sequential": "runs the modules in order and keeps their activations (no "

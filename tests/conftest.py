@@ -46,3 +46,12 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def deterministic():
+    """``ck.use_deterministic_algorithms(True)`` for the test: two runs compared bit for bit must not see the
+    thread count follow the machine's load (``kernels.config().adaptive_threads``)."""
+    ck.use_deterministic_algorithms(True)
+    yield
+    ck.use_deterministic_algorithms(False)

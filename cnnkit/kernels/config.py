@@ -18,7 +18,8 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["ALGORITHMS", "Config", "config", "using", "set_num_threads", "get_num_threads"]
+__all__ = ["ALGORITHMS", "Config", "config", "using", "set_num_threads", "get_num_threads",
+           "use_deterministic_algorithms", "are_deterministic_algorithms_enabled"]
 
 ALGORITHMS = ("pointwise", "depthwise", "weight_order", "winograd", "im2col")
 """The convolution algorithms, in the order :func:`cnnkit.kernels.select` tries them."""
@@ -99,9 +100,11 @@ class Config:
     """Run float32 channels-last batch normalization on oneDNN (when the backend is active); False keeps it on
     the NumPy path."""
 
-    adaptive_threads: bool = True
+    adaptive_threads: bool = dataclasses.field(default_factory=lambda: os.environ.get("CNNKIT_ADAPTIVE_THREADS") != "0")
     """While other processes keep cores busy, start one thread fewer per busy core (at least one) in oneDNN's
-    primitives and cnnkit's batch split (:mod:`cnnkit.kernels.contention`); False: always ``threads``."""
+    primitives and cnnkit's batch split (:mod:`cnnkit.kernels.contention`); False: always ``threads``, for
+    bitwise-repeatable weight gradients (:func:`use_deterministic_algorithms` sets it for the process, and
+    ``CNNKIT_ADAPTIVE_THREADS=0`` in the environment makes False the default)."""
 
 
 _MINIMUM = {"column_budget": 1, "keep_columns": 0, "threads": 1, "parallel_min": 0, "chunks_per_thread": 1,
@@ -158,6 +161,28 @@ def set_num_threads(num: int) -> None:
     if num < 1:
         raise ValueError(f"set_num_threads: expected a positive int, got {num!r}")
     _DEFAULT = dataclasses.replace(_DEFAULT, threads=int(num))
+
+
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """Bitwise-repeatable results from now on (``mode``), as ``torch.use_deterministic_algorithms``: for every thread
+    and context except inside a ``kernels.using(adaptive_threads=...)`` block.
+
+    At a fixed thread count every cnnkit kernel gives the same bits run after run. What can change them is the
+    thread count: a weight gradient summed over the batch is split between threads (oneDNN's, or cnnkit's own
+    batch split), and ``adaptive_threads`` starts fewer threads while other processes keep cores busy. So
+    deterministic mode is ``adaptive_threads`` off (``threads`` always). ``warn_only`` is accepted for torch's
+    signature: no cnnkit operation is nondeterministic at a fixed thread count, so there is nothing to warn of."""
+    global _DEFAULT
+    if not isinstance(mode, bool):
+        raise TypeError(f"use_deterministic_algorithms: expected mode to be a bool, got {mode!r}")
+    if not isinstance(warn_only, bool):
+        raise TypeError(f"use_deterministic_algorithms: expected warn_only to be a bool, got {warn_only!r}")
+    _DEFAULT = dataclasses.replace(_DEFAULT, adaptive_threads=not mode)
+
+
+def are_deterministic_algorithms_enabled() -> bool:
+    """Are results bitwise repeatable here (``adaptive_threads`` off: see :func:`use_deterministic_algorithms`)?"""
+    return not config().adaptive_threads
 
 
 def get_num_threads() -> int:

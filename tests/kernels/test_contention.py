@@ -165,3 +165,49 @@ def test_onednn_runs_one_thread_while_the_cores_are_busy(busy_cores):
         for got, want in zip(result, reference):
             np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * float(np.abs(want).max()))
     assert teams == [1, 2]
+
+
+@needs_procfs
+@pytest.mark.skipif(not backend.available(), reason=f"oneDNN not loaded: {backend.load_error()}")
+def test_deterministic_mode_keeps_the_thread_count(busy_cores):
+    """``ck.use_deterministic_algorithms(True)``: the configured threads even while every core is busy (a weight
+    gradient's bits depend on the thread count); False gives the adaptation back."""
+    rng = np.random.default_rng(0)
+    x = ck.tensor(rng.standard_normal((2, 8, 12, 12)).astype(np.float32))
+    w = ck.tensor(rng.standard_normal((8, 8, 3, 3)).astype(np.float32), requires_grad=True)
+    assert not ck.are_deterministic_algorithms_enabled()
+    teams = []
+    try:
+        ck.use_deterministic_algorithms(True)
+        assert ck.are_deterministic_algorithms_enabled()
+        with kernels.using(threads=2):
+            F.conv2d(x, w, padding=1).sum().backward()
+            teams.append(backend.library.last_run_threads())
+    finally:
+        ck.use_deterministic_algorithms(False)
+    with kernels.using(threads=2):
+        F.conv2d(x, w, padding=1).sum().backward()
+        teams.append(backend.library.last_run_threads())
+    assert teams == [2, 1] and not ck.are_deterministic_algorithms_enabled()
+
+
+@pytest.mark.parametrize("args, kwargs, match", [
+    ((1,), {}, "expected mode to be a bool, got 1"),
+    ((True,), {"warn_only": None}, "expected warn_only to be a bool, got None"),
+])
+def test_use_deterministic_algorithms_checks_its_arguments(args, kwargs, match):
+    with pytest.raises(TypeError, match=f"use_deterministic_algorithms: {match}"):
+        ck.use_deterministic_algorithms(*args, **kwargs)
+    assert not ck.are_deterministic_algorithms_enabled()
+
+
+@pytest.mark.parametrize("value, enabled", [("0", True), ("1", False), (None, False)])
+def test_the_environment_variable_sets_the_default(value, enabled):
+    """CNNKIT_ADAPTIVE_THREADS=0: deterministic from the start (for a child process, e.g. the CLI)."""
+    env = {k: v for k, v in os.environ.items() if k != "CNNKIT_ADAPTIVE_THREADS"}
+    if value is not None:
+        env["CNNKIT_ADAPTIVE_THREADS"] = value
+    code = "import cnnkit as ck; print(ck.are_deterministic_algorithms_enabled())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(enabled)
