@@ -262,7 +262,7 @@ def test_sigkill_during_checkpoint_writes_never_loses_the_run(tmp_path):
 
 
 # ----- SIGTERM / request_stop: stop at a batch boundary, checkpoint, resume exactly ------------------------------
-def test_request_stop_mid_epoch_resumes_to_the_same_weights(tmp_path, deterministic):
+def test_request_stop_mid_epoch_resumes_to_the_same_weights(tmp_path):
     """The API: request_stop() in the middle of epoch 2 (from a dataset read, as a signal handler would), then a
     new Trainer resumes from the checkpoint: bit-identical weights to 3 uninterrupted epochs, with augmentation
     and dropout-free LeNet-5 drawing from the generator."""
@@ -308,7 +308,7 @@ def test_request_stop_mid_epoch_resumes_to_the_same_weights(tmp_path, determinis
 
 @pytest.mark.slow
 def test_sigterm_stops_at_a_batch_boundary_and_resumes_bit_identically(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(REPO), CNNKIT_ADAPTIVE_THREADS="0")   # bits must not follow the load
+    env = dict(os.environ, PYTHONPATH=str(REPO))
     command = [sys.executable, "-m", "cnnkit", "train", "--quiet", "--augment", "--batch-size", "4", "--epochs",
                "3"]
     full = subprocess.run(command + ["--out", str(tmp_path / "full")], cwd=tmp_path, env=env, capture_output=True,

@@ -26,11 +26,13 @@ rank sees the numbers of the whole data set. A resumed run loads the checkpoint 
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 
 import numpy as np
 
+from .. import kernels
 from ..io.atomic import remove_stale_temps
 from ..io.checkpoint import save
 from ..nn.utils import clip_grad_norm_, l1_penalty
@@ -81,12 +83,18 @@ class Trainer:
     - ``distributed``: the process group of a data-parallel run (``cnnkit.distributed.init()``); see the module
       docstring. A model that declares ``is_wrapper`` (``DistributedDataParallel``) is trained as it is, and its
       ``.module`` is what checkpoints save and load.
+    - ``deterministic`` (True): ``fit`` runs cnnkit's kernels on the configured thread count whatever the
+      machine's load (``kernels.using(adaptive_threads=False)`` around its steps, for its thread only), so that a
+      resumed run gives exactly the weights of an uninterrupted one: a weight gradient's last bits depend on the
+      thread count. False lets them start fewer threads while other processes keep cores busy (steadier on a
+      shared machine; docs/performance.md, "Sharing the cores").
     """
 
     def __init__(self, model, optimizer, loss, scheduler=None, *, l1: float = 0.0, grad_clip: float | None = None,
                  log=None, plot=None, checkpoint=None, quiet: bool = False, topk: int | None = None,
                  batch_size: int = 64, stream=None, meta: dict | None = None, distributed=None, best=None,
-                 best_metric: str = "val_acc", early_stop: int | None = None, diverge_factor: float | None = 1e4):
+                 best_metric: str = "val_acc", early_stop: int | None = None, diverge_factor: float | None = 1e4,
+                 deterministic: bool = True):
         if not callable(model) or not hasattr(model, "parameters"):
             raise TypeError(f"Trainer: model must be a Module, got {type(model).__name__}")
         if not hasattr(optimizer, "step") or not hasattr(optimizer, "param_groups"):
@@ -109,6 +117,9 @@ class Trainer:
         if diverge_factor is not None and (not validate.is_real(diverge_factor) or not diverge_factor > 1):
             raise ValueError(f"Trainer: diverge_factor must be a number above 1 or None, got {diverge_factor!r}")
         self.diverge_factor = diverge_factor
+        if not isinstance(deterministic, bool):
+            raise TypeError(f"Trainer: deterministic must be a bool, got {deterministic!r}")
+        self.deterministic = deterministic
         self.stopped_early = False
         self.stopped = False  # by request_stop(): a checkpoint of the stopped epoch was written
         self._stop_requested = False
@@ -254,19 +265,8 @@ class Trainer:
         self._clock = RunClock()  # the times of this fit, for the progress display's run ETA
         completed = False
         try:
-            while self.epoch < epochs:
-                if self._stop_requested:
-                    self._stop_now()
-                    break
-                if self.early_stop is not None and \
-                        epochs_without_improvement(self.history, self.best_metric) >= self.early_stop:
-                    self.stopped_early = True
-                    break
-                try:
-                    self._fit_epoch(train_loader, val_loader, epochs)
-                except _Stop:
-                    self._stop_now()
-                    break
+            with kernels.using(adaptive_threads=False) if self.deterministic else contextlib.nullcontext():
+                self._fit_epochs(train_loader, val_loader, epochs)      # (this thread's steps only)
             completed = True
         finally:
             if self.plot is not None and self.is_main and self._plot_rows() and self._plotted != len(self._plot_rows()):
@@ -276,6 +276,22 @@ class Trainer:
                     if completed:  # else the error under way (e.g. the checkpoint's full disk) is the one to tell
                         raise
         return self.history
+
+    def _fit_epochs(self, train_loader, val_loader, epochs: int) -> None:
+        """Epochs until ``epochs`` are complete, or a stop request or early stopping ends the run."""
+        while self.epoch < epochs:
+            if self._stop_requested:
+                self._stop_now()
+                break
+            if self.early_stop is not None and \
+                    epochs_without_improvement(self.history, self.best_metric) >= self.early_stop:
+                self.stopped_early = True
+                break
+            try:
+                self._fit_epoch(train_loader, val_loader, epochs)
+            except _Stop:
+                self._stop_now()
+                break
 
     def _fit_epoch(self, train_loader, val_loader, epochs: int) -> None:
         lr = self.optimizer.param_groups[0]["lr"]

@@ -19,8 +19,6 @@ from cnnkit.nn.loss import CrossEntropyLoss
 from cnnkit.optim import SGD, Adam, lr_scheduler
 from cnnkit.train import Trainer
 
-pytestmark = pytest.mark.usefixtures("deterministic")  # two runs are compared bit for bit
-
 RNG = np.random.default_rng(11)
 X = RNG.standard_normal((48, 1, 8, 8)).astype(np.float32)
 Y = RNG.integers(0, 3, 48)
