@@ -54,44 +54,46 @@ _lock = threading.Lock()
 _readings: list = []        # [(time.monotonic(), machine busy ticks, process CPU seconds), ...], oldest first
 _estimate = 0               # cores other processes kept busy over the readings
 _busy = 0                   # ... and still keep busy at the last reading: what threads() uses
-_loadavg: int | None = None  # a file descriptor on /proc/loadavg, kept open; -1 when it cannot be read
 _next = 0.0                 # time.monotonic() at which the next reading is due
 _cores = os.cpu_count() or 1
 _tick = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
-_stat: int | None = None    # a file descriptor on /proc/stat, kept open; -1 when it cannot be read
+_files: dict = {}           # /proc file name -> a descriptor kept open (-1: it cannot be read)
+
+
+def _proc(name: str) -> bytes | None:
+    """The start of ``/proc/<name>`` (read through a descriptor kept open), or None where it cannot be read."""
+    fd = _files.get(name)
+    if fd is None:
+        try:
+            fd = os.open(f"/proc/{name}", os.O_RDONLY)
+        except OSError:
+            fd = -1
+        _files[name] = fd
+    if fd < 0:
+        return None
+    try:
+        return os.pread(fd, 256, 0)
+    except OSError:
+        return None
 
 
 def _machine_ticks() -> int | None:
     """Clock ticks all cores have spent running anything (user, nice, system, irq, softirq), or None."""
-    global _stat
-    if _stat is None:
-        try:
-            _stat = os.open("/proc/stat", os.O_RDONLY)
-        except OSError:
-            _stat = -1
-    if _stat < 0:
-        return None
+    text = _proc("stat")
     try:
-        fields = os.pread(_stat, 256, 0).split(b"\n", 1)[0].split()
+        fields = text.split(b"\n", 1)[0].split()
         user, nice, system, _idle, _iowait, irq, softirq = (int(f) for f in fields[1:8])
-    except (OSError, ValueError):
+    except (AttributeError, ValueError):
         return None
     return user + nice + system + irq + softirq
 
 
 def _runnable() -> int | None:
     """The machine's runnable tasks now (``/proc/loadavg``'s fourth field, before the slash), or None."""
-    global _loadavg
-    if _loadavg is None:
-        try:
-            _loadavg = os.open("/proc/loadavg", os.O_RDONLY)
-        except OSError:
-            _loadavg = -1
-    if _loadavg < 0:
-        return None
+    text = _proc("loadavg")
     try:
-        return int(os.pread(_loadavg, 128, 0).split()[3].split(b"/")[0])
-    except (OSError, ValueError, IndexError):
+        return int(text.split()[3].split(b"/")[0])
+    except (AttributeError, ValueError, IndexError):
         return None
 
 

@@ -4,6 +4,7 @@ than there are cores; ``kernels.using(adaptive_threads=False)`` keeps ``threads`
 processes spinning on them."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -33,9 +34,10 @@ def _wait_for(condition, seconds: float = 10.0) -> bool:
     return condition()
 
 
-@pytest.fixture
-def busy_cores():
-    """One process spinning on every core of the machine, for the test's duration."""
+@contextlib.contextmanager
+def _spinning():
+    """One process spinning on every core of the machine for the block (each also ends with this process); the
+    block starts once cnnkit counts every core as busy."""
     spin = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
     spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(CORES)]
     try:
@@ -46,6 +48,13 @@ def busy_cores():
             p.kill()
         for p in spinners:
             p.wait()
+
+
+@pytest.fixture
+def busy_cores():
+    """One process spinning on every core of the machine, for the test's duration."""
+    with _spinning():
+        yield
 
 
 @pytest.mark.parametrize("n, busy, cores, expected", [
@@ -93,14 +102,8 @@ def test_busy_cores_take_threads_away_and_give_them_back(busy_cores):
 
 @needs_procfs
 def test_threads_return_when_the_neighbours_stop():
-    spin = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
-    spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(CORES)]
-    try:
-        assert _wait_for(lambda: contention.threads(2) == 1), contention.readings()
-    finally:
-        for p in spinners:
-            p.kill()
-            p.wait()
+    with _spinning():
+        assert contention.threads(2) == 1
     assert _wait_for(lambda: contention.threads(CORES + 1) == CORES + 1), contention.readings()
     assert contention.estimate() == 0
 
@@ -109,14 +112,8 @@ def test_threads_return_when_the_neighbours_stop():
 def test_a_neighbour_that_has_stopped_does_not_count():
     """Right after the spinners end, their CPU time still fills the last 0.2 s (``used``), but no other task is
     runnable: no core counts as busy (two processes taking turns must not slow each other down)."""
-    spin = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
-    spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(CORES)]
-    try:
-        assert _wait_for(lambda: contention.threads(2) == 1), contention.readings()
-    finally:
-        for p in spinners:
-            p.kill()
-            p.wait()
+    with _spinning():
+        assert contention.threads(2) == 1
     seen = []
 
     def settled_to_zero():
