@@ -19,6 +19,8 @@ from cnnkit import kernels
 from cnnkit.kernels import contention, parallel
 from cnnkit.kernels import onednn as backend
 
+pytestmark = pytest.mark.adaptive_threads  # tests the adaptation itself (tests/conftest.py)
+
 needs_procfs = pytest.mark.skipif(not os.path.exists("/proc/loadavg") or not os.path.isdir("/proc/self/task"),
                                   reason="no /proc/loadavg or /proc/self/task: the estimate is always 0")
 CORES = os.cpu_count() or 1
@@ -35,9 +37,9 @@ def _wait_for(condition, seconds: float = 10.0) -> bool:
 
 
 @contextlib.contextmanager
-def _spinning():
+def _spinning(settle: bool = True):
     """One process spinning on every core of the machine for the block (each also ends with this process); the
-    block starts once cnnkit counts every core as busy."""
+    block starts once cnnkit counts every core as busy and (``settle``) ends once it counts none."""
     spin = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
     spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(CORES)]
     try:
@@ -48,6 +50,8 @@ def _spinning():
             p.kill()
         for p in spinners:
             p.wait()
+        if settle:                                                       # the next test starts on a quiet estimate
+            _wait_for(lambda: contention.threads(CORES + 2) == CORES + 2)
 
 
 @pytest.fixture
@@ -112,7 +116,7 @@ def test_threads_return_when_the_neighbours_stop():
 def test_a_neighbour_that_has_stopped_does_not_count():
     """Right after the spinners end, their CPU time still fills the last 0.2 s (``used``), but no other task is
     runnable: no core counts as busy (two processes taking turns must not slow each other down)."""
-    with _spinning():
+    with _spinning(settle=False):
         assert contention.threads(2) == 1
     seen = []
 

@@ -16,6 +16,8 @@ from cnnkit.nn.loss import CrossEntropyLoss
 from cnnkit.optim import SGD
 from cnnkit.train import Trainer
 
+pytestmark = pytest.mark.adaptive_threads  # tests the default, and the Trainer's switch (tests/conftest.py)
+
 
 class _Recording(nn.Module):
     """A small convolutional classifier that records, at each forward, whether results are bitwise repeatable."""
