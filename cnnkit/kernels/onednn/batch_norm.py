@@ -156,7 +156,7 @@ def _vector(v: np.ndarray) -> tuple:
 def _run(p: Primitive | None, inputs: dict, outputs: dict) -> None:
     if p is None:                              # callers ask supports() first
         raise library.DnnlError("dnnl_batch_normalization_*_primitive_desc_create", 3)
-    with library.threads(library.configured_threads()):
+    with library.threads(p.threads):
         p.run(inputs, outputs)
 
 

@@ -240,7 +240,7 @@ def forward(x: np.ndarray, w: np.ndarray, g, keep: bool = False, bias: np.ndarra
     if bias is not None:
         bias = np.ascontiguousarray(bias)
         inputs["bias"] = (bias, describe(bias))
-    with library.threads(library.configured_threads()):     # the weight's reorder too (fork safety)
+    with library.threads(p.threads):     # the weight's reorder too (fork safety)
         inputs["weights"] = _packed_weights(p, w, g.groups, not keep)
         p.run(inputs, {"dst": (y, describe(y))})
     return y, (x if keep else None)
@@ -289,7 +289,7 @@ def grad_input(gy: np.ndarray, w: np.ndarray, g, x_shape: tuple) -> np.ndarray:
     p = grad_input_primitive(g, tuple(x_shape), gy.shape, tuple(w.shape), in_place)
     if p is None:
         raise library.DnnlError("dnnl_convolution_backward_data_primitive_desc_create", 3)
-    with library.threads(library.configured_threads()):
+    with library.threads(p.threads):
         p.run({"diff_dst": (gy, describe(gy)), "weights": _packed_weights(p, w, g.groups, False)},
               {"diff_src": (gx, describe(gx))})
     return gx

@@ -85,7 +85,7 @@ def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.nda
     if b is not None:
         b = _row_major(b)
         inputs["bias"] = (b, describe(b))
-    with library.threads(library.configured_threads()):
+    with library.threads(p.threads):
         p.run(inputs, {"dst": (y, describe(y))})
     return y
 
