@@ -34,7 +34,7 @@ import os
 import threading
 import time
 
-__all__ = ["threads", "share", "busy_cores", "runnable_others", "settled", "readings", "used", "estimate",
+__all__ = ["threads", "configured", "share", "busy_cores", "runnable_others", "settled", "readings", "used", "estimate",
            "INTERVAL", "SPAN", "RISE", "FALL"]
 
 INTERVAL = 0.02
@@ -179,6 +179,12 @@ def threads(n: int) -> int:
         finally:
             _lock.release()
     return share(n, _busy, _cores)
+
+
+def configured(cfg) -> int:
+    """The threads a parallel kernel starts under config ``cfg``: ``cfg.threads``, one fewer per busy core when
+    ``cfg.adaptive_threads`` (:func:`threads`)."""
+    return threads(cfg.threads) if cfg.adaptive_threads else cfg.threads
 
 
 def share(n: int, busy: int, cores: int) -> int:

@@ -68,8 +68,7 @@ def parts_for(n: int, work: int, blas: bool = True) -> int:
         split = cfg.split_blas_kernels
         if not (split or (split is None and blas_threads() == 1)):
             return 1
-    threads = contention.threads(cfg.threads) if cfg.adaptive_threads else cfg.threads
-    return max(1, min(threads, n))
+    return max(1, min(contention.configured(cfg), n))
 
 
 def over_batch(fn, n: int, work: int, blas: bool = True) -> list:

@@ -215,8 +215,7 @@ def configured_threads() -> int:
     """cnnkit's thread count (``kernels.config().threads``, i.e. ``ck.set_num_threads``) as oneDNN may use it in
     this process (:func:`usable_threads`), one fewer per core other processes keep busy (``adaptive_threads``,
     :func:`cnnkit.kernels.contention.threads`): what a primitive runs with and is cached under."""
-    cfg = config()
-    return usable_threads(contention.threads(cfg.threads) if cfg.adaptive_threads else cfg.threads)
+    return usable_threads(contention.configured(config()))
 
 
 def usable_threads(n: int) -> int:
