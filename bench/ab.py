@@ -112,6 +112,34 @@ def _lenet(batch=64, steps=10):
     return make
 
 
+def _train(name, batch=8, side=112):
+    """One training step of model ``name`` (SGD with momentum, cross-entropy) on a fixed random batch: the
+    ResNet-18 step of bench/targets.py, cnnkit's side."""
+    def make():
+        import numpy as np
+
+        import cnnkit as ck
+        from cnnkit import models
+        from cnnkit.nn import CrossEntropyLoss
+        from cnnkit.optim import SGD
+
+        ck.manual_seed(0)
+        model = models.get(name)
+        opt = SGD(model.parameters(), lr=0.01, momentum=0.9)
+        loss_fn = CrossEntropyLoss()
+        rng = np.random.default_rng(0)
+        xb = ck.tensor(rng.standard_normal((batch, 3, side, side)).astype(np.float32))
+        yb = ck.tensor(rng.integers(0, 1000, batch))
+
+        def run():
+            loss = loss_fn(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return run
+    return make
+
+
 def _infer(name, side=224):
     def make():
         import numpy as np
@@ -185,6 +213,7 @@ CASES = {
         "ResNet 1x1 b4 256->64 56x56", "AlexNet conv1 b4 3->64 11x11/4 p2 224", "depthwise 3x3 b8 128 p1 56x56",
         "VGG 3x3 b4 64->64 p1 56x56", "LeNet-5 C3  b64 6->16 5x5 14x14")},
     "lenet5 train 10x8": _lenet(batch=8),
+    "resnet18 train b8 112": _train("resnet18"),
     "resnet18 infer b1": _infer("resnet18"),
     "vgg11 infer b1": _infer("vgg11"),
     "small calls x50": _small_calls(),

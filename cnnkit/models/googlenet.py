@@ -46,6 +46,7 @@ import numpy as np
 
 from ..nn import AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Linear, MaxPool2d, Module, Sequential, init
 from ..nn import functional as F
+from ..nn.fusion import conv_bn
 from ..ops.shape import cat, flatten
 from ..tensor import Tensor
 from ._util import check_image_batch, check_in_channels
@@ -73,7 +74,7 @@ class BasicConv2d(Module):
         self.bn = BatchNorm2d(out_channels, eps=0.001)
 
     def forward(self, x):
-        return F.relu(self.bn(self.conv(x)))
+        return conv_bn(self.conv, self.bn, True, x)       # F.relu(bn(conv(x))), folded in inference
 
 
 class Inception(Module):

@@ -27,6 +27,7 @@ branch starts as zero and each block as the identity.
 from __future__ import annotations
 
 from ..nn import AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential, init
+from ..nn.fusion import conv_bn
 from ..ops.shape import flatten
 from ._util import check_image_batch, check_in_channels
 
@@ -58,8 +59,8 @@ class BasicBlock(Module):
         self.stride = stride
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        out = conv_bn(self.conv1, self.bn1, self.relu, x)       # relu(bn1(conv1(x))), folded in inference
+        out = conv_bn(self.conv2, self.bn2, None, out)
         identity = x if self.downsample is None else self.downsample(x)
         return self.relu(out + identity)
 
@@ -83,9 +84,9 @@ class Bottleneck(Module):
         self.stride = stride
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        out = conv_bn(self.conv1, self.bn1, self.relu, x)       # relu(bn1(conv1(x))), folded in inference
+        out = conv_bn(self.conv2, self.bn2, self.relu, out)
+        out = conv_bn(self.conv3, self.bn3, None, out)
         identity = x if self.downsample is None else self.downsample(x)
         return self.relu(out + identity)
 
@@ -136,7 +137,7 @@ class ResNet(Module):
 
     def forward(self, x):
         check_image_batch(x, self.arch, self.in_channels, self.min_size, self.native_size)
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.maxpool(conv_bn(self.conv1, self.bn1, self.relu, x))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(flatten(self.avgpool(x), 1))
 

@@ -5,6 +5,7 @@ import operator
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 
+from .fusion import conv_bn, conv_bn_foldable, conv_relu, conv_relu_fusable
 from .module import Module
 
 
@@ -37,7 +38,9 @@ def _check_module(module, fn: str) -> None:
 class Sequential(Module):
     """Modules applied one after another: ``Sequential(conv, relu, pool)`` names them '0', '1', '2'.
 
-    ``Sequential(OrderedDict([('conv', conv), ...]))`` uses the given names.
+    ``Sequential(OrderedDict([('conv', conv), ...]))`` uses the given names. When no gradient is recorded, a
+    ``Conv2d`` followed by a ``ReLU``, an evaluation-mode ``BatchNorm2d`` or both runs as one convolution
+    (:mod:`cnnkit.nn.fusion`).
     """
 
     def __init__(self, *modules):
@@ -52,8 +55,21 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
+        mods = tuple(self._modules.values())
+        i, n = 0, len(mods)
+        while i < n:                  # Conv2d [+ BatchNorm2d] [+ ReLU] as one convolution when it may (nn/fusion.py)
+            m = mods[i]
+            after = mods[i + 1] if i + 1 < n else None
+            if after is not None and conv_bn_foldable(m, after, None, x):
+                relu = mods[i + 2] if i + 2 < n and conv_bn_foldable(m, after, mods[i + 2], x) else None
+                x = conv_bn(m, after, relu, x)
+                i += 2 if relu is None else 3
+            elif after is not None and conv_relu_fusable(m, after, x):
+                x = conv_relu(m, x)
+                i += 2
+            else:
+                x = m(x)
+                i += 1
         return x
 
     def __len__(self) -> int:

@@ -26,15 +26,17 @@ import functools
 import numpy as np
 
 from .. import kernels
+from ..autograd.grad_mode import is_grad_enabled
 from ..function import Function
-from ..kernels import ConvGeometry, out_size
+from ..kernels import ConvGeometry, onednn, out_size
 from ..kernels.bias import add_bias, bias_grad
 from ..tensor import Tensor
 from . import validate
 from ._util import as_operand
+from .activation import relu, relu_in_place
 from .shape import reshape
 
-__all__ = ["conv2d", "conv_transpose2d", "Convolution", "TransposedConvolution", "conv_output_size",
+__all__ = ["conv2d", "conv2d_relu", "conv_transpose2d", "Convolution", "TransposedConvolution", "conv_output_size",
            "conv_transpose_output_size"]
 
 
@@ -91,15 +93,24 @@ def conv_transpose_output_size(hw: tuple, kernel, stride=1, padding=0, output_pa
 class Convolution(Function):
     """y = conv2d(x, W) + b on NCHW arrays; see the module docstring for the backward rules.
 
-    Forward picks the algorithm (``self.algorithm``, see :func:`cnnkit.kernels.select`); backward uses it."""
+    Forward picks the algorithm (``self.algorithm``, see :func:`cnnkit.kernels.select`); backward uses it.
+    With ``relu`` (forward only: :func:`conv2d_relu`) y = max(conv2d(x, W) + b, 0): on oneDNN its ReLU post-op
+    when x, W and b are finite (it maps NaN to 0, PyTorch keeps NaN), else max(·, 0) in place on y."""
 
-    def __init__(self, geometry: ConvGeometry):
+    def __init__(self, geometry: ConvGeometry, relu: bool = False):
         self.geometry = geometry
+        self.relu = relu
 
     def forward(self, x, w, b=None):
         need = self.needs_input_grad
+        if self.relu and any(need):
+            raise RuntimeError("Convolution: the fused ReLU has no backward (conv2d_relu records no graph)")
         self.algorithm = kernels.select(self.geometry, x.shape, w.shape, x.dtype)
-        y, self.kept = kernels.forward(self.algorithm, x, w, self.geometry, keep=need[1], bias=b)
+        post = (self.relu and self.algorithm == "onednn" and _finite(x) and onednn.packed.finite(w)
+                and (b is None or _finite(b)))
+        y, self.kept = kernels.forward(self.algorithm, x, w, self.geometry, keep=need[1], bias=b, relu=post)
+        if self.relu and not post:
+            relu_in_place(y)
         self.x = x if need[1] and self.kept is None else None
         self.w = w if need[0] else None
         self.x_shape, self.w_shape = x.shape, w.shape
@@ -214,6 +225,28 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     args = (x, w) if b is None else (x, w, b)
     y = Convolution(geometry)(*args)
     return reshape(y, y.shape[1:]) if unbatched else y
+
+
+def conv2d_relu(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """max(conv2d(input, weight, bias, ...), 0) as one op (the fusion :class:`cnnkit.nn.Sequential` makes of a
+    ``Conv2d`` followed by a ``ReLU``, :mod:`cnnkit.nn.fusion`): the same values as ``relu(conv2d(...))``.
+    When a gradient would be recorded it is exactly that, two ops."""
+    tensors = (input, weight) if bias is None else (input, weight, bias)
+    if is_grad_enabled() and any(getattr(t, "requires_grad", False) for t in tensors):
+        return relu(conv2d(input, weight, bias, stride, padding, dilation, groups))
+    name = "conv2d"
+    x, w, b = _check_tensors(input, weight, bias, name)
+    key = (x.shape, w.shape, stride, padding, dilation, groups)
+    geometry = _cached_geometry(key) if all(_plain(v) for v in key[2:]) else _conv2d_geometry(*key)
+    _check_bias(b, w.shape[0], name)
+    x, unbatched = _batched(x)
+    y = Convolution(geometry, relu=True)(*((x, w) if b is None else (x, w, b)))
+    return reshape(y, y.shape[1:]) if unbatched else y
+
+
+def _finite(a: np.ndarray) -> bool:
+    """No NaN or ±inf in ``a`` (two reductions: min propagates NaN)."""
+    return bool(np.isfinite(a.min()) and np.isfinite(a.max()))
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,

@@ -227,15 +227,17 @@ def _packed_weights(p: Primitive, w: np.ndarray, groups: int, keep: bool) -> tup
                                                        buf, want), keep), want
 
 
-def forward(x: np.ndarray, w: np.ndarray, g, keep: bool = False, bias: np.ndarray | None = None):
+def forward(x: np.ndarray, w: np.ndarray, g, keep: bool = False, bias: np.ndarray | None = None,
+            relu: bool = False):
     """(y, kept): y = conv(x, w) (+ ``bias``, added by the primitive), NCHW-shaped in NHWC memory (in NCHW
     memory for an NCHW x that :func:`plain` runs in place); with ``keep`` (the weight gradient will be asked for)
     ``kept`` is x as the primitive read it (x itself, or the NHWC copy made here, so that :func:`grad_weight`
-    does not copy x again), else None."""
+    does not copy x again), else None. With ``relu`` the primitive's ReLU post-op is applied to y (NaN becomes
+    0)."""
     in_place = plain(g, x)
     x = _arranged(x, in_place)
     y = _empty(_out_shape(g, x.shape, w.shape), x.dtype, in_place)
-    p = forward_primitive(g, _key(x), tuple(w.shape), _key(y), bias=bias is not None)
+    p = forward_primitive(g, _key(x), tuple(w.shape), _key(y), relu=relu, bias=bias is not None)
     inputs = {"src": (x, describe(x))}
     if bias is not None:
         bias = np.ascontiguousarray(bias)

@@ -18,6 +18,9 @@ weight sharing memory with that array (same base buffer). ``t.data = other`` giv
 it is looked up afresh. A write made with NumPy directly on the array (``t.numpy()[...] = v``) is not seen:
 call :func:`written` (or :func:`clear`) after one.
 
+Beside its copies, a weight's entry keeps whether all its values are finite (:func:`finite`, asked by the fused
+convolution + ReLU), forgotten on the same writes.
+
 Bounded: at most :data:`CAPACITY` weights and :data:`MAX_BYTES` of packed copies, least recently used dropped
 first; a weight array's copies are dropped when the array is freed (a weak reference).
 """
@@ -32,7 +35,7 @@ import numpy as np
 
 from . import library
 
-__all__ = ["ENABLED", "CAPACITY", "MAX_BYTES", "get", "written", "clear", "size", "nbytes", "stats"]
+__all__ = ["ENABLED", "CAPACITY", "MAX_BYTES", "get", "finite", "written", "clear", "size", "nbytes", "stats"]
 
 ENABLED = True
 """Keep packed weights (``bench/models.py --prepack-ab`` switches it off for its A/B rows; nothing else
@@ -68,6 +71,7 @@ class _Entry:
         self.ref = weakref.ref(array, lambda _, key=key: _drop(key))
         self.root = id(_root(array))
         self.packs: list = []
+        self.finite: bool | None = None     # all values finite? (asked by the fused conv + ReLU), None: not asked
 
     def nbytes(self) -> int:
         return sum(buf.nbytes for _, buf in self.packs)
@@ -123,18 +127,43 @@ def get(weight: np.ndarray, want, pack, keep: bool = True) -> np.ndarray:
     library.check(library.lib().dnnl_memory_desc_clone(ctypes.byref(md), want), "dnnl_memory_desc_clone")
     with _lock:
         _counts["packs"] += 1
-        entry = _entries.get(key)
-        if entry is None or entry.ref() is not weight:
-            if entry is not None:
-                _drop(key)
-            entry = _entries[key] = _Entry(key, weight)
-            _by_root.setdefault(entry.root, set()).add(key)
+        entry = _entry(weight)
         entry.packs.append((md, buf))
         _bytes += buf.nbytes
         _entries.move_to_end(key)
         while len(_entries) > CAPACITY or (_bytes > MAX_BYTES and len(_entries) > 1):
             _drop(next(iter(_entries)))
     return buf
+
+
+def _entry(weight: np.ndarray) -> _Entry:
+    """The entry of ``weight`` (made if it has none); the caller holds the lock."""
+    key = id(weight)
+    entry = _entries.get(key)
+    if entry is None or entry.ref() is not weight:
+        if entry is not None:
+            _drop(key)
+        entry = _entries[key] = _Entry(key, weight)
+        _by_root.setdefault(entry.root, set()).add(key)
+    return entry
+
+
+def finite(weight: np.ndarray) -> bool:
+    """Are all of ``weight``'s values finite (no NaN, no ±inf)? Kept beside its packed copies and forgotten on
+    the same writes, so a weight is read once while unchanged (the fused convolution + ReLU asks at each call:
+    oneDNN's ReLU post-op maps NaN to 0)."""
+    with _lock:
+        entry = _entries.get(id(weight))
+        if entry is not None and entry.ref() is weight and entry.finite is not None:
+            return entry.finite
+    ok = bool(np.isfinite(weight.min()) and np.isfinite(weight.max()))      # min and max propagate NaN
+    if ENABLED:
+        with _lock:
+            _entry(weight).finite = ok
+            _entries.move_to_end(id(weight))
+            while len(_entries) > CAPACITY:
+                _drop(next(iter(_entries)))
+    return ok
 
 
 def written(array: np.ndarray) -> None:
@@ -156,7 +185,8 @@ def clear() -> None:
 
 def size() -> int:
     """Weight arrays with packed copies kept."""
-    return len(_entries)
+    with _lock:
+        return sum(1 for entry in _entries.values() if entry.packs)
 
 
 def nbytes() -> int:
