@@ -77,17 +77,20 @@ def _kernels(algorithm: str):
 
 
 def forward(algorithm: str, x: np.ndarray, w: np.ndarray, g: ConvGeometry, keep: bool = False,
-            bias: np.ndarray | None = None, relu: bool = False):
+            bias: np.ndarray | None = None, relu: bool = False, add: np.ndarray | None = None):
     """(y, kept): y = conv(x, w) (+ ``bias`` over the channels when given) for an NCHW-shaped x (any memory
     layout), NCHW-shaped (in NHWC memory except for a 1×1 convolution of an NCHW input). With ``keep`` (the
     weight gradient will be asked for) ``kept`` holds what the algorithm keeps for :func:`grad_weight` (columns
     or transforms of at most ``keep_columns`` bytes; oneDNN: x in NHWC memory), else None, and then
-    grad_weight needs x. With ``relu``, y = max(y, 0) (on oneDNN its post-op, which maps NaN to 0)."""
+    grad_weight needs x. With ``add`` (an array of y's shape), y += add; then with ``relu``, y = max(y, 0) (on
+    oneDNN both are post-ops of the primitive; its ReLU maps NaN to 0)."""
     if algorithm == "onednn":
-        return onednn.conv.forward(x, w, g, keep, bias, relu)
+        return onednn.conv.forward(x, w, g, keep, bias, relu, add)
     y, kept = _kernels(algorithm).forward(x, w, g, keep)
     if bias is not None:
         add_bias(y, bias)
+    if add is not None:
+        y += add
     if relu:
         np.maximum(y, 0, out=y)
     return y, kept

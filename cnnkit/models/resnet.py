@@ -27,7 +27,7 @@ branch starts as zero and each block as the identity.
 from __future__ import annotations
 
 from ..nn import AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential, init
-from ..nn.fusion import conv_bn
+from ..nn.fusion import conv_bn, conv_bn_add_relu, residual_foldable
 from ..ops.shape import flatten
 from ._util import check_image_batch, check_in_channels
 
@@ -60,7 +60,9 @@ class BasicBlock(Module):
 
     def forward(self, x):
         out = conv_bn(self.conv1, self.bn1, self.relu, x)       # relu(bn1(conv1(x))), folded in inference
-        out = conv_bn(self.conv2, self.bn2, None, out)
+        if residual_foldable(self.conv2, self.bn2, self.relu, self.downsample, out):
+            return conv_bn_add_relu(self.conv2, self.bn2, x if self.downsample is None else self.downsample(x), out)
+        out = self.bn2(self.conv2(out))
         identity = x if self.downsample is None else self.downsample(x)
         return self.relu(out + identity)
 
@@ -86,7 +88,9 @@ class Bottleneck(Module):
     def forward(self, x):
         out = conv_bn(self.conv1, self.bn1, self.relu, x)       # relu(bn1(conv1(x))), folded in inference
         out = conv_bn(self.conv2, self.bn2, self.relu, out)
-        out = conv_bn(self.conv3, self.bn3, None, out)
+        if residual_foldable(self.conv3, self.bn3, self.relu, self.downsample, out):
+            return conv_bn_add_relu(self.conv3, self.bn3, x if self.downsample is None else self.downsample(x), out)
+        out = self.bn3(self.conv3(out))
         identity = x if self.downsample is None else self.downsample(x)
         return self.relu(out + identity)
 

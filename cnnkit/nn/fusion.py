@@ -5,16 +5,17 @@
                                        y = [max(]conv2d(x, W') + b'[, 0)],   s = γ / √(running_var + ε),
                                        W' = W · s (per output channel),      b' = (b − running_mean) · s + β
 
-When no gradient is being recorded (under ``no_grad``/``inference_mode``, or with neither the input nor any of
-the layers' parameters requiring one), :class:`~cnnkit.nn.Sequential` computes such a chain of its children as one
-convolution, and so do the ResNet blocks of the model zoo (:func:`conv_bn`). On oneDNN the ReLU is a post-op of
-the convolution primitive (applied to each output value before it is stored); on the NumPy kernels it runs in
-place on the convolution's fresh output. The batch normalization in evaluation mode is an affine map per output
-channel, so it is folded into the convolution's weight and bias (what ``torch.nn.utils.fusion.fuse_conv_bn_eval``
-does by hand): its pass over the output is gone. The folded weight is computed once in float64, rounded to the
-weight's dtype, and kept while the layers are unchanged (the weight's array and version; the per-channel vectors
-compared by value). Conv → ReLU gives the values of the two modules bit for bit; a folded batch norm rounds once
-where the modules round twice (measured differences in tests/nn/test_fusion.py).
+When no gradient is being recorded (under ``no_grad``/``inference_mode``, or with neither the input nor any of the
+layers' parameters requiring one), :class:`~cnnkit.nn.Sequential` computes such a chain of its children as one
+convolution, and so do the ResNet blocks of the model zoo (:func:`conv_bn`, :func:`conv_bn_add_relu`). On oneDNN the
+ReLU is a post-op of the convolution primitive (applied to each output value before it is stored); on the NumPy
+kernels it runs in place on the convolution's fresh output. The batch normalization in evaluation mode is an affine
+map per output channel, so it is folded into the convolution's weight and bias (what
+``torch.nn.utils.fusion.fuse_conv_bn_eval`` does by hand): its pass over the output is gone. The folded weight is
+computed once in float64, rounded to the weight's dtype, and kept while the layers are unchanged (the weight's array
+and version; the per-channel vectors compared by value). Conv → ReLU gives the values of the two modules bit for
+bit; a folded batch norm rounds once where the modules round twice (measured differences in
+tests/nn/test_fusion.py).
 
 A chain is left unfused (its modules called as usual) when anything could observe the difference: a forward hook
 or pre-hook on one of its modules, a subclass, a padding mode other than zeros, a batch norm in training mode or
@@ -22,8 +23,10 @@ without running statistics, or a gradient being recorded. oneDNN's ReLU maps NaN
 the post-op is used only when the input, the weight and the bias are finite (the input checked at each call, the
 weight once while unchanged: :func:`cnnkit.kernels.onednn.packed.finite`); otherwise the ReLU runs on NumPy.
 
-Not fused: the residual addition of a ResNet block, BatchNorm → ReLU → Conv (DenseNet's order), anything an
-eager ``forward`` calls that a container cannot see.
+A ResNet block's end, relu(bn(conv(x)) + shortcut), is one convolution too (:func:`conv_bn_add_relu`): the
+shortcut is added by the primitive (oneDNN's binary post-op) or in place, and the ReLU then runs in place on NumPy
+(after an addition the finiteness of the sum is not known without another pass). Not fused: BatchNorm → ReLU →
+Conv (DenseNet's order), anything an eager ``forward`` calls that a container cannot see.
 """
 from __future__ import annotations
 
@@ -34,14 +37,15 @@ import numpy as np
 
 from ..autograd.grad_mode import is_grad_enabled
 from ..ops.activation import relu as relu_op
-from ..ops.conv import conv2d, conv2d_relu
+from ..ops.conv import conv2d, conv2d_add_relu, conv2d_relu
 from ..tensor import Tensor
 from .activation import ReLU
 from .conv import Conv2d
 from .module import name_error
 from .normalization import BatchNorm2d
 
-__all__ = ["conv_relu_fusable", "conv_relu", "conv_bn_foldable", "conv_bn", "folded"]
+__all__ = ["conv_relu_fusable", "conv_relu", "conv_bn_foldable", "conv_bn", "folded", "residual_foldable",
+           "conv_bn_add_relu"]
 
 
 def _plain(module, kind) -> bool:
@@ -138,3 +142,22 @@ def conv_bn(conv, bn, relu, x):
     if relu is None:
         return y
     return relu_op(y) if relu is True else relu(y)
+
+
+def residual_foldable(conv, bn, relu, shortcut, x) -> bool:
+    """May a residual block's end, ``relu(bn(conv(x)) + shortcut(block input))``, be one convolution here:
+    :func:`conv_bn_foldable` and no hook in the shortcut's modules (``shortcut`` None: the identity)?"""
+    if relu is None or not conv_bn_foldable(conv, bn, relu, x):
+        return False
+    if shortcut is None:
+        return True
+    return (not any(m._forward_hooks or m._forward_pre_hooks for m in shortcut.modules())
+            and _no_graph(None, tuple(shortcut.modules())))
+
+
+def conv_bn_add_relu(conv, bn, residual, x):
+    """max(bn(conv(x)) + residual, 0) as one convolution (the batch norm folded, ``residual`` added by the
+    primitive or in place, the ReLU in place); call :func:`residual_foldable` first."""
+    weight, bias = folded(conv, bn)
+    return _call(lambda *args: conv2d_add_relu(args[0], args[1], args[2], residual, *args[3:]), conv, x, weight,
+                 bias)

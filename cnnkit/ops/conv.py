@@ -36,8 +36,8 @@ from ._util import as_operand
 from .activation import relu, relu_in_place
 from .shape import reshape
 
-__all__ = ["conv2d", "conv2d_relu", "conv_transpose2d", "Convolution", "TransposedConvolution", "conv_output_size",
-           "conv_transpose_output_size"]
+__all__ = ["conv2d", "conv2d_relu", "conv2d_add_relu", "conv_transpose2d", "Convolution", "TransposedConvolution",
+           "conv_output_size", "conv_transpose_output_size"]
 
 
 # ----- argument checking ----------------------------------------------------------------------------------------
@@ -94,21 +94,25 @@ class Convolution(Function):
     """y = conv2d(x, W) + b on NCHW arrays; see the module docstring for the backward rules.
 
     Forward picks the algorithm (``self.algorithm``, see :func:`cnnkit.kernels.select`); backward uses it.
-    With ``relu`` (forward only: :func:`conv2d_relu`) y = max(conv2d(x, W) + b, 0): on oneDNN its ReLU post-op
-    when x, W and b are finite (it maps NaN to 0, PyTorch keeps NaN), else max(·, 0) in place on y."""
+    Forward only (:func:`conv2d_relu`, :func:`conv2d_add_relu`): with ``add`` (an array of y's shape)
+    y = conv2d(x, W) + b + add, inside the oneDNN primitive; with ``relu`` y = max(y, 0): on oneDNN its ReLU post-op
+    when x, W and b are finite and nothing is added (it maps NaN to 0, PyTorch keeps NaN), else in place on y."""
 
-    def __init__(self, geometry: ConvGeometry, relu: bool = False):
+    def __init__(self, geometry: ConvGeometry, relu: bool = False, add: np.ndarray | None = None):
         self.geometry = geometry
         self.relu = relu
+        self.add = add
 
     def forward(self, x, w, b=None):
         need = self.needs_input_grad
-        if self.relu and any(need):
-            raise RuntimeError("Convolution: the fused ReLU has no backward (conv2d_relu records no graph)")
+        if (self.relu or self.add is not None) and any(need):
+            raise RuntimeError("Convolution: a fused ReLU or addition has no backward (conv2d_relu records no graph)")
         self.algorithm = kernels.select(self.geometry, x.shape, w.shape, x.dtype)
-        post = (self.relu and self.algorithm == "onednn" and _finite(x) and onednn.packed.finite(w)
-                and (b is None or _finite(b)))
-        y, self.kept = kernels.forward(self.algorithm, x, w, self.geometry, keep=need[1], bias=b, relu=post)
+        post = (self.relu and self.add is None and self.algorithm == "onednn" and _finite(x)
+                and onednn.packed.finite(w) and (b is None or _finite(b)))
+        y, self.kept = kernels.forward(self.algorithm, x, w, self.geometry, keep=need[1], bias=b, relu=post,
+                                       add=self.add)
+        self.add = None
         if self.relu and not post:
             relu_in_place(y)
         self.x = x if need[1] and self.kept is None else None
@@ -234,13 +238,36 @@ def conv2d_relu(input, weight, bias=None, stride=1, padding=0, dilation=1, group
     tensors = (input, weight) if bias is None else (input, weight, bias)
     if is_grad_enabled() and any(getattr(t, "requires_grad", False) for t in tensors):
         return relu(conv2d(input, weight, bias, stride, padding, dilation, groups))
+    return _fused(input, weight, bias, stride, padding, dilation, groups, None)
+
+
+def conv2d_add_relu(input, weight, bias, residual, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """max(conv2d(input, weight, bias, ...) + residual, 0) as one op (a ResNet block's last convolution, its
+    shortcut and its ReLU, :mod:`cnnkit.nn.fusion`); ``residual`` has the convolution's output shape. When a
+    gradient would be recorded it is the three ops."""
+    tensors = (input, weight, residual) if bias is None else (input, weight, bias, residual)
+    if is_grad_enabled() and any(getattr(t, "requires_grad", False) for t in tensors):
+        return relu(conv2d(input, weight, bias, stride, padding, dilation, groups) + residual)
+    return _fused(input, weight, bias, stride, padding, dilation, groups, residual)
+
+
+def _fused(input, weight, bias, stride, padding, dilation, groups, residual) -> Tensor:
     name = "conv2d"
     x, w, b = _check_tensors(input, weight, bias, name)
     key = (x.shape, w.shape, stride, padding, dilation, groups)
     geometry = _cached_geometry(key) if all(_plain(v) for v in key[2:]) else _conv2d_geometry(*key)
     _check_bias(b, w.shape[0], name)
     x, unbatched = _batched(x)
-    y = Convolution(geometry, relu=True)(*((x, w) if b is None else (x, w, b)))
+    add = None
+    if residual is not None:
+        if not isinstance(residual, Tensor):
+            raise TypeError(f"{name}: expected the residual to be a Tensor, got {type(residual).__name__}")
+        out_shape = (x.shape[0], w.shape[0]) + tuple(geometry.out_hw)
+        add = residual._data if not unbatched else residual._data[None]
+        if add.shape != out_shape or add.dtype != x.dtype:
+            raise ValueError(f"{name}: the residual must have the convolution's output shape {out_shape[unbatched:]} "
+                             f"and dtype {x.dtype}, got shape {tuple(residual.shape)} and dtype {residual.dtype}")
+    y = Convolution(geometry, relu=True, add=add)(*((x, w) if b is None else (x, w, b)))
     return reshape(y, y.shape[1:]) if unbatched else y
 
 

@@ -313,3 +313,48 @@ def test_resnet_blocks_fold_in_inference(onednn, bn_calls):
         want = model(x).detach().numpy()          # a graph is recorded: nothing folded
     assert len(bn_calls) == 20
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+# ----- a residual block's end: relu(bn(conv(x)) + shortcut) ---------------------------------------------------
+
+@pytest.mark.parametrize("onednn", BACKENDS)
+@pytest.mark.parametrize("residual_layout", ["nhwc", "nchw"])
+@pytest.mark.parametrize("special", [None, np.nan, -np.inf])
+def test_conv2d_add_relu_equals_the_three_ops(onednn, residual_layout, special):
+    from cnnkit.ops.conv import conv2d_add_relu
+    rng = np.random.default_rng(0)
+    x = _x((2, 6, 9, 9), channels_last=True)
+    w = ck.tensor(rng.standard_normal((6, 6, 3, 3)).astype(np.float32))
+    b = ck.tensor(rng.standard_normal(6).astype(np.float32))
+    r = _x((2, 6, 9, 9), channels_last=residual_layout == "nhwc", seed=7)
+    if special is not None:
+        r.numpy()[1, 2, 3, 4] = special          # the ReLU after the addition must keep NaN, as PyTorch
+    with backend.enabled_for(onednn), ck.no_grad():
+        got = conv2d_add_relu(x, w, b, r, 1, 1).numpy()
+        want = F.relu(F.conv2d(x, w, b, padding=1) + r).numpy()
+    np.testing.assert_array_equal(got, want)
+    if special is not None and np.isnan(special):
+        assert np.isnan(got[1, 2, 3, 4])
+
+
+def test_conv2d_add_relu_checks_the_residual_and_records_a_graph_when_needed():
+    from cnnkit.ops.conv import conv2d_add_relu
+    x, w = _x((1, 3, 5, 5)), ck.tensor(np.ones((4, 3, 3, 3), np.float32))
+    with ck.no_grad(), pytest.raises(ValueError, match=r"conv2d: the residual must have .*\(1, 4, 3, 3\)"):
+        conv2d_add_relu(x, w, None, ck.zeros(1, 4, 5, 5))
+    r = ck.zeros(1, 4, 3, 3, requires_grad=True)
+    conv2d_add_relu(x, w, None, r).sum().backward()
+    np.testing.assert_array_equal(r.grad.numpy(), (F.conv2d(x, w) > 0).numpy().astype(np.float32))
+
+
+def test_resnet_block_hooks_keep_their_order(relu_calls):
+    """A hook on the shortcut leaves the block unfused, so the modules run in torchvision's order."""
+    from cnnkit import models
+    model = models.resnet18(num_classes=10).eval()
+    block = model.layer2[0]
+    order = []
+    for name in ("conv2", "bn2", "downsample"):
+        getattr(block, name).register_forward_hook(lambda m, args, out, name=name: order.append(name))
+    with ck.no_grad():
+        model(ck.tensor(np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)))
+    assert order == ["conv2", "bn2", "downsample"]

@@ -177,19 +177,20 @@ def _bias_md(w_shape: tuple, bias: bool):
 
 
 def forward_primitive(g, x_md_key: tuple, w_shape: tuple, y_key: tuple, relu: bool = False,
-                      bias: bool = False) -> Primitive | None:
+                      bias: bool = False, add: bool = False) -> Primitive | None:
     """The (cached) forward primitive for an input described by ``x_md_key`` (shape, strides in elements) and an
-    output by ``y_key`` (with ``bias``: adding a contiguous (O,) bias); None when oneDNN has no implementation
-    for it."""
+    output by ``y_key`` (with ``bias``: adding a contiguous (O,) bias; with ``add``: adding a tensor of the
+    output's layout, then with ``relu`` the ReLU); None when oneDNN has no implementation for it."""
     threads = library.configured_threads()
-    key = ("conv_fwd", x_md_key, w_shape, y_key, g, relu, bias, threads)
+    key = ("conv_fwd", x_md_key, w_shape, y_key, g, relu, bias, add, threads)
 
     def create():
         with library.threads(threads):
             return _create(library.lib().dnnl_convolution_forward_primitive_desc_create, library.engine(),
                            PROP["forward_training"], ALG["convolution_direct"], array_md(*x_md_key),
                            any_md(_weight_shape(w_shape, g.groups)), _bias_md(w_shape, bias), array_md(*y_key),
-                           *_geometry(g), attr(relu), prefer_jit=g.groups > 1 and w_shape[1] == 1)
+                           *_geometry(g), attr(relu, y_key if add else None),
+                           prefer_jit=g.groups > 1 and w_shape[1] == 1)
     return cache.get(key, create)
 
 
@@ -228,17 +229,25 @@ def _packed_weights(p: Primitive, w: np.ndarray, groups: int, keep: bool) -> tup
 
 
 def forward(x: np.ndarray, w: np.ndarray, g, keep: bool = False, bias: np.ndarray | None = None,
-            relu: bool = False):
+            relu: bool = False, add: np.ndarray | None = None):
     """(y, kept): y = conv(x, w) (+ ``bias``, added by the primitive), NCHW-shaped in NHWC memory (in NCHW
     memory for an NCHW x that :func:`plain` runs in place); with ``keep`` (the weight gradient will be asked for)
     ``kept`` is x as the primitive read it (x itself, or the NHWC copy made here, so that :func:`grad_weight`
-    does not copy x again), else None. With ``relu`` the primitive's ReLU post-op is applied to y (NaN becomes
-    0)."""
+    does not copy x again), else None. With ``add`` (an array of y's shape) y += add inside the primitive (a
+    binary post-op; ``add`` copied to y's layout if it is in another), then with ``relu`` the primitive's ReLU
+    post-op is applied to y (NaN becomes 0)."""
     in_place = plain(g, x)
     x = _arranged(x, in_place)
     y = _empty(_out_shape(g, x.shape, w.shape), x.dtype, in_place)
-    p = forward_primitive(g, _key(x), tuple(w.shape), _key(y), relu=relu, bias=bias is not None)
+    p = forward_primitive(g, _key(x), tuple(w.shape), _key(y), relu=relu, bias=bias is not None,
+                          add=add is not None)
     inputs = {"src": (x, describe(x))}
+    if add is not None:
+        if add.strides != y.strides or add.dtype != y.dtype:
+            like = np.empty_like(y)
+            np.copyto(like, add)
+            add = like
+        inputs["post_add"] = (add, describe(add))
     if bias is not None:
         bias = np.ascontiguousarray(bias)
         inputs["bias"] = (bias, describe(bias))

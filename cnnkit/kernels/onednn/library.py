@@ -45,11 +45,12 @@ _CPU = 1
 PROP = {"forward_training": 64, "forward_inference": 96, "backward_data": 160, "backward_weights": 192,
         "backward": 128}
 ALG = {"convolution_direct": 0x1, "eltwise_relu": 0x20, "pooling_max": 0x1ff, "pooling_avg_include_padding": 0x2ff,
-       "pooling_avg_exclude_padding": 0x3ff}
+       "pooling_avg_exclude_padding": 0x3ff, "binary_add": 0x1fff0}
 # DNNL_ARG_*
 ARG = {"src": 1, "dst": 17, "weights": 33, "bias": 41, "scratchpad": 80, "diff_src": 129, "diff_dst": 145,
        "diff_weights": 161, "diff_bias": 169, "workspace": 64, "mean": 49, "variance": 50, "scale": 51, "shift": 52,
-       "diff_scale": 255, "diff_shift": 256}
+       "diff_scale": 255, "diff_shift": 256,
+       "post_add": 32768 | 2}    # DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1: the first post-op's operand
 # dnnl_query_t
 QUERY = {"src": 129, "diff_src": 130, "weights": 131, "diff_weights": 132, "dst": 133, "diff_dst": 134,
          "scratchpad": 136, "impl_info_str": 8, "workspace": 135, "exec_arg": 255}
@@ -114,6 +115,7 @@ _SIGNATURES = {   # name: (restype, argtypes)
     "dnnl_post_ops_create": (_I, [_PP]),
     "dnnl_post_ops_destroy": (_I, [_P]),
     "dnnl_post_ops_append_eltwise": (_I, [_P, _I, ctypes.c_float, ctypes.c_float]),
+    "dnnl_post_ops_append_binary": (_I, [_P, _I, _P]),
     "dnnl_pooling_forward_primitive_desc_create":
         (_I, [_PP, _P, _I, _I, _P, _P, _DIMS, _DIMS, _DIMS, _DIMS, _DIMS, _P]),
     "dnnl_pooling_backward_primitive_desc_create":

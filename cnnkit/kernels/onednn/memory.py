@@ -102,25 +102,32 @@ def aligned(nbytes: int) -> np.ndarray:
 _attrs: dict = {}
 
 
-def attr(relu: bool = False):
+def attr(relu: bool = False, add: tuple | None = None):
     """The (cached) primitive attributes cnnkit creates every primitive with: a scratchpad that cnnkit passes
-    at each execution (so two threads may run one primitive at once), and with ``relu`` a ReLU post-op."""
-    a = _attrs.get(relu)
+    at each execution (so two threads may run one primitive at once); with ``add`` (shape, strides in elements)
+    a binary post-op adding a tensor of that layout to the output (argument ``"post_add"``), then with ``relu``
+    a ReLU post-op."""
+    key = (relu, add)
+    a = _attrs.get(key)
     if a is None:
         lib = library.lib()
         a = ctypes.c_void_p()
         check(lib.dnnl_primitive_attr_create(ctypes.byref(a)), "dnnl_primitive_attr_create")
         check(lib.dnnl_primitive_attr_set_scratchpad_mode(a, library.SCRATCHPAD_USER),
               "dnnl_primitive_attr_set_scratchpad_mode")
-        if relu:
+        if relu or add:
             ops = ctypes.c_void_p()
             check(lib.dnnl_post_ops_create(ctypes.byref(ops)), "dnnl_post_ops_create")
-            check(lib.dnnl_post_ops_append_eltwise(ops, library.ALG["eltwise_relu"], 0.0, 0.0),
-                  "dnnl_post_ops_append_eltwise")
+            if add:
+                check(lib.dnnl_post_ops_append_binary(ops, library.ALG["binary_add"], array_md(*add)),
+                      "dnnl_post_ops_append_binary")
+            if relu:
+                check(lib.dnnl_post_ops_append_eltwise(ops, library.ALG["eltwise_relu"], 0.0, 0.0),
+                      "dnnl_post_ops_append_eltwise")
             check(lib.dnnl_primitive_attr_set_post_ops(a, ops), "dnnl_primitive_attr_set_post_ops")
             lib.dnnl_post_ops_destroy(ops)
         with _mds_lock:
-            a = _attrs.setdefault(relu, a)
+            a = _attrs.setdefault(key, a)
     return a
 
 
