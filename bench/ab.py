@@ -101,15 +101,19 @@ def _lenet(batch=64, steps=10):
         rng = np.random.default_rng(0)
         batches = [(ck.tensor(rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)),
                     ck.tensor(rng.integers(0, 10, batch))) for _ in range(steps)]
-
-        def run():
-            for xb, yb in batches:
-                loss = loss_fn(model(xb), yb)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-        return run
+        return _steps(model, opt, loss_fn, batches)
     return make
+
+
+def _steps(model, opt, loss_fn, batches):
+    """A closure running one SGD step per (input, target) pair of ``batches``."""
+    def run():
+        for xb, yb in batches:
+            loss = loss_fn(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return run
 
 
 def _train(name, batch=8, side=112):
@@ -129,14 +133,7 @@ def _train(name, batch=8, side=112):
         loss_fn = CrossEntropyLoss()
         rng = np.random.default_rng(0)
         xb = ck.tensor(rng.standard_normal((batch, 3, side, side)).astype(np.float32))
-        yb = ck.tensor(rng.integers(0, 1000, batch))
-
-        def run():
-            loss = loss_fn(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        return run
+        return _steps(model, opt, loss_fn, [(xb, ck.tensor(rng.integers(0, 1000, batch)))])
     return make
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from .. import kernels
 from ..autograd.grad_mode import is_grad_enabled
 from ..function import Function
-from ..kernels import ConvGeometry, onednn, out_size
+from ..kernels import ConvGeometry, out_size
 from ..kernels.bias import add_bias, bias_grad
 from ..tensor import Tensor
 from . import validate
@@ -109,7 +109,7 @@ class Convolution(Function):
             raise RuntimeError("Convolution: a fused ReLU or addition has no backward (conv2d_relu records no graph)")
         self.algorithm = kernels.select(self.geometry, x.shape, w.shape, x.dtype)
         post = (self.relu and self.add is None and self.algorithm == "onednn" and _finite(x)
-                and onednn.packed.finite(w) and (b is None or _finite(b)))
+                and kernels.onednn.packed.finite(w) and (b is None or _finite(b)))
         y, self.kept = kernels.forward(self.algorithm, x, w, self.geometry, keep=need[1], bias=b, relu=post,
                                        add=self.add)
         self.add = None
@@ -220,15 +220,20 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
         y[n, o, h, w] = b[o] + Σ_{c ∈ group(o), i, j} x_pad[n, c, h·sH + i·dH, w·sW + j·dW] · W[o, c, i, j]
         Ho = ⌊(H + p_top + p_bottom − dH·(kH − 1) − 1) / sH⌋ + 1
     """
-    name = "conv2d"
-    x, w, b = _check_tensors(input, weight, bias, name)
-    key = (x.shape, w.shape, stride, padding, dilation, groups)
-    geometry = _cached_geometry(key) if all(_plain(v) for v in key[2:]) else _conv2d_geometry(*key)
-    _check_bias(b, w.shape[0], name)
-    x, unbatched = _batched(x)
+    x, w, b, geometry, unbatched = _conv2d_arguments(input, weight, bias, stride, padding, dilation, groups)
     args = (x, w) if b is None else (x, w, b)
     y = Convolution(geometry)(*args)
     return reshape(y, y.shape[1:]) if unbatched else y
+
+
+def _conv2d_arguments(input, weight, bias, stride, padding, dilation, groups) -> tuple:
+    """conv2d's checked arguments: (x batched, w, b, geometry, whether x was unbatched)."""
+    x, w, b = _check_tensors(input, weight, bias, "conv2d")
+    key = (x.shape, w.shape, stride, padding, dilation, groups)
+    geometry = _cached_geometry(key) if all(_plain(v) for v in key[2:]) else _conv2d_geometry(*key)
+    _check_bias(b, w.shape[0], "conv2d")
+    x, unbatched = _batched(x)
+    return x, w, b, geometry, unbatched
 
 
 def conv2d_relu(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
@@ -253,11 +258,7 @@ def conv2d_add_relu(input, weight, bias, residual, stride=1, padding=0, dilation
 
 def _fused(input, weight, bias, stride, padding, dilation, groups, residual) -> Tensor:
     name = "conv2d"
-    x, w, b = _check_tensors(input, weight, bias, name)
-    key = (x.shape, w.shape, stride, padding, dilation, groups)
-    geometry = _cached_geometry(key) if all(_plain(v) for v in key[2:]) else _conv2d_geometry(*key)
-    _check_bias(b, w.shape[0], name)
-    x, unbatched = _batched(x)
+    x, w, b, geometry, unbatched = _conv2d_arguments(input, weight, bias, stride, padding, dilation, groups)
     add = None
     if residual is not None:
         if not isinstance(residual, Tensor):
