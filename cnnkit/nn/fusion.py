@@ -95,16 +95,16 @@ _folds: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()     # conv -> (s
 
 
 def _vectors(conv, bn) -> tuple:
-    return tuple(None if t is None else t._data for t in (conv.bias, bn.weight, bn.bias, bn.running_mean,
-                                                          bn.running_var))
+    """The per-channel vectors the fold reads, as bytes (compared by value at each call: 0.25 µs each)."""
+    return tuple(None if t is None else t._data.tobytes() for t in (conv.bias, bn.weight, bn.bias, bn.running_mean,
+                                                                    bn.running_var))
 
 
 def _same(state, conv, bn) -> bool:
     w, version, eps, bn_ref, vectors = state
     if w is not conv.weight._data or version != conv.weight._version[0] or eps != bn.eps or bn_ref() is not bn:
         return False
-    return all((a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
-               for a, b in zip(vectors, _vectors(conv, bn)))
+    return vectors == _vectors(conv, bn)
 
 
 def folded(conv, bn) -> tuple:
@@ -125,8 +125,7 @@ def folded(conv, bn) -> tuple:
         shift = shift + bn.bias._data
     weight = Tensor._wrap((w.astype(np.float64) * scale[:, None, None, None]).astype(w.dtype))
     bias = Tensor._wrap(shift.astype(w.dtype))
-    state = (w, conv.weight._version[0], bn.eps, weakref.ref(bn),
-             tuple(None if v is None else v.copy() for v in _vectors(conv, bn)))
+    state = (w, conv.weight._version[0], bn.eps, weakref.ref(bn), _vectors(conv, bn))
     with _lock:
         _folds[conv] = (state, weight, bias)
     return weight, bias
@@ -149,10 +148,14 @@ def residual_foldable(conv, bn, relu, shortcut, x) -> bool:
     :func:`conv_bn_foldable` and no hook in the shortcut's modules (``shortcut`` None: the identity)?"""
     if relu is None or not conv_bn_foldable(conv, bn, relu, x):
         return False
-    if shortcut is None:
-        return True
-    return (not any(m._forward_hooks or m._forward_pre_hooks for m in shortcut.modules())
-            and _no_graph(None, tuple(shortcut.modules())))
+    return shortcut is None or (_hook_free(shortcut) and _no_graph(None, (shortcut,)))
+
+
+def _hook_free(module) -> bool:
+    """No forward hook or pre-hook on ``module`` or any module inside it."""
+    if module._forward_hooks or module._forward_pre_hooks:
+        return False
+    return all(m is None or _hook_free(m) for m in module._modules.values())
 
 
 def conv_bn_add_relu(conv, bn, residual, x):
