@@ -116,6 +116,11 @@ DIFFERENCES = {
     "torch.nn.parallel.DataParallel": "runs the wrapped module on the CPU (state-dict keys get 'module.' as in "
                                       "torch); device_ids must be CPU devices",
     "torch.backends.cudnn": "benchmark / deterministic are plain attributes with no effect",
+    "torch.nn.Sequential": "when no gradient is recorded, a Conv2d followed by a ReLU, an eval-mode BatchNorm2d or "
+                           "both runs as one convolution (cnnkit/nn/fusion.py): Conv2d → ReLU gives the same bits, "
+                           "a folded batch norm rounds once where the two layers round twice (last-bit "
+                           "differences); a hook on those modules, a subclass or a recorded gradient keeps them "
+                           "separate",
     "torch.nn.functional.interpolate": "modes nearest, nearest-exact, linear, bilinear, bicubic, trilinear, area "
                                        "(area for 4-d input only); antialias=True raises ValueError",
 }
