@@ -82,8 +82,8 @@ def forward(algorithm: str, x: np.ndarray, w: np.ndarray, g: ConvGeometry, keep:
     layout), NCHW-shaped (in NHWC memory except for a 1×1 convolution of an NCHW input). With ``keep`` (the
     weight gradient will be asked for) ``kept`` holds what the algorithm keeps for :func:`grad_weight` (columns
     or transforms of at most ``keep_columns`` bytes; oneDNN: x in NHWC memory), else None, and then
-    grad_weight needs x. With ``add`` (an array of y's shape), y += add; then with ``relu``, y = max(y, 0) (on
-    oneDNN both are post-ops of the primitive; its ReLU maps NaN to 0)."""
+    grad_weight needs x. With ``add`` (an array of y's shape), y += add (on oneDNN a post-op). ``relu`` is
+    oneDNN's ReLU post-op (NaN becomes 0); the NumPy algorithms leave it to the caller."""
     if algorithm == "onednn":
         return onednn.conv.forward(x, w, g, keep, bias, relu, add)
     y, kept = _kernels(algorithm).forward(x, w, g, keep)
@@ -91,8 +91,6 @@ def forward(algorithm: str, x: np.ndarray, w: np.ndarray, g: ConvGeometry, keep:
         add_bias(y, bias)
     if add is not None:
         y += add
-    if relu:
-        np.maximum(y, 0, out=y)
     return y, kept
 
 

@@ -5,8 +5,11 @@ import operator
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 
-from .fusion import conv_bn, conv_bn_foldable, conv_relu, conv_relu_fusable
+from .activation import ReLU
+from .conv import Conv2d
+from .fusion import conv_bn, conv_relu, conv_relu_fusable
 from .module import Module
+from .normalization import BatchNorm2d
 
 
 class Identity(Module):
@@ -60,8 +63,8 @@ class Sequential(Module):
         while i < n:                  # Conv2d [+ BatchNorm2d] [+ ReLU] as one convolution when it may (nn/fusion.py)
             m = mods[i]
             after = mods[i + 1] if i + 1 < n else None
-            if after is not None and conv_bn_foldable(m, after, None, x):
-                relu = mods[i + 2] if i + 2 < n and conv_bn_foldable(m, after, mods[i + 2], x) else None
+            if type(m) is Conv2d and type(after) is BatchNorm2d:    # conv_bn folds, or calls the modules in turn
+                relu = mods[i + 2] if i + 2 < n and isinstance(mods[i + 2], ReLU) else None
                 x = conv_bn(m, after, relu, x)
                 i += 2 if relu is None else 3
             elif after is not None and conv_relu_fusable(m, after, x):

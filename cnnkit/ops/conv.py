@@ -108,8 +108,9 @@ class Convolution(Function):
         if (self.relu or self.add is not None) and any(need):
             raise RuntimeError("Convolution: a fused ReLU or addition has no backward (conv2d_relu records no graph)")
         self.algorithm = kernels.select(self.geometry, x.shape, w.shape, x.dtype)
-        post = (self.relu and self.add is None and self.algorithm == "onednn" and _finite(x)
-                and kernels.onednn.packed.finite(w) and (b is None or _finite(b)))
+        packed = kernels.onednn.packed
+        post = (self.relu and self.add is None and self.algorithm == "onednn" and packed.all_finite(x)
+                and packed.finite(w) and (b is None or packed.all_finite(b)))
         y, self.kept = kernels.forward(self.algorithm, x, w, self.geometry, keep=need[1], bias=b, relu=post,
                                        add=self.add)
         self.add = None
@@ -270,11 +271,6 @@ def _fused(input, weight, bias, stride, padding, dilation, groups, residual) -> 
                              f"and dtype {x.dtype}, got shape {tuple(residual.shape)} and dtype {residual.dtype}")
     y = Convolution(geometry, relu=True, add=add)(*((x, w) if b is None else (x, w, b)))
     return reshape(y, y.shape[1:]) if unbatched else y
-
-
-def _finite(a: np.ndarray) -> bool:
-    """No NaN or ±inf in ``a`` (two reductions: min propagates NaN)."""
-    return bool(np.isfinite(a.min()) and np.isfinite(a.max()))
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,

@@ -35,7 +35,8 @@ import numpy as np
 
 from . import library
 
-__all__ = ["ENABLED", "CAPACITY", "MAX_BYTES", "get", "finite", "written", "clear", "size", "nbytes", "stats"]
+__all__ = ["ENABLED", "CAPACITY", "MAX_BYTES", "get", "finite", "all_finite", "written", "clear", "size", "nbytes",
+           "stats"]
 
 ENABLED = True
 """Keep packed weights (``bench/models.py --prepack-ab`` switches it off for its A/B rows; nothing else
@@ -130,10 +131,15 @@ def get(weight: np.ndarray, want, pack, keep: bool = True) -> np.ndarray:
         entry = _entry(weight)
         entry.packs.append((md, buf))
         _bytes += buf.nbytes
-        _entries.move_to_end(key)
-        while len(_entries) > CAPACITY or (_bytes > MAX_BYTES and len(_entries) > 1):
-            _drop(next(iter(_entries)))
+        _keep(key)
     return buf
+
+
+def _keep(key: int) -> None:
+    """Mark weight ``key`` most recently used and drop the least recently used beyond the bounds (lock held)."""
+    _entries.move_to_end(key)
+    while len(_entries) > CAPACITY or (_bytes > MAX_BYTES and len(_entries) > 1):
+        _drop(next(iter(_entries)))
 
 
 def _entry(weight: np.ndarray) -> _Entry:
@@ -156,14 +162,17 @@ def finite(weight: np.ndarray) -> bool:
         entry = _entries.get(id(weight))
         if entry is not None and entry.ref() is weight and entry.finite is not None:
             return entry.finite
-    ok = bool(np.isfinite(weight.min()) and np.isfinite(weight.max()))      # min and max propagate NaN
+    ok = all_finite(weight)
     if ENABLED:
         with _lock:
             _entry(weight).finite = ok
-            _entries.move_to_end(id(weight))
-            while len(_entries) > CAPACITY:
-                _drop(next(iter(_entries)))
+            _keep(id(weight))
     return ok
+
+
+def all_finite(a: np.ndarray) -> bool:
+    """No NaN or ±inf in ``a`` (two reductions: min and max propagate NaN)."""
+    return bool(np.isfinite(a.min()) and np.isfinite(a.max()))
 
 
 def written(array: np.ndarray) -> None:
