@@ -23,7 +23,8 @@ import numpy as np
 from . import contention
 from .config import config
 
-__all__ = ["blas_threads", "parts_for", "over_batch", "over_images_or_rows", "workspace", "release_workspace", "chunks"]
+__all__ = ["blas_threads", "parts_for", "over_batch", "over_images_or_rows", "workspace", "release_workspace", "chunks",
+           "BLOCK", "blockwise"]
 
 _local = threading.local()   # per thread: scratch buffers, and whether it is running a part of a parallel kernel
 _all_buffers: list = []      # every thread's scratch buffers, for release_workspace
@@ -162,3 +163,53 @@ def chunks(a: int, b: int, bytes_per_image: int, parts: int):
     step = max(1, (config().column_budget // parts) // max(bytes_per_image, 1))
     for c0 in range(a, b, step):
         yield c0, min(c0 + step, b)
+
+
+BLOCK = 1 << 18
+"""Elements per block of :func:`blockwise` (1 MiB of float32 per array): measured fastest for ResNet-18's SGD and
+Adam steps among 2¹³ – 2²⁰ on 2 threads (smaller blocks pay more in per-call costs and in contention for the
+interpreter lock; docs/performance.md, "Optimizer updates in blocks")."""
+
+
+def blockwise(items: list) -> None:
+    """Run elementwise updates in blocks, over threads for a large total.
+
+    ``items`` is a list of ``(fn, arrays)``: ``fn(*blocks, s0, s1)`` updates matching blocks of ``arrays`` (all
+    of one shape) in place, with two scratch arrays of the block's shape and the first array's dtype. A block's
+    passes run one after another while it is still in the cache, and the blocks of all items are split over
+    :func:`parts_for` threads (pieces claimed as threads become free, as in :func:`over_batch`). The arithmetic
+    is the same elementwise arithmetic as on whole arrays, so the results are bitwise identical. An item whose
+    arrays are not all C-contiguous, or one of at most a block when the total is too small to split, runs
+    whole on the calling thread."""
+    work = sum(arrays[0].size for _, arrays in items)
+    small = work < config().parallel_min
+    whole, flat, blocks = [], [], []
+    for fn, arrays in items:
+        n = arrays[0].size
+        if (small and n <= BLOCK) or not all(a.flags.c_contiguous for a in arrays):
+            whole.append((fn, arrays))
+            continue
+        flat.append((fn, [a.reshape(-1) for a in arrays]))
+        blocks.extend((len(flat) - 1, b, min(b + BLOCK, n)) for b in range(0, n, BLOCK))
+    if whole:
+        _scratched(whole, lambda arrays: arrays)
+    if blocks:
+        def run(i0: int, i1: int) -> None:
+            _scratched([(flat[k][0], (k, b, e)) for k, b, e in blocks[i0:i1]],
+                       lambda kbe: [a[kbe[1]:kbe[2]] for a in flat[kbe[0]][1]])
+        over_batch(run, len(blocks), sum(e - b for _, b, e in blocks), blas=False)
+
+
+def _scratched(calls: list, arrays_of) -> None:
+    """``fn(*arrays, s0, s1)`` for each ``(fn, what)`` of ``calls`` (``arrays = arrays_of(what)``), with this
+    thread's two scratch arrays ("block0", "block1" workspaces) viewed in the first array's shape."""
+    calls = [(fn, arrays_of(what)) for fn, what in calls]
+    longest = {}
+    for _, arrays in calls:
+        a = arrays[0]
+        longest[a.dtype] = max(longest.get(a.dtype, 0), a.size)
+    pairs = {dt: (workspace((n,), dt, "block0"), workspace((n,), dt, "block1")) for dt, n in longest.items()}
+    for fn, arrays in calls:
+        a = arrays[0]
+        s0, s1 = pairs[a.dtype]
+        fn(*arrays, s0[:a.size].reshape(a.shape), s1[:a.size].reshape(a.shape))

@@ -1,8 +1,11 @@
 """Adam and AdamW: adaptive moment estimation (Kingma & Ba), and its decoupled weight decay variant."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from ..kernels import parallel
 from .optimizer import Optimizer, _lerp_
 
 
@@ -56,45 +59,53 @@ class Adam(Optimizer):
         lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         amsgrad, maximize, decoupled = group["amsgrad"], group["maximize"], group["decoupled_weight_decay"]
-        for p, grad in self._params_with_grad(group):
-            theta = p._data
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = 0.0
-                state["exp_avg"] = np.zeros_like(theta)
-                state["exp_avg_sq"] = np.zeros_like(theta)
-                if amsgrad:
-                    state["max_exp_avg_sq"] = np.zeros_like(theta)
-            m, v = state["exp_avg"], state["exp_avg_sq"]
-            state["step"] += 1.0
-            t = state["step"]
-            # two scratch arrays (reused over the parameters) hold the terms: the same arithmetic as temporaries
-            s = self._scratch(theta)
+
+        def update(theta, grad, m, v, v_max, s, s1, step_size: float, bias_correction2_sqrt: float):
+            # two scratch arrays hold the terms: the same arithmetic as temporaries
             g = grad
             if maximize:
-                g = np.negative(grad, out=self._scratch(theta, 1))
+                g = np.negative(grad, out=s1)
             if weight_decay != 0:
                 if decoupled:
                     theta *= 1 - lr * weight_decay
                 else:
-                    g = np.add(g, np.multiply(theta, weight_decay, out=s), out=self._scratch(theta, 1))
+                    g = np.add(g, np.multiply(theta, weight_decay, out=s), out=s1)
             _lerp_(m, g, 1 - beta1, s)
             v *= beta2
             np.multiply(g, 1 - beta2, out=s)
             s *= g
             v += s
-            step_size = lr / (1 - beta1 ** t)
-            bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
-            if amsgrad:
-                np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-                denom = np.sqrt(state["max_exp_avg_sq"], out=s)
+            if v_max is not None:
+                np.maximum(v_max, v, out=v_max)
+                denom = np.sqrt(v_max, out=s)
             else:
                 denom = np.sqrt(v, out=s)
             denom /= bias_correction2_sqrt
             denom += eps
             # theta += (−step_size · m) / denom, the update written over denom
-            np.divide(np.multiply(m, -step_size, out=self._scratch(theta, 1)), denom, out=denom)
+            np.divide(np.multiply(m, -step_size, out=s1), denom, out=denom)
             theta += denom
+
+        items = []
+        for p, grad in self._params_with_grad(group):
+            theta = p._data
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = 0.0
+                state["exp_avg"] = np.zeros_like(theta, order="C")
+                state["exp_avg_sq"] = np.zeros_like(theta, order="C")
+                if amsgrad:
+                    state["max_exp_avg_sq"] = np.zeros_like(theta, order="C")
+            state["step"] += 1.0
+            t = state["step"]
+            rule = functools.partial(update, step_size=lr / (1 - beta1 ** t),
+                                     bias_correction2_sqrt=(1 - beta2 ** t) ** 0.5)
+            arrays = (theta, grad, state["exp_avg"], state["exp_avg_sq"])
+            if amsgrad:
+                items.append((rule, arrays + (state["max_exp_avg_sq"],)))
+            else:
+                items.append((lambda *a, rule=rule: rule(*a[:4], None, *a[4:]), arrays))
+        parallel.blockwise(items)
 
 
 class AdamW(Adam):

@@ -135,17 +135,6 @@ class Optimizer:
         if name in group:
             group[name] = validate.flag(group[name], name, type(self).__name__)
 
-    def _scratch(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
-        """A scratch array of ``like``'s shape and dtype for one update term, reused from parameter to parameter
-        and step to step (a fresh temporary of megabytes costs more in page faults than the arithmetic).
-        ``slot`` 1 is a second one, for a rule that needs two terms at once."""
-        buffers = self.__dict__.setdefault("_scratch_buffers", {})
-        key = (like.dtype, slot)
-        buf = buffers.get(key)
-        if buf is None or buf.size < like.size:
-            buf = buffers[key] = np.empty(like.size, like.dtype)
-        return buf[:like.size].reshape(like.shape)
-
     @staticmethod
     def _params_with_grad(group: dict):
         """(param, grad array) for the parameters of ``group`` that have a gradient; the caller updates the param's

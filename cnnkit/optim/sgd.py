@@ -1,8 +1,11 @@
 """Stochastic gradient descent, with momentum, Nesterov momentum and L2 weight decay."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from ..kernels import parallel
 from .optimizer import Optimizer
 
 
@@ -42,32 +45,41 @@ class SGD(Optimizer):
     def _step_group(self, group: dict) -> None:
         lr, momentum, dampening = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
         weight_decay, nesterov, maximize = float(group["weight_decay"]), group["nesterov"], group["maximize"]
-        for p, grad in self._params_with_grad(group):
-            theta = p._data
-            # g: the gradient itself, or its adjusted copy in scratch slot 0 (the same arithmetic as a
-            # temporary, in one buffer reused over the parameters; the gradient is never written)
+
+        def update(theta, grad, buf, s0, s1, first: bool = False):
+            # g: the gradient itself, or its adjusted copy in s0 (the same arithmetic as a temporary; the
+            # gradient is never written)
             g = grad
             if weight_decay != 0:
-                g = np.multiply(theta, weight_decay, out=self._scratch(theta))
+                g = np.multiply(theta, weight_decay, out=s0)
                 if maximize:
                     g -= grad
                 else:
                     g += grad
             elif maximize:
-                g = np.negative(grad, out=self._scratch(theta))
-            if momentum != 0:
-                state = self.state[p]
-                buf = state.get("momentum_buffer")
-                if buf is None:
-                    buf = state["momentum_buffer"] = g.copy()
+                g = np.negative(grad, out=s0)
+            if buf is not None:
+                if first:
+                    np.copyto(buf, g)
                 else:
                     buf *= momentum
                     if dampening == 0:
                         buf += g
                     else:
-                        buf += np.multiply(g, 1 - dampening, out=self._scratch(theta, 1))
-                if nesterov:
-                    g = np.add(g, np.multiply(buf, momentum, out=self._scratch(theta, 1)), out=self._scratch(theta))
-                else:
-                    g = buf
-            theta += np.multiply(g, -lr, out=self._scratch(theta, 1))
+                        buf += np.multiply(g, 1 - dampening, out=s1)
+                g = np.add(g, np.multiply(buf, momentum, out=s1), out=s0) if nesterov else buf
+            theta += np.multiply(g, -lr, out=s1)
+
+        items = []
+        for p, grad in self._params_with_grad(group):
+            theta = p._data
+            if momentum == 0:
+                items.append((lambda t, gr, s0, s1: update(t, gr, None, s0, s1), (theta, grad)))
+                continue
+            state = self.state[p]
+            buf = state.get("momentum_buffer")
+            first = buf is None
+            if first:
+                buf = state["momentum_buffer"] = np.empty_like(theta, order="C")
+            items.append((functools.partial(update, first=first), (theta, grad, buf)))
+        parallel.blockwise(items)

@@ -485,3 +485,51 @@ def test_load_state_dict_validates_before_changing_anything(mutate, match):
 def test_load_state_dict_rejects_non_dict():
     with pytest.raises(ValueError, match=r"SGD.load_state_dict: expected a dict"):
         SGD(_p(), lr=0.1).load_state_dict([1, 2])
+
+
+# ----- blocks and threads (kernels.parallel.blockwise) -------------------------------------------------
+
+BLOCKWISE_CONFIGS = [(c, kw) for c, kw, s in CONFIGS if s is None and c in (SGD, Adam, AdamW)]
+
+
+def _run_large(cls, kwargs, dtype, steps=4):
+    """Parameters larger than a block (one with a transposed, non-contiguous gradient, one with none at step 2)
+    after ``steps`` updates, with the state, next to torch's."""
+    rng = np.random.default_rng(3)
+    shapes = [(300, 250), (70001,), (129, 257), (5,)]
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    ck_params = [Parameter(a.copy()) for a in arrays]
+    th_params = [torch.nn.Parameter(torch.from_numpy(a.copy())) for a in arrays]
+    ck_opt, th_opt = cls(ck_params, **kwargs), TORCH_CLS[cls](th_params, **kwargs)
+    for k in range(steps):
+        grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
+        grads[2] = np.ascontiguousarray(grads[2].T).T          # Fortran order: updated whole, not in blocks
+        if k == 2:
+            grads[1] = None
+        for p, q, g in zip(ck_params, th_params, grads):
+            p.grad = None if g is None else ck.Tensor(g)
+            q.grad = None if g is None else torch.from_numpy(g.copy())
+        ck_opt.step()
+        th_opt.step()
+    return ck_params, th_params, ck_opt
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cls,kwargs", BLOCKWISE_CONFIGS,
+                         ids=[f"{c.__name__}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}"
+                              for c, kw in BLOCKWISE_CONFIGS])
+def test_blockwise_update_is_the_whole_array_update_bit_for_bit(cls, kwargs, dtype, monkeypatch):
+    from cnnkit import kernels
+    from cnnkit.kernels import parallel
+    monkeypatch.setattr(parallel, "BLOCK", 1 << 40)                 # one block per array, one thread
+    with kernels.using(threads=1):
+        whole, _, whole_opt = _run_large(cls, kwargs, dtype)
+    monkeypatch.setattr(parallel, "BLOCK", 1000)                    # many blocks, split over 2 threads
+    with kernels.using(threads=2, parallel_min=0, piece_min=1):
+        blocked, th_params, blocked_opt = _run_large(cls, kwargs, dtype)
+    for i, (a, b) in enumerate(zip(whole, blocked)):
+        assert np.array_equal(a._data, b._data), f"param {i}"
+        for key, value in whole_opt.state[a].items():
+            other = blocked_opt.state[b][key]
+            assert np.array_equal(value, other) if key != "step" else value == other, f"state {key} of {i}"
+    compare_params(blocked, th_params, RTOL[dtype], f"{cls.__name__} in blocks")
