@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import QUICK, print_environment, settle, time_once
+from harness import QUICK, print_environment, settle, time_once, train_step
 
 
 def _bn(shape, channels_last=False):
@@ -109,10 +109,7 @@ def _steps(model, opt, loss_fn, batches):
     """A closure running one SGD step per (input, target) pair of ``batches``."""
     def run():
         for xb, yb in batches:
-            loss = loss_fn(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            train_step(model, opt, loss_fn, xb, yb)
     return run
 
 

@@ -47,6 +47,16 @@ def time_once(fn) -> float:
     return time.perf_counter() - t0
 
 
+def train_step(model, optimizer, loss_fn, xb, yb):
+    """One training step, the same in both frameworks (their APIs agree): forward, loss, zero_grad, backward,
+    optimizer step; returns the loss tensor."""
+    loss = loss_fn(model(xb), yb)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
 SETTLE = 0.2
 """Seconds of untimed busy-waiting before every timed call, so that each framework starts on an idle machine,
 as it would in a program of its own. Both libraries' worker threads keep spinning after a parallel region and

@@ -46,7 +46,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 import torch
-from harness import THREADS, compare, compare_backends, onednn_active, print_backends_table, print_environment, quick
+from harness import (
+    THREADS,
+    compare,
+    compare_backends,
+    onednn_active,
+    print_backends_table,
+    print_environment,
+    quick,
+    train_step,
+)
 
 import cnnkit as ck
 
@@ -94,18 +103,10 @@ def train_step_fns(ck_model, th_model, x: np.ndarray, y: np.ndarray):
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 
     def ck_step():
-        loss = ck_loss(ck_model(xc), yc)
-        ck_opt.zero_grad()
-        loss.backward()
-        ck_opt.step()
-        return float(loss.item())
+        return float(train_step(ck_model, ck_opt, ck_loss, xc, yc).item())
 
     def th_step():
-        loss = th_loss(th_model(xt), yt)
-        th_opt.zero_grad()
-        loss.backward()
-        th_opt.step()
-        return float(loss.item())
+        return float(train_step(th_model, th_opt, th_loss, xt, yt).item())
 
     return ck_step, th_step
 
@@ -222,10 +223,7 @@ def memory_child(framework: str, steps: int = 2, n: int | None = None, side: int
         criterion, xb, yb = torch.nn.CrossEntropyLoss(), torch.from_numpy(x), torch.from_numpy(y)
     built = _status_mib("VmRSS")
     for _ in range(steps):
-        loss = criterion(model(xb), yb)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        loss = train_step(model, opt, criterion, xb, yb)
     peak = _status_mib("VmHWM")
     return {"framework": framework, "backend": ck.backends.onednn.backend_name(), "baseline": baseline,
             "built": built, "peak": peak, "end": _status_mib("VmRSS"),

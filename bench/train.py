@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 import torch
-from harness import THREADS, compare_backends, print_backends_table, print_environment
+from harness import THREADS, compare_backends, print_backends_table, print_environment, train_step
 
 import cnnkit as ck
 from cnnkit import models
@@ -103,17 +103,11 @@ def training_cases(x: np.ndarray, y: np.ndarray, batch_size: int):
 
     def ck_steps():
         for xb, yb in ck_batches:
-            loss = ck_loss(ck_model(xb), yb)
-            ck_opt.zero_grad()
-            loss.backward()
-            ck_opt.step()
+            train_step(ck_model, ck_opt, ck_loss, xb, yb)
 
     def th_steps():
         for xb, yb in th_batches:
-            loss = th_loss(th_model(xb), yb)
-            th_opt.zero_grad()
-            loss.backward()
-            th_opt.step()
+            train_step(th_model, th_opt, th_loss, xb, yb)
 
     fit_model, _ = build_models()
     trainer = Trainer(fit_model, SGD(fit_model.parameters(), lr=LR, momentum=MOMENTUM), CrossEntropyLoss(),
