@@ -1,8 +1,11 @@
 """Adadelta (Zeiler 2012) and Adagrad (Duchi et al. 2011): per-coordinate step sizes from gradient history."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from ..kernels import parallel
 from .optimizer import Optimizer
 
 
@@ -34,18 +37,11 @@ class Adadelta(Optimizer):
     def _step_group(self, group: dict) -> None:
         lr, rho, eps = float(group["lr"]), float(group["rho"]), float(group["eps"])
         weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
-        for p, grad in self._params_with_grad(group):
-            theta = p._data
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = 0.0
-                state["square_avg"] = np.zeros_like(theta)
-                state["acc_delta"] = np.zeros_like(theta)
-            state["step"] += 1.0
+
+        def update(theta, grad, v, u, s0, s1):    # the scratch blocks are not used
             g = -grad if maximize else grad
             if weight_decay != 0:
                 g = g + weight_decay * theta
-            v, u = state["square_avg"], state["acc_delta"]
             v *= rho
             v += (1 - rho) * g * g
             std = np.sqrt(v + eps)
@@ -55,6 +51,18 @@ class Adadelta(Optimizer):
             u *= rho
             u += (1 - rho) * delta * delta
             theta += -lr * delta
+
+        items = []
+        for p, grad in self._params_with_grad(group):
+            theta = p._data
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = 0.0
+                state["square_avg"] = np.zeros_like(theta, order="C")
+                state["acc_delta"] = np.zeros_like(theta, order="C")
+            state["step"] += 1.0
+            items.append((update, (theta, grad, state["square_avg"], state["acc_delta"])))
+        parallel.blockwise(items)
 
 
 class Adagrad(Optimizer):
@@ -90,19 +98,23 @@ class Adagrad(Optimizer):
     def _step_group(self, group: dict) -> None:
         lr, lr_decay, eps = float(group["lr"]), float(group["lr_decay"]), float(group["eps"])
         weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
+        def update(theta, grad, s, s0, s1, clr: float):    # the scratch blocks are not used
+            g = -grad if maximize else grad
+            if weight_decay != 0:
+                g = g + weight_decay * theta
+            s += g * g
+            std = np.sqrt(s)
+            std += eps
+            theta += -clr * (g / std)
+
+        items = []
         for p, grad in self._params_with_grad(group):
             theta = p._data
             state = self.state[p]
             if len(state) == 0:
                 state["step"] = 0.0
-                state["sum"] = np.full_like(theta, group["initial_accumulator_value"])
+                state["sum"] = np.full_like(theta, group["initial_accumulator_value"], order="C")
             state["step"] += 1.0
-            g = -grad if maximize else grad
-            if weight_decay != 0:
-                g = g + weight_decay * theta
             clr = lr / (1 + (state["step"] - 1) * lr_decay)
-            s = state["sum"]
-            s += g * g
-            std = np.sqrt(s)
-            std += eps
-            theta += -clr * (g / std)
+            items.append((functools.partial(update, clr=clr), (theta, grad, state["sum"])))
+        parallel.blockwise(items)

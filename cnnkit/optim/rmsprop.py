@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels import parallel
 from .optimizer import Optimizer, _lerp_
 
 
@@ -50,27 +51,19 @@ class RMSprop(Optimizer):
         lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
         weight_decay, momentum = float(group["weight_decay"]), float(group["momentum"])
         centered, maximize = group["centered"], group["maximize"]
-        for p, grad in self._params_with_grad(group):
-            theta = p._data
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = 0.0
-                state["square_avg"] = np.zeros_like(theta)
-                if momentum > 0:
-                    state["momentum_buffer"] = np.zeros_like(theta)
-                if centered:
-                    state["grad_avg"] = np.zeros_like(theta)
-            state["step"] += 1.0
+
+        def update(theta, grad, v, *rest):
+            rest = list(rest[:-2])            # the optional state arrays; the scratch blocks are not used
+            buf = rest.pop(0) if momentum > 0 else None
+            a = rest.pop(0) if centered else None
             g = -grad if maximize else grad
             if weight_decay != 0:
                 g = g + weight_decay * theta
-            v = state["square_avg"]
             v *= alpha
             g2 = (1 - alpha) * g
             g2 *= g
             v += g2
             if centered:
-                a = state["grad_avg"]
                 _lerp_(a, g, 1 - alpha)
                 avg = -a
                 avg *= a
@@ -80,11 +73,30 @@ class RMSprop(Optimizer):
                 avg = np.sqrt(v)
             avg += eps
             if momentum > 0:
-                buf = state["momentum_buffer"]
                 buf *= momentum
                 buf += g / avg
                 theta += -lr * buf
             else:
-                update = -lr * g
-                update /= avg
-                theta += update
+                step = -lr * g
+                step /= avg
+                theta += step
+
+        items = []
+        for p, grad in self._params_with_grad(group):
+            theta = p._data
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = 0.0
+                state["square_avg"] = np.zeros_like(theta, order="C")
+                if momentum > 0:
+                    state["momentum_buffer"] = np.zeros_like(theta, order="C")
+                if centered:
+                    state["grad_avg"] = np.zeros_like(theta, order="C")
+            state["step"] += 1.0
+            arrays = [theta, grad, state["square_avg"]]
+            if momentum > 0:
+                arrays.append(state["momentum_buffer"])
+            if centered:
+                arrays.append(state["grad_avg"])
+            items.append((update, arrays))
+        parallel.blockwise(items)
