@@ -180,9 +180,13 @@ def blockwise(items: list) -> None:
     :func:`parts_for` threads (pieces claimed as threads become free, as in :func:`over_batch`). The arithmetic
     is the same elementwise arithmetic as on whole arrays, so the results are bitwise identical. An item whose
     arrays are not all C-contiguous, or one of at most a block when the total is too small to split, runs
-    whole on the calling thread."""
+    whole on the calling thread; so do all items, in order, when two items' first arrays (the ones updated) may
+    overlap in memory (e.g. two parameters over one array), which blocks on two threads could race on."""
     work = sum(arrays[0].size for _, arrays in items)
     small = work < config().parallel_min
+    if _overlapping([arrays[0] for _, arrays in items]):
+        _scratched(items, lambda arrays: arrays)
+        return
     whole, flat, blocks = [], [], []
     for fn, arrays in items:
         n = arrays[0].size
@@ -198,6 +202,18 @@ def blockwise(items: list) -> None:
             _scratched([(flat[k][0], (k, b, e)) for k, b, e in blocks[i0:i1]],
                        lambda kbe: [a[kbe[1]:kbe[2]] for a in flat[kbe[0]][1]])
         over_batch(run, len(blocks), sum(e - b for _, b, e in blocks), blas=False)
+
+
+def _overlapping(arrays: list) -> bool:
+    """May two of ``arrays`` share memory? Only arrays over one owner are compared (by their bounds)."""
+    owners: dict = {}
+    for a in arrays:
+        root = a
+        while isinstance(root.base, np.ndarray):
+            root = root.base
+        owners.setdefault(id(root), []).append(a)
+    return any(np.may_share_memory(a, b) for group in owners.values() if len(group) > 1
+               for i, a in enumerate(group) for b in group[i + 1:])
 
 
 def _scratched(calls: list, arrays_of) -> None:

@@ -544,3 +544,39 @@ def test_blockwise_update_is_the_whole_array_update_bit_for_bit(cls, kwargs, dty
         e = q.detach().numpy()
         rel = np.abs(p._data - e) / (np.abs(e) + np.max(np.abs(e)))
         assert np.sum(rel > RTOL[dtype]) <= (dtype == np.float32) and rel.max() <= 1e-4, f"param {i}: {rel.max():.3g}"
+
+
+def test_parameters_over_one_array_are_updated_in_order_not_in_racing_blocks(monkeypatch):
+    """Two parameters over one array (each step updates it twice, in order) get the whole-array arithmetic even
+    when the blocks would run on two threads."""
+    from cnnkit import kernels
+    from cnnkit.kernels import parallel
+
+    def run(block, **config):
+        monkeypatch.setattr(parallel, "BLOCK", block)
+        rng = np.random.default_rng(5)
+        shared = rng.standard_normal((300, 200)).astype(np.float32)
+        a, b = Parameter(shared), Parameter(np.zeros(1, np.float32))
+        b.data = a.data                                  # b's array is a's array
+        other = Parameter(rng.standard_normal(50_000).astype(np.float32))
+        opt = SGD([a, b, other], lr=0.1, momentum=0.9, weight_decay=0.5)   # b's step reads a's result
+        with kernels.using(**config):
+            for _ in range(3):
+                for p in (a, b, other):
+                    p.grad = ck.Tensor(rng.standard_normal(p.shape).astype(np.float32))
+                opt.step()
+        return a._data.copy(), other._data.copy()
+
+    whole = run(1 << 40, threads=1)
+    racing = run(1000, threads=2, parallel_min=0, piece_min=1)
+    assert all(np.array_equal(x, y) for x, y in zip(whole, racing))
+
+
+def test_a_gradient_of_another_shape_is_refused_before_any_update():
+    a, b = Parameter(np.ones((3, 4), np.float32)), Parameter(np.ones((2,), np.float32))
+    opt = SGD([a, b], lr=0.1, momentum=0.9)
+    a.grad = ck.Tensor(np.ones((3, 4), np.float32))
+    b.grad = ck.Tensor(np.ones((1, 2), np.float32))
+    with pytest.raises(ValueError, match=r"SGD\.step: a parameter of shape \(2,\) has a gradient of shape \(1, 2\)"):
+        opt.step()
+    assert np.array_equal(a._data, np.ones((3, 4), np.float32)) and not opt.state
