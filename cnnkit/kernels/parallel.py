@@ -206,14 +206,18 @@ def blockwise(items: list) -> None:
 
 def _overlapping(arrays: list) -> bool:
     """May two of ``arrays`` share memory? Only arrays over one owner are compared (by their bounds)."""
-    owners: dict = {}
-    for a in arrays:
-        root = a
-        while isinstance(root.base, np.ndarray):
-            root = root.base
-        owners.setdefault(id(root), []).append(a)
-    return any(np.may_share_memory(a, b) for group in owners.values() if len(group) > 1
-               for i, a in enumerate(group) for b in group[i + 1:])
+    owners = [_owner(a) for a in arrays]
+    if len(set(map(id, owners))) == len(owners):
+        return False
+    return any(np.may_share_memory(a, b) for i, a in enumerate(arrays) for j, b in enumerate(arrays[i + 1:], i + 1)
+               if owners[i] is owners[j])
+
+
+def _owner(a: np.ndarray) -> np.ndarray:
+    """The array that owns ``a``'s memory (``a`` itself, or the base its views lead to)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
 
 
 def _scratched(calls: list, arrays_of) -> None:

@@ -230,9 +230,9 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:        # every gradient checked before any parameter changes
             for p in group["params"]:
-                if p.grad is not None and p.grad.shape != p.shape:
-                    raise ValueError(f"{type(self).__name__}.step: a parameter of shape {tuple(p.shape)} has a "
-                                     f"gradient of shape {tuple(p.grad.shape)} (expected the parameter's shape)")
+                if p.grad is not None and p.grad._data.shape != p._data.shape:
+                    raise ValueError(f"{type(self).__name__}.step: a parameter of shape {p._data.shape} has a "
+                                     f"gradient of shape {p.grad._data.shape} (expected the parameter's shape)")
         for group in self.param_groups:
             self._step_group(group)
             for p in group["params"]:          # written in place: a new version, packed weights dropped
