@@ -104,3 +104,30 @@ def test_element_strides_of_c_contiguous_arrays():
         a = np.zeros(shape, np.float32)
         assert memory.element_strides(a) == tuple(s // 4 for s in a.strides)
     assert memory.element_strides(np.zeros((3, 0, 2), np.float32)) == (0, 2, 1)
+
+
+def test_transient_buffers_are_reused_per_thread_and_slot():
+    a = memory.transient("test-slot", 1000)
+    assert a.nbytes == 1000 and a.ctypes.data % 64 == 0
+    assert memory.transient("test-slot", 800).ctypes.data == a.ctypes.data          # the same memory, reused
+    assert memory.transient("test-other", 800).ctypes.data != a.ctypes.data         # another slot: its own
+    grown = memory.transient("test-slot", 5000)                                       # grown when too small
+    assert grown.nbytes == 5000 and memory.transient("test-slot", 10).ctypes.data == grown.ctypes.data
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(memory.transient("test-slot", 10).ctypes.data))
+    worker.start()
+    worker.join()
+    assert seen[0] != grown.ctypes.data                                               # another thread: its own
+
+
+def test_training_convolutions_reorder_into_the_same_buffers_each_step():
+    """A weight being trained is reordered at each call into this thread's transient buffer, not a fresh one (a
+    fresh buffer of megabytes costs page faults at every step); the results stay torch's."""
+    x, w, b = _case(3)
+    addresses = set()
+    for step in range(3):
+        _check_conv(x, w, b, f"step {step}")
+        buffers = memory._local.__dict__.get("transient", {})
+        assert "weights" in buffers and "out:diff_weights" in buffers
+        addresses.add((buffers["weights"].ctypes.data, buffers["out:diff_weights"].ctypes.data))
+    assert len(addresses) == 1

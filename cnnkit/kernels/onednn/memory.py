@@ -139,6 +139,18 @@ def _address(md) -> int:
 _local = threading.local()
 
 
+def transient(slot: str, nbytes: int) -> np.ndarray:
+    """This thread's buffer for ``slot`` (at least ``nbytes``, 64-byte aligned, the first ``nbytes`` returned), reused
+    from call to call: for data that lives only while one primitive runs, such as an argument reordered into the
+    layout the primitive chose. A fresh buffer of megabytes costs more in page faults than the copy into it (a
+    512×512×3×3 weight gradient took 8.5 ms in a fresh buffer in the ResNet-18 step, 4 ms in a reused one)."""
+    buffers = _local.__dict__.setdefault("transient", {})
+    buf = buffers.get(slot)
+    if buf is None or buf.nbytes < nbytes:
+        buf = buffers[slot] = aligned(nbytes)
+    return buf[:nbytes]
+
+
 def _scratchpad(nbytes: int) -> np.ndarray:
     """This thread's scratchpad buffer (at least ``nbytes``, 64-byte aligned): one shared by every primitive this
     thread runs (a run uses it only while it executes), grown to the largest asked for."""
@@ -265,7 +277,7 @@ class Primitive:
                     slots.append((arg, _address(user_md)))
                     arrays.append(array)
                     continue
-                buf = aligned(md_size(want))
+                buf = transient(f"{direction}:{name}", md_size(want))    # used up before run() returns
                 slots.append((arg, want))
                 arrays.append(buf)
                 if direction == "in":

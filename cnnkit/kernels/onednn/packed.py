@@ -102,28 +102,28 @@ def _drop(key: int) -> None:
 
 def get(weight: np.ndarray, want, pack, keep: bool = True) -> np.ndarray:
     """The buffer holding ``weight`` in the layout ``want`` (a memory descriptor): the kept one, or
-    ``pack(buffer)`` run on a fresh buffer of ``want``'s size (it reorders the weight into it), then kept if
-    ``keep``."""
-    from .memory import aligned, md_equal, md_size
+    ``pack(buffer)`` run on a buffer of ``want``'s size (it reorders the weight into it): a fresh one, kept, if
+    ``keep``, else this thread's transient one (:func:`.memory.transient`), valid until the calling thread's next
+    request, i.e. for the one primitive run it is asked for."""
+    from .memory import aligned, md_equal, md_size, transient
 
     global _bytes
-    if not ENABLED:
-        buf = aligned(md_size(want))
+    key = id(weight)
+    if ENABLED:
+        with _lock:
+            entry = _entries.get(key)
+            if entry is not None and entry.ref() is weight:
+                for md, buf in entry.packs:
+                    if md_equal(md, want):
+                        _entries.move_to_end(key)
+                        _counts["hits"] += 1
+                        return buf
+    if not (ENABLED and keep):
+        buf = transient("weights", md_size(want))
         pack(buf)
         return buf
-    key = id(weight)
-    with _lock:
-        entry = _entries.get(key)
-        if entry is not None and entry.ref() is weight:
-            for md, buf in entry.packs:
-                if md_equal(md, want):
-                    _entries.move_to_end(key)
-                    _counts["hits"] += 1
-                    return buf
     buf = aligned(md_size(want))
     pack(buf)
-    if not keep:
-        return buf
     md = ctypes.c_void_p()
     library.check(library.lib().dnnl_memory_desc_clone(ctypes.byref(md), want), "dnnl_memory_desc_clone")
     with _lock:
