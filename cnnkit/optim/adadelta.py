@@ -52,16 +52,8 @@ class Adadelta(Optimizer):
             u += (1 - rho) * delta * delta
             theta += -lr * delta
 
-        items = []
-        for p, grad in self._params_with_grad(group):
-            theta = p._data
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = 0.0
-                state["square_avg"] = np.zeros_like(theta, order="C")
-                state["acc_delta"] = np.zeros_like(theta, order="C")
-            state["step"] += 1.0
-            items.append((update, (theta, grad, state["square_avg"], state["acc_delta"])))
+        items = [(update, (p._data, grad, state["square_avg"], state["acc_delta"]))
+                 for p, grad, state in self._counted_states(group, ("square_avg", "acc_delta"))]
         parallel.blockwise(items)
 
 
@@ -98,6 +90,7 @@ class Adagrad(Optimizer):
     def _step_group(self, group: dict) -> None:
         lr, lr_decay, eps = float(group["lr"]), float(group["lr_decay"]), float(group["eps"])
         weight_decay, maximize = float(group["weight_decay"]), group["maximize"]
+
         def update(theta, grad, s, s0, s1, clr: float):    # the scratch blocks are not used
             g = -grad if maximize else grad
             if weight_decay != 0:
@@ -108,13 +101,7 @@ class Adagrad(Optimizer):
             theta += -clr * (g / std)
 
         items = []
-        for p, grad in self._params_with_grad(group):
-            theta = p._data
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = 0.0
-                state["sum"] = np.full_like(theta, group["initial_accumulator_value"], order="C")
-            state["step"] += 1.0
+        for p, grad, state in self._counted_states(group, ("sum",), group["initial_accumulator_value"]):
             clr = lr / (1 + (state["step"] - 1) * lr_decay)
-            items.append((functools.partial(update, clr=clr), (theta, grad, state["sum"])))
+            items.append((functools.partial(update, clr=clr), (p._data, grad, state["sum"])))
         parallel.blockwise(items)

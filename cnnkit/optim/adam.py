@@ -87,24 +87,13 @@ class Adam(Optimizer):
             theta += denom
 
         items = []
-        for p, grad in self._params_with_grad(group):
-            theta = p._data
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = 0.0
-                state["exp_avg"] = np.zeros_like(theta, order="C")
-                state["exp_avg_sq"] = np.zeros_like(theta, order="C")
-                if amsgrad:
-                    state["max_exp_avg_sq"] = np.zeros_like(theta, order="C")
-            state["step"] += 1.0
+        buffers = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
+        for p, grad, state in self._counted_states(group, buffers):
             t = state["step"]
             rule = functools.partial(update, step_size=lr / (1 - beta1 ** t),
                                      bias_correction2_sqrt=(1 - beta2 ** t) ** 0.5)
-            arrays = (theta, grad, state["exp_avg"], state["exp_avg_sq"])
-            if amsgrad:
-                items.append((rule, arrays + (state["max_exp_avg_sq"],)))
-            else:
-                items.append((lambda *a, rule=rule: rule(*a[:4], None, *a[4:]), arrays))
+            arrays = (p._data, grad) + tuple(state[name] for name in buffers)
+            items.append((rule, arrays) if amsgrad else ((lambda *a, rule=rule: rule(*a[:4], None, *a[4:])), arrays))
         parallel.blockwise(items)
 
 

@@ -135,6 +135,19 @@ class Optimizer:
         if name in group:
             group[name] = validate.flag(group[name], name, type(self).__name__)
 
+    def _counted_states(self, group: dict, buffers: tuple, fill: float = 0.0):
+        """(param, grad array, state) for each parameter of ``group`` with a gradient, its state made at its first
+        step (``'step'`` 0.0, then each of ``buffers`` an array of the parameter's shape filled with ``fill``, in C
+        order) and its ``'step'`` counted up by one."""
+        for p, grad in self._params_with_grad(group):
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = 0.0
+                for name in buffers:
+                    state[name] = np.full_like(p._data, fill, order="C")
+            state["step"] += 1.0
+            yield p, grad, state
+
     @staticmethod
     def _params_with_grad(group: dict):
         """(param, grad array) for the parameters of ``group`` that have a gradient; the caller updates the param's

@@ -81,22 +81,7 @@ class RMSprop(Optimizer):
                 step /= avg
                 theta += step
 
-        items = []
-        for p, grad in self._params_with_grad(group):
-            theta = p._data
-            state = self.state[p]
-            if len(state) == 0:
-                state["step"] = 0.0
-                state["square_avg"] = np.zeros_like(theta, order="C")
-                if momentum > 0:
-                    state["momentum_buffer"] = np.zeros_like(theta, order="C")
-                if centered:
-                    state["grad_avg"] = np.zeros_like(theta, order="C")
-            state["step"] += 1.0
-            arrays = [theta, grad, state["square_avg"]]
-            if momentum > 0:
-                arrays.append(state["momentum_buffer"])
-            if centered:
-                arrays.append(state["grad_avg"])
-            items.append((update, arrays))
+        buffers = ("square_avg",) + (("momentum_buffer",) if momentum > 0 else ()) + (("grad_avg",) if centered else ())
+        items = [(update, [p._data, grad] + [state[name] for name in buffers])
+                 for p, grad, state in self._counted_states(group, buffers)]
         parallel.blockwise(items)
