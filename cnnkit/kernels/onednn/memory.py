@@ -142,8 +142,8 @@ _local = threading.local()
 def transient(slot: str, nbytes: int) -> np.ndarray:
     """This thread's buffer for ``slot`` (at least ``nbytes``, 64-byte aligned, the first ``nbytes`` returned), reused
     from call to call: for data that lives only while one primitive runs, such as an argument reordered into the
-    layout the primitive chose. A fresh buffer of megabytes costs more in page faults than the copy into it (a
-    512×512×3×3 weight gradient took 8.5 ms in a fresh buffer in the ResNet-18 step, 4 ms in a reused one)."""
+    layout the primitive chose. A fresh buffer of megabytes costs the primitive the page faults of mapping it at
+    every call (docs/performance.md, "Transient buffers")."""
     buffers = _local.__dict__.setdefault("transient", {})
     buf = buffers.get(slot)
     if buf is None or buf.nbytes < nbytes:
