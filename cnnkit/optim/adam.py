@@ -60,8 +60,11 @@ class Adam(Optimizer):
         beta1, beta2 = (float(b) for b in group["betas"])
         amsgrad, maximize, decoupled = group["amsgrad"], group["maximize"], group["decoupled_weight_decay"]
 
-        def update(theta, grad, m, v, v_max, s, s1, step_size: float, bias_correction2_sqrt: float):
-            # two scratch arrays hold the terms: the same arithmetic as temporaries
+        def update(theta, grad, m, v, *rest, step_size: float, bias_correction2_sqrt: float):
+            # rest: v_max (with amsgrad), then the two scratch arrays that hold the terms (the same arithmetic as
+            # temporaries)
+            s, s1 = rest[-2:]
+            v_max = rest[0] if amsgrad else None
             g = grad
             if maximize:
                 g = np.negative(grad, out=s1)
@@ -92,8 +95,7 @@ class Adam(Optimizer):
             t = state["step"]
             rule = functools.partial(update, step_size=lr / (1 - beta1 ** t),
                                      bias_correction2_sqrt=(1 - beta2 ** t) ** 0.5)
-            arrays = (p._data, grad) + tuple(state[name] for name in buffers)
-            items.append((rule, arrays) if amsgrad else ((lambda *a, rule=rule: rule(*a[:4], None, *a[4:])), arrays))
+            items.append((rule, (p._data, grad) + tuple(state[name] for name in buffers)))
         parallel.blockwise(items)
 
 

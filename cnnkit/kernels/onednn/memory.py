@@ -141,23 +141,15 @@ _local = threading.local()
 
 def transient(slot: str, nbytes: int) -> np.ndarray:
     """This thread's buffer for ``slot`` (at least ``nbytes``, 64-byte aligned, the first ``nbytes`` returned), reused
-    from call to call: for data that lives only while one primitive runs, such as an argument reordered into the
-    layout the primitive chose. A fresh buffer of megabytes costs the primitive the page faults of mapping it at
-    every call (docs/performance.md, "Transient buffers")."""
+    from call to call: for data that lives only while one primitive runs, such as the scratchpad every primitive
+    of this thread shares or an argument reordered into the layout the primitive chose. A fresh buffer of
+    megabytes costs the primitive the page faults of mapping it at every call (docs/performance.md, "Transient
+    buffers")."""
     buffers = _local.__dict__.setdefault("transient", {})
     buf = buffers.get(slot)
     if buf is None or buf.nbytes < nbytes:
         buf = buffers[slot] = aligned(nbytes)
     return buf[:nbytes]
-
-
-def _scratchpad(nbytes: int) -> np.ndarray:
-    """This thread's scratchpad buffer (at least ``nbytes``, 64-byte aligned): one shared by every primitive this
-    thread runs (a run uses it only while it executes), grown to the largest asked for."""
-    buf = getattr(_local, "scratchpad", None)
-    if buf is None or buf.nbytes < nbytes:
-        buf = _local.scratchpad = aligned(nbytes)
-    return buf
 
 
 class _Bound:
@@ -286,7 +278,7 @@ class Primitive:
                     after.append((self.reorder_to(want, user_md, ("out", name)), want, buf, user_md, array))
         if self.scratch_bytes:
             slots.append((ARG["scratchpad"], self._scratch_md))
-            arrays.append(_scratchpad(self.scratch_bytes))
+            arrays.append(transient("scratchpad", self.scratch_bytes))
         self.execute(tuple(slots), arrays)
         for r, want, buf, user_md, array in after:
             run_reorder(r, buf, want, array, user_md)
